@@ -1,0 +1,139 @@
+# relaylab — one Makefile for every program, test and benchmark.
+#
+#   make                      build every program into bin/
+#   make test                 unit (Check) + end-to-end tests, ends with "N passed, N failed"
+#   make test SANITIZE=address,undefined
+#                             the same under ASan/UBSan (objects in build/san, programs in build/san/bin)
+#   make deps                 install the Debian packages the project uses (idempotent)
+#   make demo | bench | fuzz  see README.md
+
+SHELL := /bin/bash
+CC ?= cc
+SANITIZE ?=
+
+ifneq ($(strip $(SANITIZE)),)
+BUILD := build/san
+BIN := build/san/bin
+OPT := -O1 -fsanitize=$(SANITIZE) -fno-omit-frame-pointer -fno-sanitize-recover=all
+LDSAN := -fsanitize=$(SANITIZE)
+else
+BUILD := build/default
+BIN := bin
+OPT := -O2
+LDSAN :=
+endif
+
+PKG_CORE := libwebsockets libmicrohttpd jansson
+CFLAGS_PKG := $(shell pkg-config --cflags $(PKG_CORE) libmongoc-1.0 libcurl check 2>/dev/null)
+CFLAGS := -std=c11 -Wall -Wextra -Werror -g $(OPT) -D_GNU_SOURCE -Icommon $(CFLAGS_PKG) $(EXTRA_CFLAGS)
+LDFLAGS := $(LDSAN) $(EXTRA_LDFLAGS)
+
+LIBS_CORE := $(shell pkg-config --libs $(PKG_CORE) 2>/dev/null) -lpthread -lm
+LIBS_MONGO := $(shell pkg-config --libs libmongoc-1.0 2>/dev/null)
+LIBS_BSON := $(shell pkg-config --libs libbson-1.0 2>/dev/null)
+LIBS_CURL := $(shell pkg-config --libs libcurl 2>/dev/null)
+LIBS_CHECK := $(shell pkg-config --libs check 2>/dev/null)
+
+# Programs: each folder holds main.c plus modules; the modules (everything but main.c)
+# go into a static library so that unit tests can link them.
+PROGRAMS := relay fakeapp loadgen mongosim
+LIBS_relay := $(LIBS_CORE)
+LIBS_fakeapp := $(LIBS_CORE) $(LIBS_MONGO) $(LIBS_CURL)
+LIBS_loadgen := $(LIBS_CORE) $(LIBS_CURL)
+LIBS_mongosim := $(LIBS_CORE) $(LIBS_BSON)
+
+COMMON_SRC := $(wildcard common/*.c)
+COMMON_OBJ := $(COMMON_SRC:%.c=$(BUILD)/%.o)
+COMMON_LIB := $(BUILD)/libcommon.a
+
+.PHONY: all deps test unit e2e bench demo fuzz clean format lint kind-demo kind-down
+TOOLS := wsprint
+all: $(foreach p,$(PROGRAMS),$(if $(wildcard $(p)/main.c),$(BIN)/$(p))) $(TOOLS:%=$(BIN)/%)
+
+$(BUILD)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -MMD -MP -c $< -o $@
+
+$(COMMON_LIB): $(COMMON_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+define program_rules
+$(1)_SRC := $$(filter-out $(1)/main.c,$$(wildcard $(1)/*.c))
+$(1)_OBJ := $$($(1)_SRC:%.c=$$(BUILD)/%.o)
+$(1)_LIB := $$(BUILD)/lib$(1).a
+$$($(1)_LIB): $$($(1)_OBJ)
+	@mkdir -p $$(dir $$@)
+	@rm -f $$@
+	ar rcs $$@ $$^
+$$(BIN)/$(1): $$(BUILD)/$(1)/main.o $$($(1)_LIB) $$(COMMON_LIB)
+	@mkdir -p $$(dir $$@)
+	$$(CC) $$(LDFLAGS) -o $$@ $$^ $$(LIBS_$(1))
+endef
+$(foreach p,$(PROGRAMS),$(eval $(call program_rules,$(p))))
+
+# Small tools: tools/<name>.c, one file each, linking libcommon.a.
+$(BIN)/wsprint: $(BUILD)/tools/wsprint.o $(COMMON_LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS_CORE)
+
+# Unit tests: tests/unit/<module>_<what>.c links lib<module>.a (when <module> is a program)
+# and libcommon.a. Each is a Check suite.
+UNIT_SRC := $(wildcard tests/unit/*.c)
+UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/unit/%)
+define unit_rule
+$(BUILD)/tests/unit/$(1): $(BUILD)/tests/unit/$(1).o $$(if $$(filter $$(firstword $$(subst _, ,$(1))),$$(PROGRAMS)),$$(BUILD)/lib$$(firstword $$(subst _, ,$(1))).a) $$(COMMON_LIB)
+	$$(CC) $$(LDFLAGS) -o $$@ $$^ $$(LIBS_CHECK) $$(LIBS_CORE) $$(LIBS_MONGO) $$(LIBS_CURL)
+endef
+$(foreach t,$(UNIT_SRC:tests/unit/%.c=%),$(eval $(call unit_rule,$(t))))
+# A unit test of a program's module includes that program's headers.
+$(foreach p,$(PROGRAMS),$(eval $$(BUILD)/tests/unit/$(p)_%.o: CFLAGS += -I$(p))$(eval $$(BUILD)/fuzz/$(p)_%.o: CFLAGS += -I$(p)))
+
+# End-to-end helpers written in C: tests/e2e/*.c, each its own program.
+E2E_C_SRC := $(wildcard tests/e2e/*.c)
+E2E_C_BIN := $(E2E_C_SRC:tests/e2e/%.c=$(BUILD)/tests/e2e/%)
+$(BUILD)/tests/e2e/%: $(BUILD)/tests/e2e/%.o $(COMMON_LIB)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS_CORE) $(LIBS_CURL)
+
+# Benchmarks: bench/*.c
+BENCH_SRC := $(wildcard bench/*.c)
+BENCH_BIN := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
+$(BUILD)/bench/%: $(BUILD)/bench/%.o $(COMMON_LIB)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS_CORE) $(LIBS_CURL)
+
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
+
+test: all $(UNIT_BIN) $(E2E_C_BIN)
+	@BUILD=$(BUILD) BIN=$(BIN) SANITIZE="$(SANITIZE)" tests/run
+
+unit: all $(UNIT_BIN)
+	@BUILD=$(BUILD) BIN=$(BIN) SANITIZE="$(SANITIZE)" ONLY=unit tests/run
+
+e2e: all $(E2E_C_BIN)
+	@BUILD=$(BUILD) BIN=$(BIN) SANITIZE="$(SANITIZE)" ONLY=e2e tests/run
+
+deps:
+	@scripts/deps
+
+bench: deps all $(BENCH_BIN)
+	@BUILD=$(BUILD) BIN=$(BIN) bench/run
+
+demo: deps all
+	@BUILD=$(BUILD) BIN=$(BIN) scripts/demo
+
+FUZZ_TARGETS := $(wildcard fuzz/*.c)
+fuzz:
+	@BUILD=build/fuzz scripts/fuzz $(FUZZ_TARGETS)
+
+format:
+	clang-format -i common/*.[ch] $(foreach p,$(PROGRAMS),$(wildcard $(p)/*.[ch])) tests/unit/*.c tests/e2e/*.c
+
+clean:
+	rm -rf build bin out
+
+# kind-cluster: the topologies on Kubernetes in Docker (needs docker, kind, kubectl; see docs/kind.md).
+kind-demo: all
+	@BIN=$(BIN) kind-cluster/demo
+
+kind-down:
+	@kind-cluster/down

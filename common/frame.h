@@ -1,0 +1,35 @@
+/*
+ * frame — an immutable, reference-counted websocket text payload.
+ *
+ * An event is encoded once into a frame and the same bytes are written to every client.
+ * FRAME_PRE bytes of headroom sit before the payload, as lws_write() requires (it writes
+ * the websocket header there). References may be taken and dropped from any thread.
+ */
+#ifndef RELAYLAB_FRAME_H
+#define RELAYLAB_FRAME_H
+
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define FRAME_PRE 32
+
+struct frame {
+    _Atomic int refs;
+    uint64_t offset; /* 0 for control frames */
+    size_t len;      /* payload bytes */
+    unsigned char buf[]; /* FRAME_PRE headroom, then len payload bytes, then a NUL */
+};
+
+/* Allocates a frame with room for len payload bytes and one reference. NULL when out of memory. */
+struct frame *frame_new(size_t len);
+/* Copies len bytes into a new frame. */
+struct frame *frame_from(const char *data, size_t len);
+static inline char *frame_payload(struct frame *f)
+{
+    return (char *)f->buf + FRAME_PRE;
+}
+struct frame *frame_ref(struct frame *f);
+void frame_unref(struct frame *f); /* accepts NULL; frees on the last reference */
+
+#endif

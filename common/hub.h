@@ -1,0 +1,89 @@
+/*
+ * hub — the websocket broadcast hub (libwebsockets), shared by the relay and by fakeapp's
+ * embedded mode.
+ *
+ * Clients connect to one of the accepted paths; every published event is encoded once into
+ * a frame, appended to a bounded history, and the same bytes are written to each client.
+ * A client is a cursor into that history, not a queue of copies: memory per client is
+ * constant, and a client that falls more than queue_limit events behind on live traffic is
+ * closed with HUB_CLOSE_SLOW. A client that connects with ?since=N&epoch=E is replayed what
+ * it missed, or told with a _recovery frame that it cannot be.
+ *
+ * Threads: hub_run() runs the lws loop on the calling thread; hub_publish(), hub_stop() and
+ * hub_stats() may be called from any thread.
+ */
+#ifndef RELAYLAB_HUB_H
+#define RELAYLAB_HUB_H
+
+#include <signal.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "metrics.h"
+
+/* Close codes sent to clients (documented in docs/protocol.md). */
+#define HUB_CLOSE_GOING_AWAY 1001 /* server shutting down */
+#define HUB_CLOSE_UNSUPPORTED 1003 /* binary frame received */
+#define HUB_CLOSE_TOO_BIG 1009    /* client message over max_message */
+#define HUB_CLOSE_FULL 1013       /* max_clients reached: try again later */
+#define HUB_CLOSE_SLOW 4008       /* client fell queue_limit events behind */
+
+struct hub;
+
+struct hub_config {
+    const char *bind;        /* address to listen on; NULL or "" = all */
+    int port;                /* 0 = pick a free port (see hub_port) */
+    const char *const *paths;/* NULL-terminated accepted paths ("/" matches "/" only); NULL = defaults */
+    size_t history;          /* events kept for replay (>= 1) */
+    int max_clients;
+    int queue_limit;         /* live events a client may lag before it is closed */
+    int ping_interval_s;     /* websocket ping after this much idle time; 0 = never */
+    size_t max_message;      /* largest message accepted from a client */
+    const char *epoch;       /* NULL = random */
+    long drain_ms;           /* on stop: time allowed to flush queued events before closing */
+    struct metrics *metrics; /* optional: the hub registers its metrics here */
+    const char *name;        /* for logs, e.g. "relay" */
+};
+
+/* Fills c with the defaults (port 8080, history 10000, queue_limit 1000, ...). */
+void hub_config_defaults(struct hub_config *c);
+
+/* Creates the hub and starts listening. Returns NULL with a message in err. */
+struct hub *hub_new(const struct hub_config *c, char *err, size_t errlen)
+    __attribute__((warn_unused_result));
+/* Frees a hub that is not running. Accepts NULL. */
+void hub_free(struct hub *h);
+
+/* The port actually listened on. */
+int hub_port(const struct hub *h);
+const char *hub_epoch(const struct hub *h);
+
+/*
+ * Runs the event loop until the hub has stopped and drained. When stop_flag is not NULL it
+ * is polled (every 50 ms at most); once it becomes non-zero the hub stops as by hub_stop().
+ * Returns 0 on a clean stop, -1 when the loop failed.
+ */
+int hub_run(struct hub *h, volatile sig_atomic_t *stop_flag);
+
+/* Stops accepting, flushes queued events (up to drain_ms), closes clients with 1001. */
+void hub_stop(struct hub *h);
+
+/*
+ * Publishes one event to every client. data_json must be one valid JSON value (copied as is).
+ * Returns the event's offset (>= 1), or 0 when out of memory or stopping.
+ */
+uint64_t hub_publish(struct hub *h, const char *event, const char *data_json, size_t data_len);
+
+struct hub_stats {
+    uint64_t clients;        /* currently connected */
+    uint64_t connections;    /* accepted since start */
+    uint64_t events;         /* published */
+    uint64_t frames_out;     /* frames written to clients */
+    uint64_t slow_closes;
+    uint64_t rejected;       /* refused: bad path, full, stopping */
+    uint64_t replays_ok, replays_failed;
+    uint64_t last_offset;
+};
+void hub_stats(struct hub *h, struct hub_stats *out);
+
+#endif

@@ -1,0 +1,398 @@
+#include "wsclient.h"
+
+#include <libwebsockets.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#define WSC_OUTQ_MAX 64
+
+struct wsc_out {
+    struct wsc_out *next;
+    int raw;
+    size_t len;
+    unsigned char buf[]; /* LWS_PRE headroom, then len bytes */
+};
+
+struct wsc {
+    struct wsc_pool *pool;
+    struct wsc *prev, *next;
+    struct lws *wsi;
+    void *user;
+    int open;
+    int closing;
+    int local_close_code;
+    char local_reason[124];
+    int peer_close_code;
+    char peer_reason[124];
+    size_t max_message;
+    char *msg;
+    size_t msg_len, msg_cap;
+    int msg_too_big;
+    struct wsc_out *outq, *outq_tail;
+    int noutq;
+};
+
+struct wsc_pool {
+    struct lws_context *ctx;
+    struct lws_protocols protocols[2];
+    struct wsc_callbacks cb;
+    void *ud;
+    int max_clients;
+    int count;
+    struct wsc *clients;
+    lws_sorted_usec_list_t timeout_sul;
+    int woken;
+};
+
+static void outq_free(struct wsc *c)
+{
+    struct wsc_out *o = c->outq;
+    while (o) {
+        struct wsc_out *n = o->next;
+        free(o);
+        o = n;
+    }
+    c->outq = c->outq_tail = NULL;
+    c->noutq = 0;
+}
+
+static void client_release(struct wsc *c)
+{
+    struct wsc_pool *p = c->pool;
+    if (c->prev)
+        c->prev->next = c->next;
+    else
+        p->clients = c->next;
+    if (c->next)
+        c->next->prev = c->prev;
+    p->count--;
+    outq_free(c);
+    free(c->msg);
+    free(c);
+}
+
+static void deliver(struct wsc *c, const char *data, size_t len, int binary)
+{
+    if (c->pool->cb.on_message)
+        c->pool->cb.on_message(c, data, len, binary, c->pool->ud);
+}
+
+static int on_receive(struct wsc *c, struct lws *wsi, const char *in, size_t len)
+{
+    int first = lws_is_first_fragment(wsi), final = lws_is_final_fragment(wsi);
+    int binary = lws_frame_is_binary(wsi);
+    if (first && final && lws_remaining_packet_payload(wsi) == 0) {
+        if (len <= c->max_message)
+            deliver(c, in, len, binary);
+        return 0;
+    }
+    if (first) {
+        c->msg_len = 0;
+        c->msg_too_big = 0;
+    }
+    if (!c->msg_too_big) {
+        if (c->msg_len + len > c->max_message) {
+            c->msg_too_big = 1;
+        } else {
+            if (c->msg_len + len > c->msg_cap) {
+                size_t cap = c->msg_cap ? c->msg_cap * 2 : 4096;
+                while (cap < c->msg_len + len)
+                    cap *= 2;
+                char *m = realloc(c->msg, cap);
+                if (m == NULL)
+                    return -1;
+                c->msg = m;
+                c->msg_cap = cap;
+            }
+            memcpy(c->msg + c->msg_len, in, len);
+            c->msg_len += len;
+        }
+    }
+    if (final && lws_remaining_packet_payload(wsi) == 0) {
+        if (!c->msg_too_big)
+            deliver(c, c->msg, c->msg_len, binary);
+        c->msg_len = 0;
+        c->msg_too_big = 0;
+        /* Do not keep a large buffer around for an idle client. */
+        if (c->msg_cap > 65536) {
+            free(c->msg);
+            c->msg = NULL;
+            c->msg_cap = 0;
+        }
+    }
+    return 0;
+}
+
+static int on_writeable(struct wsc *c, struct lws *wsi)
+{
+    if (c->closing) {
+        lws_close_reason(wsi, (enum lws_close_status)c->local_close_code,
+                         (unsigned char *)c->local_reason, strlen(c->local_reason));
+        return -1;
+    }
+    struct wsc_out *o = c->outq;
+    if (o == NULL)
+        return 0;
+    c->outq = o->next;
+    if (c->outq == NULL)
+        c->outq_tail = NULL;
+    c->noutq--;
+    int rc = 0;
+    if (o->raw) {
+        /* Bypasses websocket framing on purpose: used to test servers with garbage. */
+        if (send(lws_get_socket_fd(wsi), o->buf + LWS_PRE, o->len, MSG_NOSIGNAL) < 0)
+            rc = -1;
+    } else if (lws_write(wsi, o->buf + LWS_PRE, o->len, LWS_WRITE_TEXT) < (int)o->len) {
+        rc = -1;
+    }
+    free(o);
+    if (rc == 0 && c->outq)
+        lws_callback_on_writable(wsi);
+    return rc;
+}
+
+static int wsc_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
+                        size_t len)
+{
+    struct wsc *c = user;
+    struct lws_context *ctx = lws_get_context(wsi);
+    struct wsc_pool *p = ctx ? lws_context_user(ctx) : NULL;
+
+    switch (reason) {
+    case LWS_CALLBACK_CLIENT_ESTABLISHED:
+        c->open = 1;
+        if (p->cb.on_open)
+            p->cb.on_open(c, p->ud);
+        if (c->outq || c->closing)
+            lws_callback_on_writable(wsi);
+        return 0;
+    case LWS_CALLBACK_CLIENT_RECEIVE:
+        return on_receive(c, wsi, in, len);
+    case LWS_CALLBACK_CLIENT_WRITEABLE:
+        return on_writeable(c, wsi);
+    case LWS_CALLBACK_WS_PEER_INITIATED_CLOSE:
+        if (c && len >= 2) {
+            const unsigned char *b = in;
+            c->peer_close_code = (b[0] << 8) | b[1];
+            size_t rl = len - 2 < sizeof c->peer_reason - 1 ? len - 2 : sizeof c->peer_reason - 1;
+            memcpy(c->peer_reason, b + 2, rl);
+            c->peer_reason[rl] = '\0';
+        } else if (c) {
+            c->peer_close_code = 1005;
+        }
+        return 0;
+    case LWS_CALLBACK_CLIENT_CONNECTION_ERROR:
+        if (c) {
+            char reason_buf[160];
+            snprintf(reason_buf, sizeof reason_buf, "%.*s", in ? (int)len : 7,
+                     in ? (const char *)in : "unknown");
+            if (c->open) {
+                if (p->cb.on_close)
+                    p->cb.on_close(c, c->peer_close_code ? c->peer_close_code : 1006,
+                                   c->peer_reason, p->ud);
+            } else if (p->cb.on_close) {
+                p->cb.on_close(c, 0, reason_buf, p->ud);
+            }
+            client_release(c);
+        }
+        return 0;
+    case LWS_CALLBACK_CLIENT_CLOSED:
+        if (c) {
+            int code = c->peer_close_code ? c->peer_close_code
+                       : c->closing     ? c->local_close_code
+                                        : 1006;
+            const char *r = c->peer_close_code ? c->peer_reason : c->closing ? c->local_reason : "";
+            if (p->cb.on_close)
+                p->cb.on_close(c, code, r, p->ud);
+            client_release(c);
+        }
+        return 0;
+    case LWS_CALLBACK_EVENT_WAIT_CANCELLED:
+        if (p) {
+            p->woken = 1;
+            if (p->cb.on_wake)
+                p->cb.on_wake(p, p->ud);
+        }
+        return 0;
+    default:
+        return 0;
+    }
+}
+
+struct wsc_pool *wsc_pool_new(int max_clients, const struct wsc_callbacks *cb, void *ud,
+                              char *err, size_t errlen)
+{
+    struct wsc_pool *p = calloc(1, sizeof *p);
+    if (p == NULL) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    p->cb = *cb;
+    p->ud = ud;
+    p->max_clients = max_clients;
+    p->protocols[0] = (struct lws_protocols){
+        .name = "wsc",
+        .callback = wsc_callback,
+        .per_session_data_size = 0,
+        .rx_buffer_size = 4096,
+    };
+    lws_set_log_level(LLL_ERR, NULL);
+    struct lws_context_creation_info info;
+    memset(&info, 0, sizeof info);
+    info.port = CONTEXT_PORT_NO_LISTEN;
+    info.protocols = p->protocols;
+    info.user = p;
+    info.timeout_secs = 10;
+    info.fd_limit_per_thread = (unsigned int)max_clients + 64;
+    p->ctx = lws_create_context(&info);
+    if (p->ctx == NULL) {
+        snprintf(err, errlen, "cannot create the websocket client context");
+        free(p);
+        return NULL;
+    }
+    return p;
+}
+
+void wsc_pool_free(struct wsc_pool *p)
+{
+    if (p == NULL)
+        return;
+    lws_context_destroy(p->ctx);
+    /* Clients that never got a socket produce no callback: release what is left. */
+    while (p->clients)
+        client_release(p->clients);
+    free(p);
+}
+
+struct wsc *wsc_connect(struct wsc_pool *p, const struct wsc_options *o, char *err, size_t errlen)
+{
+    if (p->count >= p->max_clients) {
+        snprintf(err, errlen, "client pool full (%d)", p->max_clients);
+        return NULL;
+    }
+    struct wsc *c = calloc(1, sizeof *c);
+    if (c == NULL) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    c->pool = p;
+    c->user = o->user;
+    c->max_message = o->max_message ? o->max_message : 1024 * 1024;
+    c->next = p->clients;
+    if (p->clients)
+        p->clients->prev = c;
+    p->clients = c;
+    p->count++;
+
+    struct lws_client_connect_info ci;
+    memset(&ci, 0, sizeof ci);
+    ci.context = p->ctx;
+    ci.address = o->host;
+    ci.port = o->port;
+    ci.path = o->path ? o->path : "/";
+    ci.host = o->host_header ? o->host_header : o->host;
+    ci.origin = ci.host;
+    ci.iface = o->source_ip;
+    ci.local_protocol_name = "wsc";
+    ci.userdata = c;
+    ci.pwsi = &c->wsi;
+    if (lws_client_connect_via_info(&ci) == NULL) {
+        /* lws may already have reported CONNECTION_ERROR (and released c) or not. */
+        snprintf(err, errlen, "connect to %s:%d refused at once", o->host, o->port);
+        for (struct wsc *x = p->clients; x; x = x->next)
+            if (x == c) {
+                client_release(c);
+                break;
+            }
+        return NULL;
+    }
+    return c;
+}
+
+static void timeout_cb(lws_sorted_usec_list_t *sul)
+{
+    (void)sul;
+}
+
+int wsc_pool_service(struct wsc_pool *p, int timeout_ms)
+{
+    lws_sul_schedule(p->ctx, 0, &p->timeout_sul, timeout_cb,
+                     (lws_usec_t)(timeout_ms > 0 ? timeout_ms : 1) * LWS_US_PER_MS);
+    return lws_service(p->ctx, 0) < 0 ? -1 : 0;
+}
+
+void wsc_pool_wake(struct wsc_pool *p)
+{
+    lws_cancel_service(p->ctx);
+}
+
+static int enqueue(struct wsc *c, const void *data, size_t len, int raw)
+{
+    if (c == NULL || c->closing || c->noutq >= WSC_OUTQ_MAX)
+        return -1;
+    struct wsc_out *o = malloc(sizeof *o + LWS_PRE + len);
+    if (o == NULL)
+        return -1;
+    o->next = NULL;
+    o->raw = raw;
+    o->len = len;
+    memcpy(o->buf + LWS_PRE, data, len);
+    if (c->outq_tail)
+        c->outq_tail->next = o;
+    else
+        c->outq = o;
+    c->outq_tail = o;
+    c->noutq++;
+    if (c->open && c->wsi)
+        lws_callback_on_writable(c->wsi);
+    return 0;
+}
+
+int wsc_send_text(struct wsc *c, const char *data, size_t len)
+{
+    return enqueue(c, data, len, 0);
+}
+
+int wsc_send_raw(struct wsc *c, const void *data, size_t len)
+{
+    return enqueue(c, data, len, 1);
+}
+
+void wsc_set_reading(struct wsc *c, int reading)
+{
+    if (c && c->wsi)
+        lws_rx_flow_control(c->wsi, reading ? 1 : 0);
+}
+
+void wsc_close(struct wsc *c, int code, const char *reason)
+{
+    if (c == NULL || c->closing)
+        return;
+    c->closing = 1;
+    c->local_close_code = code;
+    snprintf(c->local_reason, sizeof c->local_reason, "%s", reason ? reason : "");
+    if (c->open && c->wsi)
+        lws_callback_on_writable(c->wsi);
+}
+
+void *wsc_user(const struct wsc *c)
+{
+    return c->user;
+}
+
+void wsc_set_user(struct wsc *c, void *user)
+{
+    c->user = user;
+}
+
+int wsc_is_open(const struct wsc *c)
+{
+    return c->open;
+}
+
+int wsc_pool_count(const struct wsc_pool *p)
+{
+    return p->count;
+}

@@ -1,0 +1,51 @@
+/* relay — see relay --help and docs/relay.md. */
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "config.h"
+#include "log.h"
+#include "server.h"
+
+static volatile sig_atomic_t stopping;
+
+static void on_signal(int sig)
+{
+    (void)sig;
+    stopping = 1;
+}
+
+int main(int argc, char **argv)
+{
+    struct relay_config cfg;
+    char err[512];
+    int pr = relay_config_parse(&cfg, argc, argv, err, sizeof err);
+    if (pr == 1) {
+        relay_config_usage(stdout);
+        return 0;
+    }
+    if (pr != 0) {
+        fprintf(stderr, "relay: %s\n", err);
+        return 2;
+    }
+    enum log_level lvl = LOG_LEVEL_INFO;
+    (void)log_level_parse(cfg.log_level, &lvl);
+    log_init("relay", lvl);
+
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    struct relay *r = relay_new(&cfg, &stopping, err, sizeof err);
+    if (r == NULL) {
+        LOG_ERROR("start_failed error=\"%s\"", err);
+        return 1;
+    }
+    int rc = relay_run(r);
+    relay_free(r);
+    LOG_INFO("relay_exit status=%d", rc == 0 ? 0 : 1);
+    return rc == 0 ? 0 : 1;
+}

@@ -1,0 +1,69 @@
+# Shared helpers for end-to-end tests (sourced). Every process started with start_bg is
+# recorded and stopped on exit; every wait is bounded.
+# shellcheck shell=bash
+
+RELAYLAB_ROOT=${RELAYLAB_ROOT:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
+RELAYLAB_BIN=${RELAYLAB_BIN:-$RELAYLAB_ROOT/bin}
+RELAYLAB_BUILD=${RELAYLAB_BUILD:-$RELAYLAB_ROOT/build/default}
+E2E_TMP=$(mktemp -d "${TMPDIR:-/tmp}/relaylab-e2e.XXXXXX")
+E2E_PIDS=()
+E2E_FAILS=0
+
+e2e_cleanup() {
+  local p
+  for p in "${E2E_PIDS[@]}"; do
+    kill "$p" 2>/dev/null || true
+  done
+  for p in "${E2E_PIDS[@]}"; do
+    timeout 5 tail --pid="$p" -f /dev/null 2>/dev/null || kill -9 "$p" 2>/dev/null || true
+  done
+  # A server that crashed, leaked or hit undefined behaviour under the sanitizers fails the test.
+  local log
+  for log in "$E2E_TMP"/*.log; do
+    [ -f "$log" ] || continue
+    if grep -qE 'ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:' "$log"; then
+      fail "sanitizer_clean_$(basename "$log" .log)" "see $log"
+    fi
+  done
+  if [ "$E2E_FAILS" -eq 0 ] && [ -z "${E2E_KEEP:-}" ]; then
+    rm -rf "$E2E_TMP"
+  else
+    echo "info: logs kept in $E2E_TMP"
+  fi
+}
+trap e2e_cleanup EXIT
+
+# A port base unlikely to collide with other tests running at the same time.
+e2e_port_base() {
+  echo $((20000 + ($$ * 7) % 30000))
+}
+
+# start_bg NAME CMD...: runs CMD in the background, logs to $E2E_TMP/NAME.log, pid in NAME.pid.
+start_bg() {
+  local name=$1
+  shift
+  "$@" >"$E2E_TMP/$name.log" 2>&1 &
+  local pid=$!
+  E2E_PIDS+=("$pid")
+  echo "$pid" >"$E2E_TMP/$name.pid"
+}
+
+# wait_http URL [SECONDS]: waits until URL answers 2xx.
+wait_http() {
+  local url=$1 t=${2:-10} i
+  for ((i = 0; i < t * 20; i++)); do
+    curl -fsS -o /dev/null --max-time 1 "$url" 2>/dev/null && return 0
+    sleep 0.05
+  done
+  return 1
+}
+
+pass() { echo "PASS: $1"; }
+fail() {
+  echo "FAIL: $1${2:+: $2}"
+  E2E_FAILS=$((E2E_FAILS + 1))
+}
+# expect NAME CONDITION_EXIT_STATUS [WHY]
+expect() {
+  if [ "$2" -eq 0 ]; then pass "$1"; else fail "$1" "${3:-}"; fi
+}

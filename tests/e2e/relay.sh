@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# End-to-end tests of the relay with real libwebsockets clients (tests/e2e/relay_e2e.c).
+set -euo pipefail
+# shellcheck source=tests/e2e/lib.sh
+source "$(dirname "$0")/lib.sh"
+
+E2E=$RELAYLAB_BUILD/tests/e2e/relay_e2e
+base=$(e2e_port_base)
+clients=${RELAY_E2E_CLIENTS:-500}
+[ -n "${RELAYLAB_SANITIZED:-}" ] && clients=${RELAY_E2E_CLIENTS:-500}
+
+start_relay() { # NAME WS HTTP [FLAGS...]
+  local name=$1 ws=$2 http=$3
+  shift 3
+  start_bg "$name" "$RELAYLAB_BIN/relay" --bind 127.0.0.1 --ws-port "$ws" --http-port "$http" "$@"
+  wait_http "http://127.0.0.1:$http/readyz" 10 || { fail "$name-start" "relay did not come up"; cat "$E2E_TMP/$name.log"; exit 1; }
+}
+
+ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
+
+start_relay main $((base)) $((base + 1))
+"$E2E" fanout $((base)) $((base + 1)) "$clients" 200 || true
+"$E2E" resume $((base)) $((base + 1)) || true
+"$E2E" badws $((base)) $((base + 1)) || true
+
+start_relay slowq $((base + 6)) $((base + 7)) --queue-limit 100
+"$E2E" slow $((base + 6)) $((base + 7)) || true
+slow=$(curl -fsS "http://127.0.0.1:$((base + 7))/metrics" | awk '/^ws_slow_client_closes_total /{print $2}')
+expect slow_counted_in_metrics "$([ "${slow:-0}" -ge 1 ] && echo 0 || echo 1)" "ws_slow_client_closes_total=${slow:-none}"
+
+start_relay small $((base + 2)) $((base + 3)) --history 10
+"$E2E" truncated $((base + 2)) $((base + 3)) || true
+
+start_relay term $((base + 4)) $((base + 5))
+"$E2E" shutdown $((base + 4)) $((base + 5)) "$E2E_TMP/term.pid" || true
+pid=$(cat "$E2E_TMP/term.pid")
+rc=0
+timeout 10 tail --pid="$pid" -f /dev/null || rc=1
+wait "$pid" 2>/dev/null && status=0 || status=$?
+expect shutdown_exit_0 "$([ "$rc" -eq 0 ] && [ "$status" -eq 0 ] && echo 0 || echo 1)" "exited=$rc status=$status"
+
+exit "$E2E_FAILS"

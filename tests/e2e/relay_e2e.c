@@ -1,0 +1,457 @@
+/*
+ * relay_e2e — end-to-end checks of a running relay with real libwebsockets clients.
+ *
+ *   relay_e2e fanout  WS_PORT HTTP_PORT CLIENTS EVENTS
+ *   relay_e2e resume  WS_PORT HTTP_PORT
+ *   relay_e2e slow    WS_PORT HTTP_PORT        (relay started with a small --queue-limit)
+ *   relay_e2e badws   WS_PORT HTTP_PORT
+ *   relay_e2e truncated WS_PORT HTTP_PORT      (relay started with --history 10)
+ *   relay_e2e shutdown WS_PORT HTTP_PORT PIDFILE
+ *
+ * Prints "PASS: name" or "FAIL: name: why" lines; exits 0 only when all passed.
+ */
+#include <curl/curl.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "envelope.h"
+#include "wsclient.h"
+
+#define MAXC 2000
+
+struct client {
+    int id;
+    struct wsc *ws;
+    int open, closed, close_code;
+    char close_reason[128];
+    uint64_t last_offset;
+    int events, dups, disorder, bad;
+    int connected_frames, recovery_frames, recovered;
+    char epoch[40];
+    uint64_t first_offset;
+};
+
+static struct client clients[MAXC];
+static int failures;
+static CURL *curl;
+static int http_port, ws_port;
+
+static void check(int ok, const char *name, const char *fmt, ...)
+{
+    if (ok) {
+        printf("PASS: %s\n", name);
+    } else {
+        char why[512];
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(why, sizeof why, fmt, ap);
+        va_end(ap);
+        printf("FAIL: %s: %s\n", name, why);
+        failures++;
+    }
+    fflush(stdout);
+}
+
+static double now_s(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
+}
+
+static void on_open(struct wsc *c, void *ud)
+{
+    (void)ud;
+    struct client *cl = wsc_user(c);
+    cl->open = 1;
+}
+
+static void on_message(struct wsc *c, const char *data, size_t len, int binary, void *ud)
+{
+    (void)ud;
+    struct client *cl = wsc_user(c);
+    struct envelope e;
+    char err[128];
+    if (binary || envelope_decode(data, len, &e, err, sizeof err) != 0) {
+        cl->bad++;
+        return;
+    }
+    if (strcmp(e.event, "_connected") == 0) {
+        cl->connected_frames++;
+        json_t *ep = json_object_get(e.data, "epoch");
+        if (json_is_string(ep))
+            snprintf(cl->epoch, sizeof cl->epoch, "%s", json_string_value(ep));
+    } else if (strcmp(e.event, "_recovery") == 0) {
+        cl->recovery_frames++;
+        cl->recovered = json_is_true(json_object_get(e.data, "recovered"));
+    } else if (strcmp(e.event, "new_product") == 0) {
+        if (cl->events == 0)
+            cl->first_offset = e.offset;
+        if (e.offset == cl->last_offset)
+            cl->dups++;
+        else if (e.offset < cl->last_offset || (cl->last_offset && e.offset != cl->last_offset + 1))
+            cl->disorder++;
+        cl->last_offset = e.offset;
+        cl->events++;
+    } else {
+        cl->bad++;
+    }
+    envelope_cleanup(&e);
+}
+
+static void on_close(struct wsc *c, int code, const char *reason, void *ud)
+{
+    (void)ud;
+    struct client *cl = wsc_user(c);
+    cl->closed = 1;
+    cl->open = 0;
+    cl->close_code = code;
+    snprintf(cl->close_reason, sizeof cl->close_reason, "%s", reason ? reason : "");
+    cl->ws = NULL;
+}
+
+static const struct wsc_callbacks cbs = {on_open, on_message, on_close, NULL};
+
+static struct wsc_pool *pool_new(int n)
+{
+    char err[256];
+    struct wsc_pool *p = wsc_pool_new(n + 8, &cbs, NULL, err, sizeof err);
+    if (p == NULL) {
+        fprintf(stderr, "pool: %s\n", err);
+        exit(1);
+    }
+    return p;
+}
+
+static int connect_client(struct wsc_pool *p, int i, const char *path)
+{
+    char err[256];
+    memset(&clients[i], 0, sizeof clients[i]);
+    clients[i].id = i;
+    struct wsc_options o = {.host = "127.0.0.1", .port = ws_port, .path = path,
+                            .user = &clients[i]};
+    clients[i].ws = wsc_connect(p, &o, err, sizeof err);
+    return clients[i].ws ? 0 : -1;
+}
+
+/* Services the pool until cond(i) holds for clients [from, to) or timeout_s passes. */
+static int wait_for(struct wsc_pool *p, int from, int to, int (*cond)(struct client *, long),
+                    long arg, double timeout_s)
+{
+    double end = now_s() + timeout_s;
+    while (now_s() < end) {
+        int all = 1;
+        for (int i = from; i < to; i++)
+            if (!cond(&clients[i], arg)) {
+                all = 0;
+                break;
+            }
+        if (all)
+            return 1;
+        wsc_pool_service(p, 20);
+    }
+    return 0;
+}
+
+static int is_ready(struct client *c, long arg)
+{
+    (void)arg;
+    return c->open && c->connected_frames >= 1;
+}
+
+static int has_events(struct client *c, long n)
+{
+    return c->events >= n || c->closed;
+}
+
+static int is_closed(struct client *c, long arg)
+{
+    (void)arg;
+    return c->closed;
+}
+
+static size_t sink(char *p, size_t s, size_t n, void *ud)
+{
+    struct { char buf[512]; size_t len; } *b = ud;
+    size_t k = s * n;
+    size_t room = sizeof b->buf - 1 - b->len;
+    size_t c = k < room ? k : room;
+    memcpy(b->buf + b->len, p, c);
+    b->len += c;
+    b->buf[b->len] = '\0';
+    return k;
+}
+
+/* POSTs one event; returns the HTTP status (0 on transport error). */
+static long emit(int seq, size_t pad)
+{
+    static char *body;
+    static size_t cap;
+    if (cap < pad + 256) {
+        cap = pad + 256;
+        body = realloc(body, cap);
+    }
+    int n = snprintf(body, cap, "{\"event\":\"new_product\",\"payload\":{\"seq\":%d,\"pad\":\"", seq);
+    memset(body + n, 'x', pad);
+    n += (int)pad;
+    n += snprintf(body + n, cap - (size_t)n, "\"}}");
+    char url[128];
+    snprintf(url, sizeof url, "http://127.0.0.1:%d/emit", http_port);
+    struct { char buf[512]; size_t len; } out = {.len = 0};
+    struct curl_slist *h = curl_slist_append(NULL, "Content-Type: application/json");
+    curl_easy_setopt(curl, CURLOPT_URL, url);
+    curl_easy_setopt(curl, CURLOPT_POSTFIELDS, body);
+    curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE, (long)n);
+    curl_easy_setopt(curl, CURLOPT_HTTPHEADER, h);
+    curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, sink);
+    curl_easy_setopt(curl, CURLOPT_WRITEDATA, &out);
+    long code = 0;
+    if (curl_easy_perform(curl) == CURLE_OK)
+        curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &code);
+    curl_slist_free_all(h);
+    return code;
+}
+
+static void test_fanout(int n, int events)
+{
+    struct wsc_pool *p = pool_new(n);
+    for (int i = 0; i < n; i++)
+        connect_client(p, i, "/websocket-service");
+    int ready = wait_for(p, 0, n, is_ready, 0, 30);
+    int nready = 0;
+    for (int i = 0; i < n; i++)
+        nready += is_ready(&clients[i], 0);
+    check(ready, "fanout_connect", "%d of %d clients connected", nready, n);
+    int sent_ok = 0;
+    double t0 = now_s();
+    for (int e = 0; e < events; e++) {
+        sent_ok += emit(e, 16) == 202;
+        wsc_pool_service(p, 0);
+    }
+    check(sent_ok == events, "fanout_emit_202", "%d of %d emits answered 202", sent_ok, events);
+    wait_for(p, 0, n, has_events, events, 30);
+    double dt = now_s() - t0;
+    int complete = 0, dups = 0, disorder = 0, bad = 0, first_ok = 0, closed = 0;
+    for (int i = 0; i < n; i++) {
+        closed += clients[i].closed;
+        complete += clients[i].events == events;
+        dups += clients[i].dups;
+        disorder += clients[i].disorder;
+        bad += clients[i].bad;
+        first_ok += clients[i].first_offset == clients[0].first_offset;
+    }
+    check(complete == n, "fanout_every_client_got_every_event",
+          "%d of %d clients got all %d events (%d closed, first close code %d)", complete, n,
+          events, closed, clients[0].close_code);
+    check(dups == 0 && disorder == 0 && bad == 0, "fanout_once_in_order",
+          "duplicates=%d out_of_order=%d malformed=%d", dups, disorder, bad);
+    check(first_ok == n, "fanout_same_offsets", "clients disagree on the first offset");
+    printf("info: fanout %d clients x %d events = %d deliveries in %.2fs\n", n, events, n * events,
+           dt);
+    wsc_pool_free(p);
+}
+
+static void test_resume(void)
+{
+    struct wsc_pool *p = pool_new(4);
+    connect_client(p, 0, "/websocket-service");
+    wait_for(p, 0, 1, is_ready, 0, 10);
+    for (int e = 0; e < 5; e++)
+        emit(e, 8);
+    wait_for(p, 0, 1, has_events, 5, 10);
+    uint64_t seen = clients[0].last_offset;
+    char epoch[40];
+    snprintf(epoch, sizeof epoch, "%s", clients[0].epoch);
+    wsc_close(clients[0].ws, 1000, "bye");
+    wait_for(p, 0, 1, is_closed, 0, 10);
+    for (int e = 0; e < 20; e++)
+        emit(100 + e, 8);
+    char path[160];
+    snprintf(path, sizeof path, "/websocket-service?since=%" PRIu64 "&epoch=%s", seen, epoch);
+    connect_client(p, 1, path);
+    wait_for(p, 1, 2, has_events, 20, 10);
+    struct client *c = &clients[1];
+    check(c->recovery_frames == 1 && c->recovered, "resume_recovered_frame",
+          "recovery frames=%d recovered=%d", c->recovery_frames, c->recovered);
+    check(c->events == 20 && c->first_offset == seen + 1 && c->last_offset == seen + 20 &&
+              c->dups == 0 && c->disorder == 0,
+          "resume_exactly_the_missed", "got %d events, offsets %" PRIu64 "..%" PRIu64
+          " (want 20, %" PRIu64 "..%" PRIu64 ")", c->events, c->first_offset, c->last_offset,
+          seen + 1, seen + 20);
+    /* Live events continue after the replay with no gap. */
+    emit(999, 8);
+    wait_for(p, 1, 2, has_events, 21, 10);
+    check(c->events == 21 && c->last_offset == seen + 21 && c->disorder == 0,
+          "resume_then_live", "events=%d last=%" PRIu64, c->events, c->last_offset);
+
+    connect_client(p, 2, "/websocket-service?since=3&epoch=someotherepoch");
+    wait_for(p, 2, 3, is_ready, 0, 10);
+    wsc_pool_service(p, 100);
+    check(clients[2].recovery_frames == 1 && !clients[2].recovered && clients[2].events == 0,
+          "resume_wrong_epoch_told", "recovery=%d recovered=%d events=%d",
+          clients[2].recovery_frames, clients[2].recovered, clients[2].events);
+    emit(1000, 8);
+    wait_for(p, 2, 3, has_events, 1, 10);
+    check(clients[2].events == 1, "resume_wrong_epoch_then_live", "events=%d", clients[2].events);
+    wsc_pool_free(p);
+}
+
+static void test_truncated(void)
+{
+    struct wsc_pool *p = pool_new(2);
+    connect_client(p, 0, "/websocket-service");
+    wait_for(p, 0, 1, is_ready, 0, 10);
+    emit(1, 8);
+    wait_for(p, 0, 1, has_events, 1, 10);
+    uint64_t seen = clients[0].last_offset;
+    char epoch[40];
+    snprintf(epoch, sizeof epoch, "%s", clients[0].epoch);
+    wsc_close(clients[0].ws, 1000, "bye");
+    wait_for(p, 0, 1, is_closed, 0, 10);
+    for (int e = 0; e < 30; e++) /* history holds 10: the reconnect cannot be covered */
+        emit(e, 8);
+    char path[160];
+    snprintf(path, sizeof path, "/websocket-service?since=%" PRIu64 "&epoch=%s", seen, epoch);
+    connect_client(p, 1, path);
+    wait_for(p, 1, 2, is_ready, 0, 10);
+    wsc_pool_service(p, 200);
+    check(clients[1].recovery_frames == 1 && !clients[1].recovered && clients[1].events == 0,
+          "truncated_history_told", "recovery=%d recovered=%d events=%d",
+          clients[1].recovery_frames, clients[1].recovered, clients[1].events);
+    wsc_pool_free(p);
+}
+
+static int slow_others_done(struct client *c, long n)
+{
+    return c->id == 0 || c->events >= n || c->closed;
+}
+
+static void test_slow(void)
+{
+    const int n = 21, events = 3000;
+    struct wsc_pool *p = pool_new(n);
+    for (int i = 0; i < n; i++)
+        connect_client(p, i, "/websocket-service");
+    wait_for(p, 0, n, is_ready, 0, 10);
+    wsc_set_reading(clients[0].ws, 0); /* client 0 never reads again */
+    double t0 = now_s();
+    for (int e = 0; e < events; e++) {
+        emit(e, 2000);
+        wsc_pool_service(p, 0);
+    }
+    wait_for(p, 1, n, slow_others_done, events, 30);
+    double dt = now_s() - t0;
+    int complete = 0;
+    for (int i = 1; i < n; i++)
+        complete += clients[i].events == events && !clients[i].closed;
+    check(complete == n - 1, "slow_others_unaffected", "%d of %d reading clients got all %d",
+          complete, n - 1, events);
+    check(dt < 20, "slow_others_full_rate", "took %.1fs", dt);
+    /* Resume reading: the slow client must find its connection closed by the server. */
+    wsc_set_reading(clients[0].ws, 1);
+    wait_for(p, 0, 1, is_closed, 0, 10);
+    check(clients[0].closed && clients[0].events < events, "slow_client_closed",
+          "closed=%d code=%d events=%d", clients[0].closed, clients[0].close_code,
+          clients[0].events);
+    printf("info: slow client closed with code %d after %d events; others took %.2fs\n",
+           clients[0].close_code, clients[0].events, dt);
+    wsc_pool_free(p);
+}
+
+static void test_badws(void)
+{
+    struct wsc_pool *p = pool_new(8);
+    for (int i = 0; i < 4; i++)
+        connect_client(p, i, "/websocket-service");
+    wait_for(p, 0, 4, is_ready, 0, 10);
+    char *big = malloc(200000);
+    memset(big, 'a', 200000);
+    wsc_send_text(clients[0].ws, big, 200000);
+    free(big);
+    /* A binary frame, hand-made: FIN+binary, masked, 3 bytes. */
+    static const unsigned char bin[] = {0x82, 0x83, 1, 2, 3, 4, 'a' ^ 1, 'b' ^ 2, 'c' ^ 3};
+    wsc_send_raw(clients[1].ws, bin, sizeof bin);
+    static const char garbage[] = "\xff\xff\xff\xff GET / HTTP/1.1\r\n\r\n";
+    wsc_send_raw(clients[2].ws, garbage, sizeof garbage - 1);
+    wait_for(p, 0, 3, is_closed, 0, 10);
+    check(clients[0].closed && clients[0].close_code == 1009, "badws_oversized_closed_1009",
+          "closed=%d code=%d", clients[0].closed, clients[0].close_code);
+    check(clients[1].closed && clients[1].close_code == 1003, "badws_binary_closed_1003",
+          "closed=%d code=%d", clients[1].closed, clients[1].close_code);
+    check(clients[2].closed, "badws_garbage_closed", "closed=%d", clients[2].closed);
+    emit(1, 8);
+    wait_for(p, 3, 4, has_events, 1, 10);
+    check(!clients[3].closed && clients[3].events == 1, "badws_others_unaffected",
+          "closed=%d events=%d", clients[3].closed, clients[3].events);
+    wsc_pool_free(p);
+}
+
+static void test_shutdown(const char *pidfile)
+{
+    struct wsc_pool *p = pool_new(10);
+    for (int i = 0; i < 10; i++)
+        connect_client(p, i, "/websocket-service");
+    wait_for(p, 0, 10, is_ready, 0, 10);
+    FILE *f = fopen(pidfile, "r");
+    int pid = 0;
+    if (f == NULL || fscanf(f, "%d", &pid) != 1 || pid <= 0) {
+        check(0, "shutdown_going_away", "cannot read pid from %s", pidfile);
+        if (f)
+            fclose(f);
+        wsc_pool_free(p);
+        return;
+    }
+    fclose(f);
+    for (int e = 0; e < 50; e++)
+        emit(e, 8);
+    kill(pid, SIGTERM);
+    wait_for(p, 0, 10, is_closed, 0, 10);
+    int ok = 0, drained = 0;
+    for (int i = 0; i < 10; i++) {
+        ok += clients[i].closed && clients[i].close_code == 1001;
+        drained += clients[i].events == 50;
+    }
+    check(ok == 10, "shutdown_going_away", "%d of 10 clients closed with 1001 (first code %d)", ok,
+          clients[0].close_code);
+    check(drained == 10, "shutdown_drained_first", "%d of 10 clients got all 50 events first",
+          drained);
+    wsc_pool_free(p);
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 4) {
+        fprintf(stderr, "usage: relay_e2e TEST WS_PORT HTTP_PORT [ARGS]\n");
+        return 2;
+    }
+    signal(SIGPIPE, SIG_IGN);
+    ws_port = atoi(argv[2]);
+    http_port = atoi(argv[3]);
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+    curl = curl_easy_init();
+    const char *t = argv[1];
+    if (strcmp(t, "fanout") == 0 && argc >= 6)
+        test_fanout(atoi(argv[4]) < MAXC ? atoi(argv[4]) : MAXC, atoi(argv[5]));
+    else if (strcmp(t, "resume") == 0)
+        test_resume();
+    else if (strcmp(t, "truncated") == 0)
+        test_truncated();
+    else if (strcmp(t, "slow") == 0)
+        test_slow();
+    else if (strcmp(t, "badws") == 0)
+        test_badws();
+    else if (strcmp(t, "shutdown") == 0 && argc >= 5)
+        test_shutdown(argv[4]);
+    else {
+        fprintf(stderr, "unknown test %s\n", t);
+        return 2;
+    }
+    curl_easy_cleanup(curl);
+    curl_global_cleanup();
+    return failures ? 1 : 0;
+}
