@@ -33,10 +33,8 @@ e2e_cleanup() {
 }
 trap e2e_cleanup EXIT
 
-# A port base unlikely to collide with other tests running at the same time.
-e2e_port_base() {
-  echo $((20000 + ($$ * 7) % 30000))
-}
+# shellcheck source=tests/e2e/ports.sh
+source "$(dirname "${BASH_SOURCE[0]}")/ports.sh"
 
 # start_bg NAME CMD...: runs CMD in the background, logs to $E2E_TMP/NAME.log, pid in NAME.pid.
 start_bg() {

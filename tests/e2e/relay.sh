@@ -5,7 +5,7 @@ set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 
 E2E=$RELAYLAB_BUILD/tests/e2e/relay_e2e
-base=$(e2e_port_base)
+base=$(e2e_port_base 10)
 clients=${RELAY_E2E_CLIENTS:-500}
 [ -n "${RELAYLAB_SANITIZED:-}" ] && clients=${RELAY_E2E_CLIENTS:-500}
 

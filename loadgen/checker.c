@@ -1,0 +1,330 @@
+#include "checker.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "scan.h"
+
+#include "checker_impl.h"
+
+/* The fields of one history record that the checker reads. */
+struct rec {
+    long long t, client, offset, code, clients;
+    int has_t, has_client, has_offset, has_code, has_clients, recovered, final;
+    struct js_val type, req_id, pod, epoch, src;
+};
+
+struct lg_check *lg_check_new(void)
+{
+    struct lg_check *c = calloc(1, sizeof *c);
+    if (c == NULL)
+        return NULL;
+    c->req_ids = strtab_new();
+    c->epochs = strtab_new();
+    c->pods = strtab_new();
+    if (c->req_ids == NULL || c->epochs == NULL || c->pods == NULL) {
+        lg_check_free(c);
+        return NULL;
+    }
+    return c;
+}
+
+void lg_check_free(struct lg_check *c)
+{
+    if (c == NULL)
+        return;
+    for (size_t i = 0; i < c->nclients; i++) {
+        free(c->clients[i].frames);
+        free(c->clients[i].iv);
+    }
+    free(c->clients);
+    free(c->reqs);
+    free(c->codes);
+    strtab_free(c->req_ids);
+    strtab_free(c->epochs);
+    strtab_free(c->pods);
+    free(c);
+}
+
+/* Grows *p (elements of size sz) so that index need - 1 fits. Returns 0 or -1. */
+static int grow(void **p, size_t *cap, size_t need, size_t sz)
+{
+    if (need <= *cap)
+        return 0;
+    size_t n = *cap ? *cap : 16;
+    while (n < need)
+        n *= 2;
+    void *q = realloc(*p, n * sz);
+    if (q == NULL)
+        return -1;
+    memset((char *)q + *cap * sz, 0, (n - *cap) * sz);
+    *p = q;
+    *cap = n;
+    return 0;
+}
+
+/* Returns the request for a req_id span (creating it), or NULL when out of memory. */
+static struct req *req_get(struct lg_check *c, const struct js_val *id, uint32_t *idx)
+{
+    char buf[LG_REQ_ID_MAX];
+    size_t n = js_str_copy(id, buf, sizeof buf);
+    *idx = strtab_intern(c->req_ids, buf, n < sizeof buf ? n : sizeof buf - 1);
+    if (*idx == STRTAB_NONE)
+        return NULL;
+    if (grow((void **)&c->reqs, &c->capreqs, (size_t)*idx + 1, sizeof *c->reqs) != 0)
+        return NULL;
+    return &c->reqs[*idx];
+}
+
+static uint32_t intern_span(struct strtab *t, const struct js_val *v)
+{
+    char buf[128];
+    size_t n = js_str_copy(v, buf, sizeof buf);
+    return strtab_intern(t, buf, n < sizeof buf ? n : sizeof buf - 1);
+}
+
+static int parse_rec(const char *line, size_t len, struct rec *r)
+{
+    struct js_obj o;
+    struct js_val k, v;
+    int rc;
+    memset(r, 0, sizeof *r);
+    if (js_obj_open(&o, line, len) != 0)
+        return -1;
+    while ((rc = js_obj_next(&o, &k, &v)) == 1) {
+        if (k.len == 0)
+            continue;
+        switch (k.p[0]) {
+        case 't':
+            if (js_eq(&k, "t"))
+                r->has_t = js_int(&v, &r->t) == 0;
+            else if (js_eq(&k, "type") && v.type == JS_STRING)
+                r->type = v;
+            break;
+        case 'c':
+            if (js_eq(&k, "client"))
+                r->has_client = js_int(&v, &r->client) == 0 && r->client >= 0;
+            else if (js_eq(&k, "code"))
+                r->has_code = js_int(&v, &r->code) == 0;
+            else if (js_eq(&k, "clients"))
+                r->has_clients = js_int(&v, &r->clients) == 0 && r->clients >= 0;
+            break;
+        case 'r':
+            if (js_eq(&k, "req_id") && v.type == JS_STRING)
+                r->req_id = v;
+            else if (js_eq(&k, "recovered"))
+                r->recovered = v.type == JS_TRUE;
+            break;
+        case 'o':
+            if (js_eq(&k, "offset"))
+                r->has_offset = js_int(&v, &r->offset) == 0;
+            break;
+        case 'p':
+            if (js_eq(&k, "pod") && v.type == JS_STRING)
+                r->pod = v;
+            break;
+        case 'e':
+            if (js_eq(&k, "epoch") && v.type == JS_STRING)
+                r->epoch = v;
+            break;
+        case 's':
+            if (js_eq(&k, "src") && v.type == JS_STRING)
+                r->src = v;
+            break;
+        case 'f':
+            if (js_eq(&k, "final"))
+                r->final = v.type == JS_TRUE;
+            break;
+        default:
+            break;
+        }
+    }
+    if (rc != 0 || !r->has_t || r->type.type != JS_STRING)
+        return -1;
+    return 0;
+}
+
+static struct client *client_get(struct lg_check *c, long long id)
+{
+    if (id < 0 || (unsigned long long)id >= MAX_CLIENT_ID)
+        return NULL;
+    size_t cap = c->nclients;
+    if ((size_t)id >= c->nclients) {
+        size_t n = c->nclients ? c->nclients : 16;
+        while (n <= (size_t)id)
+            n *= 2;
+        struct client *p = realloc(c->clients, n * sizeof *p);
+        if (p == NULL)
+            return NULL;
+        memset(p + cap, 0, (n - cap) * sizeof *p);
+        c->clients = p;
+        c->nclients = n;
+    }
+    struct client *cl = &c->clients[id];
+    cl->seen = 1;
+    return cl;
+}
+
+static void count_code(struct lg_check *c, int code)
+{
+    for (size_t i = 0; i < c->ncodes; i++) {
+        if (c->codes[i].code == code) {
+            c->codes[i].count++;
+            return;
+        }
+    }
+    if (grow((void **)&c->codes, &c->capcodes, c->ncodes + 1, sizeof *c->codes) == 0) {
+        c->codes[c->ncodes].code = code;
+        c->codes[c->ncodes].count = 1;
+        c->ncodes++;
+    }
+}
+
+/* Applies one record of a client. Returns 0, 1 when malformed, -1 when out of memory. */
+static int apply_client(struct lg_check *c, const struct rec *r)
+{
+    if (!r->has_client)
+        return 1;
+    struct client *cl = client_get(c, r->client);
+    if (cl == NULL)
+        return 1;
+    const struct js_val *ty = &r->type;
+    if (js_eq(ty, "frame")) {
+        if (grow((void **)&cl->frames, &cl->capframes, cl->nframes + 1, sizeof *cl->frames) != 0)
+            return -1;
+        struct frame_rec *f = &cl->frames[cl->nframes++];
+        f->t = r->t;
+        f->offset = r->has_offset ? r->offset : -1;
+        f->req = STRTAB_NONE;
+        f->epoch = STRTAB_NONE;
+        if (r->req_id.type == JS_STRING && r->req_id.len > 0 &&
+            req_get(c, &r->req_id, &f->req) == NULL)
+            return -1;
+        if (r->epoch.type == JS_STRING)
+            f->epoch = intern_span(c->epochs, &r->epoch);
+    } else if (js_eq(ty, "connect")) {
+        if (cl->niv > 0 && cl->iv[cl->niv - 1].until == T_OPEN)
+            cl->iv[cl->niv - 1].until = r->t; /* a missing disconnect: end it here */
+        if (grow((void **)&cl->iv, &cl->capiv, cl->niv + 1, sizeof *cl->iv) != 0)
+            return -1;
+        cl->iv[cl->niv].from = r->t;
+        cl->iv[cl->niv].until = T_OPEN;
+        cl->niv++;
+        cl->connects++;
+        c->opened++;
+        if (r->src.type == JS_STRING)
+            js_str_copy(&r->src, cl->src, sizeof cl->src);
+    } else if (js_eq(ty, "disconnect")) {
+        if (cl->niv > 0 && cl->iv[cl->niv - 1].until == T_OPEN)
+            cl->iv[cl->niv - 1].until = r->t;
+        if (!r->final) {
+            cl->drops++;
+            count_code(c, r->has_code ? (int)r->code : 0);
+        }
+    } else if (js_eq(ty, "connect_fail")) {
+        cl->failed++;
+    } else if (js_eq(ty, "recovery")) {
+        if (!r->recovered) {
+            c->recovery_failed++;
+        } else {
+            c->recovered++;
+            if (cl->niv >= 2 && cl->iv[cl->niv - 1].until == T_OPEN) {
+                cl->iv[cl->niv - 2].until = T_OPEN;
+                cl->niv--;
+            }
+        }
+    }
+    return 0;
+}
+
+/* Applies one record of a request. Returns 0, 1 when malformed, -1 when out of memory. */
+static int apply_request(struct lg_check *c, const struct rec *r)
+{
+    if (r->req_id.type != JS_STRING)
+        return 1;
+    uint32_t idx;
+    struct req *q = req_get(c, &r->req_id, &idx);
+    if (q == NULL)
+        return -1;
+    const struct js_val *ty = &r->type;
+    if (js_eq(ty, "invoke")) {
+        q->invoked = 1;
+        q->invoke_t = r->t;
+        return 0;
+    }
+    if (q->outcome != OUT_NONE)
+        return 0; /* the first outcome counts */
+    q->ack_t = r->t;
+    if (js_eq(ty, "ok")) {
+        q->outcome = OUT_OK;
+        if (r->pod.type == JS_STRING) {
+            uint32_t pod = intern_span(c->pods, &r->pod);
+            if (pod == STRTAB_NONE)
+                return -1;
+            q->pod1 = pod + 1;
+        }
+    } else if (js_eq(ty, "fail")) {
+        q->outcome = OUT_FAIL;
+    } else {
+        q->outcome = OUT_INFO;
+    }
+    return 0;
+}
+
+int lg_check_line(struct lg_check *c, const char *line, size_t len)
+{
+    while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r' || line[len - 1] == ' '))
+        len--;
+    if (len == 0)
+        return 0;
+    c->lines++;
+    struct rec r;
+    if (parse_rec(line, len, &r) != 0) {
+        c->malformed++;
+        return 0;
+    }
+    if (r.t > c->last_t)
+        c->last_t = r.t;
+    const struct js_val *ty = &r.type;
+    int rc = 0;
+    if (js_eq(ty, "invoke") || js_eq(ty, "ok") || js_eq(ty, "fail") || js_eq(ty, "info"))
+        rc = apply_request(c, &r);
+    else if (js_eq(ty, "frame") || js_eq(ty, "connect") || js_eq(ty, "disconnect") ||
+             js_eq(ty, "connect_fail") || js_eq(ty, "recovery"))
+        rc = apply_client(c, &r);
+    else if (js_eq(ty, "start") && r.has_clients)
+        c->declared_clients = (uint64_t)r.clients;
+    /* hello, end and unknown types carry nothing the checker judges. */
+    if (rc > 0)
+        c->malformed++;
+    return rc < 0 ? -1 : 0;
+}
+
+int lg_check_file(struct lg_check *c, const char *path, char *err, size_t errlen)
+{
+    FILE *f = fopen(path, "r");
+    if (f == NULL) {
+        snprintf(err, errlen, "cannot open %s: %s", path, strerror(errno));
+        return -1;
+    }
+    char *line = NULL;
+    size_t cap = 0;
+    ssize_t n;
+    int rc = 0;
+    while ((n = getline(&line, &cap, f)) >= 0) {
+        if (lg_check_line(c, line, (size_t)n) != 0) {
+            snprintf(err, errlen, "out of memory reading %s", path);
+            rc = -1;
+            break;
+        }
+    }
+    if (rc == 0 && ferror(f)) {
+        snprintf(err, errlen, "cannot read %s: %s", path, strerror(errno));
+        rc = -1;
+    }
+    free(line);
+    fclose(f);
+    return rc;
+}

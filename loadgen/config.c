@@ -1,0 +1,404 @@
+#include "config.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <math.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "flags.h"
+
+static const char run_synopsis[] =
+    "loadgen run --target http://HOST:PORT [--clients N] [--rate R] [--duration 30s | --requests "
+    "N]\n"
+    "            [--source-ips 127.0.0.10-127.0.0.250 | N] [--history F] [--json F] [--junit F]\n"
+    "            [--expect EXPR]...";
+static const char run_description[] =
+    "Opens N websocket clients (each bound to its own source address when asked), creates\n"
+    "products with POST on a fixed open-model schedule, records a JSON-lines history and checks\n"
+    "it: entitled, received, lost, duplicated, out-of-order and unexpected events, latency\n"
+    "from the scheduled send time. Exit 0 when every --expect holds, 1 otherwise, 2 on usage\n"
+    "errors. See docs/loadgen.md.";
+static const char check_synopsis[] =
+    "loadgen check HISTORY [--json F] [--junit F] [--details] [--expect EXPR]...";
+static const char check_description[] =
+    "Checks a history written by `loadgen run` (same report, same expectations).";
+
+static void set_defaults(struct lg_config *c)
+{
+    memset(c, 0, sizeof *c);
+    c->target = "";
+    c->ws_target = "";
+    c->ws_path = "/websocket-service";
+    c->products_path = "/products";
+    c->host_header = "";
+    c->source_ips = "";
+    c->clients = 100;
+    c->rate_text = "10";
+    c->duration_ms = 10000;
+    c->warmup_ms = 10000;
+    c->settle_ms = 2000;
+    c->request_timeout_ms = 5000;
+    c->reconnect_min_ms = 100;
+    c->reconnect_max_ms = 5000;
+    c->connect_rate = 2000;
+    c->max_inflight = 1000;
+    c->resume = 1;
+    c->progress = 1;
+    c->req_prefix = "";
+    c->history = "";
+    c->json = "";
+    c->junit = "";
+    c->log_level = "info";
+}
+
+#define F(n, e, t, d, h, lo, hi)                                                                   \
+    {                                                                                              \
+        n, "LOADGEN_" e, t, d, h, lo, hi                                                           \
+    }
+
+/* Flags common to both subcommands come last so both tables share their wording. */
+static size_t run_flags(struct lg_config *c, struct flag *f)
+{
+    struct flag t[] = {
+        F("target", "TARGET", FLAG_STR, &c->target, "base URL for POST /products and the websocket",
+          0, 0),
+        F("ws-target", "WS_TARGET", FLAG_STR, &c->ws_target, "websocket base URL when not --target",
+          0, 0),
+        F("ws-path", "WS_PATH", FLAG_STR, &c->ws_path,
+          "websocket path (/websocket-service, /socket.io/)", 0, 0),
+        F("products-path", "PRODUCTS_PATH", FLAG_STR, &c->products_path,
+          "path products are POSTed to", 0, 0),
+        F("host-header", "HOST_HEADER", FLAG_STR, &c->host_header, "Host: header for both paths", 0,
+          0),
+        F("clients", "CLIENTS", FLAG_INT, &c->clients, "websocket clients (default 100)", 0, 19000),
+        F("threads", "THREADS", FLAG_INT, &c->threads, "client threads (default one per core)", 0,
+          256),
+        F("rate", "RATE", FLAG_STR, &c->rate_text, "products created per second (default 10)", 0,
+          0),
+        F("duration", "DURATION", FLAG_DURATION, &c->duration_ms, "how long to send (default 10s)",
+          0, 0),
+        F("requests", "REQUESTS", FLAG_INT, &c->requests, "send exactly N requests instead", 0,
+          100000000),
+        F("source-ips", "SOURCE_IPS", FLAG_STR, &c->source_ips,
+          "source address pool: A-B, list, or count N", 0, 0),
+        F("warmup", "WARMUP", FLAG_DURATION, &c->warmup_ms,
+          "wait at most this long for all clients (10s)", 0, 0),
+        F("settle", "SETTLE", FLAG_DURATION, &c->settle_ms,
+          "wait after the last answer for frames (2s)", 0, 0),
+        F("request-timeout", "REQUEST_TIMEOUT", FLAG_DURATION, &c->request_timeout_ms,
+          "per request (5s)", 1, 600000),
+        F("reconnect-min", "RECONNECT_MIN", FLAG_DURATION, &c->reconnect_min_ms,
+          "first reconnect backoff (100ms)", 1, 600000),
+        F("reconnect-max", "RECONNECT_MAX", FLAG_DURATION, &c->reconnect_max_ms,
+          "largest reconnect backoff (5s)", 1, 600000),
+        F("connect-rate", "CONNECT_RATE", FLAG_INT, &c->connect_rate,
+          "new connections per second (2000)", 1, 1000000),
+        F("max-inflight", "MAX_INFLIGHT", FLAG_INT, &c->max_inflight,
+          "requests in flight at most (1000)", 1, 100000),
+        F("resume", "RESUME", FLAG_BOOL, &c->resume,
+          "reconnect with ?since=N&epoch=E (default true)", 0, 0),
+        F("req-prefix", "REQ_PREFIX", FLAG_STR, &c->req_prefix,
+          "req_id prefix (default random per run)", 0, 0),
+        F("progress", "PROGRESS", FLAG_BOOL, &c->progress, "live line on a terminal (default true)",
+          0, 0),
+        F("history", "HISTORY", FLAG_STR, &c->history, "keep the JSON-lines history in this file",
+          0, 0),
+    };
+    memcpy(f, t, sizeof t);
+    return sizeof t / sizeof t[0];
+}
+
+static size_t common_flags(struct lg_config *c, struct flag *f)
+{
+    struct flag t[] = {
+        F("json", "JSON", FLAG_STR, &c->json, "write the JSON report here", 0, 0),
+        F("junit", "JUNIT", FLAG_STR, &c->junit, "write JUnit XML here (one case per --expect)", 0,
+          0),
+        F("details", "DETAILS", FLAG_BOOL, &c->details, "per-client entries in the JSON report", 0,
+          0),
+        /* Taken out of argv before the parse (repeatable); listed for --help only. */
+        {"expect", NULL, FLAG_STR, NULL,
+         "NAME OP NUMBER, repeatable [env LOADGEN_EXPECT, ';'-separated]", 0, 0},
+        F("log-level", "LOG_LEVEL", FLAG_STR, &c->log_level, "debug, info, warn, error", 0, 0),
+    };
+    memcpy(f, t, sizeof t);
+    return sizeof t / sizeof t[0];
+}
+
+static int add_expect(struct lg_config *c, const char *s, char *err, size_t errlen)
+{
+    if (c->nexpects == LG_MAX_EXPECTS) {
+        snprintf(err, errlen, "at most %d --expect", LG_MAX_EXPECTS);
+        return -1;
+    }
+    if (lg_expect_parse(s, &c->expects[c->nexpects], err, errlen) != 0)
+        return -1;
+    c->nexpects++;
+    return 0;
+}
+
+/* Takes the repeatable --expect out of argv (into c) before the table-driven parse. */
+static int take_expects(struct lg_config *c, int argc, char **argv, char **rest, int *nrest,
+                        char *err, size_t errlen)
+{
+    const char *env = getenv("LOADGEN_EXPECT");
+    if (env && *env) {
+        char buf[4096];
+        snprintf(buf, sizeof buf, "%s", env);
+        char *save = NULL;
+        for (char *tok = strtok_r(buf, ";", &save); tok; tok = strtok_r(NULL, ";", &save))
+            if (add_expect(c, tok, err, errlen) != 0)
+                return -1;
+    }
+    *nrest = 0;
+    for (int i = 0; i < argc; i++) {
+        if (strcmp(argv[i], "--") == 0) {
+            while (i < argc)
+                rest[(*nrest)++] = argv[i++];
+            break;
+        }
+        if (strcmp(argv[i], "--expect") == 0) {
+            if (i + 1 >= argc) {
+                snprintf(err, errlen, "--expect needs a value");
+                return -1;
+            }
+            if (add_expect(c, argv[++i], err, errlen) != 0)
+                return -1;
+        } else if (strncmp(argv[i], "--expect=", 9) == 0) {
+            if (add_expect(c, argv[i] + 9, err, errlen) != 0)
+                return -1;
+        } else {
+            rest[(*nrest)++] = argv[i];
+        }
+    }
+    return 0;
+}
+
+int lg_parse_endpoint(const char *url, struct lg_endpoint *e, char *err, size_t errlen)
+{
+    const char *p = url;
+    int port = 80;
+    if (strncmp(p, "http://", 7) == 0 || strncmp(p, "ws://", 5) == 0) {
+        p = strchr(p, '/') + 2;
+    } else if (strstr(p, "://") != NULL) {
+        snprintf(err, errlen, "'%s': only http:// and ws:// targets are supported", url);
+        return -1;
+    }
+    size_t hl = strcspn(p, ":/");
+    if (hl == 0 || hl >= sizeof e->host) {
+        snprintf(err, errlen, "'%s': missing or overlong host", url);
+        return -1;
+    }
+    memcpy(e->host, p, hl);
+    e->host[hl] = '\0';
+    p += hl;
+    if (*p == ':') {
+        char *end;
+        long v = strtol(p + 1, &end, 10);
+        if (end == p + 1 || v < 1 || v > 65535 || (*end != '\0' && *end != '/')) {
+            snprintf(err, errlen, "'%s': bad port", url);
+            return -1;
+        }
+        port = (int)v;
+    }
+    e->port = port;
+    return 0;
+}
+
+static int parse_ipv4(const char *s, size_t len, uint32_t *out)
+{
+    char buf[16];
+    struct in_addr a;
+    if (len == 0 || len >= sizeof buf)
+        return -1;
+    memcpy(buf, s, len);
+    buf[len] = '\0';
+    if (inet_pton(AF_INET, buf, &a) != 1)
+        return -1;
+    *out = ntohl(a.s_addr);
+    return 0;
+}
+
+static int push_ip(uint32_t ip, char (**v)[16], size_t *n, size_t *cap)
+{
+    if (*n >= LG_MAX_SOURCE_IPS)
+        return -1;
+    if (*n == *cap) {
+        size_t nc = *cap ? *cap * 2 : 64;
+        char(*p)[16] = realloc(*v, nc * sizeof *p);
+        if (p == NULL)
+            return -1;
+        *v = p;
+        *cap = nc;
+    }
+    struct in_addr a = {.s_addr = htonl(ip)};
+    inet_ntop(AF_INET, &a, (*v)[*n], 16);
+    (*n)++;
+    return 0;
+}
+
+long lg_parse_source_ips(const char *spec, char (**out)[16], char *err, size_t errlen)
+{
+    char(*v)[16] = NULL;
+    size_t n = 0, cap = 0;
+    *out = NULL;
+    if (spec == NULL || *spec == '\0')
+        return 0;
+    if (strspn(spec, "0123456789") == strlen(spec)) {
+        long count = strtol(spec, NULL, 10);
+        if (count < 1 || count > LG_MAX_SOURCE_IPS) {
+            snprintf(err, errlen, "--source-ips %s: a count must be 1..%d", spec,
+                     LG_MAX_SOURCE_IPS);
+            return -1;
+        }
+        for (long i = 0; i < count; i++) {
+            if (push_ip(0x7f00000aU + (uint32_t)i, &v, &n, &cap) != 0)
+                goto oom;
+        }
+        *out = v;
+        return (long)n;
+    }
+    for (const char *p = spec; *p;) {
+        size_t len = strcspn(p, ",");
+        const char *dash = memchr(p, '-', len);
+        uint32_t a, b;
+        if (dash ? (parse_ipv4(p, (size_t)(dash - p), &a) != 0 ||
+                    parse_ipv4(dash + 1, len - (size_t)(dash - p) - 1, &b) != 0)
+                 : parse_ipv4(p, len, &a) != 0) {
+            snprintf(err, errlen, "--source-ips: '%.*s' is not an IPv4 address or A-B range",
+                     (int)len, p);
+            free(v);
+            return -1;
+        }
+        if (!dash)
+            b = a;
+        if (b < a || b - a >= LG_MAX_SOURCE_IPS) {
+            snprintf(err, errlen, "--source-ips: range '%.*s' is empty or too large", (int)len, p);
+            free(v);
+            return -1;
+        }
+        for (uint64_t ip = a; ip <= b; ip++)
+            if (push_ip((uint32_t)ip, &v, &n, &cap) != 0)
+                goto oom;
+        p += len;
+        if (*p == ',')
+            p++;
+    }
+    *out = v;
+    return (long)n;
+oom:
+    snprintf(err, errlen, "--source-ips: more than %d addresses", LG_MAX_SOURCE_IPS);
+    free(v);
+    return -1;
+}
+
+/* Checks and derives the run settings after the flags are in. */
+static int finish_run(struct lg_config *c, char *err, size_t errlen)
+{
+    if (*c->target == '\0') {
+        snprintf(err, errlen, "--target is required (e.g. --target http://127.0.0.1:8080)");
+        return -1;
+    }
+    if (lg_parse_endpoint(c->target, &c->http, err, errlen) != 0)
+        return -1;
+    if (lg_parse_endpoint(*c->ws_target ? c->ws_target : c->target, &c->ws, err, errlen) != 0)
+        return -1;
+    char *end;
+    errno = 0;
+    c->rate = strtod(c->rate_text, &end);
+    if (end == c->rate_text || *end != '\0' || errno != 0 || !isfinite(c->rate) || c->rate < 0 ||
+        c->rate > 1e6) {
+        snprintf(err, errlen, "--rate expects a number of requests per second, got '%s'",
+                 c->rate_text);
+        return -1;
+    }
+    if (c->requests > 0 && c->rate == 0) {
+        snprintf(err, errlen, "--requests needs a --rate above 0");
+        return -1;
+    }
+    if (c->ws_path[0] != '/' || c->products_path[0] != '/') {
+        snprintf(err, errlen, "--ws-path and --products-path must start with /");
+        return -1;
+    }
+    if (c->reconnect_max_ms < c->reconnect_min_ms) {
+        snprintf(err, errlen, "--reconnect-max must not be below --reconnect-min");
+        return -1;
+    }
+    if (strlen(c->req_prefix) > 32) {
+        snprintf(err, errlen, "--req-prefix is limited to 32 characters");
+        return -1;
+    }
+    long n = lg_parse_source_ips(c->source_ips, &c->ips, err, errlen);
+    if (n < 0)
+        return -1;
+    c->nips = (size_t)n;
+    return 0;
+}
+
+int lg_config_parse(struct lg_config *c, int argc, char **argv, FILE *out, char *err, size_t errlen)
+{
+    set_defaults(c);
+    if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
+        if (argc >= 2) {
+            fprintf(out, "usage: loadgen run ...   (loadgen run --help)\n"
+                         "       loadgen check HISTORY ...   (loadgen check --help)\n");
+            return 1;
+        }
+        snprintf(err, errlen, "missing subcommand: run or check (see --help)");
+        return -1;
+    }
+    if (strcmp(argv[1], "run") == 0) {
+        c->mode = LG_MODE_RUN;
+    } else if (strcmp(argv[1], "check") == 0) {
+        c->mode = LG_MODE_CHECK;
+    } else {
+        snprintf(err, errlen, "unknown subcommand '%s': run or check", argv[1]);
+        return -1;
+    }
+    struct flag flags[40];
+    size_t nf = c->mode == LG_MODE_RUN ? run_flags(c, flags) : 0;
+    nf += common_flags(c, flags + nf);
+    char **rest = calloc((size_t)argc + 1, sizeof *rest);
+    if (rest == NULL) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    int nrest = 0;
+    int rc = take_expects(c, argc - 1, argv + 1, rest, &nrest, err, errlen);
+    char *pos[2];
+    size_t npos = 0;
+    enum flags_result fr = FLAGS_ERROR;
+    if (rc == 0)
+        fr = flags_parse(flags, nf, nrest, rest, pos, c->mode == LG_MODE_CHECK ? 2 : 0, &npos, err,
+                         errlen);
+    free(rest);
+    if (rc != 0 || fr == FLAGS_ERROR)
+        return -1;
+    if (fr == FLAGS_HELP) {
+        flags_usage(out, c->mode == LG_MODE_RUN ? run_synopsis : check_synopsis,
+                    c->mode == LG_MODE_RUN ? run_description : check_description, flags, nf);
+        return 1;
+    }
+    if (c->mode == LG_MODE_CHECK) {
+        if (npos != 1) {
+            snprintf(err, errlen, "check takes exactly one HISTORY file");
+            return -1;
+        }
+        c->history = pos[0];
+        return 0;
+    }
+    if (finish_run(c, err, errlen) != 0) {
+        lg_config_cleanup(c);
+        return -1;
+    }
+    return 0;
+}
+
+void lg_config_cleanup(struct lg_config *c)
+{
+    free(c->ips);
+    c->ips = NULL;
+    c->nips = 0;
+}

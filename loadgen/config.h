@@ -1,0 +1,64 @@
+/*
+ * config — loadgen's command line: `loadgen run ...` and `loadgen check HISTORY ...`,
+ * parsed by one pure function (no I/O besides reading LOADGEN_* environment twins).
+ */
+#ifndef LOADGEN_CONFIG_H
+#define LOADGEN_CONFIG_H
+
+#include <stdio.h>
+
+#include "expect.h"
+
+#define LG_MAX_EXPECTS 64
+#define LG_MAX_SOURCE_IPS 65536
+
+enum lg_mode { LG_MODE_RUN = 0, LG_MODE_CHECK };
+
+struct lg_endpoint {
+    char host[256];
+    int port;
+};
+
+struct lg_config {
+    enum lg_mode mode;
+    /* run */
+    const char *target, *ws_target, *ws_path, *products_path, *host_header, *source_ips;
+    struct lg_endpoint http, ws;
+    long clients, threads; /* threads 0 = one per core, resolved by the program */
+    const char *rate_text;
+    double rate;      /* requests per second; 0 = only listen */
+    long duration_ms; /* how long to send when requests == 0 */
+    long requests;    /* total requests; 0 = rate * duration */
+    long warmup_ms, settle_ms, request_timeout_ms, reconnect_min_ms, reconnect_max_ms;
+    long connect_rate, max_inflight;
+    int resume, progress;
+    const char *req_prefix; /* "" = a random one per run */
+    char (*ips)[16];        /* parsed source addresses (owned), nips == 0 = no binding */
+    size_t nips;
+    /* both */
+    const char *history, *json, *junit, *log_level;
+    int details;
+    struct lg_expect expects[LG_MAX_EXPECTS];
+    size_t nexpects;
+};
+
+/*
+ * Parses argv (argv[1] is the subcommand) into c. Returns 0, 1 when help was asked (usage
+ * printed to out), or -1 with a message in err (a usage error: exit 2). On 0 the caller
+ * releases c with lg_config_cleanup.
+ */
+int lg_config_parse(struct lg_config *c, int argc, char **argv, FILE *out, char *err, size_t errlen)
+    __attribute__((warn_unused_result));
+void lg_config_cleanup(struct lg_config *c);
+
+/*
+ * Parses a source address pool: "127.0.0.10-127.0.0.250" (inclusive range), a comma list
+ * whose items may be ranges, or a count "N" meaning N addresses from 127.0.0.10 up.
+ * Returns the number of addresses with *out malloc'd (caller frees), or -1 with err.
+ */
+long lg_parse_source_ips(const char *spec, char (**out)[16], char *err, size_t errlen);
+
+/* Parses "http://HOST[:PORT][/...]" (or "ws://"). Returns 0, or -1 with err. */
+int lg_parse_endpoint(const char *url, struct lg_endpoint *e, char *err, size_t errlen);
+
+#endif
