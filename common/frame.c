@@ -11,6 +11,7 @@ struct frame *frame_new(size_t len)
     atomic_init(&f->refs, 1);
     f->offset = 0;
     f->len = len;
+    f->hdr = 0;
     f->buf[FRAME_PRE + len] = '\0';
     return f;
 }
@@ -21,6 +22,27 @@ struct frame *frame_from(const char *data, size_t len)
     if (f)
         memcpy(frame_payload(f), data, len);
     return f;
+}
+
+void frame_seal_text(struct frame *f)
+{
+    unsigned char *p = f->buf + FRAME_PRE;
+    uint64_t n = f->len;
+    if (n < 126) {
+        f->hdr = 2;
+        p[-1] = (unsigned char)n;
+    } else if (n < 65536) {
+        f->hdr = 4;
+        p[-3] = 126;
+        p[-2] = (unsigned char)(n >> 8);
+        p[-1] = (unsigned char)n;
+    } else {
+        f->hdr = 10;
+        p[-9] = 127;
+        for (int i = 0; i < 8; i++)
+            p[-8 + i] = (unsigned char)(n >> (56 - 8 * i));
+    }
+    p[-(int)f->hdr] = 0x81; /* FIN + text */
 }
 
 struct frame *frame_ref(struct frame *f)

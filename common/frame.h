@@ -18,6 +18,7 @@ struct frame {
     _Atomic int refs;
     uint64_t offset; /* 0 for control frames */
     size_t len;      /* payload bytes */
+    unsigned hdr;    /* websocket header bytes written just before the payload (0 = none) */
     unsigned char buf[]; /* FRAME_PRE headroom, then len payload bytes, then a NUL */
 };
 
@@ -28,6 +29,19 @@ struct frame *frame_from(const char *data, size_t len);
 static inline char *frame_payload(struct frame *f)
 {
     return (char *)f->buf + FRAME_PRE;
+}
+/*
+ * Writes the server-to-client websocket header of a final unmasked text frame into the
+ * headroom, so the frame can be sent as raw bytes (frame_wire) and batched with others.
+ */
+void frame_seal_text(struct frame *f);
+static inline const unsigned char *frame_wire(const struct frame *f)
+{
+    return f->buf + FRAME_PRE - f->hdr;
+}
+static inline size_t frame_wire_len(const struct frame *f)
+{
+    return f->hdr + f->len;
 }
 struct frame *frame_ref(struct frame *f);
 void frame_unref(struct frame *f); /* accepts NULL; frees on the last reference */

@@ -17,7 +17,8 @@
 _Static_assert(FRAME_PRE >= LWS_PRE, "frame headroom must cover LWS_PRE");
 
 #define HUB_TICK_MS 50
-#define HUB_BATCH 16 /* frames written per writeable callback at most */
+#define HUB_BATCH 64          /* frames written per writeable callback at most */
+#define HUB_BATCH_BYTES 65536 /* and bytes: a client's backlog goes out in one send() */
 #define HUB_CTRL_MAX 3
 
 static const char *const default_paths[] = {"/websocket-service", "/", "/socket.io/", NULL};
@@ -30,6 +31,7 @@ struct hub_client {
     struct frame *ctrl[HUB_CTRL_MAX]; /* control frames to send before events */
     int nctrl;
     int established;
+    int want_write; /* a writeable callback is already requested */
     int close_code; /* non-zero: close with this code once control frames are out */
     const char *close_reason;
     size_t rx_bytes; /* bytes of the message being received */
@@ -59,6 +61,7 @@ struct hub {
     int64_t stop_deadline_us;
 
     atomic_int stopping;
+    unsigned char *batch; /* LWS_PRE + HUB_BATCH_BYTES scratch for coalesced sends (lws thread) */
     struct metrics *own_metrics;
     struct metric *m_clients, *m_conns, *m_events, *m_frames, *m_slow, *m_rejected,
         *m_replay_ok, *m_replay_fail;
@@ -213,6 +216,7 @@ static void client_established(struct hub *h, struct lws *wsi, struct hub_client
     LOG_DEBUG("client_open hub=%s peer=%s since=%s%llu replay=%s clients=%llu", h->cfg.name,
               c->peer, c->has_since ? "" : "-", (unsigned long long)c->since,
               c->has_since ? history_plan_name(plan) : "none", (unsigned long long)h->nclients);
+    c->want_write = 1;
     lws_callback_on_writable(wsi);
 }
 
@@ -251,15 +255,16 @@ static void sweep(struct hub *h)
             c->close_code = HUB_CLOSE_GOING_AWAY;
             c->close_reason = "going away";
         }
-        if (c->cursor <= last || c->nctrl > 0 || c->close_code > 0)
+        if ((c->cursor <= last || c->nctrl > 0 || c->close_code > 0) && !c->want_write) {
+            c->want_write = 1;
             lws_callback_on_writable(c->wsi);
+        }
     }
 }
 
 static int client_writeable(struct hub *h, struct hub_client *c)
 {
     struct lws *wsi = c->wsi;
-    int written = 0;
     while (c->nctrl > 0) {
         struct frame *f = c->ctrl[0];
         size_t len = f->len;
@@ -269,6 +274,7 @@ static int client_writeable(struct hub *h, struct hub_client *c)
         if (n < (int)len)
             return -1;
         if (lws_send_pipe_choked(wsi)) {
+            c->want_write = 1;
             lws_callback_on_writable(wsi);
             return 0;
         }
@@ -278,33 +284,57 @@ static int client_writeable(struct hub *h, struct hub_client *c)
                          (unsigned char *)c->close_reason, strlen(c->close_reason));
         return -1;
     }
-    uint64_t last = 0;
-    for (int i = 0; i < HUB_BATCH; i++) {
-        pthread_mutex_lock(&h->lock);
-        struct frame *f = history_get(h->hist, c->cursor);
-        last = history_last(h->hist);
-        pthread_mutex_unlock(&h->lock);
+    /*
+     * Events go out as pre-framed raw bytes: one frame is written straight from the shared
+     * buffer, a backlog is copied into one batch and written with a single send(). lws keeps
+     * any unsent tail in order and asks for another writeable callback itself.
+     */
+    struct frame *fs[HUB_BATCH];
+    int nf = 0;
+    size_t bytes = 0;
+    pthread_mutex_lock(&h->lock);
+    uint64_t last = history_last(h->hist);
+    while (nf < HUB_BATCH) {
+        struct frame *f = history_get(h->hist, c->cursor + (uint64_t)nf);
         if (f == NULL)
             break; /* caught up, or fell out of history (the sweep closes it) */
-        int n = lws_write(wsi, f->buf + FRAME_PRE, f->len, LWS_WRITE_TEXT);
-        size_t len = f->len;
-        frame_unref(f);
-        if (n < (int)len)
-            return -1;
-        c->cursor++;
-        written++;
-        if (lws_send_pipe_choked(wsi))
+        if (nf > 0 && bytes + frame_wire_len(f) > HUB_BATCH_BYTES) {
+            frame_unref(f);
             break;
+        }
+        bytes += frame_wire_len(f);
+        fs[nf++] = f;
     }
-    if (written)
-        metric_add(h->m_frames, (uint64_t)written);
+    pthread_mutex_unlock(&h->lock);
+    int rc = 0;
+    if (nf == 1) {
+        if (lws_write(wsi, (unsigned char *)frame_wire(fs[0]), bytes, LWS_WRITE_RAW) < (int)bytes)
+            rc = -1;
+    } else if (nf > 1) {
+        unsigned char *p = h->batch + LWS_PRE;
+        for (int i = 0; i < nf; i++) {
+            memcpy(p, frame_wire(fs[i]), frame_wire_len(fs[i]));
+            p += frame_wire_len(fs[i]);
+        }
+        if (lws_write(wsi, h->batch + LWS_PRE, bytes, LWS_WRITE_RAW) < (int)bytes)
+            rc = -1;
+    }
+    for (int i = 0; i < nf; i++)
+        frame_unref(fs[i]);
+    if (rc < 0)
+        return -1;
+    c->cursor += (uint64_t)nf;
+    if (nf)
+        metric_add(h->m_frames, (uint64_t)nf);
     if (c->close_code == HUB_CLOSE_GOING_AWAY &&
         (c->cursor > last || now_us() >= h->stop_deadline_us)) {
         lws_close_reason(wsi, LWS_CLOSE_STATUS_GOINGAWAY, (unsigned char *)"going away", 10);
         return -1;
     }
-    if (c->cursor <= last || c->close_code > 0)
+    if (c->cursor <= last || c->close_code > 0) {
+        c->want_write = 1;
         lws_callback_on_writable(wsi);
+    }
     return 0;
 }
 
@@ -368,6 +398,7 @@ static int hub_callback(struct lws *wsi, enum lws_callback_reasons reason, void 
     case LWS_CALLBACK_SERVER_WRITEABLE:
         if (!c->established)
             return 0;
+        c->want_write = 0;
         return client_writeable(h, c);
     case LWS_CALLBACK_RECEIVE:
         return client_receive(h, wsi, c, len);
@@ -441,10 +472,11 @@ struct hub *hub_new(const struct hub_config *cfg, char *err, size_t errlen)
     atomic_init(&h->stopping, 0);
     pthread_mutex_init(&h->lock, NULL);
     h->hist = history_new(cfg->history, h->epoch);
+    h->batch = malloc(LWS_PRE + HUB_BATCH_BYTES);
     struct metrics *m = cfg->metrics;
     if (m == NULL)
         m = h->own_metrics = metrics_new();
-    if (h->hist == NULL || m == NULL) {
+    if (h->hist == NULL || m == NULL || h->batch == NULL) {
         snprintf(err, errlen, "out of memory");
         goto fail;
     }
@@ -456,6 +488,7 @@ struct hub *hub_new(const struct hub_config *cfg, char *err, size_t errlen)
         .callback = hub_callback,
         .per_session_data_size = sizeof(struct hub_client),
         .rx_buffer_size = 1024, /* per-connection buffer: keep idle clients small */
+        .tx_packet_size = HUB_BATCH_BYTES + 64, /* lws would chop sends at rx_buffer_size */
     };
     struct lws_context_creation_info info;
     memset(&info, 0, sizeof info);
@@ -482,6 +515,7 @@ struct hub *hub_new(const struct hub_config *cfg, char *err, size_t errlen)
     return h;
 fail:
     history_free(h->hist);
+    free(h->batch);
     metrics_free(h->own_metrics);
     pthread_mutex_destroy(&h->lock);
     free(h);
@@ -499,6 +533,7 @@ void hub_free(struct hub *h)
     pthread_mutex_unlock(&h->lock);
     pthread_mutex_destroy(&h->lock);
     metrics_free(h->own_metrics);
+    free(h->batch);
     free(h);
 }
 
@@ -543,8 +578,10 @@ uint64_t hub_publish(struct hub *h, const char *event, const char *data_json, si
     pthread_mutex_lock(&h->lock);
     uint64_t off = history_next_offset(h->hist);
     struct frame *f = envelope_encode(event, data_json, data_len, off, h->epoch);
-    if (f)
+    if (f) {
+        frame_seal_text(f);
         history_append(h->hist, f);
+    }
     pthread_mutex_unlock(&h->lock);
     if (f == NULL)
         return 0;
