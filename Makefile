@@ -77,6 +77,12 @@ $(BIN)/wsprint: $(BUILD)/tools/wsprint.o $(COMMON_LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS_CORE)
 
+# mongo-init: initiates a real mongod replica set for local-cluster/mongo-up; links libmongoc.
+all: $(BIN)/mongo-init
+$(BIN)/mongo-init: $(BUILD)/tools/mongo-init.o $(COMMON_LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS_MONGO) $(LIBS_CORE)
+
 # Unit tests: tests/unit/<module>_<what>.c links lib<module>.a (when <module> is a program)
 # and libcommon.a. Each is a Check suite.
 UNIT_SRC := $(wildcard tests/unit/*.c)

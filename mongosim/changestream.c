@@ -1,0 +1,235 @@
+#include "changestream.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "query.h"
+#include "store.h"
+
+struct cs {
+    char db[128];
+    char coll[128]; /* "" for database- or cluster-wide streams */
+    int all_dbs;
+    uint64_t pos;  /* every oplog entry up to pos has been examined */
+    bson_t *match; /* $match over events, or NULL */
+};
+
+void cs_append_token(bson_t *b, const char *key, uint64_t seq)
+{
+    char hex[24];
+    snprintf(hex, sizeof hex, "82%016" PRIX64, seq);
+    bson_t t;
+    bson_append_document_begin(b, key, -1, &t);
+    BSON_APPEND_UTF8(&t, "_data", hex);
+    bson_append_document_end(b, &t);
+}
+
+int cs_parse_token(const bson_t *token, uint64_t *seq)
+{
+    bson_iter_t it;
+    if (!bson_iter_init_find(&it, token, "_data") || !BSON_ITER_HOLDS_UTF8(&it))
+        return -1;
+    uint32_t len;
+    const char *s = bson_iter_utf8(&it, &len);
+    if (len != 18 || s[0] != '8' || s[1] != '2')
+        return -1;
+    uint64_t v = 0;
+    for (int i = 2; i < 18; i++) {
+        char ch = s[i];
+        int d = ch >= '0' && ch <= '9' ? ch - '0' : ch >= 'A' && ch <= 'F' ? ch - 'A' + 10 : -1;
+        if (d < 0)
+            return -1;
+        v = v << 4 | (uint64_t)d;
+    }
+    *seq = v;
+    return 0;
+}
+
+void cs_free(struct cs *c)
+{
+    if (c == NULL)
+        return;
+    if (c->match)
+        bson_destroy(c->match);
+    free(c);
+}
+
+/* Reads the rest of the pipeline: $match stages only. */
+static int parse_rest(struct cs *c, const bson_t *rest, char *err, size_t errlen)
+{
+    bson_iter_t it;
+    if (rest == NULL || !bson_iter_init(&it, rest))
+        return 0;
+    while (bson_iter_next(&it)) {
+        bson_iter_t st;
+        if (!BSON_ITER_HOLDS_DOCUMENT(&it) || !bson_iter_recurse(&it, &st) ||
+            !bson_iter_next(&st) || strcmp(bson_iter_key(&st), "$match") != 0 ||
+            !BSON_ITER_HOLDS_DOCUMENT(&st)) {
+            snprintf(err, errlen, "mongosim supports only $match after $changeStream");
+            return 40324;
+        }
+        uint32_t l;
+        const uint8_t *d;
+        bson_iter_document(&st, &l, &d);
+        bson_t m;
+        if (!bson_init_static(&m, d, l) || c->match || query_check(&m, err, errlen) != 0) {
+            if (c->match)
+                snprintf(err, errlen, "only one $match after $changeStream is supported");
+            return 2;
+        }
+        c->match = bson_copy(&m);
+    }
+    return 0;
+}
+
+int cs_open(struct cs **out, const struct store *s, const char *db, const char *coll,
+            const bson_t *spec, const bson_t *rest, char *err, size_t errlen)
+{
+    struct cs *c = calloc(1, sizeof *c);
+    if (c == NULL) {
+        snprintf(err, errlen, "out of memory");
+        return 146;
+    }
+    snprintf(c->db, sizeof c->db, "%s", db);
+    snprintf(c->coll, sizeof c->coll, "%s", coll ? coll : "");
+    c->pos = store_last_seq(s);
+    int code = 0;
+    bson_iter_t it;
+    if (!bson_iter_init(&it, spec)) {
+        code = 9;
+        goto fail;
+    }
+    while (bson_iter_next(&it)) {
+        const char *k = bson_iter_key(&it);
+        if (strcmp(k, "resumeAfter") == 0 || strcmp(k, "startAfter") == 0) {
+            uint32_t l;
+            const uint8_t *d;
+            bson_t tok;
+            uint64_t seq;
+            if (!BSON_ITER_HOLDS_DOCUMENT(&it)) {
+                code = 14;
+                snprintf(err, errlen, "%s must be a resume token document", k);
+                goto fail;
+            }
+            bson_iter_document(&it, &l, &d);
+            if (!bson_init_static(&tok, d, l) || cs_parse_token(&tok, &seq) != 0) {
+                code = 9;
+                snprintf(err, errlen, "malformed resume token in %s", k);
+                goto fail;
+            }
+            c->pos = seq;
+        } else if (strcmp(k, "startAtOperationTime") == 0) {
+            uint32_t t, i;
+            if (!BSON_ITER_HOLDS_TIMESTAMP(&it)) {
+                code = 14;
+                snprintf(err, errlen, "startAtOperationTime must be a Timestamp");
+                goto fail;
+            }
+            bson_iter_timestamp(&it, &t, &i);
+            uint64_t want = (uint64_t)t << 32 | i;
+            uint64_t seq = store_first_seq(s);
+            for (; seq <= store_last_seq(s); seq++) {
+                const struct oplog_entry *e = store_oplog(s, seq);
+                if (((uint64_t)e->ts_t << 32 | e->ts_i) >= want)
+                    break;
+            }
+            c->pos = seq - 1;
+        } else if (strcmp(k, "allChangesForCluster") == 0) {
+            c->all_dbs = bson_iter_as_bool(&it);
+        } else if (strcmp(k, "fullDocument") == 0 || strcmp(k, "fullDocumentBeforeChange") == 0 ||
+                   strcmp(k, "showExpandedEvents") == 0) {
+            /* Inserts always carry the full document; nothing else to look up. */
+        } else {
+            code = 40415;
+            snprintf(err, errlen, "BSON field '$changeStream.%s' is an unknown field.", k);
+            goto fail;
+        }
+    }
+    if (c->all_dbs && (strcmp(db, "admin") != 0 || coll != NULL)) {
+        code = 40324;
+        snprintf(err, errlen, "allChangesForCluster needs aggregate: 1 on the admin database");
+        goto fail;
+    }
+    if (c->pos + 1 < store_first_seq(s)) {
+        code = 286;
+        snprintf(err, errlen,
+                 "Resume of change stream was not possible, as the resume point "
+                 "may no longer be in the oplog.");
+        goto fail;
+    }
+    if ((code = parse_rest(c, rest, err, errlen)) != 0)
+        goto fail;
+    *out = c;
+    return 0;
+fail:
+    if (code == 9 && err[0] == '\0')
+        snprintf(err, errlen, "malformed $changeStream stage");
+    cs_free(c);
+    return code;
+}
+
+static int wanted(const struct cs *c, const struct oplog_entry *e)
+{
+    if (c->all_dbs)
+        return strcmp(e->db, "admin") != 0 && strcmp(e->db, "config") != 0 &&
+               strcmp(e->db, "local") != 0;
+    if (strcmp(e->db, c->db) != 0)
+        return 0;
+    return c->coll[0] == '\0' || strcmp(e->coll, c->coll) == 0;
+}
+
+/* Builds the change event for e into ev. */
+static void make_event(const struct oplog_entry *e, bson_t *ev)
+{
+    cs_append_token(ev, "_id", e->seq);
+    BSON_APPEND_UTF8(ev, "operationType", e->op == 'i' ? "insert" : "drop");
+    bson_append_timestamp(ev, "clusterTime", -1, e->ts_t, e->ts_i);
+    bson_append_date_time(ev, "wallTime", -1, e->wall_ms);
+    if (e->op == 'i') {
+        BSON_APPEND_DOCUMENT(ev, "fullDocument", e->doc);
+    }
+    bson_t ns;
+    BSON_APPEND_DOCUMENT_BEGIN(ev, "ns", &ns);
+    BSON_APPEND_UTF8(&ns, "db", e->db);
+    BSON_APPEND_UTF8(&ns, "coll", e->coll);
+    bson_append_document_end(ev, &ns);
+    bson_iter_t it;
+    if (e->op == 'i' && bson_iter_init_find(&it, e->doc, "_id")) {
+        bson_t key;
+        BSON_APPEND_DOCUMENT_BEGIN(ev, "documentKey", &key);
+        bson_append_value(&key, "_id", 3, bson_iter_value(&it));
+        bson_append_document_end(ev, &key);
+    }
+}
+
+int cs_next_batch(struct cs *c, const struct store *s, bson_t *arr, int max)
+{
+    if (c->pos + 1 < store_first_seq(s))
+        return -1;
+    int n = 0;
+    uint64_t last = store_last_seq(s);
+    while (c->pos < last && n < max) {
+        const struct oplog_entry *e = store_oplog(s, c->pos + 1);
+        c->pos++;
+        if (e == NULL || !wanted(c, e))
+            continue;
+        bson_t ev = BSON_INITIALIZER;
+        make_event(e, &ev);
+        if (c->match == NULL || query_match(&ev, c->match)) {
+            char kbuf[16];
+            const char *k;
+            bson_uint32_to_string((uint32_t)n, &k, kbuf, sizeof kbuf);
+            bson_append_document(arr, k, -1, &ev);
+            n++;
+        }
+        bson_destroy(&ev);
+    }
+    return n;
+}
+
+void cs_append_pbrt(const struct cs *c, bson_t *b, const char *key)
+{
+    cs_append_token(b, key, c->pos);
+}

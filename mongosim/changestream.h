@@ -1,0 +1,46 @@
+/*
+ * changestream — change streams over the oplog: opening from a $changeStream stage
+ * (resumeAfter, startAfter, startAtOperationTime, fullDocument), producing change events in
+ * oplog order, and resume tokens of the form {_data: "<16 hex digits>"} that name an oplog
+ * position.
+ */
+#ifndef MONGOSIM_CHANGESTREAM_H
+#define MONGOSIM_CHANGESTREAM_H
+
+#include <bson/bson.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct store;
+struct cs;
+
+/*
+ * Opens a change stream on db.coll (coll NULL: the whole database; db "admin" with
+ * allChangesForCluster: every database). spec is the $changeStream argument; rest the
+ * pipeline stages after it (only $match is supported). Returns 0 and *out (free with
+ * cs_free), or an error code (9, 40324, 286 ChangeStreamHistoryLost, ...) with err.
+ */
+int cs_open(struct cs **out, const struct store *s, const char *db, const char *coll,
+            const bson_t *spec, const bson_t *rest, char *err, size_t errlen)
+    __attribute__((warn_unused_result));
+
+/* Frees a change stream. Accepts NULL. */
+void cs_free(struct cs *c);
+
+/*
+ * Appends up to max events after the stream's position to arr (keys "0", "1", ...) and
+ * advances the position past everything examined. Returns the number appended, or -1 when
+ * the oplog no longer covers the position (ChangeStreamHistoryLost).
+ */
+int cs_next_batch(struct cs *c, const struct store *s, bson_t *arr, int max);
+
+/* Appends the stream's current resume token (postBatchResumeToken) to b under key. */
+void cs_append_pbrt(const struct cs *c, bson_t *b, const char *key);
+
+/* Appends the resume token of oplog position seq to b under key. */
+void cs_append_token(bson_t *b, const char *key, uint64_t seq);
+
+/* Parses a resume token document. Returns 0 and the position, or -1. */
+int cs_parse_token(const bson_t *token, uint64_t *seq);
+
+#endif

@@ -1,0 +1,403 @@
+#include "cmd.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "config.h"
+#include "log.h"
+#include "repl.h"
+#include "session.h"
+#include "sim.h"
+#include "store.h"
+
+enum { F_WRITE = 1, F_READ = 2, F_ADMIN = 4 };
+
+const char *cmd_code_name(int code)
+{
+    static const struct {
+        int code;
+        const char *name;
+    } names[] = {
+        {2, "BadValue"},
+        {9, "FailedToParse"},
+        {13, "Unauthorized"},
+        {14, "TypeMismatch"},
+        {20, "IllegalOperation"},
+        {23, "AlreadyInitialized"},
+        {26, "NamespaceNotFound"},
+        {40, "ConflictingUpdateOperators"},
+        {43, "CursorNotFound"},
+        {59, "CommandNotFound"},
+        {67, "CannotCreateIndex"},
+        {73, "InvalidNamespace"},
+        {85, "IndexOptionsConflict"},
+        {86, "IndexKeySpecsConflict"},
+        {93, "InvalidReplicaSetConfig"},
+        {146, "ExceededMemoryLimit"},
+        {225, "TransactionTooOld"},
+        {286, "ChangeStreamHistoryLost"},
+        {10107, "NotWritablePrimary"},
+        {11000, "DuplicateKey"},
+        {11602, "InterruptedDueToReplStateChange"},
+        {13435, "NotPrimaryNoSecondaryOk"},
+        {40324, "Location40324"},
+        {40415, "Location40415"},
+    };
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+        if (names[i].code == code)
+            return names[i].name;
+    return "UnknownError";
+}
+
+void cmd_error(bson_t *reply, int code, const char *fmt, ...)
+{
+    char msg[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    bson_init(reply);
+    BSON_APPEND_DOUBLE(reply, "ok", 0.0);
+    BSON_APPEND_UTF8(reply, "errmsg", msg);
+    BSON_APPEND_INT32(reply, "code", code);
+    BSON_APPEND_UTF8(reply, "codeName", cmd_code_name(code));
+}
+
+int64_t cmd_get_int(const bson_t *cmd, const char *key, int64_t def)
+{
+    bson_iter_t it;
+    if (bson_iter_init_find(&it, cmd, key) && BSON_ITER_HOLDS_NUMBER(&it))
+        return bson_iter_as_int64(&it);
+    return def;
+}
+
+int cmd_get_doc(const bson_t *cmd, const char *key, bson_t *out)
+{
+    bson_iter_t it;
+    if (!bson_iter_init_find(&it, cmd, key))
+        return 0;
+    if (!BSON_ITER_HOLDS_DOCUMENT(&it) && !BSON_ITER_HOLDS_ARRAY(&it))
+        return -1;
+    uint32_t l;
+    const uint8_t *d;
+    if (BSON_ITER_HOLDS_DOCUMENT(&it))
+        bson_iter_document(&it, &l, &d);
+    else
+        bson_iter_array(&it, &l, &d);
+    return bson_init_static(out, d, l) ? 1 : -1;
+}
+
+int cmd_secondary_ok(const bson_t *cmd)
+{
+    bson_t rp;
+    bson_iter_t it;
+    if (cmd_get_doc(cmd, "$readPreference", &rp) != 1)
+        return 0;
+    if (!bson_iter_init_find(&it, &rp, "mode") || !BSON_ITER_HOLDS_UTF8(&it))
+        return 0;
+    return strcmp(bson_iter_utf8(&it, NULL), "primary") != 0;
+}
+
+static void append_optime(bson_t *b, const char *key, uint32_t t, uint32_t i, int64_t term)
+{
+    bson_t o;
+    bson_append_document_begin(b, key, -1, &o);
+    bson_append_timestamp(&o, "ts", 2, t, i);
+    BSON_APPEND_INT64(&o, "t", term);
+    bson_append_document_end(b, &o);
+}
+
+/* Does the awaitable-hello's topologyVersion still describe this member? */
+static int tv_current(const bson_t *cmd, const struct member *m)
+{
+    bson_t tv;
+    bson_iter_t it;
+    if (cmd_get_doc(cmd, "topologyVersion", &tv) != 1)
+        return 0;
+    if (!bson_iter_init_find(&it, &tv, "processId") || !BSON_ITER_HOLDS_OID(&it) ||
+        !bson_oid_equal(bson_iter_oid(&it), &m->process_id))
+        return 0;
+    return cmd_get_int(&tv, "counter", -1) == m->tv_counter;
+}
+
+enum cmd_status cmd_hello(struct cmd_ctx *c, const bson_t *cmd, bson_t *reply, int legacy)
+{
+    struct repl *r = c->sim->repl;
+    const struct member *m = &r->m[c->member];
+    int64_t await = cmd_get_int(cmd, "maxAwaitTimeMS", -1);
+    bson_iter_t it;
+    if (bson_iter_init_find(&it, cmd, "maxAwaitTimeMS") && (await < 0 || await > 3600000)) {
+        cmd_error(reply, 2, "maxAwaitTimeMS must be between 0 and 3600000");
+        return CMD_REPLY;
+    }
+    if (await >= 0 && tv_current(cmd, m)) {
+        if (c->wait_deadline == 0) {
+            c->wait_deadline = c->now + await;
+            return CMD_WAIT;
+        }
+        if (c->now < c->wait_deadline)
+            return CMD_WAIT;
+    }
+    int primary = r->primary == c->member;
+    uint32_t t, i;
+    store_last_ts(c->sim->store, &t, &i);
+    int64_t wall = store_last_wall(c->sim->store);
+    bson_init(reply);
+    BSON_APPEND_BOOL(reply, "helloOk", true);
+    bson_t tv, hosts, lw;
+    BSON_APPEND_DOCUMENT_BEGIN(reply, "topologyVersion", &tv);
+    BSON_APPEND_OID(&tv, "processId", &m->process_id);
+    BSON_APPEND_INT64(&tv, "counter", m->tv_counter);
+    bson_append_document_end(reply, &tv);
+    BSON_APPEND_ARRAY_BEGIN(reply, "hosts", &hosts);
+    for (int k = 0; k < r->n; k++) {
+        char kb[16];
+        const char *key;
+        bson_uint32_to_string((uint32_t)k, &key, kb, sizeof kb);
+        BSON_APPEND_UTF8(&hosts, key, r->m[k].host);
+    }
+    bson_append_array_end(reply, &hosts);
+    BSON_APPEND_UTF8(reply, "setName", c->sim->cfg->set_name);
+    BSON_APPEND_INT32(reply, "setVersion", 1);
+    BSON_APPEND_BOOL(reply, legacy ? "ismaster" : "isWritablePrimary", primary);
+    BSON_APPEND_BOOL(reply, "secondary", !primary);
+    if (r->primary >= 0)
+        BSON_APPEND_UTF8(reply, "primary", r->m[r->primary].host);
+    BSON_APPEND_UTF8(reply, "me", m->host);
+    if (primary)
+        repl_append_election_id(r, reply, "electionId");
+    BSON_APPEND_DOCUMENT_BEGIN(reply, "lastWrite", &lw);
+    append_optime(&lw, "opTime", t, i, r->term);
+    BSON_APPEND_DATE_TIME(&lw, "lastWriteDate", wall);
+    append_optime(&lw, "majorityOpTime", t, i, r->term);
+    BSON_APPEND_DATE_TIME(&lw, "majorityWriteDate", wall);
+    bson_append_document_end(reply, &lw);
+    BSON_APPEND_INT32(reply, "maxBsonObjectSize", 16 * 1024 * 1024);
+    BSON_APPEND_INT32(reply, "maxMessageSizeBytes", 48000000);
+    BSON_APPEND_INT32(reply, "maxWriteBatchSize", 100000);
+    BSON_APPEND_DATE_TIME(reply, "localTime", msim_wall_ms());
+    BSON_APPEND_INT32(reply, "logicalSessionTimeoutMinutes", 30);
+    BSON_APPEND_INT64(reply, "connectionId", c->conn_id);
+    BSON_APPEND_INT32(reply, "minWireVersion", 0);
+    BSON_APPEND_INT32(reply, "maxWireVersion", 17);
+    BSON_APPEND_BOOL(reply, "readOnly", false);
+    BSON_APPEND_DOUBLE(reply, "ok", 1.0);
+    return CMD_REPLY;
+}
+
+static void cmd_build_info(bson_t *reply)
+{
+    bson_t va;
+    bson_init(reply);
+    BSON_APPEND_UTF8(reply, "version", "6.0.0-mongosim");
+    BSON_APPEND_UTF8(reply, "gitVersion", "mongosim");
+    BSON_APPEND_ARRAY_BEGIN(reply, "versionArray", &va);
+    BSON_APPEND_INT32(&va, "0", 6);
+    BSON_APPEND_INT32(&va, "1", 0);
+    BSON_APPEND_INT32(&va, "2", 0);
+    BSON_APPEND_INT32(&va, "3", 0);
+    bson_append_array_end(reply, &va);
+    BSON_APPEND_INT32(reply, "bits", 64);
+    BSON_APPEND_BOOL(reply, "debug", false);
+    BSON_APPEND_INT32(reply, "maxBsonObjectSize", 16 * 1024 * 1024);
+    BSON_APPEND_UTF8(reply, "mongosim",
+                     "a replica-set simulator for tests and demos, not a database");
+    BSON_APPEND_DOUBLE(reply, "ok", 1.0);
+}
+
+static void cmd_get_parameter(const bson_t *cmd, bson_t *reply)
+{
+    bson_iter_t it;
+    bson_init(reply);
+    if (bson_iter_init(&it, cmd)) {
+        bson_iter_next(&it); /* getParameter itself */
+        while (bson_iter_next(&it)) {
+            const char *k = bson_iter_key(&it);
+            if (strcmp(k, "featureCompatibilityVersion") == 0) {
+                bson_t f;
+                BSON_APPEND_DOCUMENT_BEGIN(reply, k, &f);
+                BSON_APPEND_UTF8(&f, "version", "6.0");
+                bson_append_document_end(reply, &f);
+            } else if (strcmp(k, "logLevel") == 0) {
+                BSON_APPEND_INT32(reply, k, 0);
+            }
+        }
+    }
+    BSON_APPEND_DOUBLE(reply, "ok", 1.0);
+}
+
+static void cmd_end_sessions(struct cmd_ctx *c, const bson_t *cmd, bson_t *reply);
+
+struct entry {
+    const char *name;
+    int flags;
+};
+
+static const struct entry table[] = {
+    {"hello", 0},
+    {"isMaster", 0},
+    {"ismaster", 0},
+    {"ping", 0},
+    {"buildInfo", 0},
+    {"buildinfo", 0},
+    {"getParameter", F_ADMIN},
+    {"endSessions", 0},
+    {"insert", F_WRITE},
+    {"find", F_READ},
+    {"getMore", 0},
+    {"killCursors", 0},
+    {"count", F_READ},
+    {"aggregate", F_READ},
+    {"createIndexes", F_WRITE},
+    {"listIndexes", F_READ},
+    {"drop", F_WRITE},
+    {"dropDatabase", F_WRITE},
+    {"listCollections", F_READ},
+    {"listDatabases", F_READ | F_ADMIN},
+    {"replSetGetStatus", F_ADMIN},
+    {"replSetStepDown", F_ADMIN},
+    {"replSetFreeze", F_ADMIN},
+    {"mongosimKill", F_ADMIN},
+    {"mongosimRestart", F_ADMIN},
+    {"mongosimPause", F_ADMIN},
+    {"mongosimResume", F_ADMIN},
+    {"mongosimLatency", F_ADMIN},
+    {"mongosimStepDown", F_ADMIN},
+    {"mongosimStatus", F_ADMIN},
+    {"replSetInitiate", F_ADMIN},
+};
+
+static enum cmd_status run(struct cmd_ctx *c, const char *name, const bson_t *cmd, bson_t *reply)
+{
+    const struct entry *e = NULL;
+    for (size_t i = 0; i < sizeof table / sizeof table[0]; i++)
+        if (strcmp(table[i].name, name) == 0)
+            e = &table[i];
+    if (e == NULL) {
+        cmd_error(reply, 59, "no such command: '%s'", name);
+        return CMD_REPLY;
+    }
+    bson_iter_t it;
+    if (bson_iter_init_find(&it, cmd, "startTransaction") ||
+        bson_iter_init_find(&it, cmd, "autocommit")) {
+        cmd_error(reply, 20, "mongosim does not support multi-document transactions");
+        return CMD_REPLY;
+    }
+    if ((e->flags & F_ADMIN) && strcmp(c->db, "admin") != 0) {
+        cmd_error(reply, 13, "%s may only be run against the admin database.", name);
+        return CMD_REPLY;
+    }
+    int primary = c->sim->repl->primary == c->member;
+    if ((e->flags & F_WRITE) && !primary) {
+        bson_t labels;
+        cmd_error(reply, 10107, "not primary");
+        BSON_APPEND_ARRAY_BEGIN(reply, "errorLabels", &labels);
+        BSON_APPEND_UTF8(&labels, "0", "RetryableWriteError");
+        bson_append_array_end(reply, &labels);
+        return CMD_REPLY;
+    }
+    if ((e->flags & F_READ) && !primary && !cmd_secondary_ok(cmd)) {
+        cmd_error(reply, 13435, "not primary and secondaryOk=false");
+        return CMD_REPLY;
+    }
+    if (strcmp(name, "hello") == 0)
+        return cmd_hello(c, cmd, reply, 0);
+    if (strcmp(name, "isMaster") == 0 || strcmp(name, "ismaster") == 0)
+        return cmd_hello(c, cmd, reply, 1);
+    if (strcmp(name, "getMore") == 0)
+        return cmd_get_more(c, cmd, reply);
+    if (strcmp(name, "ping") == 0) {
+        bson_init(reply);
+        BSON_APPEND_DOUBLE(reply, "ok", 1.0);
+    } else if (strcmp(name, "buildInfo") == 0 || strcmp(name, "buildinfo") == 0) {
+        cmd_build_info(reply);
+    } else if (strcmp(name, "getParameter") == 0) {
+        cmd_get_parameter(cmd, reply);
+    } else if (strcmp(name, "endSessions") == 0) {
+        cmd_end_sessions(c, cmd, reply);
+    } else if (strcmp(name, "insert") == 0) {
+        cmd_insert(c, cmd, reply);
+    } else if (strcmp(name, "find") == 0) {
+        cmd_find(c, cmd, reply);
+    } else if (strcmp(name, "killCursors") == 0) {
+        cmd_kill_cursors(c, cmd, reply);
+    } else if (strcmp(name, "count") == 0) {
+        cmd_count(c, cmd, reply);
+    } else if (strcmp(name, "aggregate") == 0) {
+        cmd_aggregate(c, cmd, reply);
+    } else if (strcmp(name, "createIndexes") == 0) {
+        cmd_create_indexes(c, cmd, reply);
+    } else if (strcmp(name, "listIndexes") == 0) {
+        cmd_list_indexes(c, cmd, reply);
+    } else if (strcmp(name, "drop") == 0) {
+        cmd_drop(c, cmd, reply);
+    } else if (strcmp(name, "dropDatabase") == 0) {
+        cmd_drop_database(c, cmd, reply);
+    } else if (strcmp(name, "listCollections") == 0) {
+        cmd_list_collections(c, cmd, reply);
+    } else if (strcmp(name, "listDatabases") == 0) {
+        cmd_list_databases(c, cmd, reply);
+    } else if (strcmp(name, "replSetGetStatus") == 0 || strcmp(name, "mongosimStatus") == 0) {
+        cmd_repl_status(c, cmd, reply);
+    } else if (strcmp(name, "replSetStepDown") == 0) {
+        cmd_repl_step_down(c, cmd, reply);
+    } else if (strcmp(name, "replSetInitiate") == 0) {
+        /* mongosim's set is configured from its flags; answer as an initiated member does. */
+        cmd_error(reply, 23, "already initialized");
+    } else if (strcmp(name, "replSetFreeze") == 0) {
+        cmd_repl_freeze(c, cmd, reply);
+    } else {
+        cmd_fault(c, name, cmd, reply);
+    }
+    return CMD_REPLY;
+}
+
+static void cmd_end_sessions(struct cmd_ctx *c, const bson_t *cmd, bson_t *reply)
+{
+    bson_t arr;
+    bson_iter_t it;
+    if (cmd_get_doc(cmd, "endSessions", &arr) == 1 && bson_iter_init(&it, &arr)) {
+        while (bson_iter_next(&it)) {
+            bson_t lsid;
+            uint32_t l;
+            const uint8_t *d;
+            if (!BSON_ITER_HOLDS_DOCUMENT(&it))
+                continue;
+            bson_iter_document(&it, &l, &d);
+            if (bson_init_static(&lsid, d, l))
+                sessions_end(c->sim->sessions, &lsid);
+        }
+    }
+    bson_init(reply);
+    BSON_APPEND_DOUBLE(reply, "ok", 1.0);
+}
+
+enum cmd_status cmd_dispatch(struct cmd_ctx *ctx, const bson_t *cmd, bson_t *reply)
+{
+    bson_iter_t it;
+    const char *name = "";
+    if (bson_iter_init(&it, cmd) && bson_iter_next(&it))
+        name = bson_iter_key(&it);
+    if (ctx->db == NULL)
+        ctx->db = "admin";
+    enum cmd_status st = run(ctx, name, cmd, reply);
+    if (st == CMD_WAIT)
+        return st;
+    uint32_t t, i;
+    store_last_ts(ctx->sim->store, &t, &i);
+    bson_t ct, sig;
+    BSON_APPEND_DOCUMENT_BEGIN(reply, "$clusterTime", &ct);
+    bson_append_timestamp(&ct, "clusterTime", -1, t, i);
+    BSON_APPEND_DOCUMENT_BEGIN(&ct, "signature", &sig);
+    static const uint8_t zero[20];
+    bson_append_binary(&sig, "hash", 4, BSON_SUBTYPE_BINARY, zero, sizeof zero);
+    BSON_APPEND_INT64(&sig, "keyId", 0);
+    bson_append_document_end(&ct, &sig);
+    bson_append_document_end(reply, &ct);
+    bson_append_timestamp(reply, "operationTime", -1, t, i);
+    if (bson_iter_init_find(&it, reply, "ok") && !bson_iter_as_bool(&it))
+        LOG_DEBUG("command_failed member=%d conn=%lld cmd=%s", ctx->member, (long long)ctx->conn_id,
+                  name);
+    return CMD_REPLY;
+}

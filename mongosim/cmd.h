@@ -1,0 +1,81 @@
+/*
+ * cmd — command dispatch: looks the command name up, checks the member's role, runs the
+ * handler and stamps $clusterTime/operationTime on the reply. Handlers live in cmd.c
+ * (handshake and misc), cmd_crud.c (insert, find, getMore, killCursors, count), cmd_agg.c
+ * (aggregate, change streams) and cmd_admin.c (indexes, catalog, replica set, faults).
+ */
+#ifndef MONGOSIM_CMD_H
+#define MONGOSIM_CMD_H
+
+#include <bson/bson.h>
+#include <stdint.h>
+
+struct msim;
+
+enum cmd_status { CMD_REPLY = 0, CMD_WAIT = 1 };
+
+struct cmd_ctx {
+    struct msim *sim;
+    int member; /* the member the connection talks to */
+    int64_t conn_id;
+    int64_t now; /* monotonic ms */
+    int64_t
+        wait_deadline; /* in: 0 on the first run, else the deadline of the wait; out on CMD_WAIT */
+    int close_after;   /* out: close this connection once the reply is written */
+    const char *db;    /* $db */
+};
+
+/*
+ * Runs cmd. Returns CMD_REPLY with the reply initialised in *reply (caller destroys), or
+ * CMD_WAIT (reply untouched) when the command waits for a topology change, a new oplog
+ * entry or ctx->wait_deadline; the caller runs it again then, with wait_deadline kept.
+ */
+enum cmd_status cmd_dispatch(struct cmd_ctx *ctx, const bson_t *cmd, bson_t *reply);
+
+/* Helpers shared by the handler files. */
+
+/* Initialises reply as an error: {ok: 0, errmsg, code, codeName}. */
+void cmd_error(bson_t *reply, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+/* The codeName of a server error code ("UnknownError" for codes mongosim never sends). */
+const char *cmd_code_name(int code);
+
+/* Is the command's read preference one that lets a secondary answer? */
+int cmd_secondary_ok(const bson_t *cmd);
+
+/* Appends an int64 or int32 field read from cmd (any numeric type); returns def when absent. */
+int64_t cmd_get_int(const bson_t *cmd, const char *key, int64_t def);
+
+/* Copies a document or array field of cmd into *out (a static view). Returns 1, 0 when absent, -1
+ * for wrong type. */
+int cmd_get_doc(const bson_t *cmd, const char *key, bson_t *out);
+
+/* Handlers. Each initialises *reply. */
+enum cmd_status cmd_hello(struct cmd_ctx *c, const bson_t *cmd, bson_t *reply, int legacy);
+void cmd_insert(struct cmd_ctx *c, const bson_t *cmd, bson_t *reply);
+void cmd_find(struct cmd_ctx *c, const bson_t *cmd, bson_t *reply);
+enum cmd_status cmd_get_more(struct cmd_ctx *c, const bson_t *cmd, bson_t *reply);
+void cmd_kill_cursors(struct cmd_ctx *c, const bson_t *cmd, bson_t *reply);
+void cmd_count(struct cmd_ctx *c, const bson_t *cmd, bson_t *reply);
+void cmd_aggregate(struct cmd_ctx *c, const bson_t *cmd, bson_t *reply);
+void cmd_create_indexes(struct cmd_ctx *c, const bson_t *cmd, bson_t *reply);
+void cmd_list_indexes(struct cmd_ctx *c, const bson_t *cmd, bson_t *reply);
+void cmd_drop(struct cmd_ctx *c, const bson_t *cmd, bson_t *reply);
+void cmd_drop_database(struct cmd_ctx *c, const bson_t *cmd, bson_t *reply);
+void cmd_list_collections(struct cmd_ctx *c, const bson_t *cmd, bson_t *reply);
+void cmd_list_databases(struct cmd_ctx *c, const bson_t *cmd, bson_t *reply);
+void cmd_repl_status(struct cmd_ctx *c, const bson_t *cmd, bson_t *reply);
+void cmd_repl_step_down(struct cmd_ctx *c, const bson_t *cmd, bson_t *reply);
+void cmd_repl_freeze(struct cmd_ctx *c, const bson_t *cmd, bson_t *reply);
+void cmd_fault(struct cmd_ctx *c, const char *name, const bson_t *cmd, bson_t *reply);
+
+/*
+ * Builds a cursor reply {cursor: {firstBatch|nextBatch, id, ns}, ok: 1} taking up to
+ * batch documents of cur (all that fit in 16 MB when batch < 0, none when 0); closes cur
+ * when exhausted (id 0). Defined in cmd_crud.c.
+ */
+struct cursor;
+void cmd_cursor_reply(struct cmd_ctx *c, struct cursor *cur, const char *ns, int64_t batch,
+                      int first, bson_t *reply);
+
+#endif
