@@ -31,6 +31,9 @@ expect slow_counted_in_metrics "$([ "${slow:-0}" -ge 1 ] && echo 0 || echo 1)" "
 start_relay small $((base + 2)) $((base + 3)) --history 10
 "$E2E" truncated $((base + 2)) $((base + 3)) || true
 
+start_relay pinger $((base + 8)) $((base + 9)) --ping-interval 1s
+"$E2E" ping $((base + 8)) $((base + 9)) || true
+
 start_relay term $((base + 4)) $((base + 5))
 "$E2E" shutdown $((base + 4)) $((base + 5)) "$E2E_TMP/term.pid" || true
 pid=$(cat "$E2E_TMP/term.pid")

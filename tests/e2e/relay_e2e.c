@@ -18,6 +18,10 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
 
 #include "envelope.h"
 #include "wsclient.h"
@@ -423,6 +427,71 @@ static void test_shutdown(const char *pidfile)
     wsc_pool_free(p);
 }
 
+/*
+ * A raw client that completes the upgrade and then stays silent must receive a websocket
+ * ping (opcode 0x9) within the relay's --ping-interval (started with 1s here), since
+ * ingress-nginx drops connections idle for 60 s.
+ */
+static void test_ping(void)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)ws_port)};
+    inet_pton(AF_INET, "127.0.0.1", &sa.sin_addr);
+    if (connect(fd, (struct sockaddr *)&sa, sizeof sa) != 0) {
+        check(0, "ping_idle_client", "connect failed");
+        close(fd);
+        return;
+    }
+    const char req[] = "GET /websocket-service HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n"
+                       "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+                       "Sec-WebSocket-Version: 13\r\n\r\n";
+    if (write(fd, req, sizeof req - 1) != (ssize_t)(sizeof req - 1)) {
+        check(0, "ping_idle_client", "write failed");
+        close(fd);
+        return;
+    }
+    unsigned char buf[4096];
+    size_t have = 0;
+    int upgraded = 0, ping = 0;
+    double end = now_s() + 5;
+    while (now_s() < end && !ping) {
+        struct pollfd pfd = {.fd = fd, .events = POLLIN};
+        if (poll(&pfd, 1, 100) <= 0)
+            continue;
+        ssize_t n = read(fd, buf + have, sizeof buf - have);
+        if (n <= 0)
+            break;
+        have += (size_t)n;
+        size_t pos = 0;
+        if (!upgraded) {
+            unsigned char *e = memmem(buf, have, "\r\n\r\n", 4);
+            if (e == NULL)
+                continue;
+            upgraded = memmem(buf, have, "101", 3) != NULL;
+            pos = (size_t)(e - buf) + 4;
+        }
+        /* Walk the server's frames (unmasked): the _connected text frame, then a ping. */
+        while (pos + 2 <= have) {
+            size_t len = buf[pos + 1] & 0x7f, hl = 2;
+            if (len == 126) {
+                if (pos + 4 > have)
+                    break;
+                len = ((size_t)buf[pos + 2] << 8) | buf[pos + 3];
+                hl = 4;
+            }
+            if (pos + hl + len > have)
+                break;
+            if ((buf[pos] & 0x0f) == 0x9)
+                ping = 1;
+            pos += hl + len;
+        }
+        memmove(buf, buf + pos, have - pos);
+        have -= pos;
+    }
+    close(fd);
+    check(upgraded && ping, "ping_idle_client", "upgraded=%d ping=%d", upgraded, ping);
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 4) {
@@ -443,6 +512,8 @@ int main(int argc, char **argv)
         test_truncated();
     else if (strcmp(t, "slow") == 0)
         test_slow();
+    else if (strcmp(t, "ping") == 0)
+        test_ping();
     else if (strcmp(t, "badws") == 0)
         test_badws();
     else if (strcmp(t, "shutdown") == 0 && argc >= 5)
