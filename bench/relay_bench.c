@@ -4,6 +4,10 @@
  *   relay_bench fanout WS_PORT HTTP_PORT CLIENTS RATES SECONDS
  *       For each event rate in RATES (comma-separated), emits events at that rate for
  *       SECONDS and prints deliveries/s and publish->receive latency percentiles.
+ *       BENCH_TARGET=relay|nchan|socketio picks the server under test (default relay):
+ *         relay    ws /websocket-service, POST HTTP_PORT/emit {"event","payload"}
+ *         nchan    ws /sub, POST WS_PORT/pub with the whole frame as the message
+ *         socketio ws /socket.io/?EIO=4&transport=websocket, POST HTTP_PORT/emit (bench/socketio)
  *   relay_bench idle WS_PORT HTTP_PORT CLIENTS RELAY_PID
  *       Prints the relay's RSS before and after CLIENTS idle connections, and per connection.
  *
@@ -26,6 +30,8 @@
 #include "wsclient.h"
 
 static int ws_port, http_port;
+enum target { T_RELAY, T_NCHAN, T_SOCKETIO };
+static enum target target = T_RELAY;
 static uint64_t frames;
 static int opened, closed_early;
 static struct hist *lat;
@@ -39,19 +45,35 @@ static uint64_t mono_us(void)
 
 static void on_open(struct wsc *c, void *ud)
 {
-    (void)c;
     (void)ud;
-    opened++;
+    if (target == T_SOCKETIO)
+        wsc_send_text(c, "40", 2); /* Socket.IO: join the default namespace */
+    else
+        opened++;
 }
 
 static void on_message(struct wsc *c, const char *d, size_t n, int binary, void *ud)
 {
-    (void)c;
     (void)ud;
     (void)binary;
     uint64_t ts;
-    if (n > 20 && memcmp(d, "{\"event\":\"bench\"", 16) == 0 &&
-        envelope_scan_u64(d, n, "ts", &ts) == 0) {
+    if (target == T_SOCKETIO) {
+        /* Engine.IO: "2" is a ping to answer with "3"; "40{...}" acknowledges the namespace;
+         * events arrive as 42["bench",{...}]. */
+        if (n == 1 && d[0] == '2') {
+            wsc_send_text(c, "3", 1);
+            return;
+        }
+        if (n >= 2 && d[0] == '4' && d[1] == '0') {
+            opened++;
+            return;
+        }
+        if (!(n > 12 && memcmp(d, "42[\"bench\"", 10) == 0))
+            return;
+    } else if (!(n > 20 && memcmp(d, "{\"event\":\"bench\"", 16) == 0)) {
+        return;
+    }
+    if (envelope_scan_u64(d, n, "ts", &ts) == 0) {
         frames++;
         uint64_t now = mono_us();
         hist_record(lat, now > ts ? now - ts : 0);
@@ -89,7 +111,10 @@ static void *emit_loop(void *arg)
     struct emitter *e = arg;
     CURL *curl = curl_easy_init();
     char url[96], body[160];
-    snprintf(url, sizeof url, "http://127.0.0.1:%d/emit", http_port);
+    if (target == T_NCHAN)
+        snprintf(url, sizeof url, "http://127.0.0.1:%d/pub", ws_port);
+    else
+        snprintf(url, sizeof url, "http://127.0.0.1:%d/emit", http_port);
     struct curl_slist *h = curl_slist_append(NULL, "Content-Type: application/json");
     curl_easy_setopt(curl, CURLOPT_URL, url);
     curl_easy_setopt(curl, CURLOPT_HTTPHEADER, h);
@@ -105,15 +130,15 @@ static void *emit_loop(void *arg)
         else if (now - due > 10000)
             e->late++;
         int n = snprintf(body, sizeof body,
-                         "{\"event\":\"bench\",\"payload\":{\"name\":\"p-%" PRIu64
+                         "{\"event\":\"bench\",\"%s\":{\"name\":\"p-%" PRIu64
                          "\",\"price\":9.99,\"ts\":%" PRIu64 "}}",
-                         k, mono_us());
+                         target == T_NCHAN ? "data" : "payload", k, mono_us());
         curl_easy_setopt(curl, CURLOPT_POSTFIELDS, body);
         curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE, (long)n);
         long code = 0;
         if (curl_easy_perform(curl) == CURLE_OK)
             curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &code);
-        if (code == 202)
+        if (code >= 200 && code < 300)
             e->sent++;
         else
             e->failed++;
@@ -132,7 +157,10 @@ static struct wsc_pool *connect_all(int n)
         fprintf(stderr, "relay_bench: %s\n", err);
         exit(1);
     }
-    struct wsc_options o = {.host = "127.0.0.1", .port = ws_port, .path = "/websocket-service"};
+    const char *path = target == T_NCHAN      ? "/sub"
+                       : target == T_SOCKETIO ? "/socket.io/?EIO=4&transport=websocket"
+                                              : "/websocket-service";
+    struct wsc_options o = {.host = "127.0.0.1", .port = ws_port, .path = path};
     uint64_t deadline = mono_us() + 60 * 1000000u;
     for (int i = 0; i < n; i++) {
         if (wsc_connect(p, &o, err, sizeof err) == NULL) {
@@ -244,6 +272,11 @@ int main(int argc, char **argv)
         return 2;
     }
     signal(SIGPIPE, SIG_IGN);
+    const char *t = getenv("BENCH_TARGET");
+    if (t && strcmp(t, "nchan") == 0)
+        target = T_NCHAN;
+    else if (t && strcmp(t, "socketio") == 0)
+        target = T_SOCKETIO;
     ws_port = atoi(argv[2]);
     http_port = atoi(argv[3]);
     curl_global_init(CURL_GLOBAL_DEFAULT);
