@@ -12,6 +12,7 @@ struct frame *frame_new(size_t len)
     f->offset = 0;
     f->len = len;
     f->hdr = 0;
+    f->alt = NULL;
     f->buf[FRAME_PRE + len] = '\0';
     return f;
 }
@@ -53,6 +54,8 @@ struct frame *frame_ref(struct frame *f)
 
 void frame_unref(struct frame *f)
 {
-    if (f && atomic_fetch_sub_explicit(&f->refs, 1, memory_order_acq_rel) == 1)
+    if (f && atomic_fetch_sub_explicit(&f->refs, 1, memory_order_acq_rel) == 1) {
+        frame_unref(f->alt);
         free(f);
+    }
 }

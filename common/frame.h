@@ -19,6 +19,7 @@ struct frame {
     uint64_t offset; /* 0 for control frames */
     size_t len;      /* payload bytes */
     unsigned hdr;    /* websocket header bytes written just before the payload (0 = none) */
+    struct frame *alt; /* the same event in another framing (Socket.IO), owned; or NULL */
     unsigned char buf[]; /* FRAME_PRE headroom, then len payload bytes, then a NUL */
 };
 

@@ -1,0 +1,82 @@
+/*
+ * hub internals shared by hub.c (context, lifecycle, publish) and hub_session.c (one
+ * client: join and replay, writes, reads, the sweep). Not part of the public API.
+ */
+#ifndef RELAYLAB_HUB_IMPL_H
+#define RELAYLAB_HUB_IMPL_H
+
+#include <libwebsockets.h>
+#include <pthread.h>
+#include <stdatomic.h>
+
+#include "envelope.h"
+#include "history.h"
+#include "hub.h"
+
+#define HUB_TICK_MS 50
+#define HUB_BATCH 64          /* frames written per writeable callback at most */
+#define HUB_BATCH_BYTES 65536 /* and bytes: a client's backlog goes out in one send() */
+#define HUB_CTRL_MAX 6
+#define HUB_NOT_JOINED UINT64_MAX /* cursor of a Socket.IO client before it joins "/" */
+
+struct hub_client {
+    struct lws *wsi;
+    struct hub_client *prev, *next; /* list of established clients */
+    uint64_t cursor;    /* offset of the next event to send */
+    uint64_t live_from; /* events before this are replay and do not count as lag */
+    struct frame *ctrl[HUB_CTRL_MAX]; /* control frames to send before events */
+    int nctrl;
+    int established;
+    int want_write; /* a writeable callback is already requested */
+    int close_code; /* non-zero: close with this code once control frames are out */
+    const char *close_reason;
+    size_t rx_bytes; /* bytes of the message being received */
+    int sio;           /* speaks Socket.IO v4 (Engine.IO v4) framing */
+    int awaiting_pong; /* Socket.IO heartbeat sent, "3" not yet received */
+    int64_t ping_at_us;
+    char sid[24];
+    int has_since;
+    uint64_t since;
+    char epoch[ENVELOPE_EPOCH_MAX + 1];
+    char peer[48];
+};
+
+struct hub {
+    struct hub_config cfg;
+    const char *const *paths;
+    struct lws_context *ctx;
+    struct lws_protocols protocols[2];
+    lws_retry_bo_t retry;
+    lws_sorted_usec_list_t tick;
+    int port;
+    char epoch[ENVELOPE_EPOCH_MAX + 1];
+
+    pthread_mutex_t lock; /* guards hist */
+    struct history *hist;
+
+    /* lws thread only */
+    struct hub_client *clients;
+    uint64_t nclients;
+    volatile sig_atomic_t *stop_flag;
+    int64_t stop_deadline_us;
+
+    atomic_int stopping;
+    unsigned char *batch; /* LWS_PRE + HUB_BATCH_BYTES scratch for coalesced sends (lws thread) */
+    struct metrics *own_metrics;
+    struct metric *m_clients, *m_conns, *m_events, *m_frames, *m_slow, *m_rejected,
+        *m_replay_ok, *m_replay_fail;
+};
+
+int64_t hub_now_us(void);
+
+/* Upgrade filter: checks the path, reads since/epoch/EIO from the query. 0 = accept. */
+int hub_client_filter(struct hub *h, struct lws *wsi, struct hub_client *c);
+void hub_client_established(struct hub *h, struct lws *wsi, struct hub_client *c);
+int hub_client_writeable(struct hub *h, struct hub_client *c);
+int hub_client_receive(struct hub *h, struct lws *wsi, struct hub_client *c, const char *in,
+                       size_t len);
+void hub_client_unlink(struct hub *h, struct hub_client *c);
+/* Looks at every client: slow ones closed, heartbeats, writes requested where frames wait. */
+void hub_sweep(struct hub *h);
+
+#endif

@@ -1,0 +1,450 @@
+/*
+ * hub_session — one websocket client of the hub: the upgrade filter, joining (where the
+ * replay plan is made), writing events, reading what the client sends, and the sweep that
+ * closes slow clients and keeps Socket.IO heartbeats. Runs on the lws service thread only.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <time.h>
+
+#include "eio.h"
+#include "hub_impl.h"
+#include "jsonx.h"
+#include "log.h"
+
+int64_t hub_now_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+static long sio_ping_interval_ms(const struct hub *h)
+{
+    return h->cfg.ping_interval_s > 0 ? h->cfg.ping_interval_s * 1000L : 25000L;
+}
+
+/* Socket.IO's defaults keep the timeout at 4/5 of the interval (25 s / 20 s). */
+static long sio_ping_timeout_ms(const struct hub *h)
+{
+    long t = sio_ping_interval_ms(h) * 4 / 5;
+    return t < 1000 ? 1000 : t;
+}
+
+/* Builds a control frame in the client's framing: {"event":..,"data":..} or 42["..",..]. */
+static struct frame *control_frame(const struct hub_client *c, const char *name, json_t *data)
+{
+    size_t len = 0;
+    char *s = jsonx_dump(data, &len);
+    if (s == NULL)
+        return NULL;
+    struct frame *f;
+    if (c->sio) {
+        f = eio_event(name, s, len, 0, "");
+    } else {
+        json_t *o = json_pack("{s:s, s:O}", "event", name, "data", data);
+        free(s);
+        s = o ? jsonx_dump(o, &len) : NULL;
+        json_decref(o);
+        f = s ? frame_from(s, len) : NULL;
+        if (f)
+            frame_seal_text(f);
+    }
+    free(s);
+    return f;
+}
+
+static void queue_ctrl(struct hub_client *c, struct frame *f)
+{
+    if (f == NULL)
+        return;
+    if (c->nctrl >= HUB_CTRL_MAX) {
+        frame_unref(f);
+        return;
+    }
+    c->ctrl[c->nctrl++] = f;
+}
+
+static void want_write(struct hub_client *c)
+{
+    if (!c->want_write) {
+        c->want_write = 1;
+        lws_callback_on_writable(c->wsi);
+    }
+}
+
+void hub_client_unlink(struct hub *h, struct hub_client *c)
+{
+    if (!c->established)
+        return;
+    if (c->prev)
+        c->prev->next = c->next;
+    else
+        h->clients = c->next;
+    if (c->next)
+        c->next->prev = c->prev;
+    c->prev = c->next = NULL;
+    c->established = 0;
+    h->nclients--;
+    metric_set(h->m_clients, (int64_t)h->nclients);
+    for (int i = 0; i < c->nctrl; i++)
+        frame_unref(c->ctrl[i]);
+    c->nctrl = 0;
+}
+
+static int path_accepted(const struct hub *h, const char *path)
+{
+    for (const char *const *p = h->paths; *p; p++)
+        if (strcmp(*p, path) == 0)
+            return 1;
+    return 0;
+}
+
+/* since/epoch from the query string or from a Socket.IO auth object. */
+static void set_resume(struct hub_client *c, const char *since, const char *epoch)
+{
+    if (since == NULL)
+        return;
+    char *end;
+    unsigned long long s = strtoull(since, &end, 10);
+    if (*since == '\0' || *end != '\0')
+        return; /* a malformed since is treated as absent: the client gets live events */
+    c->since = s;
+    c->has_since = 1;
+    if (epoch && envelope_epoch_valid(epoch))
+        snprintf(c->epoch, sizeof c->epoch, "%s", epoch);
+}
+
+/*
+ * Copies query argument `name` (e.g. "since=") into out. lws's lookup gives up at the first
+ * argument that does not fit its buffer, so every lookup gets a buffer as big as any
+ * argument may be, whatever the size of the value wanted.
+ */
+static const char *urlarg(struct lws *wsi, const char *name, char *out, size_t outlen)
+{
+    char buf[512];
+    const char *v = lws_get_urlarg_by_name(wsi, name, buf, (int)sizeof buf);
+    if (v == NULL || strlen(v) >= outlen)
+        return NULL;
+    memcpy(out, v, strlen(v) + 1);
+    return out;
+}
+
+int hub_client_filter(struct hub *h, struct lws *wsi, struct hub_client *c)
+{
+    char path[256], since[32], epoch[64], eio[8];
+    if (lws_hdr_copy(wsi, path, sizeof path, WSI_TOKEN_GET_URI) <= 0 || !path_accepted(h, path) ||
+        atomic_load(&h->stopping)) {
+        LOG_DEBUG("upgrade_refused hub=%s path=%s", h->cfg.name, path);
+        return -1;
+    }
+    if (c == NULL)
+        return 0;
+    if (strncmp(path, "/socket.io/", 11) == 0 && urlarg(wsi, "EIO=", eio, sizeof eio)) {
+        if (strcmp(eio, "4") != 0) {
+            LOG_INFO("upgrade_refused hub=%s reason=engine_io_version eio=%s", h->cfg.name, eio);
+            return -1; /* Socket.IO v2 (EIO=3) clients are not served */
+        }
+        c->sio = 1;
+    }
+    set_resume(c, urlarg(wsi, "since=", since, sizeof since),
+               urlarg(wsi, "epoch=", epoch, sizeof epoch));
+    return 0;
+}
+
+/* The client starts receiving events: makes the replay plan and queues _connected/_recovery. */
+static void client_join(struct hub *h, struct hub_client *c)
+{
+    pthread_mutex_lock(&h->lock);
+    uint64_t last = history_last(h->hist);
+    enum history_plan_result plan = HISTORY_RECOVERED;
+    uint64_t from = last + 1;
+    if (c->has_since)
+        plan = history_plan(h->hist, c->epoch, c->since, &from);
+    pthread_mutex_unlock(&h->lock);
+
+    c->cursor = from;
+    c->live_from = last + 1;
+    json_t *d = json_pack("{s:I, s:s}", "offset", (json_int_t)last, "epoch", h->epoch);
+    queue_ctrl(c, control_frame(c, "_connected", d));
+    json_decref(d);
+    if (c->has_since) {
+        int ok = plan == HISTORY_RECOVERED;
+        metric_inc(ok ? h->m_replay_ok : h->m_replay_fail);
+        d = json_pack("{s:b, s:s, s:s, s:I, s:I, s:I}", "recovered", ok, "reason",
+                      history_plan_name(plan), "epoch", h->epoch, "since", (json_int_t)c->since,
+                      "from", (json_int_t)from, "offset", (json_int_t)last);
+        queue_ctrl(c, control_frame(c, "_recovery", d));
+        json_decref(d);
+    }
+    LOG_DEBUG("client_join hub=%s peer=%s sio=%d since=%s%llu replay=%s clients=%llu",
+              h->cfg.name, c->peer, c->sio, c->has_since ? "" : "-",
+              (unsigned long long)c->since, c->has_since ? history_plan_name(plan) : "none",
+              (unsigned long long)h->nclients);
+}
+
+void hub_client_established(struct hub *h, struct lws *wsi, struct hub_client *c)
+{
+    c->wsi = wsi;
+    c->established = 1;
+    c->next = h->clients;
+    if (h->clients)
+        h->clients->prev = c;
+    h->clients = c;
+    h->nclients++;
+    metric_set(h->m_clients, (int64_t)h->nclients);
+    metric_inc(h->m_conns);
+    lws_get_peer_simple(wsi, c->peer, sizeof c->peer);
+    if (strncmp(c->peer, "::ffff:", 7) == 0) /* IPv4-mapped: log the IPv4 address */
+        memmove(c->peer, c->peer + 7, strlen(c->peer + 7) + 1);
+
+    if (atomic_load(&h->stopping)) {
+        c->close_code = HUB_CLOSE_GOING_AWAY;
+        c->close_reason = "going away";
+    } else if (h->nclients > (uint64_t)h->cfg.max_clients) {
+        metric_inc(h->m_rejected);
+        c->close_code = HUB_CLOSE_FULL;
+        c->close_reason = "server full";
+    }
+    if (c->sio) {
+        /* Engine.IO handshake; events start once the client joins namespace "/". */
+        unsigned char r[8];
+        if (getrandom(r, sizeof r, 0) != (ssize_t)sizeof r)
+            memset(r, 0x5a, sizeof r);
+        snprintf(c->sid, sizeof c->sid, "%02x%02x%02x%02x%02x%02x%02x%02x", r[0], r[1], r[2],
+                 r[3], r[4], r[5], r[6], r[7]);
+        queue_ctrl(c, eio_open(c->sid, sio_ping_interval_ms(h), sio_ping_timeout_ms(h),
+                               h->cfg.max_message));
+        c->cursor = HUB_NOT_JOINED;
+        c->live_from = HUB_NOT_JOINED;
+        c->ping_at_us = hub_now_us();
+    } else {
+        client_join(h, c);
+    }
+    want_write(c);
+}
+
+/* Closes a client from outside its own callback (the socket may be choked). */
+static void client_kill(struct hub_client *c, int code, const char *reason)
+{
+    c->close_code = -1;
+    lws_close_reason(c->wsi, (enum lws_close_status)code, (unsigned char *)reason, strlen(reason));
+    lws_set_timeout(c->wsi, PENDING_TIMEOUT_CLOSE_SEND, LWS_TO_KILL_ASYNC);
+}
+
+/* Socket.IO heartbeat: "2" every pingInterval; no "3" within pingTimeout closes the client. */
+static void sio_heartbeat(struct hub *h, struct hub_client *c, int64_t now)
+{
+    if (c->awaiting_pong) {
+        if (now - c->ping_at_us > sio_ping_timeout_ms(h) * 1000) {
+            LOG_INFO("sio_ping_timeout hub=%s peer=%s", h->cfg.name, c->peer);
+            client_kill(c, 1000, "ping timeout");
+        }
+    } else if (now - c->ping_at_us >= sio_ping_interval_ms(h) * 1000 && c->nctrl < HUB_CTRL_MAX) {
+        queue_ctrl(c, eio_ping());
+        c->awaiting_pong = 1;
+        c->ping_at_us = now;
+        want_write(c);
+    }
+}
+
+void hub_sweep(struct hub *h)
+{
+    pthread_mutex_lock(&h->lock);
+    uint64_t first = history_first(h->hist), last = history_last(h->hist);
+    pthread_mutex_unlock(&h->lock);
+    int stopping = atomic_load(&h->stopping);
+    int64_t now = hub_now_us();
+    for (struct hub_client *c = h->clients, *nx; c; c = nx) {
+        nx = c->next;
+        if (c->close_code == -1)
+            continue; /* already being killed */
+        int joined = c->cursor != HUB_NOT_JOINED;
+        uint64_t base = c->cursor > c->live_from ? c->cursor : c->live_from;
+        uint64_t lag = joined && last + 1 > base ? last + 1 - base : 0;
+        if (!stopping && joined && (lag > (uint64_t)h->cfg.queue_limit || c->cursor < first)) {
+            metric_inc(h->m_slow);
+            LOG_INFO("slow_client_closed hub=%s peer=%s lag=%llu limit=%d", h->cfg.name, c->peer,
+                     (unsigned long long)lag, h->cfg.queue_limit);
+            client_kill(c, HUB_CLOSE_SLOW, "slow client: queue limit exceeded");
+            continue;
+        }
+        if (c->sio && !stopping) {
+            sio_heartbeat(h, c, now);
+            if (c->close_code == -1)
+                continue;
+        }
+        if (stopping && c->close_code == 0 &&
+            (!joined || c->cursor > last || now >= h->stop_deadline_us)) {
+            c->close_code = HUB_CLOSE_GOING_AWAY;
+            c->close_reason = "going away";
+        }
+        if ((c->cursor <= last || c->nctrl > 0 || c->close_code > 0))
+            want_write(c);
+    }
+}
+
+static int write_frame(struct lws *wsi, const struct frame *f)
+{
+    size_t n = frame_wire_len(f);
+    return lws_write(wsi, (unsigned char *)frame_wire(f), n, LWS_WRITE_RAW) < (int)n ? -1 : 0;
+}
+
+int hub_client_writeable(struct hub *h, struct hub_client *c)
+{
+    struct lws *wsi = c->wsi;
+    c->want_write = 0;
+    while (c->nctrl > 0) {
+        struct frame *f = c->ctrl[0];
+        int rc = write_frame(wsi, f);
+        frame_unref(f);
+        memmove(c->ctrl, c->ctrl + 1, sizeof c->ctrl[0] * (size_t)(--c->nctrl));
+        if (rc < 0)
+            return -1;
+        if (lws_send_pipe_choked(wsi)) {
+            want_write(c);
+            return 0;
+        }
+    }
+    if (c->close_code > 0 && c->close_code != HUB_CLOSE_GOING_AWAY) {
+        lws_close_reason(wsi, (enum lws_close_status)c->close_code,
+                         (unsigned char *)c->close_reason, strlen(c->close_reason));
+        return -1;
+    }
+    /*
+     * Events go out as pre-framed raw bytes: one frame is written straight from the shared
+     * buffer, a backlog is copied into one batch and written with a single send(). lws keeps
+     * any unsent tail in order and asks for another writeable callback itself.
+     */
+    struct frame *fs[HUB_BATCH];
+    int nf = 0;
+    size_t bytes = 0;
+    pthread_mutex_lock(&h->lock);
+    uint64_t last = history_last(h->hist);
+    while (c->cursor != HUB_NOT_JOINED && nf < HUB_BATCH) {
+        struct frame *f = history_get(h->hist, c->cursor + (uint64_t)nf);
+        if (f == NULL)
+            break; /* caught up, or fell out of history (the sweep closes it) */
+        if (c->sio && f->alt) {
+            struct frame *alt = frame_ref(f->alt);
+            frame_unref(f);
+            f = alt;
+        }
+        if (nf > 0 && bytes + frame_wire_len(f) > HUB_BATCH_BYTES) {
+            frame_unref(f);
+            break;
+        }
+        bytes += frame_wire_len(f);
+        fs[nf++] = f;
+    }
+    pthread_mutex_unlock(&h->lock);
+    int rc = 0;
+    if (nf == 1) {
+        rc = write_frame(wsi, fs[0]);
+    } else if (nf > 1) {
+        unsigned char *p = h->batch + LWS_PRE;
+        for (int i = 0; i < nf; i++) {
+            memcpy(p, frame_wire(fs[i]), frame_wire_len(fs[i]));
+            p += frame_wire_len(fs[i]);
+        }
+        if (lws_write(wsi, h->batch + LWS_PRE, bytes, LWS_WRITE_RAW) < (int)bytes)
+            rc = -1;
+    }
+    for (int i = 0; i < nf; i++)
+        frame_unref(fs[i]);
+    if (rc < 0)
+        return -1;
+    if (nf) {
+        c->cursor += (uint64_t)nf;
+        metric_add(h->m_frames, (uint64_t)nf);
+    }
+    int caught_up = c->cursor == HUB_NOT_JOINED || c->cursor > last;
+    if (c->close_code == HUB_CLOSE_GOING_AWAY &&
+        (caught_up || hub_now_us() >= h->stop_deadline_us)) {
+        lws_close_reason(wsi, LWS_CLOSE_STATUS_GOINGAWAY, (unsigned char *)"going away", 10);
+        return -1;
+    }
+    if (!caught_up || c->close_code > 0 || c->nctrl > 0)
+        want_write(c);
+    return 0;
+}
+
+/* A complete Socket.IO packet from the client. Returns -1 to close the connection. */
+static int sio_packet(struct hub *h, struct hub_client *c, const char *in, size_t len)
+{
+    const char *auth;
+    size_t alen;
+    switch (eio_classify(in, len, &auth, &alen)) {
+    case EIO_PONG:
+        c->awaiting_pong = 0;
+        return 0;
+    case EIO_PING:
+        queue_ctrl(c, eio_pong());
+        want_write(c);
+        return 0;
+    case EIO_SIO_CONNECT:
+        if (c->cursor != HUB_NOT_JOINED)
+            return 0; /* already joined */
+        if (alen > 0) {
+            /* socket.io-client's auth option may carry the resume point. */
+            json_t *a = json_loadb(auth, alen, 0, NULL);
+            json_t *s = json_object_get(a, "since"), *e = json_object_get(a, "epoch");
+            char since[32];
+            if (json_is_integer(s) && json_integer_value(s) >= 0) {
+                snprintf(since, sizeof since, "%lld", (long long)json_integer_value(s));
+                set_resume(c, since, json_is_string(e) ? json_string_value(e) : NULL);
+            }
+            json_decref(a);
+        }
+        queue_ctrl(c, eio_joined(c->sid));
+        client_join(h, c);
+        want_write(c);
+        return 0;
+    case EIO_SIO_CONNECT_NSP:
+        queue_ctrl(c, eio_namespace_refused(in + 2, len - 2, "Invalid namespace"));
+        want_write(c);
+        return 0;
+    case EIO_SIO_DISCONNECT:
+    case EIO_CLOSE:
+        lws_close_reason(c->wsi, LWS_CLOSE_STATUS_NORMAL, (unsigned char *)"client left", 11);
+        return -1;
+    case EIO_SIO_EVENT:
+    case EIO_NOOP:
+        return 0; /* the hub only broadcasts; client events are read and dropped */
+    case EIO_INVALID:
+        break;
+    }
+    LOG_INFO("client_bad_input hub=%s peer=%s reason=socketio_packet", h->cfg.name, c->peer);
+    lws_close_reason(c->wsi, LWS_CLOSE_STATUS_POLICY_VIOLATION,
+                     (unsigned char *)"not a Socket.IO packet", 22);
+    return -1;
+}
+
+int hub_client_receive(struct hub *h, struct lws *wsi, struct hub_client *c, const char *in,
+                       size_t len)
+{
+    if (lws_frame_is_binary(wsi)) {
+        LOG_INFO("client_bad_input hub=%s peer=%s reason=binary_frame", h->cfg.name, c->peer);
+        lws_close_reason(wsi, (enum lws_close_status)HUB_CLOSE_UNSUPPORTED,
+                         (unsigned char *)"binary frames are not supported", 31);
+        return -1;
+    }
+    int whole = c->rx_bytes == 0 && lws_is_first_fragment(wsi) && lws_is_final_fragment(wsi) &&
+                lws_remaining_packet_payload(wsi) == 0;
+    c->rx_bytes += len;
+    if (c->rx_bytes > h->cfg.max_message) {
+        LOG_INFO("client_bad_input hub=%s peer=%s reason=message_too_big bytes=%zu", h->cfg.name,
+                 c->peer, c->rx_bytes);
+        lws_close_reason(wsi, (enum lws_close_status)HUB_CLOSE_TOO_BIG,
+                         (unsigned char *)"message too big", 15);
+        return -1;
+    }
+    if (lws_is_final_fragment(wsi) && lws_remaining_packet_payload(wsi) == 0)
+        c->rx_bytes = 0;
+    /* Plain clients' messages carry nothing the hub acts on; Socket.IO control packets do. */
+    if (c->sio && whole)
+        return sio_packet(h, c, in, len);
+    return 0;
+}

@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# The relay's /socket.io/ endpoint against the real socket.io-client (npm): fan-out, order,
+# resume through auth and query, heartbeats, namespaces. Needs node + npm (make deps).
+set -euo pipefail
+# shellcheck source=tests/e2e/lib.sh
+source "$(dirname "$0")/lib.sh"
+
+node_dir=$RELAYLAB_ROOT/tests/e2e/node
+if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
+  fail sio_prerequisites "node and npm are needed (make deps installs them)"
+  exit 1
+fi
+if [ ! -d "$node_dir/node_modules/socket.io-client" ]; then
+  (cd "$node_dir" && timeout 300 npm install --no-audit --no-fund --silent) ||
+    { fail sio_npm_install "npm install socket.io-client failed"; exit 1; }
+fi
+base=$(e2e_port_base 4)
+start_bg relay "$RELAYLAB_BIN/relay" --bind 127.0.0.1 --ws-port "$base" --http-port $((base + 1)) \
+  --ping-interval 1s
+wait_http "http://127.0.0.1:$((base + 1))/readyz" 10 || { fail relay_start "relay did not come up"; exit 1; }
+timeout 120 node "$node_dir/sio_check.js" "$base" $((base + 1)) "${SIO_CLIENTS:-50}" 30 || true
+exit "$E2E_FAILS"
