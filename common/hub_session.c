@@ -234,6 +234,67 @@ static void client_kill(struct hub_client *c, int code, const char *reason)
     lws_set_timeout(c->wsi, PENDING_TIMEOUT_CLOSE_SEND, LWS_TO_KILL_ASYNC);
 }
 
+static int write_frame(struct lws *wsi, const struct frame *f)
+{
+    size_t n = frame_wire_len(f);
+    return lws_write(wsi, (unsigned char *)frame_wire(f), n, LWS_WRITE_RAW) < (int)n ? -1 : 0;
+}
+
+/*
+ * Writes the client's pending events (at most HUB_BATCH frames, HUB_BATCH_BYTES bytes) as
+ * pre-framed raw bytes: one frame straight from the shared buffer, a backlog copied into one
+ * batch and written with a single send(). lws keeps any unsent tail in order and asks for a
+ * writeable callback itself. Sets *last to the newest offset. Returns -1 when the write failed.
+ */
+static int write_events(struct hub *h, struct hub_client *c, uint64_t *last_out)
+{
+    struct lws *wsi = c->wsi;
+    struct frame *fs[HUB_BATCH];
+    int nf = 0;
+    size_t bytes = 0;
+    pthread_mutex_lock(&h->lock);
+    uint64_t last = history_last(h->hist);
+    while (c->cursor != HUB_NOT_JOINED && nf < HUB_BATCH) {
+        struct frame *f = history_get(h->hist, c->cursor + (uint64_t)nf);
+        if (f == NULL)
+            break; /* caught up, or fell out of history (the sweep closes it) */
+        if (c->sio && f->alt) {
+            struct frame *alt = frame_ref(f->alt);
+            frame_unref(f);
+            f = alt;
+        }
+        if (nf > 0 && bytes + frame_wire_len(f) > HUB_BATCH_BYTES) {
+            frame_unref(f);
+            break;
+        }
+        bytes += frame_wire_len(f);
+        fs[nf++] = f;
+    }
+    pthread_mutex_unlock(&h->lock);
+    int rc = 0;
+    if (nf == 1) {
+        rc = write_frame(wsi, fs[0]);
+    } else if (nf > 1) {
+        unsigned char *p = h->batch + LWS_PRE;
+        for (int i = 0; i < nf; i++) {
+            memcpy(p, frame_wire(fs[i]), frame_wire_len(fs[i]));
+            p += frame_wire_len(fs[i]);
+        }
+        if (lws_write(wsi, h->batch + LWS_PRE, bytes, LWS_WRITE_RAW) < (int)bytes)
+            rc = -1;
+    }
+    for (int i = 0; i < nf; i++)
+        frame_unref(fs[i]);
+    *last_out = last;
+    if (rc < 0)
+        return -1;
+    if (nf) {
+        c->cursor += (uint64_t)nf;
+        metric_add(h->m_frames, (uint64_t)nf);
+    }
+    return 0;
+}
+
 /* Socket.IO heartbeat: "2" every pingInterval; no "3" within pingTimeout closes the client. */
 static void sio_heartbeat(struct hub *h, struct hub_client *c, int64_t now)
 {
@@ -286,12 +347,6 @@ void hub_sweep(struct hub *h)
     }
 }
 
-static int write_frame(struct lws *wsi, const struct frame *f)
-{
-    size_t n = frame_wire_len(f);
-    return lws_write(wsi, (unsigned char *)frame_wire(f), n, LWS_WRITE_RAW) < (int)n ? -1 : 0;
-}
-
 int hub_client_writeable(struct hub *h, struct hub_client *c)
 {
     struct lws *wsi = c->wsi;
@@ -313,53 +368,9 @@ int hub_client_writeable(struct hub *h, struct hub_client *c)
                          (unsigned char *)c->close_reason, strlen(c->close_reason));
         return -1;
     }
-    /*
-     * Events go out as pre-framed raw bytes: one frame is written straight from the shared
-     * buffer, a backlog is copied into one batch and written with a single send(). lws keeps
-     * any unsent tail in order and asks for another writeable callback itself.
-     */
-    struct frame *fs[HUB_BATCH];
-    int nf = 0;
-    size_t bytes = 0;
-    pthread_mutex_lock(&h->lock);
-    uint64_t last = history_last(h->hist);
-    while (c->cursor != HUB_NOT_JOINED && nf < HUB_BATCH) {
-        struct frame *f = history_get(h->hist, c->cursor + (uint64_t)nf);
-        if (f == NULL)
-            break; /* caught up, or fell out of history (the sweep closes it) */
-        if (c->sio && f->alt) {
-            struct frame *alt = frame_ref(f->alt);
-            frame_unref(f);
-            f = alt;
-        }
-        if (nf > 0 && bytes + frame_wire_len(f) > HUB_BATCH_BYTES) {
-            frame_unref(f);
-            break;
-        }
-        bytes += frame_wire_len(f);
-        fs[nf++] = f;
-    }
-    pthread_mutex_unlock(&h->lock);
-    int rc = 0;
-    if (nf == 1) {
-        rc = write_frame(wsi, fs[0]);
-    } else if (nf > 1) {
-        unsigned char *p = h->batch + LWS_PRE;
-        for (int i = 0; i < nf; i++) {
-            memcpy(p, frame_wire(fs[i]), frame_wire_len(fs[i]));
-            p += frame_wire_len(fs[i]);
-        }
-        if (lws_write(wsi, h->batch + LWS_PRE, bytes, LWS_WRITE_RAW) < (int)bytes)
-            rc = -1;
-    }
-    for (int i = 0; i < nf; i++)
-        frame_unref(fs[i]);
-    if (rc < 0)
+    uint64_t last;
+    if (write_events(h, c, &last) != 0)
         return -1;
-    if (nf) {
-        c->cursor += (uint64_t)nf;
-        metric_add(h->m_frames, (uint64_t)nf);
-    }
     int caught_up = c->cursor == HUB_NOT_JOINED || c->cursor > last;
     if (c->close_code == HUB_CLOSE_GOING_AWAY &&
         (caught_up || hub_now_us() >= h->stop_deadline_us)) {
