@@ -1,0 +1,173 @@
+#include "config.h"
+
+#include <string.h>
+
+#include "flags.h"
+#include "log.h"
+
+#define FAKEAPP_FLAGS(c)                                                                           \
+    {                                                                                              \
+        {"port", "FAKEAPP_PORT", FLAG_INT, &(c)->port,                                             \
+         "HTTP API port: /products, /healthz, /readyz, /metrics (default 3000)", 0, 65535},       \
+        {"ws-port", "FAKEAPP_WS_PORT", FLAG_INT, &(c)->ws_port,                                    \
+         "embedded mode: websocket port, paths /socket.io/ and /websocket-service (default 3001)", \
+         0, 65535},                                                                                \
+        {"bind", "FAKEAPP_BIND", FLAG_STR, &(c)->bind,                                             \
+         "address both ports listen on (default 0.0.0.0)", 0, 0},                                  \
+        {"mongo-uri", "MONGO_URI", FLAG_STR, &(c)->mongo_uri,                                      \
+         "MongoDB connection string (default mongodb://127.0.0.1:27017/?replicaSet=rs0)", 0, 0},  \
+        {"db", "FAKEAPP_DB", FLAG_STR, &(c)->db, "database name (default relaylab)", 0, 0},        \
+        {"ws-mode", "FAKEAPP_WS_MODE", FLAG_STR, &(c)->ws_mode_name,                               \
+         "how new_product reaches clients: embedded, relay or none (default embedded)", 0, 0},    \
+        {"relay-url", "RELAY_URL", FLAG_STR, &(c)->relay_url,                                      \
+         "relay mode: the relay's intake (default http://127.0.0.1:8081/emit)", 0, 0},            \
+        {"relay-token", "RELAY_TOKEN", FLAG_STR, &(c)->relay_token,                                \
+         "relay mode: bearer token for the intake (default: none)", 0, 0},                         \
+        {"pod", "POD_NAME", FLAG_STR, &(c)->pod,                                                   \
+         "name of this replica, in X-Served-By and in every product (default: host name)", 0, 0}, \
+        {"log-level", "FAKEAPP_LOG_LEVEL", FLAG_STR, &(c)->log_level,                              \
+         "debug, info, warn or error (default info)", 0, 0},                                       \
+        {"http-threads", "FAKEAPP_HTTP_THREADS", FLAG_INT, &(c)->http_threads,                     \
+         "HTTP worker threads, each with its own MongoDB client from the pool (default 4)", 1,    \
+         64},                                                                                      \
+        {"max-body", "FAKEAPP_MAX_BODY", FLAG_SIZE, &(c)->max_body,                                \
+         "largest request body; larger gets 413 (default 16k)", 64, 16L * 1024 * 1024},           \
+        {"db-timeout", "FAKEAPP_DB_TIMEOUT", FLAG_DURATION, &(c)->db_timeout_ms,                   \
+         "MongoDB server selection timeout; socket timeout is twice this (default 3s)", 100,      \
+         60000},                                                                                   \
+        {"emit-queue", "FAKEAPP_EMIT_QUEUE", FLAG_INT, &(c)->emit_queue,                           \
+         "relay mode: events queued for the relay; more are dropped and counted (default 10000)", \
+         1, 10000000},                                                                             \
+        {"emit-retries", "FAKEAPP_EMIT_RETRIES", FLAG_INT, &(c)->emit_retries,                     \
+         "relay mode: retries of a failed POST /emit, with jittered backoff (default 5)", 0, 100}, \
+        {"emit-timeout", "FAKEAPP_EMIT_TIMEOUT", FLAG_DURATION, &(c)->emit_timeout_ms,             \
+         "relay mode: time allowed for one POST /emit (default 2s)", 10, 600000},                 \
+        {"drain-timeout", "FAKEAPP_DRAIN_TIMEOUT", FLAG_DURATION, &(c)->drain_ms,                  \
+         "on SIGTERM: time to finish requests and flush queued events (default 5s)", 0, 600000},  \
+    }
+
+static void defaults(struct fakeapp_config *c)
+{
+    memset(c, 0, sizeof *c);
+    c->port = 3000;
+    c->ws_port = 3001;
+    c->bind = "0.0.0.0";
+    c->mongo_uri = "mongodb://127.0.0.1:27017/?replicaSet=rs0";
+    c->db = "relaylab";
+    c->ws_mode_name = "embedded";
+    c->relay_url = "http://127.0.0.1:8081/emit";
+    c->log_level = "info";
+    c->http_threads = 4;
+    c->max_body = 16 * 1024;
+    c->db_timeout_ms = 3000;
+    c->emit_queue = 10000;
+    c->emit_retries = 5;
+    c->emit_timeout_ms = 2000;
+    c->drain_ms = 5000;
+}
+
+const char *fakeapp_ws_mode_name(enum fakeapp_ws_mode m)
+{
+    switch (m) {
+    case FAKEAPP_WS_EMBEDDED: return "embedded";
+    case FAKEAPP_WS_RELAY: return "relay";
+    case FAKEAPP_WS_NONE: return "none";
+    }
+    return "none";
+}
+
+/* 1 when s is 1..63 characters of [A-Za-z0-9._-]: safe in a header and in a log line. */
+static int pod_valid(const char *s)
+{
+    size_t n = strlen(s);
+    if (n == 0 || n > 63)
+        return 0;
+    for (size_t i = 0; i < n; i++) {
+        char ch = s[i];
+        if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
+              ch == '.' || ch == '_' || ch == '-'))
+            return 0;
+    }
+    return 1;
+}
+
+static int db_valid(const char *s)
+{
+    size_t n = strlen(s);
+    if (n == 0 || n > 63)
+        return 0;
+    return strpbrk(s, "/\\. \"$") == NULL;
+}
+
+int fakeapp_config_parse(struct fakeapp_config *c, int argc, char **argv, char *err, size_t errlen)
+{
+    defaults(c);
+    struct flag flags[] = FAKEAPP_FLAGS(c);
+    enum flags_result r = flags_parse(flags, sizeof flags / sizeof flags[0], argc, argv, NULL, 0,
+                                      NULL, err, errlen);
+    if (r == FLAGS_HELP)
+        return 1;
+    if (r != FLAGS_OK)
+        return -1;
+    enum log_level lvl;
+    if (log_level_parse(c->log_level, &lvl) != 0) {
+        snprintf(err, errlen, "--log-level must be debug, info, warn or error, got '%s'",
+                 c->log_level);
+        return -1;
+    }
+    if (strcmp(c->ws_mode_name, "embedded") == 0) {
+        c->ws_mode = FAKEAPP_WS_EMBEDDED;
+    } else if (strcmp(c->ws_mode_name, "relay") == 0) {
+        c->ws_mode = FAKEAPP_WS_RELAY;
+    } else if (strcmp(c->ws_mode_name, "none") == 0) {
+        c->ws_mode = FAKEAPP_WS_NONE;
+    } else {
+        snprintf(err, errlen, "--ws-mode must be embedded, relay or none, got '%s'",
+                 c->ws_mode_name);
+        return -1;
+    }
+    if (c->ws_mode == FAKEAPP_WS_EMBEDDED && c->ws_port != 0 && c->ws_port == c->port) {
+        snprintf(err, errlen, "--port and --ws-port must differ (both %ld)", c->port);
+        return -1;
+    }
+    if (c->ws_mode == FAKEAPP_WS_RELAY && strncmp(c->relay_url, "http://", 7) != 0 &&
+        strncmp(c->relay_url, "https://", 8) != 0) {
+        snprintf(err, errlen, "--relay-url must start with http:// or https://, got '%s'",
+                 c->relay_url);
+        return -1;
+    }
+    if (strncmp(c->mongo_uri, "mongodb://", 10) != 0 &&
+        strncmp(c->mongo_uri, "mongodb+srv://", 14) != 0) {
+        snprintf(err, errlen, "--mongo-uri must start with mongodb://");
+        return -1;
+    }
+    if (!db_valid(c->db)) {
+        snprintf(err, errlen, "--db must be 1-63 characters without / \\ . space \" $");
+        return -1;
+    }
+    if (c->pod && *c->pod == '\0')
+        c->pod = NULL;
+    if (c->pod && !pod_valid(c->pod)) {
+        snprintf(err, errlen, "--pod must be 1-63 characters of [A-Za-z0-9._-], got '%.80s'",
+                 c->pod);
+        return -1;
+    }
+    if (c->relay_token && *c->relay_token == '\0')
+        c->relay_token = NULL;
+    return 0;
+}
+
+void fakeapp_config_usage(FILE *out)
+{
+    struct fakeapp_config c;
+    struct flag flags[] = FAKEAPP_FLAGS(&c);
+    flags_usage(out, "fakeapp [flags]",
+                "relaylab fakeapp: the product app. POST /products stores a product in MongoDB\n"
+                "(unique req_id, w:majority, retryable writes) and announces it as new_product:\n"
+                "  embedded  on its own websocket port, to its own clients only (the broken setup)\n"
+                "  relay     by POST /emit to the relay, which reaches every client (the fix)\n"
+                "  none      not at all\n"
+                "API: POST /products, GET /products?limit=N, GET /products/<id>, GET /healthz,\n"
+                "GET /readyz, GET /metrics. SIGTERM: stop accepting, finish requests, flush, exit 0.",
+                flags, sizeof flags / sizeof flags[0]);
+}

@@ -1,0 +1,58 @@
+/* fakeapp — see fakeapp --help and docs/fakeapp.md. */
+#include <curl/curl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "app.h"
+#include "config.h"
+#include "log.h"
+#include "store.h"
+
+static volatile sig_atomic_t stopping;
+
+static void on_signal(int sig)
+{
+    (void)sig;
+    stopping = 1;
+}
+
+int main(int argc, char **argv)
+{
+    struct fakeapp_config cfg;
+    char err[512];
+    int pr = fakeapp_config_parse(&cfg, argc, argv, err, sizeof err);
+    if (pr == 1) {
+        fakeapp_config_usage(stdout);
+        return 0;
+    }
+    if (pr != 0) {
+        fprintf(stderr, "fakeapp: %s\n", err);
+        return 2;
+    }
+    enum log_level lvl = LOG_LEVEL_INFO;
+    (void)log_level_parse(cfg.log_level, &lvl);
+    log_init("fakeapp", lvl);
+
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+    store_global_init();
+    int rc = 1;
+    struct app *a = app_new(&cfg, &stopping, err, sizeof err);
+    if (a == NULL) {
+        LOG_ERROR("start_failed error=\"%s\"", err);
+    } else {
+        rc = app_run(a) == 0 ? 0 : 1;
+        app_free(a);
+    }
+    store_global_cleanup();
+    curl_global_cleanup();
+    LOG_INFO("fakeapp_exit status=%d", rc);
+    return rc;
+}

@@ -1,0 +1,330 @@
+#include "store.h"
+
+#include <mongoc/mongoc.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#define STORE_COLLECTION "products"
+
+struct store {
+    mongoc_uri_t *uri;
+    mongoc_client_pool_t *pool;
+    mongoc_client_t *probe; /* single-threaded, for store_probe() */
+    char db[64];
+    atomic_int index_ready; /* written by the probe thread, read by request threads */
+};
+
+void store_global_init(void)
+{
+    mongoc_init();
+}
+
+void store_global_cleanup(void)
+{
+    mongoc_cleanup();
+}
+
+/* Sets an int option unless the connection string already has it. */
+static void uri_default_int(mongoc_uri_t *uri, const char *key, int32_t v)
+{
+    if (!mongoc_uri_has_option(uri, key))
+        mongoc_uri_set_option_as_int32(uri, key, v);
+}
+
+struct store *store_new(const struct store_config *c, char *err, size_t errlen)
+{
+    struct store *s = calloc(1, sizeof *s);
+    if (s == NULL) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    snprintf(s->db, sizeof s->db, "%s", c->db);
+    bson_error_t e;
+    s->uri = mongoc_uri_new_with_error(c->uri, &e);
+    if (s->uri == NULL) {
+        snprintf(err, errlen, "bad MongoDB URI: %s", e.message);
+        goto fail;
+    }
+    int32_t t = c->timeout_ms > 0 ? (int32_t)c->timeout_ms : 3000;
+    uri_default_int(s->uri, MONGOC_URI_SERVERSELECTIONTIMEOUTMS, t);
+    uri_default_int(s->uri, MONGOC_URI_SOCKETTIMEOUTMS, 2 * t);
+    uri_default_int(s->uri, MONGOC_URI_CONNECTTIMEOUTMS, t < 2000 ? t : 2000);
+    uri_default_int(s->uri, MONGOC_URI_HEARTBEATFREQUENCYMS, 1000);
+    if (!mongoc_uri_has_option(s->uri, MONGOC_URI_RETRYWRITES))
+        mongoc_uri_set_option_as_bool(s->uri, MONGOC_URI_RETRYWRITES, true);
+    mongoc_write_concern_t *wc = mongoc_write_concern_new();
+    mongoc_write_concern_set_wmajority(wc, 2 * t);
+    mongoc_uri_set_write_concern(s->uri, wc);
+    mongoc_write_concern_destroy(wc);
+
+    s->pool = mongoc_client_pool_new(s->uri);
+    if (s->pool == NULL) {
+        snprintf(err, errlen, "cannot create the MongoDB client pool");
+        goto fail;
+    }
+    mongoc_client_pool_set_error_api(s->pool, MONGOC_ERROR_API_VERSION_2);
+    mongoc_client_pool_set_appname(s->pool, "fakeapp");
+    s->probe = mongoc_client_new_from_uri(s->uri);
+    if (s->probe == NULL) {
+        snprintf(err, errlen, "cannot create the MongoDB probe client");
+        goto fail;
+    }
+    mongoc_client_set_error_api(s->probe, MONGOC_ERROR_API_VERSION_2);
+    return s;
+fail:
+    store_free(s);
+    return NULL;
+}
+
+void store_free(struct store *s)
+{
+    if (s == NULL)
+        return;
+    if (s->probe)
+        mongoc_client_destroy(s->probe);
+    if (s->pool)
+        mongoc_client_pool_destroy(s->pool);
+    if (s->uri)
+        mongoc_uri_destroy(s->uri);
+    free(s);
+}
+
+/* Server error codes that mean "no usable primary right now" (retry later). */
+static int code_is_transient(uint32_t code)
+{
+    static const uint32_t codes[] = {6,    7,     50,    64,    89,    91,    189,  262,
+                                     9001, 10107, 11600, 11602, 13435, 13436, 10058};
+    for (size_t i = 0; i < sizeof codes / sizeof codes[0]; i++)
+        if (codes[i] == code)
+            return 1;
+    return 0;
+}
+
+static int is_duplicate(const bson_error_t *e)
+{
+    return e->code == 11000 &&
+           (e->domain == MONGOC_ERROR_SERVER || e->domain == MONGOC_ERROR_COLLECTION ||
+            e->domain == MONGOC_ERROR_WRITE_CONCERN);
+}
+
+static enum store_result classify(const bson_error_t *e, const bson_t *reply)
+{
+    switch (e->domain) {
+    case MONGOC_ERROR_SERVER_SELECTION:
+    case MONGOC_ERROR_STREAM:
+    case MONGOC_ERROR_PROTOCOL:
+    case MONGOC_ERROR_WRITE_CONCERN:
+        return STORE_UNAVAILABLE;
+    default:
+        break;
+    }
+    if (code_is_transient(e->code))
+        return STORE_UNAVAILABLE;
+    if (reply && (mongoc_error_has_label(reply, "RetryableWriteError") ||
+                  mongoc_error_has_label(reply, "TransientTransactionError")))
+        return STORE_UNAVAILABLE;
+    return STORE_ERROR;
+}
+
+/* Reads a stored document into the API's JSON shape; unknown fields are ignored. */
+static json_t *doc_to_json(const bson_t *b)
+{
+    json_t *o = json_object();
+    if (o == NULL)
+        return NULL;
+    bson_iter_t it;
+    if (bson_iter_init_find(&it, b, "_id") && BSON_ITER_HOLDS_OID(&it)) {
+        char hex[25];
+        bson_oid_to_string(bson_iter_oid(&it), hex);
+        json_object_set_new(o, "_id", json_string(hex));
+    }
+    static const char *const fields[] = {"name", "price", "req_id", "pod", "created_at"};
+    for (size_t i = 0; i < sizeof fields / sizeof fields[0]; i++) {
+        if (!bson_iter_init_find(&it, b, fields[i]))
+            continue;
+        json_t *v = NULL;
+        if (BSON_ITER_HOLDS_UTF8(&it)) {
+            uint32_t n;
+            const char *s = bson_iter_utf8(&it, &n);
+            v = json_stringn(s, n);
+        } else if (BSON_ITER_HOLDS_NUMBER(&it)) {
+            v = json_real(bson_iter_as_double(&it));
+        }
+        if (v)
+            json_object_set_new(o, fields[i], v);
+    }
+    return o;
+}
+
+static void now_iso(char *buf, size_t n)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    struct tm tm;
+    gmtime_r(&ts.tv_sec, &tm);
+    size_t k = strftime(buf, n, "%Y-%m-%dT%H:%M:%S", &tm);
+    snprintf(buf + k, n - k, ".%03dZ", (int)(ts.tv_nsec / 1000000) % 1000);
+}
+
+int store_index_ready(struct store *s)
+{
+    return atomic_load(&s->index_ready);
+}
+
+int store_probe(struct store *s, char *err, size_t errlen)
+{
+    bson_error_t e;
+    if (!atomic_load(&s->index_ready)) {
+        bson_t *cmd = BCON_NEW("createIndexes", BCON_UTF8(STORE_COLLECTION), "indexes", "[", "{",
+                               "key", "{", "req_id", BCON_INT32(1), "}", "name",
+                               BCON_UTF8("req_id_unique"), "unique", BCON_BOOL(true), "}", "]");
+        bson_t reply;
+        bool ok = mongoc_client_write_command_with_opts(s->probe, s->db, cmd, NULL, &reply, &e);
+        bson_destroy(&reply);
+        bson_destroy(cmd);
+        if (!ok) {
+            snprintf(err, errlen, "cannot create the req_id index: %s", e.message);
+            return -1;
+        }
+        atomic_store(&s->index_ready, 1);
+    }
+    mongoc_server_description_t *sd = mongoc_client_select_server(s->probe, true, NULL, &e);
+    if (sd == NULL) {
+        snprintf(err, errlen, "no primary: %s", e.message);
+        return -1;
+    }
+    mongoc_server_description_destroy(sd);
+    return 0;
+}
+
+/* Finds one document by filter on a pooled client. */
+static enum store_result find_one(mongoc_client_t *cl, const char *db, const bson_t *filter,
+                                  json_t **doc, char *err, size_t errlen)
+{
+    mongoc_collection_t *coll = mongoc_client_get_collection(cl, db, STORE_COLLECTION);
+    bson_t *opts = BCON_NEW("limit", BCON_INT64(1));
+    mongoc_cursor_t *cur = mongoc_collection_find_with_opts(coll, filter, opts, NULL);
+    const bson_t *b;
+    enum store_result r = STORE_NOT_FOUND;
+    if (mongoc_cursor_next(cur, &b)) {
+        *doc = doc_to_json(b);
+        r = *doc ? STORE_OK : STORE_ERROR;
+    }
+    bson_error_t e;
+    const bson_t *reply = NULL;
+    if (r == STORE_NOT_FOUND && mongoc_cursor_error_document(cur, &e, &reply)) {
+        r = classify(&e, reply);
+        snprintf(err, errlen, "%s", e.message);
+    }
+    mongoc_cursor_destroy(cur);
+    bson_destroy(opts);
+    mongoc_collection_destroy(coll);
+    return r;
+}
+
+enum store_result store_create(struct store *s, const struct product_input *in, const char *pod,
+                               json_t **doc, int *created, char *err, size_t errlen)
+{
+    *doc = NULL;
+    *created = 0;
+    bson_oid_t oid;
+    bson_oid_init(&oid, NULL);
+    char at[40];
+    now_iso(at, sizeof at);
+    bson_t *d = BCON_NEW("_id", BCON_OID(&oid), "name", BCON_UTF8(in->name), "price",
+                         BCON_DOUBLE(in->price), "req_id", BCON_UTF8(in->req_id), "pod",
+                         BCON_UTF8(pod), "created_at", BCON_UTF8(at));
+    mongoc_client_t *cl = mongoc_client_pool_pop(s->pool);
+    mongoc_collection_t *coll = mongoc_client_get_collection(cl, s->db, STORE_COLLECTION);
+    bson_t reply;
+    bson_error_t e;
+    enum store_result r;
+    if (mongoc_collection_insert_one(coll, d, NULL, &reply, &e)) {
+        *doc = doc_to_json(d);
+        *created = 1;
+        r = *doc ? STORE_OK : STORE_ERROR;
+    } else if (is_duplicate(&e)) {
+        /* The req_id exists. When it holds our own _id, a retried insert landed twice at the
+         * wire level but once in the database: it is still our creation. */
+        bson_t *filter = BCON_NEW("req_id", BCON_UTF8(in->req_id));
+        r = find_one(cl, s->db, filter, doc, err, errlen);
+        bson_destroy(filter);
+        if (r == STORE_OK) {
+            json_t *id = json_object_get(*doc, "_id");
+            char hex[25];
+            bson_oid_to_string(&oid, hex);
+            *created = json_is_string(id) && strcmp(json_string_value(id), hex) == 0;
+        } else if (r == STORE_NOT_FOUND) {
+            r = STORE_UNAVAILABLE;
+            snprintf(err, errlen, "req_id exists but its product could not be read yet");
+        }
+    } else {
+        r = classify(&e, &reply);
+        snprintf(err, errlen, "%s", e.message);
+    }
+    bson_destroy(&reply);
+    mongoc_collection_destroy(coll);
+    mongoc_client_pool_push(s->pool, cl);
+    bson_destroy(d);
+    return r;
+}
+
+enum store_result store_get(struct store *s, const char *id_hex, json_t **doc, char *err,
+                            size_t errlen)
+{
+    *doc = NULL;
+    if (!bson_oid_is_valid(id_hex, strlen(id_hex))) {
+        snprintf(err, errlen, "bad id");
+        return STORE_NOT_FOUND;
+    }
+    bson_oid_t oid;
+    bson_oid_init_from_string(&oid, id_hex);
+    bson_t *filter = BCON_NEW("_id", BCON_OID(&oid));
+    mongoc_client_t *cl = mongoc_client_pool_pop(s->pool);
+    enum store_result r = find_one(cl, s->db, filter, doc, err, errlen);
+    mongoc_client_pool_push(s->pool, cl);
+    bson_destroy(filter);
+    return r;
+}
+
+enum store_result store_list(struct store *s, long limit, json_t **arr, char *err, size_t errlen)
+{
+    *arr = json_array();
+    if (*arr == NULL) {
+        snprintf(err, errlen, "out of memory");
+        return STORE_ERROR;
+    }
+    mongoc_client_t *cl = mongoc_client_pool_pop(s->pool);
+    mongoc_collection_t *coll = mongoc_client_get_collection(cl, s->db, STORE_COLLECTION);
+    bson_t filter = BSON_INITIALIZER;
+    bson_t *opts = BCON_NEW("sort", "{", "_id", BCON_INT32(-1), "}", "limit", BCON_INT64(limit));
+    mongoc_cursor_t *cur = mongoc_collection_find_with_opts(coll, &filter, opts, NULL);
+    const bson_t *b;
+    enum store_result r = STORE_OK;
+    while (mongoc_cursor_next(cur, &b)) {
+        json_t *o = doc_to_json(b);
+        if (o == NULL || json_array_append_new(*arr, o) != 0) {
+            r = STORE_ERROR;
+            snprintf(err, errlen, "out of memory");
+            break;
+        }
+    }
+    bson_error_t e;
+    const bson_t *reply = NULL;
+    if (r == STORE_OK && mongoc_cursor_error_document(cur, &e, &reply)) {
+        r = classify(&e, reply);
+        snprintf(err, errlen, "%s", e.message);
+    }
+    mongoc_cursor_destroy(cur);
+    bson_destroy(opts);
+    bson_destroy(&filter);
+    mongoc_collection_destroy(coll);
+    mongoc_client_pool_push(s->pool, cl);
+    if (r != STORE_OK) {
+        json_decref(*arr);
+        *arr = NULL;
+    }
+    return r;
+}
