@@ -64,6 +64,65 @@ START_TEST(plans_cover_gaps_and_epochs)
 }
 END_TEST
 
+START_TEST(lineage_across_failovers)
+{
+    struct history *h = history_new(100, "E1");
+    uint64_t from;
+    for (int i = 1; i <= 10; i++)
+        history_append(h, ev(h, i));
+    history_begin_epoch(h, "E2"); /* a new sequencer takes over at offset 11 */
+    ck_assert_str_eq(history_epoch(h), "E2");
+    for (int i = 11; i <= 15; i++)
+        history_append(h, ev(h, i));
+    /* Saw E1 up to 7: on the lineage, replayed from 8 across the epoch change. */
+    ck_assert_int_eq(history_plan(h, "E1", 7, &from), HISTORY_RECOVERED);
+    ck_assert_uint_eq(from, 8);
+    ck_assert_int_eq(history_plan(h, "E1", 10, &from), HISTORY_RECOVERED);
+    ck_assert_uint_eq(from, 11);
+    /* Saw E1 offset 12: the old sequencer gave 12 to an event the survivor never had. */
+    ck_assert_int_eq(history_plan(h, "E1", 12, &from), HISTORY_DIVERGED);
+    ck_assert_uint_eq(from, 16);
+    ck_assert_int_eq(history_plan(h, "E2", 13, &from), HISTORY_RECOVERED);
+    ck_assert_uint_eq(from, 14);
+    ck_assert_int_eq(history_plan(h, "E2", 10, &from), HISTORY_RECOVERED); /* _connected at 10 */
+    ck_assert_int_eq(history_plan(h, "E2", 5, &from), HISTORY_DIVERGED);
+    ck_assert_int_eq(history_plan(h, "E2", 16, &from), HISTORY_AHEAD);
+    ck_assert_int_eq(history_plan(h, "E9", 3, &from), HISTORY_EPOCH_CHANGED);
+    /* An epoch that sequenced nothing is replaced, not kept. */
+    history_begin_epoch(h, "E3");
+    history_begin_epoch(h, "E4");
+    struct history_epoch_span l[HISTORY_LINEAGE_MAX];
+    ck_assert_uint_eq(history_lineage(h, l, HISTORY_LINEAGE_MAX), 3);
+    ck_assert_str_eq(l[2].epoch, "E4");
+    ck_assert_uint_eq(l[2].first, 16);
+
+    /* A follower adopts the lineage and mirrors frames; a new epoch in the stream extends it. */
+    struct history *f = history_new(100, "mine");
+    history_adopt(f, l, 3, 14);
+    ck_assert_uint_eq(history_next_offset(f), 14);
+    ck_assert_uint_eq(history_last(f), 13);
+    for (uint64_t o = 14; o <= 16; o++) {
+        struct frame *fr = frame_from("x", 1);
+        fr->offset = o;
+        history_append_mirrored(f, fr, o < 16 ? "E2" : "E5");
+    }
+    ck_assert_str_eq(history_epoch(f), "E5");
+    ck_assert_int_eq(history_plan(f, "E1", 10, &from), HISTORY_TRUNCATED); /* 11..13 not held */
+    ck_assert_int_eq(history_plan(f, "E2", 14, &from), HISTORY_RECOVERED);
+    /* E4 (from 16) in the adopted lineage was contradicted by the stream's E5 at 16. */
+    ck_assert_uint_eq(history_lineage(f, l, HISTORY_LINEAGE_MAX), 3);
+    ck_assert_str_eq(l[1].epoch, "E2");
+    ck_assert_uint_eq(l[1].first, 11);
+    ck_assert_str_eq(l[2].epoch, "E5");
+    ck_assert_uint_eq(l[2].first, 16);
+    ck_assert_int_eq(history_plan(f, "E4", 15, &from), HISTORY_EPOCH_CHANGED);
+    ck_assert_int_eq(history_plan(f, "E2", 15, &from), HISTORY_RECOVERED);
+    ck_assert_int_eq(history_plan(f, "E2", 16, &from), HISTORY_DIVERGED);
+    history_free(f);
+    history_free(h);
+}
+END_TEST
+
 START_TEST(envelope_round_trip)
 {
     const char *data = "{\"_id\":\"abc\",\"name\":\"caf\\u00e9\",\"price\":9.5}";
@@ -112,6 +171,7 @@ int main(void)
     TCase *tc = tcase_create("core");
     tcase_add_test(tc, wraps_around_and_keeps_newest);
     tcase_add_test(tc, plans_cover_gaps_and_epochs);
+    tcase_add_test(tc, lineage_across_failovers);
     tcase_add_test(tc, envelope_round_trip);
     tcase_add_test(tc, event_names);
     suite_add_tcase(s, tc);
