@@ -13,6 +13,7 @@ struct frame *frame_new(size_t len)
     f->len = len;
     f->hdr = 0;
     f->alt = NULL;
+    f->rep = NULL;
     f->buf[FRAME_PRE + len] = '\0';
     return f;
 }
@@ -56,6 +57,7 @@ void frame_unref(struct frame *f)
 {
     if (f && atomic_fetch_sub_explicit(&f->refs, 1, memory_order_acq_rel) == 1) {
         frame_unref(f->alt);
+        frame_unref(f->rep);
         free(f);
     }
 }

@@ -20,6 +20,7 @@ struct frame {
     size_t len;      /* payload bytes */
     unsigned hdr;    /* websocket header bytes written just before the payload (0 = none) */
     struct frame *alt; /* the same event in another framing (Socket.IO), owned; or NULL */
+    struct frame *rep; /* the replication framing (with the emit id), owned; or NULL */
     unsigned char buf[]; /* FRAME_PRE headroom, then len payload bytes, then a NUL */
 };
 

@@ -29,7 +29,7 @@ void hub_config_defaults(struct hub_config *c)
     c->name = "hub";
 }
 
-static void random_epoch(char *out, size_t outlen)
+void hub_random_epoch(char *out, size_t outlen)
 {
     unsigned char r[8];
     if (getrandom(r, sizeof r, 0) != (ssize_t)sizeof r) {
@@ -141,13 +141,20 @@ struct hub *hub_new(const struct hub_config *cfg, char *err, size_t errlen)
     }
     h->cfg = *cfg;
     h->paths = cfg->paths ? cfg->paths : default_paths;
+    char epoch[ENVELOPE_EPOCH_BUF];
     if (cfg->epoch && envelope_epoch_valid(cfg->epoch))
-        snprintf(h->epoch, sizeof h->epoch, "%s", cfg->epoch);
+        snprintf(epoch, sizeof epoch, "%s", cfg->epoch);
     else
-        random_epoch(h->epoch, sizeof h->epoch);
+        hub_random_epoch(epoch, sizeof epoch);
+    if (h->cfg.replica_timeout_ms <= 0)
+        h->cfg.replica_timeout_ms = 1000;
+    atomic_init(&h->ninsync, 0);
+    atomic_init(&h->accepting, 1);
+    atomic_init(&h->resync, 0);
+    pthread_cond_init(&h->committed_cond, NULL);
     atomic_init(&h->stopping, 0);
     pthread_mutex_init(&h->lock, NULL);
-    h->hist = history_new(cfg->history, h->epoch);
+    h->hist = history_new(cfg->history, epoch);
     h->batch = malloc(LWS_PRE + HUB_BATCH_BYTES);
     struct metrics *m = cfg->metrics;
     if (m == NULL)
@@ -208,6 +215,7 @@ void hub_free(struct hub *h)
     history_free(h->hist);
     pthread_mutex_unlock(&h->lock);
     pthread_mutex_destroy(&h->lock);
+    pthread_cond_destroy(&h->committed_cond);
     metrics_free(h->own_metrics);
     free(h->batch);
     free(h);
@@ -218,9 +226,135 @@ int hub_port(const struct hub *h)
     return h->port;
 }
 
-const char *hub_epoch(const struct hub *h)
+const char *hub_epoch(struct hub *h, char buf[ENVELOPE_EPOCH_BUF])
 {
-    return h->epoch;
+    pthread_mutex_lock(&h->lock);
+    snprintf(buf, ENVELOPE_EPOCH_BUF, "%s", history_epoch(h->hist));
+    pthread_mutex_unlock(&h->lock);
+    return buf;
+}
+
+size_t hub_lineage(struct hub *h, struct history_epoch_span *out, size_t max)
+{
+    pthread_mutex_lock(&h->lock);
+    size_t n = history_lineage(h->hist, out, max);
+    pthread_mutex_unlock(&h->lock);
+    return n;
+}
+
+void hub_set_accepting(struct hub *h, int on)
+{
+    atomic_store(&h->accepting, on ? 1 : 0);
+}
+
+void hub_begin_epoch(struct hub *h)
+{
+    char epoch[ENVELOPE_EPOCH_BUF];
+    hub_random_epoch(epoch, sizeof epoch);
+    pthread_mutex_lock(&h->lock);
+    history_begin_epoch(h->hist, epoch);
+    pthread_mutex_unlock(&h->lock);
+    LOG_INFO("epoch_begun hub=%s epoch=%s", h->cfg.name, epoch);
+}
+
+void hub_adopt(struct hub *h, const struct history_epoch_span *lineage, size_t n, uint64_t next)
+{
+    pthread_mutex_lock(&h->lock);
+    history_adopt(h->hist, lineage, n, next);
+    h->committed = history_last(h->hist);
+    pthread_mutex_unlock(&h->lock);
+    atomic_store(&h->resync, 1);
+    lws_cancel_service(h->ctx);
+}
+
+/* Builds the three encodings of one event: plain, Socket.IO, and (with an id) replication. */
+static struct frame *encode_all(const char *event, const char *data, size_t len, uint64_t off,
+                                const char *epoch, const char *id)
+{
+    struct frame *f = envelope_encode(event, data, len, off, epoch);
+    if (f == NULL)
+        return NULL;
+    frame_seal_text(f);
+    f->alt = eio_event(event, data, len, off, epoch);
+    if (id && *id) {
+        f->rep = envelope_encode_with_id(event, data, len, off, epoch, id);
+        if (f->rep)
+            frame_seal_text(f->rep);
+    }
+    if (f->alt == NULL || (id && *id && f->rep == NULL)) {
+        frame_unref(f);
+        return NULL;
+    }
+    return f;
+}
+
+/* Called with h->lock held after an append: without in-sync replicas, commit at once. */
+static void commit_if_alone(struct hub *h)
+{
+    if (atomic_load(&h->ninsync) == 0) {
+        h->committed = history_last(h->hist);
+        pthread_cond_broadcast(&h->committed_cond);
+    }
+}
+
+uint64_t hub_mirror(struct hub *h, const char *frame, size_t len, char *id_out, size_t idlen,
+                    char *err, size_t errlen)
+{
+    struct envelope_wire w;
+    if (envelope_parse_wire(frame, len, &w, err, errlen) != 0)
+        return 0;
+    char event[ENVELOPE_EVENT_MAX + 1], epoch[ENVELOPE_EPOCH_BUF];
+    snprintf(event, sizeof event, "%.*s", (int)w.event_len, w.event);
+    snprintf(epoch, sizeof epoch, "%.*s", (int)w.epoch_len, w.epoch);
+    if (!envelope_epoch_valid(epoch) || w.id_len >= idlen) {
+        snprintf(err, errlen, "bad epoch or id");
+        return 0;
+    }
+    snprintf(id_out, idlen, "%.*s", (int)w.id_len, w.id ? w.id : "");
+    pthread_mutex_lock(&h->lock);
+    uint64_t next = history_next_offset(h->hist);
+    if (w.offset < next) {
+        pthread_mutex_unlock(&h->lock);
+        return w.offset; /* already held */
+    }
+    if (w.offset > next) {
+        pthread_mutex_unlock(&h->lock);
+        snprintf(err, errlen, "gap: got offset %llu, expected %llu", (unsigned long long)w.offset,
+                 (unsigned long long)next);
+        return 0;
+    }
+    struct frame *f = encode_all(event, w.data, w.data_len, w.offset, epoch, id_out);
+    if (f)
+        history_append_mirrored(h->hist, f, epoch);
+    commit_if_alone(h);
+    pthread_mutex_unlock(&h->lock);
+    if (f == NULL) {
+        snprintf(err, errlen, "out of memory");
+        return 0;
+    }
+    metric_inc(h->m_events);
+    lws_cancel_service(h->ctx);
+    return w.offset;
+}
+
+int hub_wait_commit(struct hub *h, uint64_t offset, long timeout_ms)
+{
+    struct timespec dl;
+    clock_gettime(CLOCK_REALTIME, &dl);
+    dl.tv_sec += timeout_ms / 1000;
+    dl.tv_nsec += (timeout_ms % 1000) * 1000000L;
+    if (dl.tv_nsec >= 1000000000L) {
+        dl.tv_sec++;
+        dl.tv_nsec -= 1000000000L;
+    }
+    pthread_mutex_lock(&h->lock);
+    while (h->committed < offset) {
+        if (pthread_cond_timedwait(&h->committed_cond, &h->lock, &dl) != 0)
+            break;
+    }
+    int ok = h->committed >= offset;
+    pthread_mutex_unlock(&h->lock);
+    return ok;
 }
 
 void hub_stop(struct hub *h)
@@ -247,24 +381,19 @@ int hub_run(struct hub *h, volatile sig_atomic_t *stop_flag)
     return 0;
 }
 
-uint64_t hub_publish(struct hub *h, const char *event, const char *data_json, size_t data_len)
+uint64_t hub_publish(struct hub *h, const char *event, const char *data_json, size_t data_len,
+                     const char *id)
 {
     if (atomic_load(&h->stopping))
         return 0;
     pthread_mutex_lock(&h->lock);
     uint64_t off = history_next_offset(h->hist);
-    /* Encoded once per framing, never per client: plain JSON and Socket.IO. */
-    struct frame *f = envelope_encode(event, data_json, data_len, off, h->epoch);
+    /* Encoded once per framing, never per client: plain JSON, Socket.IO, replication. */
+    struct frame *f = encode_all(event, data_json, data_len, off, history_epoch(h->hist), id);
     if (f) {
-        frame_seal_text(f);
-        f->alt = eio_event(event, data_json, data_len, off, h->epoch);
-        if (f->alt == NULL) {
-            frame_unref(f);
-            f = NULL;
-        }
-    }
-    if (f)
         history_append(h->hist, f);
+        commit_if_alone(h);
+    }
     pthread_mutex_unlock(&h->lock);
     if (f == NULL)
         return 0;
@@ -286,5 +415,7 @@ void hub_stats(struct hub *h, struct hub_stats *out)
     out->replays_failed = (uint64_t)metric_get(h->m_replay_fail);
     pthread_mutex_lock(&h->lock);
     out->last_offset = history_last(h->hist);
+    out->committed = h->committed;
     pthread_mutex_unlock(&h->lock);
+    out->replicas = h->nreplicas;
 }

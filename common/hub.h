@@ -19,12 +19,15 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "envelope.h"
+#include "history.h"
 #include "metrics.h"
 
 /* Close codes sent to clients (documented in docs/protocol.md). */
 #define HUB_CLOSE_GOING_AWAY 1001 /* server shutting down */
 #define HUB_CLOSE_UNSUPPORTED 1003 /* binary frame received */
 #define HUB_CLOSE_TOO_BIG 1009    /* client message over max_message */
+#define HUB_CLOSE_RESYNC 1012     /* follower relay resynced its history: reconnect with since */
 #define HUB_CLOSE_FULL 1013       /* max_clients reached: try again later */
 #define HUB_CLOSE_SLOW 4008       /* client fell queue_limit events behind */
 
@@ -41,6 +44,7 @@ struct hub_config {
     size_t max_message;      /* largest message accepted from a client */
     const char *epoch;       /* NULL = random */
     long drain_ms;           /* on stop: time allowed to flush queued events before closing */
+    long replica_timeout_ms; /* an in-sync replica that stops acknowledging this long is dropped */
     struct metrics *metrics; /* optional: the hub registers its metrics here */
     const char *name;        /* for logs, e.g. "relay" */
 };
@@ -56,7 +60,8 @@ void hub_free(struct hub *h);
 
 /* The port actually listened on. */
 int hub_port(const struct hub *h);
-const char *hub_epoch(const struct hub *h);
+/* Copies the current epoch (it changes on failover) into buf; returns buf. */
+const char *hub_epoch(struct hub *h, char buf[ENVELOPE_EPOCH_BUF]);
 
 /*
  * Runs the event loop until the hub has stopped and drained. When stop_flag is not NULL it
@@ -70,9 +75,31 @@ void hub_stop(struct hub *h);
 
 /*
  * Publishes one event to every client. data_json must be one valid JSON value (copied as is).
- * Returns the event's offset (>= 1), or 0 when out of memory or stopping.
+ * id (NULL or "" for none) travels with the event to replica relays, for their idempotency.
+ * Returns the event's offset (>= 1), or 0 when out of memory or stopping. Clients receive it
+ * once it is committed: at once without replicas, else when every in-sync replica has it.
  */
-uint64_t hub_publish(struct hub *h, const char *event, const char *data_json, size_t data_len);
+uint64_t hub_publish(struct hub *h, const char *event, const char *data_json, size_t data_len,
+                     const char *id);
+
+/* Waits until offset is committed. Returns 1 when it is, 0 when timeout_ms passed first. */
+int hub_wait_commit(struct hub *h, uint64_t offset, long timeout_ms);
+
+/*
+ * Follower relays (see relay/cluster.c). hub_mirror() appends a frame exactly as the leader
+ * sent it (offsets and epoch kept); the id it carried is copied to id_out ("" when none).
+ * Returns the offset, or 0 with a message in err when the frame is malformed or leaves a gap
+ * (the caller resynchronises). A frame already held is accepted again and ignored.
+ */
+uint64_t hub_mirror(struct hub *h, const char *frame, size_t len, char *id_out, size_t idlen,
+                    char *err, size_t errlen);
+/* Drops the history and adopts the leader's lineage; clients are closed with 1012. */
+void hub_adopt(struct hub *h, const struct history_epoch_span *lineage, size_t n, uint64_t next);
+/* Continues the offsets under a new random epoch (this relay took over sequencing). */
+void hub_begin_epoch(struct hub *h);
+/* Refuses (0) or accepts (1) new client upgrades; replica upgrades are always accepted. */
+void hub_set_accepting(struct hub *h, int on);
+size_t hub_lineage(struct hub *h, struct history_epoch_span *out, size_t max);
 
 struct hub_stats {
     uint64_t clients;        /* currently connected */
@@ -83,6 +110,8 @@ struct hub_stats {
     uint64_t rejected;       /* refused: bad path, full, stopping */
     uint64_t replays_ok, replays_failed;
     uint64_t last_offset;
+    uint64_t committed; /* newest offset delivered to clients */
+    uint64_t replicas;  /* replica relays connected (in sync or catching up) */
 };
 void hub_stats(struct hub *h, struct hub_stats *out);
 

@@ -32,6 +32,10 @@ struct hub_client {
     const char *close_reason;
     size_t rx_bytes; /* bytes of the message being received */
     int sio;           /* speaks Socket.IO v4 (Engine.IO v4) framing */
+    int replica;       /* a follower relay: gets every frame with ids, acknowledges offsets */
+    int insync;        /* replica caught up with the commit: the commit waits for it */
+    uint64_t acked;    /* replica: newest offset it acknowledged */
+    int64_t ack_at_us; /* replica: when acked last advanced (or it was caught up) */
     int awaiting_pong; /* Socket.IO heartbeat sent, "3" not yet received */
     int64_t ping_at_us;
     char sid[24];
@@ -49,10 +53,15 @@ struct hub {
     lws_retry_bo_t retry;
     lws_sorted_usec_list_t tick;
     int port;
-    char epoch[ENVELOPE_EPOCH_MAX + 1];
 
-    pthread_mutex_t lock; /* guards hist */
+    pthread_mutex_t lock; /* guards hist and committed */
+    pthread_cond_t committed_cond;
     struct history *hist;
+    uint64_t committed; /* clients get offsets <= committed */
+    atomic_int ninsync; /* in-sync replicas: when 0, publish commits at once */
+    atomic_int accepting;
+    atomic_int resync; /* history was replaced: close the clients (lws thread) */
+    uint64_t nreplicas; /* lws thread */
 
     /* lws thread only */
     struct hub_client *clients;
@@ -78,5 +87,7 @@ int hub_client_receive(struct hub *h, struct lws *wsi, struct hub_client *c, con
 void hub_client_unlink(struct hub *h, struct hub_client *c);
 /* Looks at every client: slow ones closed, heartbeats, writes requested where frames wait. */
 void hub_sweep(struct hub *h);
+/* A new random epoch name into out (ENVELOPE_EPOCH_BUF bytes). */
+void hub_random_epoch(char *out, size_t outlen);
 
 #endif

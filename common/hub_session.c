@@ -87,6 +87,13 @@ void hub_client_unlink(struct hub *h, struct hub_client *c)
         c->next->prev = c->prev;
     c->prev = c->next = NULL;
     c->established = 0;
+    if (c->replica) {
+        h->nreplicas--;
+        if (c->insync)
+            atomic_fetch_sub(&h->ninsync, 1);
+        LOG_INFO("replica_left hub=%s peer=%s acked=%llu", h->cfg.name, c->peer,
+                 (unsigned long long)c->acked);
+    }
     h->nclients--;
     metric_set(h->m_clients, (int64_t)h->nclients);
     for (int i = 0; i < c->nctrl; i++)
@@ -134,7 +141,7 @@ static const char *urlarg(struct lws *wsi, const char *name, char *out, size_t o
 
 int hub_client_filter(struct hub *h, struct lws *wsi, struct hub_client *c)
 {
-    char path[256], since[32], epoch[64], eio[8];
+    char path[256], since[32], epoch[64], eio[8], rep[64];
     if (lws_hdr_copy(wsi, path, sizeof path, WSI_TOKEN_GET_URI) <= 0 || !path_accepted(h, path) ||
         atomic_load(&h->stopping)) {
         LOG_DEBUG("upgrade_refused hub=%s path=%s", h->cfg.name, path);
@@ -142,6 +149,12 @@ int hub_client_filter(struct hub *h, struct lws *wsi, struct hub_client *c)
     }
     if (c == NULL)
         return 0;
+    if (strcmp(path, "/websocket-service") == 0 && urlarg(wsi, "replica=", rep, sizeof rep))
+        c->replica = 1;
+    if (!c->replica && !atomic_load(&h->accepting)) {
+        LOG_DEBUG("upgrade_refused hub=%s reason=not_accepting", h->cfg.name);
+        return -1; /* a follower that is not in sync yet: the proxy tries another relay */
+    }
     if (strncmp(path, "/socket.io/", 11) == 0 && urlarg(wsi, "EIO=", eio, sizeof eio)) {
         if (strcmp(eio, "4") != 0) {
             LOG_INFO("upgrade_refused hub=%s reason=engine_io_version eio=%s", h->cfg.name, eio);
@@ -157,30 +170,57 @@ int hub_client_filter(struct hub *h, struct lws *wsi, struct hub_client *c)
 /* The client starts receiving events: makes the replay plan and queues _connected/_recovery. */
 static void client_join(struct hub *h, struct hub_client *c)
 {
+    struct history_epoch_span lineage[HISTORY_LINEAGE_MAX];
+    char epoch[ENVELOPE_EPOCH_BUF];
     pthread_mutex_lock(&h->lock);
-    uint64_t last = history_last(h->hist);
+    uint64_t last = history_last(h->hist), first = history_first(h->hist);
+    uint64_t committed = h->committed;
+    snprintf(epoch, sizeof epoch, "%s", history_epoch(h->hist));
+    size_t nl = history_lineage(h->hist, lineage, HISTORY_LINEAGE_MAX);
     enum history_plan_result plan = HISTORY_RECOVERED;
-    uint64_t from = last + 1;
+    uint64_t from = (c->replica ? last : committed) + 1;
     if (c->has_since)
         plan = history_plan(h->hist, c->epoch, c->since, &from);
     pthread_mutex_unlock(&h->lock);
 
-    c->cursor = from;
-    c->live_from = last + 1;
-    json_t *d = json_pack("{s:I, s:s}", "offset", (json_int_t)last, "epoch", h->epoch);
+    if (c->replica) {
+        /* A replica gets everything held; if it cannot resume it resyncs from our first. */
+        if (plan != HISTORY_RECOVERED)
+            from = first;
+        c->cursor = from;
+        c->live_from = from;
+        c->acked = from - 1;
+        c->ack_at_us = hub_now_us();
+        h->nreplicas++;
+    } else {
+        if (plan == HISTORY_RECOVERED && from > committed + 1)
+            from = committed + 1; /* resuming ahead of the commit: wait for it */
+        c->cursor = from;
+        c->live_from = committed + 1;
+    }
+    json_t *d = json_pack("{s:I, s:s}", "offset", (json_int_t)(c->replica ? last : committed),
+                          "epoch", epoch);
+    if (c->replica) {
+        json_t *l = json_array();
+        for (size_t i = 0; i < nl; i++)
+            json_array_append_new(l, json_pack("[s, I]", lineage[i].epoch,
+                                               (json_int_t)lineage[i].first));
+        json_object_set_new(d, "lineage", l);
+        json_object_set_new(d, "first", json_integer((json_int_t)first));
+    }
     queue_ctrl(c, control_frame(c, "_connected", d));
     json_decref(d);
     if (c->has_since) {
         int ok = plan == HISTORY_RECOVERED;
         metric_inc(ok ? h->m_replay_ok : h->m_replay_fail);
         d = json_pack("{s:b, s:s, s:s, s:I, s:I, s:I}", "recovered", ok, "reason",
-                      history_plan_name(plan), "epoch", h->epoch, "since", (json_int_t)c->since,
-                      "from", (json_int_t)from, "offset", (json_int_t)last);
+                      history_plan_name(plan), "epoch", epoch, "since", (json_int_t)c->since,
+                      "from", (json_int_t)from, "offset", (json_int_t)(c->replica ? last : committed));
         queue_ctrl(c, control_frame(c, "_recovery", d));
         json_decref(d);
     }
-    LOG_DEBUG("client_join hub=%s peer=%s sio=%d since=%s%llu replay=%s clients=%llu",
-              h->cfg.name, c->peer, c->sio, c->has_since ? "" : "-",
+    LOG_DEBUG("client_join hub=%s peer=%s sio=%d replica=%d since=%s%llu replay=%s clients=%llu",
+              h->cfg.name, c->peer, c->sio, c->replica, c->has_since ? "" : "-",
               (unsigned long long)c->since, c->has_since ? history_plan_name(plan) : "none",
               (unsigned long long)h->nclients);
 }
@@ -253,12 +293,17 @@ static int write_events(struct hub *h, struct hub_client *c, uint64_t *last_out)
     int nf = 0;
     size_t bytes = 0;
     pthread_mutex_lock(&h->lock);
-    uint64_t last = history_last(h->hist);
-    while (c->cursor != HUB_NOT_JOINED && nf < HUB_BATCH) {
+    /* Clients see committed events only; replicas see everything, so the commit can advance. */
+    uint64_t last = c->replica ? history_last(h->hist) : h->committed;
+    while (c->cursor != HUB_NOT_JOINED && nf < HUB_BATCH && c->cursor + (uint64_t)nf <= last) {
         struct frame *f = history_get(h->hist, c->cursor + (uint64_t)nf);
         if (f == NULL)
             break; /* caught up, or fell out of history (the sweep closes it) */
-        if (c->sio && f->alt) {
+        if (c->replica && f->rep) {
+            struct frame *rep = frame_ref(f->rep);
+            frame_unref(f);
+            f = rep;
+        } else if (c->sio && f->alt) {
             struct frame *alt = frame_ref(f->alt);
             frame_unref(f);
             f = alt;
@@ -311,6 +356,56 @@ static void sio_heartbeat(struct hub *h, struct hub_client *c, int64_t now)
     }
 }
 
+/*
+ * Replicas and the commit: a replica is in sync once it has acknowledged everything
+ * committed; the commit is the newest offset every in-sync replica acknowledged (or the
+ * newest event when none is), and never moves back. An in-sync replica that stops
+ * acknowledging for replica_timeout_ms is dropped so clients are not held up by it.
+ */
+static uint64_t update_commit(struct hub *h, uint64_t last, int64_t now)
+{
+    pthread_mutex_lock(&h->lock);
+    uint64_t committed = h->committed;
+    pthread_mutex_unlock(&h->lock);
+    uint64_t lowest = last;
+    int insync = 0;
+    for (struct hub_client *c = h->clients; c; c = c->next) {
+        if (!c->replica || c->close_code == -1 || c->cursor == HUB_NOT_JOINED)
+            continue;
+        if (c->acked >= last)
+            c->ack_at_us = now;
+        if (!c->insync && c->acked >= committed) {
+            c->insync = 1;
+            atomic_fetch_add(&h->ninsync, 1);
+            LOG_INFO("replica_in_sync hub=%s peer=%s acked=%llu", h->cfg.name, c->peer,
+                     (unsigned long long)c->acked);
+        }
+        if (!c->insync)
+            continue;
+        if (now - c->ack_at_us > h->cfg.replica_timeout_ms * 1000) {
+            LOG_WARN("replica_dropped hub=%s peer=%s acked=%llu last=%llu", h->cfg.name, c->peer,
+                     (unsigned long long)c->acked, (unsigned long long)last);
+            c->insync = 0;
+            atomic_fetch_sub(&h->ninsync, 1);
+            client_kill(c, 4009, "replica not acknowledging");
+            continue;
+        }
+        insync++;
+        if (c->acked < lowest)
+            lowest = c->acked;
+    }
+    pthread_mutex_lock(&h->lock);
+    if (insync == 0)
+        lowest = history_last(h->hist); /* alone: everything appended is committed */
+    if (lowest > h->committed) {
+        h->committed = lowest;
+        pthread_cond_broadcast(&h->committed_cond);
+    }
+    committed = h->committed;
+    pthread_mutex_unlock(&h->lock);
+    return committed;
+}
+
 void hub_sweep(struct hub *h)
 {
     pthread_mutex_lock(&h->lock);
@@ -318,13 +413,21 @@ void hub_sweep(struct hub *h)
     pthread_mutex_unlock(&h->lock);
     int stopping = atomic_load(&h->stopping);
     int64_t now = hub_now_us();
+    int resync = atomic_exchange(&h->resync, 0);
+    uint64_t committed = update_commit(h, last, now);
     for (struct hub_client *c = h->clients, *nx; c; c = nx) {
         nx = c->next;
         if (c->close_code == -1)
             continue; /* already being killed */
+        if (resync && !c->replica) {
+            /* The history was replaced: positions in it may mean other events now. */
+            client_kill(c, HUB_CLOSE_RESYNC, "relay resynced: reconnect with since");
+            continue;
+        }
         int joined = c->cursor != HUB_NOT_JOINED;
+        uint64_t top = c->replica ? last : committed; /* what this client may be sent */
         uint64_t base = c->cursor > c->live_from ? c->cursor : c->live_from;
-        uint64_t lag = joined && last + 1 > base ? last + 1 - base : 0;
+        uint64_t lag = joined && top + 1 > base ? top + 1 - base : 0;
         if (!stopping && joined && (lag > (uint64_t)h->cfg.queue_limit || c->cursor < first)) {
             metric_inc(h->m_slow);
             LOG_INFO("slow_client_closed hub=%s peer=%s lag=%llu limit=%d", h->cfg.name, c->peer,
@@ -338,11 +441,11 @@ void hub_sweep(struct hub *h)
                 continue;
         }
         if (stopping && c->close_code == 0 &&
-            (!joined || c->cursor > last || now >= h->stop_deadline_us)) {
+            (!joined || c->cursor > top || now >= h->stop_deadline_us)) {
             c->close_code = HUB_CLOSE_GOING_AWAY;
             c->close_reason = "going away";
         }
-        if ((c->cursor <= last || c->nctrl > 0 || c->close_code > 0))
+        if ((c->cursor <= top || c->nctrl > 0 || c->close_code > 0))
             want_write(c);
     }
 }
@@ -454,8 +557,21 @@ int hub_client_receive(struct hub *h, struct lws *wsi, struct hub_client *c, con
     }
     if (lws_is_final_fragment(wsi) && lws_remaining_packet_payload(wsi) == 0)
         c->rx_bytes = 0;
-    /* Plain clients' messages carry nothing the hub acts on; Socket.IO control packets do. */
+    /* Plain clients' messages carry nothing the hub acts on; Socket.IO control packets and
+     * replicas' acknowledgements ("ack N") do. */
     if (c->sio && whole)
         return sio_packet(h, c, in, len);
+    if (c->replica && whole && len > 4 && len < 32 && memcmp(in, "ack ", 4) == 0) {
+        char num[32];
+        memcpy(num, in + 4, len - 4);
+        num[len - 4] = '\0';
+        char *end;
+        unsigned long long n = strtoull(num, &end, 10);
+        if (*end == '\0' && n > c->acked) {
+            c->acked = n;
+            c->ack_at_us = hub_now_us();
+            hub_sweep(h); /* the commit may advance now */
+        }
+    }
     return 0;
 }

@@ -80,7 +80,7 @@ static void publish(struct api *a, const json_t *doc)
     }
     const char *id = json_string_value(json_object_get(doc, "_id"));
     if (a->hub) {
-        if (hub_publish(a->hub, "new_product", s, len) == 0)
+        if (hub_publish(a->hub, "new_product", s, len, NULL) == 0)
             LOG_WARN("publish_failed id=%s reason=hub_stopping", id ? id : "?");
         else
             metric_inc(a->m_published);

@@ -48,6 +48,17 @@
          "epoch name (default: random at start; a restart is a new epoch)", 0, 0},                 \
         {"log-level", "RELAY_LOG_LEVEL", FLAG_STR, &(c)->log_level,                                \
          "debug, info, warn or error (default info)", 0, 0},                                       \
+        {"peers", "RELAY_PEERS", FLAG_STR, &(c)->peers_arg,                                        \
+         "HA: every member as host:wsport:httpport, comma-separated, same order everywhere",      \
+         0, 0},                                                                                    \
+        {"id", "RELAY_ID", FLAG_STR, &(c)->id_arg,                                                 \
+         "HA: this relay's index in --peers, or a name ending in -N (e.g. $POD_NAME relay-1)", 0, \
+         0},                                                                                       \
+        {"replica-timeout", "RELAY_REPLICA_TIMEOUT", FLAG_DURATION, &(c)->replica_timeout_ms,      \
+         "HA: an in-sync follower that stops acknowledging this long is dropped (default 1s)",    \
+         50, 60000},                                                                               \
+        {"election-interval", "RELAY_ELECTION_INTERVAL", FLAG_DURATION, &(c)->election_ms,         \
+         "HA: how often members look at each other (default 250ms)", 20, 10000},                  \
     }
 
 static void defaults(struct relay_config *c)
@@ -68,6 +79,62 @@ static void defaults(struct relay_config *c)
     c->http_threads = 2;
     c->body_timeout_ms = 10000;
     c->log_level = "info";
+    c->replica_timeout_ms = 1000;
+    c->election_ms = 250;
+}
+
+int relay_peers_parse(struct relay_config *c, const char *s, char *err, size_t errlen)
+{
+    c->npeers = 0;
+    const char *p = s;
+    while (*p) {
+        if (c->npeers == RELAY_MAX_PEERS) {
+            snprintf(err, errlen, "--peers: at most %d members", RELAY_MAX_PEERS);
+            return -1;
+        }
+        const char *end = strchr(p, ',');
+        size_t n = end ? (size_t)(end - p) : strlen(p);
+        char item[192];
+        if (n == 0 || n >= sizeof item) {
+            snprintf(err, errlen, "--peers: empty or too long member at position %d", c->npeers);
+            return -1;
+        }
+        memcpy(item, p, n);
+        item[n] = '\0';
+        struct relay_peer *peer = &c->peers[c->npeers];
+        char *c2 = strrchr(item, ':');
+        char *c1 = c2 ? memrchr(item, ':', (size_t)(c2 - item)) : NULL;
+        long ws, http;
+        if (c1 == NULL || c1 == item || (size_t)(c1 - item) >= sizeof peer->host) {
+            snprintf(err, errlen, "--peers: '%s' is not host:wsport:httpport", item);
+            return -1;
+        }
+        *c1 = *c2 = '\0';
+        if (flags_parse_long(c1 + 1, &ws) != 0 || flags_parse_long(c2 + 1, &http) != 0 || ws < 1 ||
+            ws > 65535 || http < 1 || http > 65535) {
+            snprintf(err, errlen, "--peers: bad ports in member %d", c->npeers);
+            return -1;
+        }
+        memcpy(peer->host, item, (size_t)(c1 - item) + 1); /* checked to fit above */
+        peer->ws_port = (int)ws;
+        peer->http_port = (int)http;
+        c->npeers++;
+        p += n;
+        if (*p == ',')
+            p++;
+    }
+    return 0;
+}
+
+/* "2" or "relay-2" (a StatefulSet pod name) -> 2. */
+static int parse_id(const char *s, int *out)
+{
+    const char *dash = strrchr(s, '-');
+    long v;
+    if (flags_parse_long(dash ? dash + 1 : s, &v) != 0 || v < 0 || v >= RELAY_MAX_PEERS)
+        return -1;
+    *out = (int)v;
+    return 0;
 }
 
 int relay_config_parse(struct relay_config *c, int argc, char **argv, char *err, size_t errlen)
@@ -96,6 +163,15 @@ int relay_config_parse(struct relay_config *c, int argc, char **argv, char *err,
     }
     if (c->token && *c->token == '\0')
         c->token = NULL;
+    if (c->peers_arg && *c->peers_arg) {
+        if (relay_peers_parse(c, c->peers_arg, err, errlen) != 0)
+            return -1;
+        if (c->id_arg == NULL || parse_id(c->id_arg, &c->id) != 0 || c->id >= c->npeers) {
+            snprintf(err, errlen, "--id must name this relay's index in --peers (0..%d), got '%s'",
+                     c->npeers - 1, c->id_arg ? c->id_arg : "(none)");
+            return -1;
+        }
+    }
     return 0;
 }
 

@@ -1,4 +1,5 @@
 /* relay — see relay --help and docs/relay.md. */
+#include <curl/curl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -39,13 +40,17 @@ int main(int argc, char **argv)
     sigaction(SIGINT, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
 
+    /* libcurl (HA: peer probes, forwarding) must be initialised before any thread starts. */
+    curl_global_init(CURL_GLOBAL_DEFAULT);
     struct relay *r = relay_new(&cfg, &stopping, err, sizeof err);
     if (r == NULL) {
         LOG_ERROR("start_failed error=\"%s\"", err);
+        curl_global_cleanup();
         return 1;
     }
     int rc = relay_run(r);
     relay_free(r);
+    curl_global_cleanup();
     LOG_INFO("relay_exit status=%d", rc == 0 ? 0 : 1);
     return rc == 0 ? 0 : 1;
 }

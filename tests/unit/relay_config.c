@@ -101,6 +101,48 @@ START_TEST(bad_flags_named)
 }
 END_TEST
 
+START_TEST(peers_and_ids)
+{
+    struct relay_config c;
+    char err[256];
+    char *argv[] = {"relay", "--peers", "relay-0.relay:8080:8081,10.0.0.2:9080:9081,h3:1:2",
+                    "--id", "relay-1", NULL};
+    ck_assert_int_eq(parse(&c, err, 5, argv), 0);
+    ck_assert_int_eq(c.npeers, 3);
+    ck_assert_int_eq(c.id, 1);
+    ck_assert_str_eq(c.peers[0].host, "relay-0.relay");
+    ck_assert_int_eq(c.peers[0].ws_port, 8080);
+    ck_assert_int_eq(c.peers[1].http_port, 9081);
+    ck_assert_str_eq(c.peers[2].host, "h3");
+    setenv("RELAY_PEERS", "a:1:2,b:3:4", 1);
+    setenv("RELAY_ID", "0", 1);
+    char *none[] = {"relay", NULL};
+    ck_assert_int_eq(parse(&c, err, 1, none), 0);
+    ck_assert_int_eq(c.npeers, 2);
+    ck_assert_int_eq(c.id, 0);
+    unsetenv("RELAY_PEERS");
+    unsetenv("RELAY_ID");
+    struct {
+        char *peers, *id;
+        const char *want;
+    } bad[] = {
+        {"a:1:2,b:3:4", "2", "--id must name"},
+        {"a:1:2,b:3:4", NULL, "--id must name"},
+        {"a:1:2,b:3:4", "relay-x", "--id must name"},
+        {"a:1", "0", "not host:wsport:httpport"},
+        {"a:1:70000", "0", "bad ports"},
+        {"a:1:2,,b:3:4", "0", "empty"},
+        {"a:1:2,a:1:2,a:1:2,a:1:2,a:1:2,a:1:2,a:1:2,a:1:2,a:1:2,a:1:2", "0", "at most 9"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        char *args[] = {"relay", "--peers", bad[i].peers, "--id", bad[i].id, NULL};
+        ck_assert_int_eq(parse(&c, err, bad[i].id ? 5 : 3, args), -1);
+        ck_assert_msg(strstr(err, bad[i].want) != NULL, "case %zu: '%s' lacks '%s'", i, err,
+                      bad[i].want);
+    }
+}
+END_TEST
+
 START_TEST(value_parsers)
 {
     size_t sz;
@@ -128,6 +170,7 @@ int main(void)
     tcase_add_test(tc, flags_both_forms);
     tcase_add_test(tc, env_twins_and_flag_wins);
     tcase_add_test(tc, bad_flags_named);
+    tcase_add_test(tc, peers_and_ids);
     tcase_add_test(tc, value_parsers);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
