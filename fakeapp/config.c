@@ -39,7 +39,7 @@
          "relay mode: events queued for the relay; more are dropped and counted (default 10000)", \
          1, 10000000},                                                                             \
         {"emit-retries", "FAKEAPP_EMIT_RETRIES", FLAG_INT, &(c)->emit_retries,                     \
-         "relay mode: retries of a failed POST /emit, with jittered backoff (default 5)", 0, 100}, \
+         "relay mode: retries of a failed POST /emit, with jittered backoff (default 8)", 0, 100}, \
         {"emit-timeout", "FAKEAPP_EMIT_TIMEOUT", FLAG_DURATION, &(c)->emit_timeout_ms,             \
          "relay mode: time allowed for one POST /emit (default 2s)", 10, 600000},                 \
         {"drain-timeout", "FAKEAPP_DRAIN_TIMEOUT", FLAG_DURATION, &(c)->drain_ms,                  \
@@ -61,7 +61,7 @@ static void defaults(struct fakeapp_config *c)
     c->max_body = 16 * 1024;
     c->db_timeout_ms = 3000;
     c->emit_queue = 10000;
-    c->emit_retries = 5;
+    c->emit_retries = 8; /* backoff caps at 2 s: ~6 s of retrying rides out a relay failover */
     c->emit_timeout_ms = 2000;
     c->drain_ms = 5000;
 }

@@ -26,6 +26,7 @@ struct cluster {
     struct relay_config cfg;
     struct hub *hub;
     struct replica *rep;
+    volatile sig_atomic_t *leaving;
     pthread_t thread;
     atomic_int stop;
 
@@ -83,7 +84,7 @@ static void probe_peer(struct cluster *c, int i, struct peer_view *v)
         curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &code);
     json_t *o = code == 200 && b.p ? json_loads(b.p, 0, NULL) : NULL;
     const char *role = json_string_value(json_object_get(o, "role"));
-    if (role) {
+    if (role && strcmp(role, "leaving") != 0) { /* a member shutting down counts as gone */
         v->alive = 1;
         v->role = strcmp(role, "leader") == 0     ? ROLE_LEADER
                   : strcmp(role, "follower") == 0 ? ROLE_FOLLOWER
@@ -180,7 +181,8 @@ static void *run(void *arg)
 }
 
 struct cluster *cluster_new(const struct relay_config *cfg, struct hub *hub,
-                            replica_mirrored_fn fn, void *ud, char *err, size_t errlen)
+                            replica_mirrored_fn fn, void *ud, volatile sig_atomic_t *leaving,
+                            char *err, size_t errlen)
 {
     struct cluster *c = calloc(1, sizeof *c);
     if (c == NULL) {
@@ -189,6 +191,7 @@ struct cluster *cluster_new(const struct relay_config *cfg, struct hub *hub,
     }
     c->cfg = *cfg;
     c->hub = hub;
+    c->leaving = leaving;
     c->leader = -1;
     atomic_init(&c->stop, 0);
     pthread_mutex_init(&c->lock, NULL);
@@ -322,8 +325,9 @@ json_t *cluster_status(struct cluster *c)
                                role_names[self ? c->role : c->views[i].role], "offset",
                                (json_int_t)(self ? st.last_offset : c->views[i].offset)));
     }
+    int leaving = c->leaving && *c->leaving;
     json_t *o = json_pack("{s:i, s:s, s:s, s:I, s:I, s:b, s:I, s:o}", "id", c->cfg.id, "role",
-                          role_names[c->role], "epoch", epoch, "offset",
+                          leaving ? "leaving" : role_names[c->role], "epoch", epoch, "offset",
                           (json_int_t)st.last_offset, "committed", (json_int_t)st.committed,
                           "synced", c->role == ROLE_LEADER || replica_synced(c->rep), "replicas",
                           (json_int_t)st.replicas, "members", members);

@@ -11,6 +11,7 @@
 #define RELAY_CLUSTER_H
 
 #include <jansson.h>
+#include <signal.h>
 #include <stddef.h>
 
 #include "config.h"
@@ -19,8 +20,11 @@
 
 struct cluster;
 
+/* leaving: set when this member shuts down; it then reports role "leaving" and its peers
+ * elect a successor at once rather than wait for it to disappear. */
 struct cluster *cluster_new(const struct relay_config *cfg, struct hub *hub,
-                            replica_mirrored_fn fn, void *ud, char *err, size_t errlen)
+                            replica_mirrored_fn fn, void *ud, volatile sig_atomic_t *leaving,
+                            char *err, size_t errlen)
     __attribute__((warn_unused_result));
 void cluster_free(struct cluster *c); /* accepts NULL */
 

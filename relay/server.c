@@ -255,7 +255,7 @@ struct relay *relay_new(const struct relay_config *c, volatile sig_atomic_t *sto
         .metrics = r->metrics,
     };
     if (c->npeers > 0) {
-        r->cluster = cluster_new(c, r->hub, on_mirrored, r, err, errlen);
+        r->cluster = cluster_new(c, r->hub, on_mirrored, r, stop_flag, err, errlen);
         if (r->cluster == NULL)
             goto fail;
     }
