@@ -54,6 +54,17 @@ json_t *jsonx_parse(const char *buf, size_t len, int max_depth, char *err, size_
     return v;
 }
 
+json_t *jsonx_parse_object(const char *buf, size_t len, int max_depth, char *err, size_t errlen)
+{
+    json_t *v = jsonx_parse(buf, len, max_depth, err, errlen);
+    if (v && !json_is_object(v)) {
+        snprintf(err, errlen, "body must be a JSON object, got %s", jsonx_type_name(v));
+        json_decref(v);
+        return NULL;
+    }
+    return v;
+}
+
 char *jsonx_dump(const json_t *v, size_t *len)
 {
     char *s = json_dumps(v, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_ENCODE_ANY);

@@ -21,6 +21,12 @@ int jsonx_depth(const char *buf, size_t len, int limit);
  */
 json_t *jsonx_parse(const char *buf, size_t len, int max_depth, char *err, size_t errlen);
 
+/*
+ * jsonx_parse, then requires an object: "body must be a JSON object, got array" otherwise.
+ * Returns a new reference or NULL with the message in err.
+ */
+json_t *jsonx_parse_object(const char *buf, size_t len, int max_depth, char *err, size_t errlen);
+
 /* Compact, key order preserved. Returns a malloc'd string (caller frees) or NULL. */
 char *jsonx_dump(const json_t *v, size_t *len);
 

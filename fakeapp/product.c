@@ -117,14 +117,10 @@ static int check_req_id(json_t *v, struct product_input *out, char *err, size_t 
 int product_parse(const char *body, size_t len, struct product_input *out, char *err, size_t errlen)
 {
     memset(out, 0, sizeof *out);
-    json_t *root = jsonx_parse(body, len, PRODUCT_MAX_DEPTH, err, errlen);
+    json_t *root = jsonx_parse_object(body, len, PRODUCT_MAX_DEPTH, err, errlen);
     if (root == NULL)
         return -1;
     int rc = -1;
-    if (!json_is_object(root)) {
-        snprintf(err, errlen, "body must be a JSON object, got %s", jsonx_type_name(root));
-        goto out;
-    }
     const char *key;
     json_t *v;
     json_object_foreach(root, key, v)

@@ -6,15 +6,10 @@
 #include "config.h"
 #include "log.h"
 #include "server.h"
+#include "signals.h"
 #include "sim.h"
 
 static volatile sig_atomic_t stopping;
-
-static void on_signal(int sig)
-{
-    (void)sig;
-    stopping = 1;
-}
 
 int main(int argc, char **argv)
 {
@@ -30,12 +25,7 @@ int main(int argc, char **argv)
         return 2;
     }
     log_init("mongosim", cfg.log_level);
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_signal;
-    sigaction(SIGTERM, &sa, NULL);
-    sigaction(SIGINT, &sa, NULL);
-    signal(SIGPIPE, SIG_IGN);
+    signals_on_stop(&stopping);
 
     struct msim *sim = msim_new(&cfg, err, sizeof err);
     struct server *srv = sim ? server_new(sim, err, sizeof err) : NULL;

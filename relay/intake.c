@@ -19,14 +19,10 @@ static int id_valid(const char *s, size_t n)
 int intake_parse(const char *body, size_t len, struct emit_req *out, char *err, size_t errlen)
 {
     memset(out, 0, sizeof *out);
-    json_t *root = jsonx_parse(body, len, INTAKE_MAX_DEPTH, err, errlen);
+    json_t *root = jsonx_parse_object(body, len, INTAKE_MAX_DEPTH, err, errlen);
     if (root == NULL)
         return -1;
     int rc = -1;
-    if (!json_is_object(root)) {
-        snprintf(err, errlen, "body must be a JSON object, got %s", jsonx_type_name(root));
-        goto out;
-    }
     const char *key;
     json_t *v;
     json_object_foreach(root, key, v) {

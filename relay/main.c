@@ -6,15 +6,10 @@
 
 #include "config.h"
 #include "log.h"
+#include "signals.h"
 #include "server.h"
 
 static volatile sig_atomic_t stopping;
-
-static void on_signal(int sig)
-{
-    (void)sig;
-    stopping = 1;
-}
 
 int main(int argc, char **argv)
 {
@@ -33,12 +28,7 @@ int main(int argc, char **argv)
     (void)log_level_parse(cfg.log_level, &lvl);
     log_init("relay", lvl);
 
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_signal;
-    sigaction(SIGTERM, &sa, NULL);
-    sigaction(SIGINT, &sa, NULL);
-    signal(SIGPIPE, SIG_IGN);
+    signals_on_stop(&stopping);
 
     /* libcurl (HA: peer probes, forwarding) must be initialised before any thread starts. */
     curl_global_init(CURL_GLOBAL_DEFAULT);

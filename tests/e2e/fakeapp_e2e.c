@@ -21,6 +21,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "e2e.h"
 #include "envelope.h"
 #include "wsclient.h"
 
@@ -38,35 +39,12 @@ struct client {
 };
 
 static struct client clients[MAX_CLIENTS];
-static int nclients, failures, nevents;
+static int nclients, nevents;
 static int app_ports[MAX_APPS], ws_ports[MAX_APPS];
 static char pods[MAX_APPS][64];
 static int event_app[MAX_EVENTS]; /* which app created event k (-1 = not created) */
 static char prefix[32];
 static CURL *curl;
-
-static void check(int ok, const char *name, const char *fmt, ...)
-{
-    if (ok) {
-        printf("PASS: %s\n", name);
-    } else {
-        char why[512];
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(why, sizeof why, fmt, ap);
-        va_end(ap);
-        printf("FAIL: %s: %s\n", name, why);
-        failures++;
-    }
-    fflush(stdout);
-}
-
-static double now_s(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
-}
 
 /* The event number of a req_id of this run, or -1. */
 static int event_index(const char *req_id)
@@ -328,5 +306,5 @@ int main(int argc, char **argv)
     }
     curl_easy_cleanup(curl);
     curl_global_cleanup();
-    return failures ? 1 : 0;
+    return e2e_failures ? 1 : 0;
 }

@@ -27,6 +27,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "e2e.h"
+
 #define MAX_PRODUCTS 1000
 
 struct product {
@@ -36,32 +38,9 @@ struct product {
 };
 
 static struct product products[MAX_PRODUCTS];
-static int nproducts, app_port, failures;
+static int nproducts, app_port;
 static atomic_int next_k, acked, retries, unavailable;
 static char prefix[32];
-
-static void check(int ok, const char *name, const char *fmt, ...)
-{
-    if (ok) {
-        printf("PASS: %s\n", name);
-    } else {
-        char why[512];
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(why, sizeof why, fmt, ap);
-        va_end(ap);
-        printf("FAIL: %s: %s\n", name, why);
-        failures++;
-    }
-    fflush(stdout);
-}
-
-static double now_s(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
-}
 
 /* --- a minimal OP_MSG client for mongosim's admin commands ------------------------------- */
 
@@ -393,5 +372,6 @@ int main(int argc, char **argv)
           "%d of %d acknowledged within the deadline", atomic_load(&acked), nproducts);
     verify();
     curl_global_cleanup();
-    return failures ? 1 : 0;
+    return e2e_failures ? 1 : 0;
 }
+

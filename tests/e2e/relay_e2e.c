@@ -23,6 +23,7 @@
 #include <poll.h>
 #include <sys/socket.h>
 
+#include "e2e.h"
 #include "envelope.h"
 #include "wsclient.h"
 
@@ -41,32 +42,8 @@ struct client {
 };
 
 static struct client clients[MAXC];
-static int failures;
 static CURL *curl;
 static int http_port, ws_port;
-
-static void check(int ok, const char *name, const char *fmt, ...)
-{
-    if (ok) {
-        printf("PASS: %s\n", name);
-    } else {
-        char why[512];
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(why, sizeof why, fmt, ap);
-        va_end(ap);
-        printf("FAIL: %s: %s\n", name, why);
-        failures++;
-    }
-    fflush(stdout);
-}
-
-static double now_s(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
-}
 
 static void on_open(struct wsc *c, void *ud)
 {
@@ -524,5 +501,5 @@ int main(int argc, char **argv)
     }
     curl_easy_cleanup(curl);
     curl_global_cleanup();
-    return failures ? 1 : 0;
+    return e2e_failures ? 1 : 0;
 }

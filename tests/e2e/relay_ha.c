@@ -21,6 +21,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "e2e.h"
 #include "envelope.h"
 #include "wsclient.h"
 
@@ -42,32 +43,9 @@ static struct client clients[MAXC];
 static int ws_ports[3], http_ports[3];
 static atomic_int dead[3];
 static unsigned char acked[MAXE];
-static int nclients, nevents, failures;
+static int nclients, nevents;
 static atomic_int emitted;
 static int64_t kill_at_us, resumed_at_us;
-
-static int64_t now_us(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (int64_t)t.tv_sec * 1000000 + t.tv_nsec / 1000;
-}
-
-static void check(int ok, const char *name, const char *fmt, ...)
-{
-    if (ok) {
-        printf("PASS: %s\n", name);
-    } else {
-        char why[512];
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(why, sizeof why, fmt, ap);
-        va_end(ap);
-        printf("FAIL: %s: %s\n", name, why);
-        failures++;
-    }
-    fflush(stdout);
-}
 
 static void on_open(struct wsc *c, void *ud)
 {
@@ -116,7 +94,7 @@ static void on_close(struct wsc *c, int code, const char *reason, void *ud)
     struct client *cl = wsc_user(c);
     cl->ws = NULL;
     cl->open = 0;
-    cl->retry_at_us = now_us() + 100000 + (rand() % 200000); /* jittered, as browsers do */
+    cl->retry_at_us = e2e_now_us() + 100000 + (rand() % 200000); /* jittered, as browsers do */
 }
 
 static void connect_client(struct wsc_pool *p, struct client *cl)
@@ -131,7 +109,7 @@ static void connect_client(struct wsc_pool *p, struct client *cl)
                             .user = cl};
     cl->ws = wsc_connect(p, &o, err, sizeof err);
     if (cl->ws == NULL)
-        cl->retry_at_us = now_us() + 200000;
+        cl->retry_at_us = e2e_now_us() + 200000;
 }
 
 static size_t discard(char *p, size_t s, size_t n, void *ud)
@@ -152,8 +130,8 @@ static void *emitter(void *arg)
         int n = snprintf(body, sizeof body,
                          "{\"event\":\"new_product\",\"payload\":{\"seq\":%d},\"id\":\"ev-%d\"}", seq,
                          seq);
-        int64_t give_up = now_us() + 10000000;
-        while (now_us() < give_up) {
+        int64_t give_up = e2e_now_us() + 10000000;
+        while (e2e_now_us() < give_up) {
             int r = turn++ % 3;
             if (atomic_load(&dead[r]))
                 continue;
@@ -170,7 +148,7 @@ static void *emitter(void *arg)
             if (code == 202) {
                 acked[seq] = 1;
                 if (kill_at_us && !resumed_at_us)
-                    resumed_at_us = now_us();
+                    resumed_at_us = e2e_now_us();
                 break;
             }
             usleep(50000);
@@ -206,9 +184,9 @@ int main(int argc, char **argv)
         clients[i].relay = i % 3;
         connect_client(p, &clients[i]);
     }
-    int64_t end = now_us() + 10000000;
+    int64_t end = e2e_now_us() + 10000000;
     int ready = 0;
-    while (now_us() < end && ready < nclients) {
+    while (e2e_now_us() < end && ready < nclients) {
         wsc_pool_service(p, 20);
         ready = 0;
         for (int i = 0; i < nclients; i++)
@@ -219,8 +197,8 @@ int main(int argc, char **argv)
     pthread_t t;
     pthread_create(&t, NULL, emitter, NULL);
     int killed = 0;
-    end = now_us() + 120000000;
-    while (now_us() < end) {
+    end = e2e_now_us() + 120000000;
+    while (e2e_now_us() < end) {
         wsc_pool_service(p, 10);
         if (!killed && atomic_load(&emitted) >= nevents / 3) {
             int pid = 0;
@@ -228,7 +206,7 @@ int main(int argc, char **argv)
             if (f && fscanf(f, "%d", &pid) == 1 && pid > 0) {
                 kill(pid, SIGKILL);
                 atomic_store(&dead[0], 1);
-                kill_at_us = now_us();
+                kill_at_us = e2e_now_us();
             }
             if (f)
                 fclose(f);
@@ -236,7 +214,7 @@ int main(int argc, char **argv)
         }
         for (int i = 0; i < nclients; i++) {
             struct client *cl = &clients[i];
-            if (cl->ws == NULL && now_us() >= cl->retry_at_us) {
+            if (cl->ws == NULL && e2e_now_us() >= cl->retry_at_us) {
                 if (atomic_load(&dead[cl->relay]))
                     cl->relay = 1 + cl->id % 2; /* fail over to a live relay */
                 cl->reconnects++;
@@ -282,5 +260,5 @@ int main(int argc, char **argv)
            nevents, nclients, moved, gap);
     wsc_pool_free(p);
     curl_global_cleanup();
-    return failures ? 1 : 0;
+    return e2e_failures ? 1 : 0;
 }

@@ -1,0 +1,47 @@
+/*
+ * Helpers shared by the end-to-end drivers written in C (tests/e2e): PASS/FAIL lines in the
+ * form tests/run counts, and a monotonic clock.
+ */
+#ifndef RELAYLAB_E2E_H
+#define RELAYLAB_E2E_H
+
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <time.h>
+
+/* Failed checks so far; a driver exits non-zero when it is not 0. */
+static int e2e_failures;
+
+/* Prints "PASS: name", or "FAIL: name: <why>" and counts a failure. */
+static void check(int ok, const char *name, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4), unused));
+static void check(int ok, const char *name, const char *fmt, ...)
+{
+    if (ok) {
+        printf("PASS: %s\n", name);
+    } else {
+        char why[512];
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(why, sizeof why, fmt, ap);
+        va_end(ap);
+        printf("FAIL: %s: %s\n", name, why);
+        e2e_failures++;
+    }
+    fflush(stdout);
+}
+
+static inline int64_t e2e_now_us(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (int64_t)t.tv_sec * 1000000 + t.tv_nsec / 1000;
+}
+
+static inline double now_s(void)
+{
+    return (double)e2e_now_us() / 1e6;
+}
+
+#endif
