@@ -93,6 +93,12 @@ wait_until() {
   done
 }
 
+# relay_cluster POD: a relay member's GET /cluster (intake port 8081) through the API
+# server's pod proxy: the relay image has no curl, and no port-forward is left running.
+relay_cluster() {
+  k get --raw "/api/v1/namespaces/$NS/pods/$1:8081/proxy/cluster" --request-timeout=3s 2>/dev/null
+}
+
 # app_pod N|NAME: the N-th running app pod (1-based, sorted by name), or NAME itself.
 app_pod() {
   local want=$1 pods

@@ -42,6 +42,8 @@ PORT_ENV = {
 SERVICES = {
     "app": ("fakeapp", {"http": 3000, "ws": 3001}),
     "relay": ("relay", {"ws": 8080, "intake": 8081}),
+    # relay-ha only: the headless Service that names the members (relay-N.relay-peers...).
+    "relay-peers": ("relay", {"ws": 8080, "intake": 8081}),
     "mongo": ("mongo", {"mongo": 27017}),
 }
 INTAKE_PORT = 8081
@@ -69,6 +71,19 @@ RELAY_ROUTES = {
     ("app-http", "/"): ("app", 3000),
     ("relay-ws", "/websocket-service"): ("relay", 8080),
 }
+# relay-ha: both websocket paths over the ready members (Service relay, not the headless one).
+RELAY_HA_ROUTES = {
+    ("app-http", "/"): ("app", 3000),
+    ("relay-ws", "/websocket-service"): ("relay", 8080),
+    ("relay-ws", "/socket.io/"): ("relay", 8080),
+}
+# The relay cluster of relay-ha (docs/relay-ha.md): StatefulSet `relay` of RELAY_MEMBERS
+# members, named by the headless Service RELAY_PEERS_SERVICE.
+RELAY_NAME = "relay"
+RELAY_MEMBERS = 3
+RELAY_PEERS_SERVICE = "relay-peers"
+RELAY_HA = dict(workload="StatefulSet", replicas=RELAY_MEMBERS, peers_service=RELAY_PEERS_SERVICE)
+RELAY_SINGLE = dict(workload="Deployment", replicas=1, peers_service=None)
 
 
 def merge(*ds):
@@ -78,23 +93,27 @@ def merge(*ds):
     return out
 
 
-# Every topology: ws mode, whether it has the relay, its routes and Ingress annotations.
+# Every topology: ws mode, its relay (None, RELAY_SINGLE or RELAY_HA), its routes and
+# Ingress annotations (None: Gateway API routes instead).
 TOPOLOGIES = {
-    "embedded-rr": dict(mode="embedded", relay=False, routes=EMBEDDED_ROUTES,
+    "embedded-rr": dict(mode="embedded", relay=None, routes=EMBEDDED_ROUTES,
                         annotations={"app-http": {}, "app-ws": TIMEOUTS}),
-    "embedded-sticky-ws": dict(mode="embedded", relay=False, routes=EMBEDDED_ROUTES,
+    "embedded-sticky-ws": dict(mode="embedded", relay=None, routes=EMBEDDED_ROUTES,
                                annotations={"app-http": {}, "app-ws": merge(TIMEOUTS, HASH_REMOTE)}),
-    "embedded-sticky-all": dict(mode="embedded", relay=False, routes=EMBEDDED_ROUTES,
+    "embedded-sticky-all": dict(mode="embedded", relay=None, routes=EMBEDDED_ROUTES,
                                 annotations={"app-http": HASH_REMOTE, "app-ws": merge(TIMEOUTS, HASH_REMOTE)}),
-    "embedded-sticky-clientip": dict(mode="embedded", relay=False, routes=EMBEDDED_ROUTES,
+    "embedded-sticky-clientip": dict(mode="embedded", relay=None, routes=EMBEDDED_ROUTES,
                                      annotations={"app-http": HASH_CLIENT_IP,
                                                   "app-ws": merge(TIMEOUTS, HASH_CLIENT_IP)}),
-    "embedded-cookie": dict(mode="embedded", relay=False, routes=EMBEDDED_ROUTES,
+    "embedded-cookie": dict(mode="embedded", relay=None, routes=EMBEDDED_ROUTES,
                             annotations={"app-http": COOKIE, "app-ws": merge(TIMEOUTS, COOKIE)}),
-    "relay": dict(mode="relay", relay=True, routes=RELAY_ROUTES,
+    "relay": dict(mode="relay", relay=RELAY_SINGLE, routes=RELAY_ROUTES,
                   annotations={"app-http": {}, "relay-ws": TIMEOUTS}),
+    # Three clustered relays behind the same Service and Ingress objects as relay.
+    "relay-ha": dict(mode="relay", relay=RELAY_HA, routes=RELAY_HA_ROUTES,
+                     annotations={"app-http": {}, "relay-ws": TIMEOUTS}),
     # Gateway API: no Ingress at all; the same routes as HTTPRoutes.
-    "gateway-api": dict(mode="relay", relay=True, routes=RELAY_ROUTES, annotations=None),
+    "gateway-api": dict(mode="relay", relay=RELAY_SINGLE, routes=RELAY_ROUTES, annotations=None),
 }
 
 MONGO_SET = "rs0"
@@ -237,6 +256,19 @@ def httproute_routes(objs):
                     out.append((name, p.get("value", "/"), p.get("type", "PathPrefix"), b.get("name"), b.get("port"),
                                 b.get("kind", "Service")))
     return out
+
+
+def is_relay_name(name):
+    return bool(name) and (name == RELAY_NAME or name.startswith(RELAY_NAME + "-"))
+
+
+def relay_workload(objs):
+    """The relay's Deployment or StatefulSet, or None."""
+    return find(objs, "Deployment", RELAY_NAME) or find(objs, "StatefulSet", RELAY_NAME)
+
+
+def relay_containers(w):
+    return [ct for ct in pod_spec(w).get("containers") or [] if program_of(ct) == "relay"]
 
 
 # ---------------------------------------------------------------------------------------
@@ -446,6 +478,96 @@ def check_kind_config(c, root):
 
 
 # ---------------------------------------------------------------------------------------
+# the relay cluster of relay-ha
+
+
+def check_relay_cluster(c, ov, objs, rel):
+    """StatefulSet + headless Service + RELAY_PEERS/RELAY_ID as docs/relay-ha.md needs them."""
+    problems = []
+    n, peers_name = rel["replicas"], rel["peers_service"]
+    sts = find(objs, "StatefulSet", RELAY_NAME)
+    headless = find(objs, "Service", peers_name)
+    if headless is None:
+        problems.append(f"no headless Service/{peers_name}")
+    else:
+        spec = headless.get("spec") or {}
+        if spec.get("clusterIP") != "None":
+            problems.append(f"Service/{peers_name} is not headless (clusterIP: None)")
+        if spec.get("publishNotReadyAddresses") is not True:
+            problems.append(f"Service/{peers_name} lacks publishNotReadyAddresses: true (members are named "
+                            "before they are ready)")
+        if sts is not None and sts not in service_workloads(objs, headless):
+            problems.append(f"Service/{peers_name} does not select the relay StatefulSet")
+    svc = find(objs, "Service", RELAY_NAME)
+    if svc is not None:
+        if svc["spec"].get("clusterIP") == "None":
+            problems.append(f"Service/{RELAY_NAME} is headless; the Ingress and the apps need a ClusterIP")
+        if sts is not None and sts not in service_workloads(objs, svc):
+            problems.append(f"Service/{RELAY_NAME} does not select the relay StatefulSet")
+    if sts is None:
+        problems.append(f"no StatefulSet/{RELAY_NAME}")
+        c.report(f"{ov}: relay cluster ({n} members, headless Service, RELAY_PEERS, RELAY_ID)", problems)
+        return
+    spec = sts.get("spec") or {}
+    if spec.get("replicas") != n:
+        problems.append(f"StatefulSet/{RELAY_NAME} replicas {spec.get('replicas')}, want {n}")
+    if spec.get("serviceName") != peers_name:
+        problems.append(f"StatefulSet/{RELAY_NAME} serviceName {spec.get('serviceName')!r}, want {peers_name!r}")
+    if spec.get("podManagementPolicy") != "Parallel":
+        problems.append("podManagementPolicy is not Parallel (the members start and are replaced together)")
+    ps = pod_spec(sts)
+    if not ps.get("terminationGracePeriodSeconds"):
+        problems.append("no terminationGracePeriodSeconds")
+    cts = relay_containers(sts)
+    if len(cts) != 1:
+        problems.append("relay pod does not run exactly one relaylab/relay container")
+    for ct in cts:
+        ports = {p.get("name"): p.get("containerPort") for p in ct.get("ports") or []}
+        env = env_map(ct)
+        peers = env.get("RELAY_PEERS") or {}
+        value = peers.get("value")
+        if not isinstance(value, str) or not value:
+            problems.append("RELAY_PEERS is not a literal value")
+            value = ""
+        elif re.search(r"\s", value):
+            problems.append(f"RELAY_PEERS {value!r} contains white space")
+        members = value.split(",") if value else []
+        if len(members) != n:
+            problems.append(f"RELAY_PEERS lists {len(members)} members for {n} replicas")
+        for i, m in enumerate(members):
+            want = f"{RELAY_NAME}-{i}.{peers_name}.{NAMESPACE}.svc.cluster.local"
+            parts = m.split(":")
+            if len(parts) != 3:
+                problems.append(f"RELAY_PEERS member {i} {m!r} is not host:wsport:httpport")
+                continue
+            host, wsp, httpp = parts
+            if host != want:
+                problems.append(f"RELAY_PEERS member {i} host {host!r}, want {want!r}")
+            if wsp != str(ports.get("ws")) or httpp != str(ports.get("intake")):
+                problems.append(f"RELAY_PEERS member {i} ports {wsp}:{httpp} are not the container ports "
+                                f"ws {ports.get('ws')} and intake {ports.get('intake')}")
+        rid = env.get("RELAY_ID") or {}
+        field = ((rid.get("valueFrom") or {}).get("fieldRef") or {}).get("fieldPath")
+        if field != "metadata.name" or "value" in rid:
+            problems.append("RELAY_ID is not the downward API metadata.name (relay-N -> member N)")
+        get = (ct.get("readinessProbe") or {}).get("httpGet") or {}
+        if get.get("path") != "/readyz" or get.get("port") not in ("intake", ports.get("intake")):
+            problems.append("readiness probe is not GET /readyz on the intake port (503 until in sync)")
+        if not (ct.get("lifecycle") or {}).get("preStop"):
+            problems.append("no preStop hook")
+    pdbs = [p for p in by_kind(objs, "PodDisruptionBudget")
+            if selects(((p.get("spec") or {}).get("selector") or {}).get("matchLabels") or {}, pod_labels(sts))]
+    if len(pdbs) != 1:
+        problems.append(f"{len(pdbs)} PodDisruptionBudgets over the relay pods, want 1")
+    else:
+        pspec = pdbs[0]["spec"]
+        if not (pspec.get("maxUnavailable") == 1 or pspec.get("minAvailable") == n - 1):
+            problems.append("the PodDisruptionBudget does not allow exactly one member down")
+    c.report(f"{ov}: relay cluster ({n} members, headless Service {peers_name}, RELAY_PEERS, RELAY_ID, "
+             f"readiness /readyz)", problems)
+
+
+# ---------------------------------------------------------------------------------------
 # per overlay
 
 
@@ -551,13 +673,35 @@ def check_overlay(c, ov, objs, programs, root):
                 problems.append(f"{w['metadata']['name']} volume {v['name']}: no Secret {v['secret'].get('secretName')}")
     c.report(f"{ov}: Secret and ConfigMap references resolve", problems)
 
-    # -- relay objects only in relay topologies
-    has = [bool(find(objs, "Deployment", "relay")), bool(find(objs, "Service", "relay"))]
-    if exp["relay"]:
-        problems = [] if all(has) else ["relay Deployment/Service missing"]
+    # -- relay objects only in relay topologies, in the topology's form (one pod or a cluster)
+    rel = exp["relay"]
+    problems = []
+    if rel is None:
+        named = [f"{o.get('kind')}/{o['metadata'].get('name')}" for o in objs
+                 if is_relay_name(o.get("metadata", {}).get("name"))]
+        if named:
+            problems.append(f"relay objects in a topology without the relay: {', '.join(named)}")
+        c.report(f"{ov}: relay objects absent", problems)
     else:
-        problems = [] if not any(has) else ["relay objects in a topology without the relay"]
-    c.report(f"{ov}: relay objects {'present' if exp['relay'] else 'absent'}", problems)
+        other = "Deployment" if rel["workload"] == "StatefulSet" else "StatefulSet"
+        if not find(objs, rel["workload"], RELAY_NAME):
+            problems.append(f"no {rel['workload']}/{RELAY_NAME}")
+        if find(objs, other, RELAY_NAME):
+            problems.append(f"a {other}/{RELAY_NAME} besides the {rel['workload']}")
+        if not find(objs, "Service", RELAY_NAME):
+            problems.append(f"no Service/{RELAY_NAME}")
+        if rel["peers_service"] is None:
+            if find(objs, "Service", RELAY_PEERS_SERVICE):
+                problems.append(f"Service/{RELAY_PEERS_SERVICE} in a single-relay topology")
+            w = relay_workload(objs)
+            for ct in relay_containers(w) if w else []:
+                clustered = sorted(set(env_map(ct)) & {"RELAY_PEERS", "RELAY_ID"})
+                if clustered:
+                    problems.append(f"single relay with {', '.join(clustered)} set")
+        c.report(f"{ov}: relay objects present ({rel['workload']} {RELAY_NAME}, Service {RELAY_NAME}"
+                 f"{', Service ' + rel['peers_service'] if rel['peers_service'] else ''})", problems)
+        if rel["peers_service"] is not None:
+            check_relay_cluster(c, ov, objs, rel)
 
     # -- the app: mode, relay URL, downward API, probes, resources, graceful termination
     problems = []
@@ -584,15 +728,21 @@ def check_overlay(c, ov, objs, programs, root):
                 problems.append("POD_NAME is not the downward API metadata.name")
             if exp["mode"] == "relay":
                 url = urlparse((env.get("RELAY_URL") or {}).get("value") or "")
-                svc = find(objs, "Service", (url.hostname or "").split(".")[0])
+                host = url.hostname or ""
+                svc = find(objs, "Service", host.split(".")[0])
                 port = service_port(svc, url.port) if svc else None
-                if not (url.scheme == "http" and url.path == "/emit" and port and port.get("name") == "intake"):
-                    problems.append(f"RELAY_URL {url.geturl()!r} is not http://<relay service>:<intake port>/emit")
-                relay = find(objs, "Deployment", "relay")
+                # Service relay, by its short or its full name: a ClusterIP over the (ready)
+                # relay pods, never the headless Service or one member's name.
+                short = host in (RELAY_NAME, f"{RELAY_NAME}.{NAMESPACE}", f"{RELAY_NAME}.{NAMESPACE}.svc",
+                                 f"{RELAY_NAME}.{NAMESPACE}.svc.cluster.local")
+                if not (url.scheme == "http" and url.path == "/emit" and short and port
+                        and port.get("name") == "intake" and svc["spec"].get("clusterIP") != "None"):
+                    problems.append(f"RELAY_URL {url.geturl()!r} is not http://{RELAY_NAME}:<intake port>/emit "
+                                    f"(the ClusterIP Service {RELAY_NAME})")
+                relay = relay_workload(objs)
                 relay_token = None
-                for x in pod_spec(relay).get("containers") or [] if relay else []:
-                    if program_of(x) == "relay":
-                        relay_token = env_map(x).get("RELAY_TOKEN")
+                for x in relay_containers(relay) if relay else []:
+                    relay_token = env_map(x).get("RELAY_TOKEN")
                 app_token = env.get("RELAY_TOKEN")
                 if relay_token is not None and (
                         app_token is None
