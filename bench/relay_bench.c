@@ -32,6 +32,8 @@
 static int ws_port, http_port;
 enum target { T_RELAY, T_NCHAN, T_SOCKETIO };
 static enum target target = T_RELAY;
+static const char *event_name = "bench"; /* BENCH_EVENT: new_product makes loadgen count them */
+static char frame_prefix[96];            /* {"event":"<event_name>" */
 static uint64_t frames;
 static int opened, closed_early;
 static struct hist *lat;
@@ -70,7 +72,7 @@ static void on_message(struct wsc *c, const char *d, size_t n, int binary, void 
         }
         if (!(n > 12 && memcmp(d, "42[\"bench\"", 10) == 0))
             return;
-    } else if (!(n > 20 && memcmp(d, "{\"event\":\"bench\"", 16) == 0)) {
+    } else if (!(n > 20 && strncmp(d, frame_prefix, strlen(frame_prefix)) == 0)) {
         return;
     }
     if (envelope_scan_u64(d, n, "ts", &ts) == 0) {
@@ -110,7 +112,7 @@ static void *emit_loop(void *arg)
 {
     struct emitter *e = arg;
     CURL *curl = curl_easy_init();
-    char url[96], body[160];
+    char url[96], body[256];
     if (target == T_NCHAN)
         snprintf(url, sizeof url, "http://127.0.0.1:%d/pub", ws_port);
     else
@@ -130,9 +132,9 @@ static void *emit_loop(void *arg)
         else if (now - due > 10000)
             e->late++;
         int n = snprintf(body, sizeof body,
-                         "{\"event\":\"bench\",\"%s\":{\"name\":\"p-%" PRIu64
-                         "\",\"price\":9.99,\"ts\":%" PRIu64 "}}",
-                         target == T_NCHAN ? "data" : "payload", k, mono_us());
+                         "{\"event\":\"%s\",\"%s\":{\"name\":\"p-%" PRIu64
+                         "\",\"req_id\":\"bench-%" PRIu64 "\",\"price\":9.99,\"ts\":%" PRIu64 "}}",
+                         event_name, target == T_NCHAN ? "data" : "payload", k, k, mono_us());
         curl_easy_setopt(curl, CURLOPT_POSTFIELDS, body);
         curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE, (long)n);
         long code = 0;
@@ -272,6 +274,9 @@ int main(int argc, char **argv)
         return 2;
     }
     signal(SIGPIPE, SIG_IGN);
+    if (getenv("BENCH_EVENT") && *getenv("BENCH_EVENT"))
+        event_name = getenv("BENCH_EVENT");
+    snprintf(frame_prefix, sizeof frame_prefix, "{\"event\":\"%s\"", event_name);
     const char *t = getenv("BENCH_TARGET");
     if (t && strcmp(t, "nchan") == 0)
         target = T_NCHAN;
