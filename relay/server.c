@@ -100,12 +100,19 @@ static void handle_emit(const struct httpd_request *req, struct httpd_response *
     }
     pthread_mutex_unlock(&r->emit_lock);
     emit_req_cleanup(&e);
-    /* With followers, acknowledge once every in-sync follower holds the event (it is then
-     * also what clients see), so a failover cannot lose an acknowledged event. */
-    if (off != 0 && r->cluster && !hub_wait_commit(r->hub, off, r->cfg.replica_timeout_ms + 500))
-        LOG_WARN("emit_commit_slow offset=%llu", (unsigned long long)off);
     if (off == 0) {
         httpd_reply_error(resp, 503, "unavailable", "relay could not accept the event (stopping or out of memory)");
+        return;
+    }
+    /* With followers, acknowledge once every in-sync follower holds the event (it is then
+     * also what clients see), so a failover cannot lose an acknowledged event. Not committed
+     * in time: 503, and the caller's retry with the same id finds it here and waits again. */
+    if (r->cluster && !hub_wait_commit(r->hub, off, r->cfg.replica_timeout_ms + 500)) {
+        LOG_WARN("emit_not_committed offset=%llu", (unsigned long long)off);
+        httpd_reply_error(resp, 503, "not_committed",
+                          "event %llu is not replicated yet; retry with the same id",
+                          (unsigned long long)off);
+        httpd_add_header(resp, "Retry-After", "1");
         return;
     }
     metric_inc(dup ? r->m_duplicate : r->m_accepted);
