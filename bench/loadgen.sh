@@ -7,19 +7,8 @@
 # and caps the wall-clock rate.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-BIN=${BIN:-bin}
-BUILD=${BUILD:-build/default}
-# shellcheck source=tests/e2e/ports.sh
-source tests/e2e/ports.sh
-ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
-tmp=$(mktemp -d)
-pids=()
-cleanup() {
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  rm -rf "$tmp"
-}
-trap cleanup EXIT INT TERM
+# shellcheck source=bench/lib.sh
+source bench/lib.sh
 
 CLIENTS=${BENCH_LOADGEN_CLIENTS:-10000}
 RATE=${BENCH_LOADGEN_EVENTS:-50}   # events/s from the emitter: x CLIENTS frames/s

@@ -4,19 +4,8 @@
 # Prints one fan-out table per server; compare ratios, not absolute numbers (noisy machines).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-BIN=${BIN:-bin}
-BUILD=${BUILD:-build/default}
-# shellcheck source=tests/e2e/ports.sh
-source tests/e2e/ports.sh
-ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
-tmp=$(mktemp -d)
-pids=()
-cleanup() {
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  rm -rf "$tmp"
-}
-trap cleanup EXIT INT TERM
+# shellcheck source=bench/lib.sh
+source bench/lib.sh
 
 B=$BUILD/bench/relay_bench
 CLIENTS=${BENCH_CLIENTS:-1000}

@@ -4,19 +4,8 @@
 # Targets on a 2-core machine: >= 300,000 deliveries/s, p99 <= 10 ms, <= 8 KiB per connection.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-BIN=${BIN:-bin}
-BUILD=${BUILD:-build/default}
-# shellcheck source=tests/e2e/ports.sh
-source tests/e2e/ports.sh
-ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
-tmp=$(mktemp -d)
-pids=()
-cleanup() {
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  rm -rf "$tmp"
-}
-trap cleanup EXIT INT TERM
+# shellcheck source=bench/lib.sh
+source bench/lib.sh
 
 start_relay() { # WS HTTP
   "$BIN/relay" --bind 127.0.0.1 --ws-port "$1" --http-port "$2" --log-level warn \
