@@ -20,11 +20,10 @@ pids+=($!)
 for _ in $(seq 100); do curl -fs "http://127.0.0.1:$((base + 1))/readyz" >/dev/null 2>&1 && break; sleep 0.05; done
 
 echo "== loadgen: $CLIENTS clients on one thread, relay emitting $RATE events/s for ${EMIT_S}s"
-# A request a second keeps loadgen running for --duration (they fail: the relay has no
-# /products; only the frames matter here).
+# --rate 0: loadgen creates nothing and its clients just listen for --duration.
 TIMEFORMAT='%U %S'
 { time "$BIN/loadgen" run --target "http://127.0.0.1:$((base + 1))" --ws-target "ws://127.0.0.1:$base" \
-  --clients "$CLIENTS" --threads 1 --rate 1 --duration "$((EMIT_S + 25))s" --warmup 60s --settle 2s \
+  --clients "$CLIENTS" --threads 1 --rate 0 --duration "$((EMIT_S + 25))s" --warmup 60s --settle 2s \
   --source-ips 127.0.0.10-127.0.0.250 --progress=false --json "$tmp/lg.json" >"$tmp/lg.out" 2>"$tmp/lg.err"; } 2>"$tmp/time" &
 lg=$!
 pids+=("$lg")

@@ -319,6 +319,7 @@ static void *thread_main(void *arg)
     /* Each thread gets its share of the connect rate, spent as a token bucket. */
     double per_us = (double)cfg->connect_rate / t->owner->nthreads / 1e6, tokens = 1;
     long long last = lg_clock_us(), next_scan = 0, next_flush = last + FLUSH_EVERY_US;
+    int waiting = 1; /* clients waiting to (re)connect, as of the last scan */
     while (!atomic_load_explicit(&t->stop, memory_order_relaxed)) {
         long long now = lg_clock_us();
         if (now >= next_scan) {
@@ -326,9 +327,13 @@ static void *thread_main(void *arg)
             if (tokens > 64)
                 tokens = 64;
             last = now;
-            for (size_t i = 0; i < t->n && tokens >= 1; i++) {
+            waiting = 0;
+            for (size_t i = 0; i < t->n; i++) {
                 struct lg_client *c = &t->clients[i];
-                if (c->state == CS_WAIT && c->due_us <= now) {
+                if (c->state != CS_WAIT)
+                    continue;
+                waiting = 1;
+                if (c->due_us <= now && tokens >= 1) {
                     tokens -= 1;
                     start_connect(t, c, now);
                 }
@@ -339,7 +344,9 @@ static void *thread_main(void *arg)
             (void)hlog_flush(&t->log);
             next_flush = now + FLUSH_EVERY_US;
         }
-        if (wsc_pool_service(t->pool, 5) < 0) {
+        /* Frames wake the loop at once; the timeout only paces connects and flushes. A short one
+         * while clients wait to connect, else a long one: each turn polls every socket. */
+        if (wsc_pool_service(t->pool, waiting ? 5 : 50) < 0) {
             LOG_ERROR("ws_loop_failed thread=%d", (int)(t - t->owner->threads));
             break;
         }

@@ -214,6 +214,12 @@ int lg_run(const struct lg_config *cfg)
     }
     struct lg_producer_totals pt = {0};
     long long next_progress = 0;
+    /* --rate 0: no requests, the clients just listen for --duration. */
+    long long listen_until = planned == 0 ? lg_clock_us() + cfg->duration_ms * 1000LL : 0;
+    while (!p && !interrupted && lg_clock_us() < listen_until) {
+        progress(cfg, cs, NULL, "listen");
+        sleep_ms(50);
+    }
     while (p) {
         lg_producer_totals(p, &pt);
         if (pt.done)
