@@ -70,6 +70,10 @@ static void control(struct replica *r, const char *data, size_t len)
         uint64_t from = (uint64_t)json_integer_value(json_object_get(d, "from"));
         LOG_WARN("replica_resync reason=%s from=%" PRIu64,
                  json_string_value(json_object_get(d, "reason")), from);
+        /* Not ready again until caught up: clients closed by the resync should resume on a
+         * member that can replay them, not here on a history that is still filling. */
+        atomic_store(&r->synced, 0);
+        hub_set_accepting(r->hub, 0);
         hub_adopt(r->hub, r->lineage, r->nlineage, from);
         r->mirrored_last = from - 1;
         r->acked_sent = 0;
