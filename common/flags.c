@@ -236,6 +236,17 @@ enum flags_result flags_parse(const struct flag *flags, size_t n, int argc, char
     return FLAGS_OK;
 }
 
+int flags_parse_program(const struct flag *flags, size_t n, int argc, char **argv, char *err,
+                        size_t errlen)
+{
+    switch (flags_parse(flags, n, argc, argv, NULL, 0, NULL, err, errlen)) {
+    case FLAGS_OK: return 0;
+    case FLAGS_HELP: return 1;
+    case FLAGS_ERROR: break;
+    }
+    return -1;
+}
+
 void flags_usage(FILE *out, const char *synopsis, const char *description,
                  const struct flag *flags, size_t n)
 {

@@ -40,6 +40,13 @@ enum flags_result flags_parse(const struct flag *flags, size_t n, int argc, char
                               char **positional, size_t max_pos, size_t *npos, char *err,
                               size_t errlen) __attribute__((warn_unused_result));
 
+/*
+ * flags_parse for a program without positional arguments, in the convention every config
+ * parser returns: 0 parsed, 1 --help asked for, -1 error (message in err).
+ */
+int flags_parse_program(const struct flag *flags, size_t n, int argc, char **argv, char *err,
+                        size_t errlen) __attribute__((warn_unused_result));
+
 /* Prints a usage text: the synopsis, a description, then one line per flag with its env twin. */
 void flags_usage(FILE *out, const char *synopsis, const char *description,
                  const struct flag *flags, size_t n);

@@ -31,6 +31,14 @@ int log_level_parse(const char *name, enum log_level *out)
     return -1;
 }
 
+int log_level_from_flag(const char *name, enum log_level *out, char *err, size_t errlen)
+{
+    if (log_level_parse(name, out) == 0)
+        return 0;
+    snprintf(err, errlen, "--log-level must be debug, info, warn or error, got '%s'", name);
+    return -1;
+}
+
 void log_emit(enum log_level level, const char *fmt, ...)
 {
     static const char *names[] = {"debug", "info", "warn", "error"};

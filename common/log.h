@@ -8,6 +8,7 @@
 #define RELAYLAB_LOG_H
 
 #include <stdarg.h>
+#include <stddef.h>
 
 enum log_level { LOG_LEVEL_DEBUG = 0, LOG_LEVEL_INFO, LOG_LEVEL_WARN, LOG_LEVEL_ERROR, LOG_LEVEL_OFF };
 
@@ -18,6 +19,10 @@ void log_init(const char *prog, enum log_level threshold);
 
 /* Parses "debug", "info", "warn", "error", "off". Returns 0, or -1 for an unknown name. */
 int log_level_parse(const char *name, enum log_level *out);
+
+/* log_level_parse for the value of a --log-level flag: on failure the message in err names
+ * the flag and the accepted levels. Returns 0 or -1. */
+int log_level_from_flag(const char *name, enum log_level *out, char *err, size_t errlen);
 
 void log_emit(enum log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 

@@ -103,18 +103,12 @@ int fakeapp_config_parse(struct fakeapp_config *c, int argc, char **argv, char *
 {
     defaults(c);
     struct flag flags[] = FAKEAPP_FLAGS(c);
-    enum flags_result r = flags_parse(flags, sizeof flags / sizeof flags[0], argc, argv, NULL, 0,
-                                      NULL, err, errlen);
-    if (r == FLAGS_HELP)
-        return 1;
-    if (r != FLAGS_OK)
-        return -1;
+    int r = flags_parse_program(flags, sizeof flags / sizeof flags[0], argc, argv, err, errlen);
+    if (r != 0)
+        return r;
     enum log_level lvl;
-    if (log_level_parse(c->log_level, &lvl) != 0) {
-        snprintf(err, errlen, "--log-level must be debug, info, warn or error, got '%s'",
-                 c->log_level);
+    if (log_level_from_flag(c->log_level, &lvl, err, errlen) != 0)
         return -1;
-    }
     if (strcmp(c->ws_mode_name, "embedded") == 0) {
         c->ws_mode = FAKEAPP_WS_EMBEDDED;
     } else if (strcmp(c->ws_mode_name, "relay") == 0) {

@@ -141,18 +141,12 @@ int relay_config_parse(struct relay_config *c, int argc, char **argv, char *err,
 {
     defaults(c);
     struct flag flags[] = RELAY_FLAGS(c);
-    enum flags_result r = flags_parse(flags, sizeof flags / sizeof flags[0], argc, argv, NULL, 0,
-                                      NULL, err, errlen);
-    if (r == FLAGS_HELP)
-        return 1;
-    if (r != FLAGS_OK)
-        return -1;
+    int r = flags_parse_program(flags, sizeof flags / sizeof flags[0], argc, argv, err, errlen);
+    if (r != 0)
+        return r;
     enum log_level lvl;
-    if (log_level_parse(c->log_level, &lvl) != 0) {
-        snprintf(err, errlen, "--log-level must be debug, info, warn or error, got '%s'",
-                 c->log_level);
+    if (log_level_from_flag(c->log_level, &lvl, err, errlen) != 0)
         return -1;
-    }
     if (c->epoch && *c->epoch && !envelope_epoch_valid(c->epoch)) {
         snprintf(err, errlen, "--epoch must be 1..32 characters of [A-Za-z0-9_-]");
         return -1;
