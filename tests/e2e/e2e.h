@@ -8,6 +8,7 @@
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <string.h>
 #include <time.h>
 
 /* Failed checks so far; a driver exits non-zero when it is not 0. */
@@ -42,6 +43,24 @@ static inline int64_t e2e_now_us(void)
 static inline double now_s(void)
 {
     return (double)e2e_now_us() / 1e6;
+}
+
+/* A response body kept up to 8 KiB (the rest is read and dropped), NUL-terminated. */
+struct e2e_buf {
+    char data[8192];
+    size_t len;
+};
+
+/* libcurl CURLOPT_WRITEFUNCTION for a struct e2e_buf passed as CURLOPT_WRITEDATA. */
+static size_t e2e_sink(char *p, size_t s, size_t n, void *ud) __attribute__((unused));
+static size_t e2e_sink(char *p, size_t s, size_t n, void *ud)
+{
+    struct e2e_buf *b = ud;
+    size_t k = s * n, room = sizeof b->data - 1 - b->len, c = k < room ? k : room;
+    memcpy(b->data + b->len, p, c);
+    b->len += c;
+    b->data[b->len] = '\0';
+    return k;
 }
 
 #endif

@@ -140,21 +140,6 @@ static int has_all(const struct client *c)
     return c->closed || c->events >= expected_for(c);
 }
 
-struct buf {
-    char data[4096];
-    size_t len;
-};
-
-static size_t sink(char *p, size_t s, size_t n, void *ud)
-{
-    struct buf *b = ud;
-    size_t k = s * n, room = sizeof b->data - 1 - b->len, c = k < room ? k : room;
-    memcpy(b->data + b->len, p, c);
-    b->len += c;
-    b->data[b->len] = '\0';
-    return k;
-}
-
 /* POSTs product k to app a; returns the status and stores the answering pod in pod. */
 static long create(int a, int k, char *pod, size_t podlen)
 {
@@ -162,12 +147,12 @@ static long create(int a, int k, char *pod, size_t podlen)
     snprintf(url, sizeof url, "http://127.0.0.1:%d/products", app_ports[a]);
     snprintf(body, sizeof body, "{\"name\":\"e2e product %d\",\"price\":%d.25,\"req_id\":\"%s%d\"}",
              k, k, prefix, k);
-    struct buf out = {.len = 0};
+    struct e2e_buf out = {.len = 0};
     struct curl_slist *h = curl_slist_append(NULL, "Content-Type: application/json");
     curl_easy_setopt(curl, CURLOPT_URL, url);
     curl_easy_setopt(curl, CURLOPT_POSTFIELDS, body);
     curl_easy_setopt(curl, CURLOPT_HTTPHEADER, h);
-    curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, sink);
+    curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, e2e_sink);
     curl_easy_setopt(curl, CURLOPT_WRITEDATA, &out);
     curl_easy_setopt(curl, CURLOPT_TIMEOUT, 20L);
     long code = 0;

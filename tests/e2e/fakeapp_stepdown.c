@@ -196,21 +196,6 @@ static double sim_term(int port)
 
 /* --- the HTTP side ------------------------------------------------------------------------- */
 
-struct buf {
-    char data[8192];
-    size_t len;
-};
-
-static size_t sink(char *p, size_t s, size_t n, void *ud)
-{
-    struct buf *b = ud;
-    size_t k = s * n, room = sizeof b->data - 1 - b->len, c = k < room ? k : room;
-    memcpy(b->data + b->len, p, c);
-    b->len += c;
-    b->data[b->len] = '\0';
-    return k;
-}
-
 static void *worker(void *arg)
 {
     (void)arg;
@@ -220,7 +205,7 @@ static void *worker(void *arg)
     struct curl_slist *h = curl_slist_append(NULL, "Content-Type: application/json");
     curl_easy_setopt(c, CURLOPT_URL, url);
     curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
-    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, sink);
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, e2e_sink);
     curl_easy_setopt(c, CURLOPT_TIMEOUT, 20L);
     curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
     double deadline = now_s() + 40;
@@ -231,7 +216,7 @@ static void *worker(void *arg)
                  prefix, k);
         curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
         while (now_s() < deadline) {
-            struct buf out = {.len = 0};
+            struct e2e_buf out = {.len = 0};
             curl_easy_setopt(c, CURLOPT_WRITEDATA, &out);
             long code = 0;
             products[k].attempts++;

@@ -156,18 +156,6 @@ static int is_closed(struct client *c, long arg)
     return c->closed;
 }
 
-static size_t sink(char *p, size_t s, size_t n, void *ud)
-{
-    struct { char buf[512]; size_t len; } *b = ud;
-    size_t k = s * n;
-    size_t room = sizeof b->buf - 1 - b->len;
-    size_t c = k < room ? k : room;
-    memcpy(b->buf + b->len, p, c);
-    b->len += c;
-    b->buf[b->len] = '\0';
-    return k;
-}
-
 /* POSTs one event; returns the HTTP status (0 on transport error). */
 static long emit(int seq, size_t pad)
 {
@@ -183,13 +171,13 @@ static long emit(int seq, size_t pad)
     n += snprintf(body + n, cap - (size_t)n, "\"}}");
     char url[128];
     snprintf(url, sizeof url, "http://127.0.0.1:%d/emit", http_port);
-    struct { char buf[512]; size_t len; } out = {.len = 0};
+    struct e2e_buf out = {.len = 0};
     struct curl_slist *h = curl_slist_append(NULL, "Content-Type: application/json");
     curl_easy_setopt(curl, CURLOPT_URL, url);
     curl_easy_setopt(curl, CURLOPT_POSTFIELDS, body);
     curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE, (long)n);
     curl_easy_setopt(curl, CURLOPT_HTTPHEADER, h);
-    curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, sink);
+    curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, e2e_sink);
     curl_easy_setopt(curl, CURLOPT_WRITEDATA, &out);
     long code = 0;
     if (curl_easy_perform(curl) == CURLE_OK)
