@@ -5,6 +5,7 @@
 #ifndef RELAYLAB_HUB_IMPL_H
 #define RELAYLAB_HUB_IMPL_H
 
+#include <jansson.h>
 #include <libwebsockets.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -21,16 +22,16 @@
 
 struct hub_client {
     struct lws *wsi;
-    struct hub_client *prev, *next; /* list of established clients */
-    uint64_t cursor;    /* offset of the next event to send */
-    uint64_t live_from; /* events before this are replay and do not count as lag */
+    struct hub_client *prev, *next;   /* list of established clients */
+    uint64_t cursor;                  /* offset of the next event to send */
+    uint64_t live_from;               /* events before this are replay and do not count as lag */
     struct frame *ctrl[HUB_CTRL_MAX]; /* control frames to send before events */
     int nctrl;
     int established;
     int want_write; /* a writeable callback is already requested */
     int close_code; /* non-zero: close with this code once control frames are out */
     const char *close_reason;
-    size_t rx_bytes; /* bytes of the message being received */
+    size_t rx_bytes;   /* bytes of the message being received */
     int sio;           /* speaks Socket.IO v4 (Engine.IO v4) framing */
     int replica;       /* a follower relay: gets every frame with ids, acknowledges offsets */
     int insync;        /* replica caught up with the commit: the commit waits for it */
@@ -60,7 +61,7 @@ struct hub {
     uint64_t committed; /* clients get offsets <= committed */
     atomic_int ninsync; /* in-sync replicas: when 0, publish commits at once */
     atomic_int accepting;
-    atomic_int resync; /* history was replaced: close the clients (lws thread) */
+    atomic_int resync;  /* history was replaced: close the clients (lws thread) */
     uint64_t nreplicas; /* lws thread */
 
     /* lws thread only */
@@ -72,8 +73,8 @@ struct hub {
     atomic_int stopping;
     unsigned char *batch; /* LWS_PRE + HUB_BATCH_BYTES scratch for coalesced sends (lws thread) */
     struct metrics *own_metrics;
-    struct metric *m_clients, *m_conns, *m_events, *m_frames, *m_slow, *m_rejected,
-        *m_replay_ok, *m_replay_fail;
+    struct metric *m_clients, *m_conns, *m_events, *m_frames, *m_slow, *m_rejected, *m_replay_ok,
+        *m_replay_fail;
 };
 
 int64_t hub_now_us(void);
@@ -89,5 +90,27 @@ void hub_client_unlink(struct hub *h, struct hub_client *c);
 void hub_sweep(struct hub *h);
 /* A new random epoch name into out (ENVELOPE_EPOCH_BUF bytes). */
 void hub_random_epoch(char *out, size_t outlen);
+
+/* Client helpers shared by hub_session.c and hub_sio.c (lws thread only). */
+/* Queues a control frame to send before events. Takes ownership of f; drops it when full. */
+void hub_queue_ctrl(struct hub_client *c, struct frame *f);
+/* Asks lws for a writeable callback unless one is pending. */
+void hub_want_write(struct hub_client *c);
+/* Closes a client from outside its own callback (the socket may be choked). */
+void hub_client_kill(struct hub_client *c, int code, const char *reason);
+/* The client starts receiving events: makes the replay plan, queues _connected/_recovery. */
+void hub_client_join(struct hub *h, struct hub_client *c);
+/* Records since/epoch (strings from a query or an auth object); a malformed since is ignored. */
+void hub_client_set_resume(struct hub_client *c, const char *since, const char *epoch);
+/* A control frame in the client's framing: {"event":..,"data":..} or 42["..",..]. Caller unrefs. */
+struct frame *hub_control_frame(const struct hub_client *c, const char *name, json_t *data);
+
+/* Socket.IO (hub_sio.c). */
+long hub_sio_ping_interval_ms(const struct hub *h);
+long hub_sio_ping_timeout_ms(const struct hub *h);
+/* Sends "2" every pingInterval; closes a client that did not answer "3" within pingTimeout. */
+void hub_sio_heartbeat(struct hub *h, struct hub_client *c, int64_t now);
+/* A complete Socket.IO packet from the client. Returns -1 to close the connection. */
+int hub_sio_packet(struct hub *h, struct hub_client *c, const char *in, size_t len);
 
 #endif

@@ -1,7 +1,7 @@
 /*
  * hub_session — one websocket client of the hub: the upgrade filter, joining (where the
  * replay plan is made), writing events, reading what the client sends, and the sweep that
- * closes slow clients and keeps Socket.IO heartbeats. Runs on the lws service thread only.
+ * closes slow clients. Socket.IO framing lives in hub_sio.c. Runs on the lws service thread only.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,20 +21,8 @@ int64_t hub_now_us(void)
     return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
-static long sio_ping_interval_ms(const struct hub *h)
-{
-    return h->cfg.ping_interval_s > 0 ? h->cfg.ping_interval_s * 1000L : 25000L;
-}
-
-/* Socket.IO's defaults keep the timeout at 4/5 of the interval (25 s / 20 s). */
-static long sio_ping_timeout_ms(const struct hub *h)
-{
-    long t = sio_ping_interval_ms(h) * 4 / 5;
-    return t < 1000 ? 1000 : t;
-}
-
 /* Builds a control frame in the client's framing: {"event":..,"data":..} or 42["..",..]. */
-static struct frame *control_frame(const struct hub_client *c, const char *name, json_t *data)
+struct frame *hub_control_frame(const struct hub_client *c, const char *name, json_t *data)
 {
     size_t len = 0;
     char *s = jsonx_dump(data, &len);
@@ -56,7 +44,7 @@ static struct frame *control_frame(const struct hub_client *c, const char *name,
     return f;
 }
 
-static void queue_ctrl(struct hub_client *c, struct frame *f)
+void hub_queue_ctrl(struct hub_client *c, struct frame *f)
 {
     if (f == NULL)
         return;
@@ -67,7 +55,7 @@ static void queue_ctrl(struct hub_client *c, struct frame *f)
     c->ctrl[c->nctrl++] = f;
 }
 
-static void want_write(struct hub_client *c)
+void hub_want_write(struct hub_client *c)
 {
     if (!c->want_write) {
         c->want_write = 1;
@@ -110,7 +98,7 @@ static int path_accepted(const struct hub *h, const char *path)
 }
 
 /* since/epoch from the query string or from a Socket.IO auth object. */
-static void set_resume(struct hub_client *c, const char *since, const char *epoch)
+void hub_client_set_resume(struct hub_client *c, const char *since, const char *epoch)
 {
     if (since == NULL)
         return;
@@ -162,13 +150,13 @@ int hub_client_filter(struct hub *h, struct lws *wsi, struct hub_client *c)
         }
         c->sio = 1;
     }
-    set_resume(c, urlarg(wsi, "since=", since, sizeof since),
-               urlarg(wsi, "epoch=", epoch, sizeof epoch));
+    hub_client_set_resume(c, urlarg(wsi, "since=", since, sizeof since),
+                          urlarg(wsi, "epoch=", epoch, sizeof epoch));
     return 0;
 }
 
 /* The client starts receiving events: makes the replay plan and queues _connected/_recovery. */
-static void client_join(struct hub *h, struct hub_client *c)
+void hub_client_join(struct hub *h, struct hub_client *c)
 {
     struct history_epoch_span lineage[HISTORY_LINEAGE_MAX];
     char epoch[ENVELOPE_EPOCH_BUF];
@@ -203,20 +191,21 @@ static void client_join(struct hub *h, struct hub_client *c)
     if (c->replica) {
         json_t *l = json_array();
         for (size_t i = 0; i < nl; i++)
-            json_array_append_new(l, json_pack("[s, I]", lineage[i].epoch,
-                                               (json_int_t)lineage[i].first));
+            json_array_append_new(
+                l, json_pack("[s, I]", lineage[i].epoch, (json_int_t)lineage[i].first));
         json_object_set_new(d, "lineage", l);
         json_object_set_new(d, "first", json_integer((json_int_t)first));
     }
-    queue_ctrl(c, control_frame(c, "_connected", d));
+    hub_queue_ctrl(c, hub_control_frame(c, "_connected", d));
     json_decref(d);
     if (c->has_since) {
         int ok = plan == HISTORY_RECOVERED;
         metric_inc(ok ? h->m_replay_ok : h->m_replay_fail);
         d = json_pack("{s:b, s:s, s:s, s:I, s:I, s:I}", "recovered", ok, "reason",
                       history_plan_name(plan), "epoch", epoch, "since", (json_int_t)c->since,
-                      "from", (json_int_t)from, "offset", (json_int_t)(c->replica ? last : committed));
-        queue_ctrl(c, control_frame(c, "_recovery", d));
+                      "from", (json_int_t)from, "offset",
+                      (json_int_t)(c->replica ? last : committed));
+        hub_queue_ctrl(c, hub_control_frame(c, "_recovery", d));
         json_decref(d);
     }
     LOG_DEBUG("client_join hub=%s peer=%s sio=%d replica=%d since=%s%llu replay=%s clients=%llu",
@@ -253,21 +242,21 @@ void hub_client_established(struct hub *h, struct lws *wsi, struct hub_client *c
         unsigned char r[8];
         if (getrandom(r, sizeof r, 0) != (ssize_t)sizeof r)
             memset(r, 0x5a, sizeof r);
-        snprintf(c->sid, sizeof c->sid, "%02x%02x%02x%02x%02x%02x%02x%02x", r[0], r[1], r[2],
-                 r[3], r[4], r[5], r[6], r[7]);
-        queue_ctrl(c, eio_open(c->sid, sio_ping_interval_ms(h), sio_ping_timeout_ms(h),
-                               h->cfg.max_message));
+        snprintf(c->sid, sizeof c->sid, "%02x%02x%02x%02x%02x%02x%02x%02x", r[0], r[1], r[2], r[3],
+                 r[4], r[5], r[6], r[7]);
+        hub_queue_ctrl(c, eio_open(c->sid, hub_sio_ping_interval_ms(h), hub_sio_ping_timeout_ms(h),
+                                   h->cfg.max_message));
         c->cursor = HUB_NOT_JOINED;
         c->live_from = HUB_NOT_JOINED;
         c->ping_at_us = hub_now_us();
     } else {
-        client_join(h, c);
+        hub_client_join(h, c);
     }
-    want_write(c);
+    hub_want_write(c);
 }
 
 /* Closes a client from outside its own callback (the socket may be choked). */
-static void client_kill(struct hub_client *c, int code, const char *reason)
+void hub_client_kill(struct hub_client *c, int code, const char *reason)
 {
     c->close_code = -1;
     lws_close_reason(c->wsi, (enum lws_close_status)code, (unsigned char *)reason, strlen(reason));
@@ -340,22 +329,6 @@ static int write_events(struct hub *h, struct hub_client *c, uint64_t *last_out)
     return 0;
 }
 
-/* Socket.IO heartbeat: "2" every pingInterval; no "3" within pingTimeout closes the client. */
-static void sio_heartbeat(struct hub *h, struct hub_client *c, int64_t now)
-{
-    if (c->awaiting_pong) {
-        if (now - c->ping_at_us > sio_ping_timeout_ms(h) * 1000) {
-            LOG_INFO("sio_ping_timeout hub=%s peer=%s", h->cfg.name, c->peer);
-            client_kill(c, 1000, "ping timeout");
-        }
-    } else if (now - c->ping_at_us >= sio_ping_interval_ms(h) * 1000 && c->nctrl < HUB_CTRL_MAX) {
-        queue_ctrl(c, eio_ping());
-        c->awaiting_pong = 1;
-        c->ping_at_us = now;
-        want_write(c);
-    }
-}
-
 /*
  * Replicas and the commit: a replica is in sync once it has acknowledged everything
  * committed; the commit is the newest offset every in-sync replica acknowledged (or the
@@ -387,7 +360,7 @@ static uint64_t update_commit(struct hub *h, uint64_t last, int64_t now)
                      (unsigned long long)c->acked, (unsigned long long)last);
             c->insync = 0;
             atomic_fetch_sub(&h->ninsync, 1);
-            client_kill(c, 4009, "replica not acknowledging");
+            hub_client_kill(c, 4009, "replica not acknowledging");
             continue;
         }
         insync++;
@@ -421,7 +394,7 @@ void hub_sweep(struct hub *h)
             continue; /* already being killed */
         if (resync && !c->replica) {
             /* The history was replaced: positions in it may mean other events now. */
-            client_kill(c, HUB_CLOSE_RESYNC, "relay resynced: reconnect with since");
+            hub_client_kill(c, HUB_CLOSE_RESYNC, "relay resynced: reconnect with since");
             continue;
         }
         int joined = c->cursor != HUB_NOT_JOINED;
@@ -432,11 +405,11 @@ void hub_sweep(struct hub *h)
             metric_inc(h->m_slow);
             LOG_INFO("slow_client_closed hub=%s peer=%s lag=%llu limit=%d", h->cfg.name, c->peer,
                      (unsigned long long)lag, h->cfg.queue_limit);
-            client_kill(c, HUB_CLOSE_SLOW, "slow client: queue limit exceeded");
+            hub_client_kill(c, HUB_CLOSE_SLOW, "slow client: queue limit exceeded");
             continue;
         }
         if (c->sio && !stopping) {
-            sio_heartbeat(h, c, now);
+            hub_sio_heartbeat(h, c, now);
             if (c->close_code == -1)
                 continue;
         }
@@ -446,7 +419,7 @@ void hub_sweep(struct hub *h)
             c->close_reason = "going away";
         }
         if ((c->cursor <= top || c->nctrl > 0 || c->close_code > 0))
-            want_write(c);
+            hub_want_write(c);
     }
 }
 
@@ -462,7 +435,7 @@ int hub_client_writeable(struct hub *h, struct hub_client *c)
         if (rc < 0)
             return -1;
         if (lws_send_pipe_choked(wsi)) {
-            want_write(c);
+            hub_want_write(c);
             return 0;
         }
     }
@@ -481,59 +454,8 @@ int hub_client_writeable(struct hub *h, struct hub_client *c)
         return -1;
     }
     if (!caught_up || c->close_code > 0 || c->nctrl > 0)
-        want_write(c);
+        hub_want_write(c);
     return 0;
-}
-
-/* A complete Socket.IO packet from the client. Returns -1 to close the connection. */
-static int sio_packet(struct hub *h, struct hub_client *c, const char *in, size_t len)
-{
-    const char *auth;
-    size_t alen;
-    switch (eio_classify(in, len, &auth, &alen)) {
-    case EIO_PONG:
-        c->awaiting_pong = 0;
-        return 0;
-    case EIO_PING:
-        queue_ctrl(c, eio_pong());
-        want_write(c);
-        return 0;
-    case EIO_SIO_CONNECT:
-        if (c->cursor != HUB_NOT_JOINED)
-            return 0; /* already joined */
-        if (alen > 0) {
-            /* socket.io-client's auth option may carry the resume point. */
-            json_t *a = json_loadb(auth, alen, 0, NULL);
-            json_t *s = json_object_get(a, "since"), *e = json_object_get(a, "epoch");
-            char since[32];
-            if (json_is_integer(s) && json_integer_value(s) >= 0) {
-                snprintf(since, sizeof since, "%lld", (long long)json_integer_value(s));
-                set_resume(c, since, json_is_string(e) ? json_string_value(e) : NULL);
-            }
-            json_decref(a);
-        }
-        queue_ctrl(c, eio_joined(c->sid));
-        client_join(h, c);
-        want_write(c);
-        return 0;
-    case EIO_SIO_CONNECT_NSP:
-        queue_ctrl(c, eio_namespace_refused(in + 2, len - 2, "Invalid namespace"));
-        want_write(c);
-        return 0;
-    case EIO_SIO_DISCONNECT:
-    case EIO_CLOSE:
-        lws_close_reason(c->wsi, LWS_CLOSE_STATUS_NORMAL, (unsigned char *)"client left", 11);
-        return -1;
-    case EIO_SIO_EVENT:
-    case EIO_NOOP:
-        return 0; /* the hub only broadcasts; client events are read and dropped */
-    case EIO_INVALID:
-        break;
-    }
-    LOG_INFO("client_bad_input hub=%s peer=%s reason=socketio_packet", h->cfg.name, c->peer);
-    lws_close_reason(c->wsi, LWS_CLOSE_STATUS_POLICY_VIOLATION,
-                     (unsigned char *)"not a Socket.IO packet", 22);
-    return -1;
 }
 
 int hub_client_receive(struct hub *h, struct lws *wsi, struct hub_client *c, const char *in,
@@ -560,7 +482,7 @@ int hub_client_receive(struct hub *h, struct lws *wsi, struct hub_client *c, con
     /* Plain clients' messages carry nothing the hub acts on; Socket.IO control packets and
      * replicas' acknowledgements ("ack N") do. */
     if (c->sio && whole)
-        return sio_packet(h, c, in, len);
+        return hub_sio_packet(h, c, in, len);
     if (c->replica && whole && len > 4 && len < 32 && memcmp(in, "ack ", 4) == 0) {
         char num[32];
         memcpy(num, in + 4, len - 4);
