@@ -7,6 +7,13 @@
  * exceeds max_body (checked on Content-Length and while reading), 408 when the body took
  * longer than body_timeout_ms to arrive, and JSON error bodies {"error","message"}.
  * Handlers run on libmicrohttpd's threads (a pool of `threads`), so they must be thread-safe.
+ *
+ * Every error reaches the client, also one that is still sending its body (Node's fetch
+ * sends a whole body before it reads; curl without Expect: 100-continue): a request refused
+ * before its body is read (413 on Content-Length or once a chunked body outgrows max_body,
+ * 401, 404, 405, 415, 408 in mid-body) is answered at once and its connection closed
+ * lingeringly, as nginx does: the rest of the body is read and discarded, never buffered,
+ * for at most drain_max bytes and drain_ms, then the socket is closed (httpd_linger.h).
  */
 #ifndef RELAYLAB_HTTPD_H
 #define RELAYLAB_HTTPD_H
@@ -31,9 +38,9 @@ struct httpd_request {
 
 struct httpd_response {
     int status;
-    char *body;               /* malloc'd; the helper frees it */
+    char *body; /* malloc'd; the helper frees it */
     size_t len;
-    const char *content_type; /* default application/json */
+    const char *content_type;            /* default application/json */
     char *headers[HTTPD_MAX_HEADERS][2]; /* extra headers, malloc'd pairs */
     int nheaders;
 };
@@ -54,15 +61,18 @@ struct httpd_config {
     const char *bind; /* NULL or "" = all addresses */
     int port;         /* 0 = pick a free one (see httpd_port) */
     size_t max_body;
-    long body_timeout_ms;   /* whole-body deadline; 0 = 10 s */
-    unsigned threads;       /* 0 = 2 */
+    long body_timeout_ms;     /* whole-body deadline; 0 = 10 s */
+    unsigned threads;         /* 0 = 2 */
     unsigned max_connections; /* 0 = 1024 */
     const struct httpd_route *routes;
     size_t nroutes;
     void *ud;
-    const char *name; /* for logs */
+    const char *name;         /* for logs */
     const char *bearer_token; /* for routes with auth; NULL = open */
-    struct metrics *metrics;  /* optional: http_responses_total{class=...} */
+    struct metrics *metrics;  /* optional: http_responses_total{class=...}, http_linger_* */
+    size_t drain_max;         /* body bytes of a refused request discarded; 0 = 64 MiB */
+    long drain_ms;            /* how long a refused request may keep sending; 0 = 10 s */
+    unsigned max_draining;    /* refused connections draining at once; 0 = 64 */
 };
 
 /* Starts serving. Returns NULL with a message in err (e.g. the port is taken). */
@@ -87,8 +97,8 @@ const char *httpd_query(const struct httpd_request *r, const char *name);
 /* Sets resp to status with v serialised as the body. Steals the reference to v. */
 void httpd_reply_json(struct httpd_response *resp, int status, json_t *v);
 /* Sets resp to status with {"error":code,"message":<printf>}. */
-void httpd_reply_error(struct httpd_response *resp, int status, const char *code,
-                       const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+void httpd_reply_error(struct httpd_response *resp, int status, const char *code, const char *fmt,
+                       ...) __attribute__((format(printf, 4, 5)));
 /* Sets a plain-text body (copied). */
 void httpd_reply_text(struct httpd_response *resp, int status, const char *content_type,
                       const char *text, size_t len);
