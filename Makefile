@@ -23,7 +23,7 @@ OPT := -O2
 LDSAN :=
 endif
 
-PKG_CORE := libwebsockets libmicrohttpd jansson
+PKG_CORE := libwebsockets libmicrohttpd jansson libjwt libcrypto
 CFLAGS_PKG := $(shell pkg-config --cflags $(PKG_CORE) libmongoc-1.0 libcurl check 2>/dev/null)
 CFLAGS := -std=c11 -Wall -Wextra -Werror -g $(OPT) -D_GNU_SOURCE -Icommon $(CFLAGS_PKG) $(EXTRA_CFLAGS)
 LDFLAGS := $(LDSAN) $(EXTRA_LDFLAGS)
