@@ -3,6 +3,7 @@
  * replay plan is made), writing events, reading what the client sends, and the sweep that
  * closes slow clients. Socket.IO framing lives in hub_sio.c. Runs on the lws service thread only.
  */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -100,12 +101,15 @@ static int path_accepted(const struct hub *h, const char *path)
 /* since/epoch from the query string or from a Socket.IO auth object. */
 void hub_client_set_resume(struct hub_client *c, const char *since, const char *epoch)
 {
-    if (since == NULL)
-        return;
-    char *end;
-    unsigned long long s = strtoull(since, &end, 10);
-    if (*since == '\0' || *end != '\0')
+    /* strtoull alone would take "-1" as 2^64-1 and " 5" or "+5" as 5, and saturate on
+     * overflow: only plain decimal digits that fit are an offset. */
+    if (since == NULL || *since < '0' || *since > '9')
         return; /* a malformed since is treated as absent: the client gets live events */
+    char *end;
+    errno = 0;
+    unsigned long long s = strtoull(since, &end, 10);
+    if (*end != '\0' || errno == ERANGE)
+        return;
     c->since = s;
     c->has_since = 1;
     if (epoch && envelope_epoch_valid(epoch))
