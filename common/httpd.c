@@ -259,9 +259,66 @@ static int is_json_type(const char *ct)
 }
 
 /* First call for a request: route it and check what can be checked from the headers. */
+struct framing {
+    int cl_count;
+    int cl_differ;
+    char cl_first[32];
+};
+
+static enum MHD_Result count_lengths(void *cls, enum MHD_ValueKind kind, const char *key,
+                                     const char *value)
+{
+    (void)kind;
+    struct framing *f = cls;
+    if (strcasecmp(key, "Content-Length") == 0) {
+        if (f->cl_count++ == 0)
+            snprintf(f->cl_first, sizeof f->cl_first, "%s", value ? value : "");
+        else if (value == NULL || strcmp(value, f->cl_first) != 0)
+            f->cl_differ = 1;
+    }
+    return MHD_YES;
+}
+
+/*
+ * How the body is framed, checked before anything else (RFC 9112 section 6): libmicrohttpd
+ * 0.9.75 takes the first of two different Content-Length headers, lets Transfer-Encoding win
+ * over Content-Length and keeps the connection, and waits forever on a transfer coding it
+ * does not know. Each of those lets a proxy and this server disagree on where a request
+ * ends (request smuggling), so each is refused, and the connection closed.
+ * Returns 0, or the status with a message.
+ */
+static int framing_error(struct MHD_Connection *conn, char *msg, size_t msglen)
+{
+    struct framing f = {0};
+    MHD_get_connection_values(conn, MHD_HEADER_KIND, count_lengths, &f);
+    const char *te = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Transfer-Encoding");
+    if (f.cl_differ) {
+        snprintf(msg, msglen, "conflicting Content-Length headers");
+        return MHD_HTTP_BAD_REQUEST;
+    }
+    if (te != NULL && f.cl_count > 0) {
+        snprintf(msg, msglen, "both Content-Length and Transfer-Encoding");
+        return MHD_HTTP_BAD_REQUEST;
+    }
+    if (te != NULL && strcasecmp(te, "chunked") != 0) {
+        snprintf(msg, msglen, "Transfer-Encoding '%.40s' is not supported (only chunked)", te);
+        return MHD_HTTP_NOT_IMPLEMENTED;
+    }
+    return 0;
+}
+
 static enum MHD_Result start_request(struct httpd *h, struct MHD_Connection *conn, const char *url,
                                      const char *method, void **con_cls)
 {
+    char fmsg[96];
+    int fst = framing_error(conn, fmsg, sizeof fmsg);
+    if (fst != 0) {
+        struct httpd_response resp = {0};
+        httpd_reply_error(&resp, fst,
+                          fst == MHD_HTTP_NOT_IMPLEMENTED ? "not_implemented" : "bad_request", "%s",
+                          fmsg);
+        return refuse(h, conn, method, &resp, 1); /* the connection must not be reused */
+    }
     const struct httpd_route *route = NULL;
     char allow[128] = "";
     for (size_t i = 0; i < h->cfg.nroutes; i++) {
