@@ -141,11 +141,11 @@ json_t *hub_client_channel_list(const struct hub_client *c)
     return a;
 }
 
-void hub_queue_subscribed(struct hub *h, struct hub_client *c, json_t *refused)
+void hub_queue_subscribed(struct hub *h, struct hub_client *c, json_t *refused, uint64_t from)
 {
     (void)h;
-    json_t *d = json_pack("{s:o, s:o}", "channels", hub_client_channel_list(c), "refused",
-                          refused ? refused : json_array());
+    json_t *d = json_pack("{s:o, s:o, s:I}", "channels", hub_client_channel_list(c), "refused",
+                          refused ? refused : json_array(), "from", (json_int_t)from);
     hub_queue_ctrl(c, hub_control_frame(c, "_subscribed", d));
     json_decref(d);
 }

@@ -158,8 +158,13 @@ int hub_client_channels(struct hub *h, struct hub_client *c, const char *const *
                         int join, json_t *refused);
 /* The client's channels as a JSON array of strings (new reference). */
 json_t *hub_client_channel_list(const struct hub_client *c);
-/* Queues a _subscribed control frame {"channels":[...],"refused":[...]} (refused: stolen). */
-void hub_queue_subscribed(struct hub *h, struct hub_client *c, json_t *refused);
+/*
+ * Queues a _subscribed control frame {"channels":[...],"refused":[...],"from":F} (refused:
+ * stolen): the client's channels are delivered from offset F on, so it knows what it is owed.
+ */
+void hub_queue_subscribed(struct hub *h, struct hub_client *c, json_t *refused, uint64_t from);
+/* The offset a channel joined now takes effect from, for _subscribed. */
+uint64_t hub_client_next_offset(struct hub *h, const struct hub_client *c);
 /* A new random epoch name into out (ENVELOPE_EPOCH_BUF bytes). */
 void hub_random_epoch(char *out, size_t outlen);
 

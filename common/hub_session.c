@@ -93,6 +93,17 @@ static void drop_pending(struct hub_client *c)
     c->npend = c->ipend = 0;
 }
 
+uint64_t hub_client_next_offset(struct hub *h, const struct hub_client *c)
+{
+    /* A fetch under way was asked with the old channels: the new ones count after it. A
+     * fetched replay waiting to be sent was filtered already: its end is the cursor. */
+    if (c->fetch_ticket)
+        return c->fetch_to + 1;
+    if (c->cursor == HUB_NOT_JOINED || c->cursor == HUB_PARKED)
+        return hub_last_offset(h) + 1;
+    return c->cursor;
+}
+
 void hub_client_release(struct hub_client *c)
 {
     hub_chanset_free(c->chans);
@@ -271,24 +282,22 @@ void hub_client_join(struct hub *h, struct hub_client *c)
     json_t *d = json_pack("{s:I, s:s}", "offset", (json_int_t)last, "epoch", epoch);
     hub_queue_ctrl(c, hub_control_frame(c, "_connected", d));
     json_decref(d);
+    /* Over MongoDB the stream holds more than the ring, and a client may have seen offsets
+     * this relay has not tailed yet: the store decides. */
+    int fetch = c->has_since && h->fetch && (plan == HISTORY_TRUNCATED || plan == HISTORY_AHEAD);
     if (c->want_chans) {
         const char *names[HUB_CHANNELS_MAX + 1];
         size_t n = split_list(c->want_chans, names, HUB_CHANNELS_MAX + 1);
         json_t *refused = json_array();
         hub_client_channels(h, c, names, n, 1, refused);
-        hub_queue_subscribed(h, c, refused);
+        hub_queue_subscribed(h, c, refused, fetch ? c->since + 1 : from);
         free(c->want_chans);
         c->want_chans = NULL;
     }
-    if (c->has_since) {
-        if (h->fetch && (plan == HISTORY_TRUNCATED || plan == HISTORY_AHEAD)) {
-            /* Over MongoDB the stream holds more than the ring, and a client may have seen
-             * offsets this relay has not tailed yet: the store decides. */
-            hub_client_fetch(h, c, c->since, plan == HISTORY_TRUNCATED ? first - 1 : c->since, 1);
-        } else {
-            queue_recovery(h, c, plan == HISTORY_RECOVERED, history_plan_name(plan), from);
-        }
-    }
+    if (fetch)
+        hub_client_fetch(h, c, c->since, plan == HISTORY_TRUNCATED ? first - 1 : c->since, 1);
+    else if (c->has_since)
+        queue_recovery(h, c, plan == HISTORY_RECOVERED, history_plan_name(plan), from);
     LOG_DEBUG("client_join hub=%s peer=%s sio=%d since=%s%llu replay=%s channels=%zu clients=%llu",
               h->cfg.name, c->peer, c->sio, c->has_since ? "" : "-", (unsigned long long)c->since,
               c->has_since ? history_plan_name(plan) : "none", hub_chanset_count(c->chans),
@@ -458,7 +467,7 @@ static void plain_message(struct hub *h, struct hub_client *c, const char *in, s
                                   json_pack("{s:s, s:s}", "channel", "", "reason", "invalid"));
     }
     hub_client_channels(h, c, names, n, sub != NULL, refused);
-    hub_queue_subscribed(h, c, refused);
+    hub_queue_subscribed(h, c, refused, hub_client_next_offset(h, c));
     json_decref(m);
     hub_want_write(c);
 }

@@ -159,7 +159,7 @@ static void sio_event(struct hub *h, struct hub_client *c, const char *in, size_
         json_decref(r);
         json_decref(refused);
     } else {
-        hub_queue_subscribed(h, c, refused);
+        hub_queue_subscribed(h, c, refused, hub_client_next_offset(h, c));
     }
     json_decref(m);
     hub_want_write(c);

@@ -178,7 +178,7 @@ static void *tail_main(void *arg)
 }
 
 /* Applies the retention once: by age, then by count; the newest event always stays. */
-static void trim_once(struct mstore *s, mongoc_client_t *cl)
+static void trim_once(struct mstore *s, mongoc_client_t *cl, int *warned)
 {
     char err[256];
     uint64_t max;
@@ -203,8 +203,10 @@ static void trim_once(struct mstore *s, mongoc_client_t *cl)
                 LOG_INFO("store_trimmed by=%s deleted=%" PRId64, i ? "count" : "age",
                          bson_iter_as_int64(&it));
             }
-        } else {
+        } else if (!*warned) {
+            /* Once: a store without deletes (an old mongosim) would say it every minute. */
             LOG_WARN("store_trim_failed error=\"%s\"", e.message);
+            *warned = 1;
         }
         bson_destroy(&reply);
     }
@@ -218,11 +220,12 @@ static void *trim_main(void *arg)
     struct mstore *s = arg;
     /* Every relay trims (the deletes are idempotent); a minute apart, the first one soon. */
     long period = s->cfg.retention_ms < 120000 ? s->cfg.retention_ms / 2 : 60000;
+    int warned = 0;
     if (mstore_nap(s, 5000))
         return NULL;
     do {
         mongoc_client_t *cl = mongoc_client_pool_pop(s->wpool);
-        trim_once(s, cl);
+        trim_once(s, cl, &warned);
         mongoc_client_pool_push(s->wpool, cl);
     } while (!mstore_nap(s, period));
     return NULL;
