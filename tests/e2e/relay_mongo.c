@@ -205,32 +205,40 @@ static void *emitter(void *arg)
 
 static void probe_close(struct wsc *c, int code, const char *reason, void *ud)
 {
-    (void)c;
     (void)code;
     (void)reason;
     (void)ud;
+    ((struct client *)wsc_user(c))->ws = NULL;
 }
 
-/* Reads relay r's whole stream from since=0 up to offset head: offsets and emit ids. */
-static size_t read_all(int r, uint64_t head, uint64_t *offs, int *ids, size_t max)
+/*
+ * Reads relay r's whole stream from since=0 up to offset head. A relay that is still
+ * restarting refuses the connection: the read is retried (resuming where it got to) for up
+ * to 30 s.
+ */
+static size_t read_all(int r, uint64_t head, uint64_t *offs, size_t max)
 {
-    struct client probe = {.idx = 0};
+    struct client probe = {.idx = 0, .joined = 1}; /* joined: offsets count from 0 */
     struct wsc_callbacks cb = {on_open, on_message, probe_close, NULL};
     char err[128], path[160];
     struct wsc_pool *p = wsc_pool_new(2, &cb, NULL, err, sizeof err);
-    snprintf(path, sizeof path, "/websocket-service?since=0&epoch=%s", epoch);
-    struct wsc_options o = {.host = "127.0.0.1",
-                            .port = ws_port[r],
-                            .path = path,
-                            .user = &probe,
-                            .max_message = 1 << 20};
-    probe.joined = 1; /* count from 0 */
-    (void)wsc_connect(p, &o, err, sizeof err);
-    int64_t until = e2e_now_us() + 20 * 1000000LL;
-    while (probe.last < head && e2e_now_us() < until)
+    int64_t until = e2e_now_us() + 30 * 1000000LL;
+    while (probe.last < head && e2e_now_us() < until) {
+        if (probe.ws == NULL) {
+            snprintf(path, sizeof path, "/websocket-service?since=%" PRIu64 "&epoch=%s", probe.last,
+                     epoch);
+            struct wsc_options o = {.host = "127.0.0.1",
+                                    .port = ws_port[r],
+                                    .path = path,
+                                    .user = &probe,
+                                    .max_message = 1 << 20};
+            probe.ws = wsc_connect(p, &o, err, sizeof err);
+            if (probe.ws == NULL)
+                usleep(200000);
+        }
         wsc_pool_service(p, 50);
+    }
     wsc_pool_free(p);
-    (void)ids;
     size_t n = probe.ngot < max ? probe.ngot : max;
     memcpy(offs, probe.got, n * sizeof *offs);
     free(probe.got);
@@ -333,7 +341,7 @@ int main(int argc, char **argv)
     static uint64_t offs[RELAYS][MAXE * 2];
     size_t nread[RELAYS];
     for (int r = 0; r < RELAYS; r++)
-        nread[r] = read_all(r, head, offs[r], NULL, MAXE * 2);
+        nread[r] = read_all(r, head, offs[r], MAXE * 2);
     for (int r = 0; r < RELAYS; r++) {
         int increasing = 1;
         for (size_t i = 1; i < nread[r]; i++)
