@@ -61,9 +61,10 @@ struct httpd_config {
     const char *bind; /* NULL or "" = all addresses */
     int port;         /* 0 = pick a free one (see httpd_port) */
     size_t max_body;
-    long body_timeout_ms;     /* whole-body deadline; 0 = 10 s */
-    unsigned threads;         /* 0 = 2 */
-    unsigned max_connections; /* 0 = 1024 */
+    long body_timeout_ms;      /* whole-body deadline; 0 = 10 s */
+    unsigned threads;          /* 0 = 2 */
+    int thread_per_connection; /* handlers may block (e.g. on a database): a thread each */
+    unsigned max_connections;  /* 0 = 1024 */
     const struct httpd_route *routes;
     size_t nroutes;
     void *ud;
