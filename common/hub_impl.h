@@ -44,6 +44,7 @@ struct hub_client {
     int close_code; /* non-zero: close with this code once control frames are out */
     const char *close_reason;
     size_t rx_bytes;   /* bytes of the message being received */
+    char *rx_buf;      /* its pieces so far, when lws hands it over in several (owned) */
     int sio;           /* speaks Socket.IO v4 (Engine.IO v4) framing */
     int awaiting_pong; /* Socket.IO heartbeat sent, "3" not yet received */
     int64_t ping_at_us;
