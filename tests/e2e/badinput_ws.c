@@ -328,6 +328,29 @@ int main(int argc, char **argv)
     snprintf(long_query, sizeof long_query, "/websocket-service?pad=");
     memset(long_query + strlen(long_query), 'x', 2500);
 
+    static char chan65[200], chan40[600], sub300[3000], nested[1200];
+    snprintf(chan65, sizeof chan65, "/websocket-service?channels=");
+    memset(chan65 + strlen(chan65), 'c', 65);
+    snprintf(chan40, sizeof chan40, "/websocket-service?channels=c0");
+    for (int i = 1; i < 40; i++)
+        snprintf(chan40 + strlen(chan40), sizeof chan40 - strlen(chan40), ",c%d", i);
+    snprintf(sub300, sizeof sub300, "{\"subscribe\":[\"a\"");
+    for (int i = 1; i < 300; i++)
+        strcat(sub300, ",\"a\"");
+    strcat(sub300, "]}");
+    static char sublong[2000];
+    snprintf(sublong, sizeof sublong, "{\"subscribe\":[");
+    for (int i = 0; i < 20; i++)
+        snprintf(sublong + strlen(sublong), sizeof sublong - strlen(sublong),
+                 "%s\"cccccccccccccccccccccccccccccccccccccccccccccccccccccccccc-%02d\"",
+                 i ? "," : "", i);
+    strcat(sublong, "]}");
+    snprintf(nested, sizeof nested, "{\"subscribe\":[");
+    for (int i = 0; i < 500; i++)
+        strcat(nested, "[");
+    for (int i = 0; i < 500; i++)
+        strcat(nested, "]");
+    strcat(nested, "]}");
     const size_t M = max_message;
     const struct wscase cases[] = {
         /* The upgrade request. */
@@ -397,6 +420,104 @@ int main(int argc, char **argv)
         {"since_negative_ignored", "/websocket-service?since=-1", NULL, {{0}}, EXP_OPEN, 0, NULL},
         {"since_plus_ignored", "/websocket-service?since=%2B1", NULL, {{0}}, EXP_OPEN, 0, NULL},
         {"since_space_ignored", "/websocket-service?since=%201", NULL, {{0}}, EXP_OPEN, 0, NULL},
+        /* Channels: names in the query and in subscribe messages (docs/protocol.md). */
+        {"channels_query_invalid_name",
+         "/websocket-service?channels=ok-1,bad%20name",
+         NULL,
+         {{0}},
+         EXP_TEXT,
+         0,
+         "\"reason\":\"invalid\""},
+        {"channels_query_name_65", chan65, NULL, {{0}}, EXP_TEXT, 0, "\"reason\":\"invalid\""},
+        {"channels_query_over_limit", chan40, NULL, {{0}}, EXP_TEXT, 0, "\"reason\":\"limit\""},
+        {"channels_query_bad_utf8",
+         "/websocket-service?channels=%FF%FE",
+         NULL,
+         {{0}},
+         EXP_TEXT,
+         0,
+         "\"_subscribed\""},
+        {"channels_query_only_commas",
+         "/websocket-service?channels=,,,",
+         NULL,
+         {{0}},
+         EXP_OPEN,
+         0,
+         NULL},
+        {"token_without_auth_ignored",
+         "/websocket-service?token=garbage",
+         NULL,
+         {{0}},
+         EXP_OPEN,
+         0,
+         NULL},
+        {"subscribe_not_array",
+         NULL,
+         NULL,
+         {{1, 0, 1, 0, "{\"subscribe\":\"a\"}", 0, 0, 0}},
+         EXP_TEXT,
+         0,
+         "\"code\":\"bad_message\""},
+        {"subscribe_truncated_json",
+         NULL,
+         NULL,
+         {{1, 0, 1, 0, "{\"subscribe\":[", 0, 0, 0}},
+         EXP_TEXT,
+         0,
+         "\"code\":\"bad_message\""},
+        {"subscribe_non_strings",
+         NULL,
+         NULL,
+         {{1, 0, 1, 0, "{\"subscribe\":[1,null,{}]}", 0, 0, 0}},
+         EXP_TEXT,
+         0,
+         "\"reason\":\"invalid\""},
+        {"subscribe_invalid_name",
+         NULL,
+         NULL,
+         {{1, 0, 1, 0, "{\"subscribe\":[\"a b\"]}", 0, 0, 0}},
+         EXP_TEXT,
+         0,
+         "\"reason\":\"invalid\""},
+        {"subscribe_300_names",
+         NULL,
+         NULL,
+         {{1, 0, 1, 0, sub300, 0, 0, 0}},
+         EXP_TEXT,
+         0,
+         "\"code\":\"bad_message\""},
+        {"subscribe_nested_arrays",
+         NULL,
+         NULL,
+         {{1, 0, 1, 0, nested, 0, 0, 0}},
+         EXP_TEXT,
+         0,
+         "\"reason\":\"invalid\""},
+        /* Well-formed, but longer than lws's 1 KiB receive buffer or fragmented by the
+         * client: they arrive in pieces and must still be read whole. */
+        {"subscribe_long_valid",
+         NULL,
+         NULL,
+         {{1, 0, 1, 0, sublong, 0, 0, 0}},
+         EXP_TEXT,
+         0,
+         "\"channels\":[\"cccccccccccccccccccccccccccccccccccccccccccccccccccccccccc-00\""},
+        {"subscribe_fragmented_valid",
+         NULL,
+         NULL,
+         {{0, 0, 1, 0, "{\"subscr", 0, 0, 0},
+          {0, 0, 0, 0, "ibe\":[\"frag", 0, 0, 0},
+          {1, 0, 0, 0, "-ok\"]}", 0, 0, 0}},
+         EXP_TEXT,
+         0,
+         "\"channels\":[\"frag-ok\"]"},
+        {"unsubscribe_never_joined",
+         NULL,
+         NULL,
+         {{1, 0, 1, 0, "{\"unsubscribe\":[\"never\"]}", 0, 0, 0}},
+         EXP_TEXT,
+         0,
+         "\"_subscribed\""},
         /* Frames. */
         {"text_ignored", NULL, NULL, {{1, 0, 1, 0, "{\"hello\":1}", 0, 0, 0}}, EXP_OPEN, 0, NULL},
         {"text_not_json_ignored",
