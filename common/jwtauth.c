@@ -12,6 +12,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "envelope.h"
 #include "jsonx.h"
 
 #define JWTAUTH_KEY_FILE_MAX (64 * 1024)
@@ -247,19 +248,6 @@ static enum jwtauth_result check_header(const struct jwtauth *a, json_t *h, char
     return JWTAUTH_OK;
 }
 
-static int channel_name_valid(const char *s, size_t n)
-{
-    if (n == 0 || n > JWTAUTH_CHANNEL_MAX)
-        return 0;
-    for (size_t i = 0; i < n; i++) {
-        char c = s[i];
-        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-              c == '_' || c == '.' || c == ':' || c == '-'))
-            return 0;
-    }
-    return 1;
-}
-
 /* Types and shapes of the registered claims and of "channels"; fills out. */
 static enum jwtauth_result check_shapes(const struct jwtauth *a, json_t *p,
                                         struct jwtauth_claims *out, char *err, size_t errlen)
@@ -309,7 +297,7 @@ static enum jwtauth_result check_shapes(const struct jwtauth *a, json_t *p,
             out->any_channel = 1;
             continue;
         }
-        if (s == NULL || !channel_name_valid(s, n)) {
+        if (s == NULL || !envelope_channel_valid(s, n)) {
             snprintf(err, errlen,
                      "claim \"channels\"[%zu] must be \"*\" or 1-%d characters of "
                      "[A-Za-z0-9_.:-]",

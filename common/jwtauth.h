@@ -23,8 +23,9 @@
  *     public key used as an HMAC secret) and the reverse are refused (JWTAUTH_WRONG_ALG);
  *   - a valid signature (JWTAUTH_BAD_SIGNATURE);
  *   - "exp", "nbf", "iat" numbers when present; "sub" a string of at most JWTAUTH_SUB_MAX
- *     bytes; "channels" an array of at most JWTAUTH_CHANNELS_MAX channel names (1..64 of
- *     [A-Za-z0-9_.:-]) or "*"; "exp" present when require_exp (JWTAUTH_BAD_CLAIMS);
+ *     bytes; "channels" an array of at most JWTAUTH_CHANNELS_MAX channel names (as
+ *     envelope_channel_valid: 1..64 of [A-Za-z0-9_.:-]) or "*"; "exp" present when require_exp
+ * (JWTAUTH_BAD_CLAIMS);
  *   - now < exp + leeway (JWTAUTH_EXPIRED), now >= nbf - leeway (JWTAUTH_NOT_YET_VALID);
  *   - "iss" equal to the configured issuer when one is set (JWTAUTH_WRONG_ISSUER);
  *   - "aud" (a string, or an array of strings) containing the configured audience when one
@@ -43,10 +44,12 @@
 
 #include <stddef.h>
 
+#include "envelope.h"
+
 #define JWTAUTH_TOKEN_MAX 8192 /* bytes of a token (libjwt 1.10 copies it onto the stack) */
 #define JWTAUTH_SUB_MAX 128
 #define JWTAUTH_CHANNELS_MAX 64
-#define JWTAUTH_CHANNEL_MAX 64
+#define JWTAUTH_CHANNEL_MAX ENVELOPE_CHANNEL_MAX /* 64: the relay's channel names */
 #define JWTAUTH_SECRET_MIN 32
 
 enum jwtauth_result {
