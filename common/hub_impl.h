@@ -103,6 +103,8 @@ struct hub {
     struct metrics *own_metrics;
     struct metric *m_clients, *m_conns, *m_events, *m_frames, *m_slow, *m_rejected, *m_replay_ok,
         *m_replay_fail, *m_unauth, *m_chan_refused, *m_fetches;
+    struct metric *m_lag_max, *m_lag_sum, *m_queued; /* queue depths, set by each sweep */
+    uint64_t sweep_lag_sum, sweep_lag_max;            /* accumulated during a sweep (lock held) */
 };
 
 int64_t hub_now_us(void);
