@@ -46,7 +46,7 @@ COMMON_SRC := $(wildcard common/*.c)
 COMMON_OBJ := $(COMMON_SRC:%.c=$(BUILD)/%.o)
 COMMON_LIB := $(BUILD)/libcommon.a
 
-.PHONY: all deps test unit e2e bench demo fuzz clean format lint kind-demo kind-down
+.PHONY: all deps test unit e2e bench demo fuzz soak clean format lint kind-demo kind-down
 TOOLS := wsprint
 all: $(foreach p,$(PROGRAMS),$(if $(wildcard $(p)/main.c),$(BIN)/$(p))) $(TOOLS:%=$(BIN)/%)
 
@@ -107,9 +107,15 @@ BENCH_BIN := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
 $(BUILD)/bench/%: $(BUILD)/bench/%.o $(COMMON_LIB)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS_CORE) $(LIBS_CURL)
 
+# The soak client: tests/soak/*.c, one program (built by make test too, so it cannot rot).
+SOAK_SRC := $(wildcard tests/soak/*.c)
+SOAK_BIN := $(BUILD)/tests/soak/soakclient
+$(SOAK_BIN): $(SOAK_SRC:%.c=$(BUILD)/%.o) $(COMMON_LIB)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS_CORE) $(LIBS_CURL)
+
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
 
-test: all $(UNIT_BIN) $(E2E_C_BIN)
+test: all $(UNIT_BIN) $(E2E_C_BIN) $(SOAK_BIN)
 	@BUILD=$(BUILD) BIN=$(BIN) SANITIZE="$(SANITIZE)" tests/run
 
 unit: all $(UNIT_BIN)
@@ -120,6 +126,12 @@ e2e: all $(E2E_C_BIN)
 
 deps:
 	@scripts/deps
+
+# make soak (scripts/soak, not part of make test): the relay with thousands of clients, churn,
+# slow clients and bad input for SOAK_SECONDS (600), failing when RSS, fds or queues keep
+# growing or a resumed client misses an event.
+soak: all $(SOAK_BIN)
+	@BUILD=$(BUILD) BIN=$(BIN) scripts/soak
 
 bench: deps all $(BENCH_BIN)
 	@BUILD=$(BUILD) BIN=$(BIN) bench/run
