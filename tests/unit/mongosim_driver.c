@@ -590,13 +590,23 @@ START_TEST(test_error_shapes)
     ck_assert_str_eq(bson_iter_utf8(&it, NULL), "CommandNotFound");
     bson_destroy(&reply);
     mongoc_client_destroy(c);
-    /* A write sent straight to a secondary: NotWritablePrimary, retryable label. */
+    /* A write sent straight to a secondary: NotWritablePrimary; like mongod, the retryable
+     * label only on a retryable write (one with a txnNumber). */
     char uri[256];
     snprintf(uri, sizeof uri, "mongodb://127.0.0.1:%d/?directConnection=true", sim.port + 1);
     c = mongoc_client_new(uri);
     mongoc_client_set_error_api(c, MONGOC_ERROR_API_VERSION_2);
     ck_assert(!mongoc_client_command_simple(
         c, "t", tmp_bson("{\"insert\": \"x\", \"documents\": [{\"a\": 1}]}"), NULL, &reply, &err));
+    ck_assert_int_eq(err.code, 10107);
+    ck_assert(!mongoc_error_has_label(&reply, "RetryableWriteError"));
+    bson_destroy(&reply);
+    ck_assert(!mongoc_client_command_simple(
+        c, "t",
+        tmp_bson("{\"insert\": \"x\", \"documents\": [{\"a\": 1}], \"lsid\": {\"id\": "
+                 "{\"$binary\": {\"base64\": \"AAAAAAAAAAAAAAAAAAAAAA==\", \"subType\": "
+                 "\"04\"}}}, \"txnNumber\": {\"$numberLong\": \"1\"}}"),
+        NULL, &reply, &err));
     ck_assert_int_eq(err.code, 10107);
     ck_assert(mongoc_error_has_label(&reply, "RetryableWriteError"));
     bson_destroy(&reply);
