@@ -506,19 +506,22 @@ int query_sort(const bson_t **docs, size_t n, const bson_t *spec, char *err, siz
 static int projection_kind(const bson_t *proj)
 {
     bson_iter_t it;
-    int incl = -2;
+    int incl = -2, id = 1;
     if (!bson_iter_init(&it, proj))
         return -1;
     while (bson_iter_next(&it)) {
         int on = bson_iter_as_bool(&it);
-        if (strcmp(bson_iter_key(&it), "_id") == 0)
+        if (strcmp(bson_iter_key(&it), "_id") == 0) {
+            id = on;
             continue;
+        }
         if (incl == -2)
             incl = on;
         else if (incl != on)
             return -1;
     }
-    return incl == -2 ? 1 : incl;
+    /* Only _id: {_id: 1} keeps just _id, {_id: 0} keeps everything else. */
+    return incl == -2 ? id : incl;
 }
 
 int query_check_projection(const bson_t *proj, char *err, size_t errlen)

@@ -267,6 +267,14 @@ START_TEST(test_query_sort_and_project)
     bson_iter_t it;
     ck_assert(!bson_iter_init_find(&it, p, "v") && bson_iter_init_find(&it, p, "g"));
     bson_destroy(p);
+    /* _id alone: {_id: 0} drops only _id; {_id: 1} keeps only _id. */
+    p = query_project(d[0], J("{\"_id\": 0}"));
+    ck_assert(!bson_iter_init_find(&it, p, "_id") && bson_iter_init_find(&it, p, "g"));
+    bson_destroy(p);
+    p = query_project(d[0], J("{\"_id\": 1}"));
+    ck_assert_int_eq(bson_count_keys(p), 1);
+    ck_assert(bson_iter_init_find(&it, p, "_id"));
+    bson_destroy(p);
     ck_assert_int_eq(query_check_projection(J("{\"a\": 1, \"b\": 0}"), err, sizeof err), -1);
     ck_assert_int_eq(query_check_projection(J("{\"a.b\": 1}"), err, sizeof err), -1);
     for (int i = 0; i < 5; i++)
