@@ -418,6 +418,8 @@ static enum cmd_status run(struct cmd_ctx *c, const char *name, const bson_t *cm
         cmd_update(c, cmd, reply);
     } else if (strcmp(name, "delete") == 0) {
         cmd_delete(c, cmd, reply);
+        if (c->yield)
+            return CMD_WAIT;
     } else if (strcmp(name, "findAndModify") == 0 || strcmp(name, "findandmodify") == 0) {
         cmd_find_and_modify(c, cmd, reply);
     } else if (strcmp(name, "find") == 0) {

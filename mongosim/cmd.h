@@ -23,13 +23,17 @@ struct cmd_ctx {
     int64_t
         wait_deadline; /* in: 0 on the first run, else the deadline of the wait; out on CMD_WAIT */
     int close_after;   /* out: close this connection once the reply is written */
+    int64_t progress;  /* in/out: a yielding command's work so far (0 on the first run) */
+    int yield;         /* out: the handler did part of its work; run it again at once */
     const char *db;    /* $db */
 };
 
 /*
  * Runs cmd. Returns CMD_REPLY with the reply initialised in *reply (caller destroys), or
  * CMD_WAIT (reply untouched) when the command waits for a topology change, a new oplog
- * entry or ctx->wait_deadline; the caller runs it again then, with wait_deadline kept.
+ * entry or ctx->wait_deadline, or yields (a long deleteMany does its work in chunks so that
+ * other connections are served in between); the caller runs it again then, with
+ * wait_deadline and progress kept.
  */
 enum cmd_status cmd_dispatch(struct cmd_ctx *ctx, const bson_t *cmd, bson_t *reply);
 

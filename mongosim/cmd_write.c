@@ -10,6 +10,7 @@
 
 #include "cmd.h"
 #include "exec.h"
+#include "plan.h"
 #include "query.h"
 #include "sim.h"
 #include "store.h"
@@ -289,9 +290,16 @@ void cmd_update(struct cmd_ctx *c, const bson_t *cmd, bson_t *reply)
     finish(c, &r, &errs, nerr, reply);
 }
 
-/* One statement of a delete command. */
-static int delete_stmt(struct cmd_ctx *c, const char *coll, const bson_t *stmt, int32_t *n,
-                       char *err, size_t errlen)
+/* Documents a yielding deleteMany removes per run: a few milliseconds of work. */
+#define DELETE_CHUNK 1000
+
+/*
+ * One statement of a delete command. With chunked set (the only statement of its command,
+ * limit 0, an index-bounded plan) it deletes at most DELETE_CHUNK documents and sets
+ * *more when more may match: the caller yields and runs it again.
+ */
+static int delete_stmt(struct cmd_ctx *c, const char *coll, const bson_t *stmt, int chunked,
+                       int32_t *n, int *more, char *err, size_t errlen)
 {
     bson_t q;
     bson_iter_t it;
@@ -314,12 +322,21 @@ static int delete_stmt(struct cmd_ctx *c, const char *coll, const bson_t *stmt, 
     struct coll *cl = store_coll(c->sim->store, c->db, coll, 0);
     struct rec **recs;
     size_t k;
-    if ((code = exec_collect(cl, &q, NULL, 0, limit, &recs, &k, err, errlen)) != 0)
+    if (chunked && limit == 0) {
+        /* Chunks only where the plan is index-bounded: then each run starts right at the
+         * documents still to delete; a collection scan would rescan from the start. */
+        struct plan p;
+        plan_choose(cl, &q, NULL, 0, &p);
+        chunked = p.ix != PLAN_COLLSCAN;
+    }
+    int64_t want = chunked && limit == 0 ? DELETE_CHUNK : limit;
+    if ((code = exec_collect(cl, &q, NULL, 0, want, &recs, &k, err, errlen)) != 0)
         return code;
     for (size_t i = 0; i < k; i++)
         store_delete(c->sim->store, cl, recs[i]);
     free(recs);
     *n = (int32_t)k;
+    *more = chunked && limit == 0 && (int64_t)k == want;
     return 0;
 }
 
@@ -339,17 +356,28 @@ void cmd_delete(struct cmd_ctx *c, const bson_t *cmd, bson_t *reply)
         return;
     }
     int ordered = ordered_of(cmd);
-    int32_t n = 0, idx = 0;
+    int32_t n = (int32_t)c->progress, idx = 0;
     uint32_t nerr = 0;
+    int single = bson_count_keys(&stmts) == 1;
     if (bson_iter_init(&it, &stmts)) {
         while (bson_iter_next(&it)) {
             char err[512] = "";
             bson_t stmt;
             int32_t k = 0;
+            int more = 0;
             int code = BSON_ITER_HOLDS_DOCUMENT(&it) && cmd_get_doc_at(&it, &stmt)
-                           ? delete_stmt(c, coll, &stmt, &k, err, sizeof err)
+                           ? delete_stmt(c, coll, &stmt, single, &k, &more, err, sizeof err)
                            : (snprintf(err, sizeof err, "deletes must be objects"), 14);
             n += k;
+            if (code == 0 && more) {
+                /* Yield: let other connections in, then continue where this run stopped. */
+                c->progress = n;
+                c->yield = 1;
+                c->wait_deadline = c->now;
+                c->sim->changed = 1;
+                bson_destroy(&errs);
+                return;
+            }
             if (code != 0) {
                 write_error(c, &errs, &nerr, idx, code, err);
                 if (ordered)
