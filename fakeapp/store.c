@@ -204,7 +204,8 @@ static enum store_result find_one(mongoc_client_t *cl, const char *db, const bso
                                   json_t **doc, char *err, size_t errlen)
 {
     mongoc_collection_t *coll = mongoc_client_get_collection(cl, db, STORE_COLLECTION);
-    bson_t *opts = BCON_NEW("limit", BCON_INT64(1));
+    /* limit 1 + singleBatch: the server closes the cursor with its reply (no killCursors). */
+    bson_t *opts = BCON_NEW("limit", BCON_INT64(1), "singleBatch", BCON_BOOL(true));
     mongoc_cursor_t *cur = mongoc_collection_find_with_opts(coll, filter, opts, NULL);
     const bson_t *b;
     enum store_result r = STORE_NOT_FOUND;
@@ -224,6 +225,15 @@ static enum store_result find_one(mongoc_client_t *cl, const char *db, const bso
     return r;
 }
 
+/*
+ * One round trip for both outcomes: findAndModify({req_id}, {$setOnInsert: product},
+ * upsert, new) inserts the product when the req_id is new and returns the stored one
+ * otherwise. (The first version inserted, and on a duplicate key ran a find: the retry
+ * path paid two round trips where a new product paid one.) It is a retryable write, so a
+ * retry after a network error is answered by the server, not run twice; and the upsert
+ * shows in a change stream as the insert it is. The product is ours when it carries the
+ * _id we generated: a retry of our own request that landed earlier is still a creation.
+ */
 enum store_result store_create(struct store *s, const struct product_input *in, const char *pod,
                                json_t **doc, int *created, char *err, size_t errlen)
 {
@@ -233,30 +243,41 @@ enum store_result store_create(struct store *s, const struct product_input *in, 
     bson_oid_init(&oid, NULL);
     char at[40];
     now_iso(at, sizeof at);
-    bson_t *d = BCON_NEW("_id", BCON_OID(&oid), "name", BCON_UTF8(in->name), "price",
-                         BCON_DOUBLE(in->price), "req_id", BCON_UTF8(in->req_id), "pod",
-                         BCON_UTF8(pod), "created_at", BCON_UTF8(at));
+    bson_t *query = BCON_NEW("req_id", BCON_UTF8(in->req_id));
+    bson_t *update =
+        BCON_NEW("$setOnInsert", "{", "_id", BCON_OID(&oid), "name", BCON_UTF8(in->name), "price",
+                 BCON_DOUBLE(in->price), "pod", BCON_UTF8(pod), "created_at", BCON_UTF8(at), "}");
+    mongoc_find_and_modify_opts_t *opts = mongoc_find_and_modify_opts_new();
+    mongoc_find_and_modify_opts_set_update(opts, update);
+    mongoc_find_and_modify_opts_set_flags(opts, MONGOC_FIND_AND_MODIFY_UPSERT |
+                                                    MONGOC_FIND_AND_MODIFY_RETURN_NEW);
     mongoc_client_t *cl = mongoc_client_pool_pop(s->pool);
     mongoc_collection_t *coll = mongoc_client_get_collection(cl, s->db, STORE_COLLECTION);
     bson_t reply;
     bson_error_t e;
+    bson_iter_t it;
     enum store_result r;
-    if (mongoc_collection_insert_one(coll, d, NULL, &reply, &e)) {
-        *doc = doc_to_json(d);
-        *created = 1;
-        r = *doc ? STORE_OK : STORE_ERROR;
+    if (mongoc_collection_find_and_modify_with_opts(coll, query, opts, &reply, &e)) {
+        if (bson_iter_init_find(&it, &reply, "value") && BSON_ITER_HOLDS_DOCUMENT(&it)) {
+            uint32_t len;
+            const uint8_t *data;
+            bson_t value;
+            bson_iter_document(&it, &len, &data);
+            if (bson_init_static(&value, data, len)) {
+                *doc = doc_to_json(&value);
+                *created = bson_iter_init_find(&it, &value, "_id") && BSON_ITER_HOLDS_OID(&it) &&
+                           bson_oid_equal(bson_iter_oid(&it), &oid);
+            }
+            r = *doc ? STORE_OK : STORE_ERROR;
+        } else {
+            r = STORE_ERROR;
+            snprintf(err, errlen, "findAndModify returned no document");
+        }
     } else if (is_duplicate(&e)) {
-        /* The req_id exists. When it holds our own _id, a retried insert landed twice at the
-         * wire level but once in the database: it is still our creation. */
-        bson_t *filter = BCON_NEW("req_id", BCON_UTF8(in->req_id));
-        r = find_one(cl, s->db, filter, doc, err, errlen);
-        bson_destroy(filter);
-        if (r == STORE_OK) {
-            json_t *id = json_object_get(*doc, "_id");
-            char hex[25];
-            bson_oid_to_string(&oid, hex);
-            *created = json_is_string(id) && strcmp(json_string_value(id), hex) == 0;
-        } else if (r == STORE_NOT_FOUND) {
+        /* Two upserts of one req_id raced (servers before 4.2 do not retry that): the other
+         * one's product is there now. */
+        r = find_one(cl, s->db, query, doc, err, errlen);
+        if (r == STORE_NOT_FOUND) {
             r = STORE_UNAVAILABLE;
             snprintf(err, errlen, "req_id exists but its product could not be read yet");
         }
@@ -267,7 +288,9 @@ enum store_result store_create(struct store *s, const struct product_input *in, 
     bson_destroy(&reply);
     mongoc_collection_destroy(coll);
     mongoc_client_pool_push(s->pool, cl);
-    bson_destroy(d);
+    mongoc_find_and_modify_opts_destroy(opts);
+    bson_destroy(update);
+    bson_destroy(query);
     return r;
 }
 

@@ -5,7 +5,7 @@
  * back). Writes use w:majority with retryable writes; server selection and sockets have
  * bounded timeouts, so every call returns within a few seconds even when the database is
  * gone. req_id has a unique index: creating a product whose req_id exists returns the
- * stored one instead.
+ * stored one instead, in the same single round trip (an upserting findAndModify).
  *
  * A second, single-threaded client serves store_probe(), which creates the index and
  * checks that a primary is known; call it from one thread only.
