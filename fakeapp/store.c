@@ -1,17 +1,25 @@
 #include "store.h"
 
 #include <mongoc/mongoc.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
 
+#include "log.h"
+#include "mongolog.h"
+
 #define STORE_COLLECTION "products"
+
+/* Set once a store_free gave up waiting for the driver: mongoc must not be cleaned up. */
+static atomic_int abandoned;
 
 struct store {
     mongoc_uri_t *uri;
     mongoc_client_pool_t *pool;
     mongoc_client_t *probe; /* single-threaded, for store_probe() */
+    long close_ms;          /* store_free waits at most this long for the driver */
     char db[64];
     atomic_int index_ready; /* written by the probe thread, read by request threads */
 };
@@ -19,11 +27,13 @@ struct store {
 void store_global_init(void)
 {
     mongoc_init();
+    mongolog_install();
 }
 
 void store_global_cleanup(void)
 {
-    mongoc_cleanup();
+    if (!atomic_load(&abandoned))
+        mongoc_cleanup();
 }
 
 /* Sets an int option unless the connection string already has it. */
@@ -41,6 +51,7 @@ struct store *store_new(const struct store_config *c, char *err, size_t errlen)
         return NULL;
     }
     snprintf(s->db, sizeof s->db, "%s", c->db);
+    s->close_ms = c->close_ms > 0 ? c->close_ms : 500;
     bson_error_t e;
     s->uri = mongoc_uri_new_with_error(c->uri, &e);
     if (s->uri == NULL) {
@@ -78,17 +89,48 @@ fail:
     return NULL;
 }
 
-void store_free(struct store *s)
+/* Destroys the clients: they send endSessions, which waits for a server selection. */
+static void *teardown(void *arg)
 {
-    if (s == NULL)
-        return;
+    struct store *s = arg;
     if (s->probe)
         mongoc_client_destroy(s->probe);
     if (s->pool)
         mongoc_client_pool_destroy(s->pool);
     if (s->uri)
         mongoc_uri_destroy(s->uri);
+    return NULL;
+}
+
+int store_free(struct store *s)
+{
+    if (s == NULL)
+        return 0;
+    /* With MongoDB unreachable the pool's endSessions waits for a server selection
+     * (--db-timeout); shutdown must not. Tear down on a thread and wait close_ms. */
+    pthread_t th;
+    if (pthread_create(&th, NULL, teardown, s) != 0) {
+        teardown(s);
+        free(s);
+        return 0;
+    }
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_sec += s->close_ms / 1000;
+    until.tv_nsec += (s->close_ms % 1000) * 1000000L;
+    if (until.tv_nsec >= 1000000000L) {
+        until.tv_sec++;
+        until.tv_nsec -= 1000000000L;
+    }
+    if (pthread_timedjoin_np(th, NULL, &until) != 0) {
+        /* Leave the thread and the driver's memory to the process exit. */
+        pthread_detach(th);
+        atomic_store(&abandoned, 1);
+        LOG_WARN("mongo_close_abandoned reason=no_server_answered wait_ms=%ld", s->close_ms);
+        return -1;
+    }
     free(s);
+    return 0;
 }
 
 /* Server error codes that mean "no usable primary right now" (retry later). */
