@@ -134,6 +134,23 @@ END_TEST
 START_TEST(test_wire_rejects_bad_frames)
 {
     char err[256];
+    /* A nested array whose last byte is not the terminating zero: libbson's validator lets
+     * it through, the parser must not (found by fuzzing; libbson aborts on copying it). */
+    {
+        bson_t *cmd = J("{\"update\": \"c\", \"u\": {\"r\": [1]}, \"$db\": \"d\"}");
+        size_t n;
+        uint8_t *m = wire_encode_msg(1, 0, cmd, &n);
+        struct wire_msg msg;
+        ck_assert_int_eq(wire_parse(m, n, &msg, err, sizeof err), 0);
+        wire_msg_cleanup(&msg);
+        /* The array [1] ends with ...01 00 00 00 00 (int32 1, terminator): break that 00. */
+        const uint8_t arr_end[] = {0x10, '0', 0, 1, 0, 0, 0, 0};
+        uint8_t *at = memmem(m, n, arr_end, sizeof arr_end);
+        ck_assert_ptr_nonnull(at);
+        at[sizeof arr_end - 1] = 0x0a;
+        ck_assert_int_eq(wire_parse(m, n, &msg, err, sizeof err), -1);
+        free(m);
+    }
     uint8_t h[16] = {0};
     put32(h, 16 + 5);
     put32(h + 12, 2013);
