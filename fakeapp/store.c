@@ -182,7 +182,7 @@ static json_t *doc_to_json(const bson_t *b)
         bson_oid_to_string(bson_iter_oid(&it), hex);
         json_object_set_new(o, "_id", json_string(hex));
     }
-    static const char *const fields[] = {"name", "price", "req_id", "pod", "created_at"};
+    static const char *const fields[] = {"name", "price", "req_id", "store", "pod", "created_at"};
     for (size_t i = 0; i < sizeof fields / sizeof fields[0]; i++) {
         if (!bson_iter_init_find(&it, b, fields[i]))
             continue;
@@ -286,9 +286,17 @@ enum store_result store_create(struct store *s, const struct product_input *in, 
     char at[40];
     now_iso(at, sizeof at);
     bson_t *query = BCON_NEW("req_id", BCON_UTF8(in->req_id));
-    bson_t *update =
-        BCON_NEW("$setOnInsert", "{", "_id", BCON_OID(&oid), "name", BCON_UTF8(in->name), "price",
-                 BCON_DOUBLE(in->price), "pod", BCON_UTF8(pod), "created_at", BCON_UTF8(at), "}");
+    bson_t product = BSON_INITIALIZER;
+    BSON_APPEND_OID(&product, "_id", &oid);
+    BSON_APPEND_UTF8(&product, "name", in->name);
+    BSON_APPEND_DOUBLE(&product, "price", in->price);
+    if (in->store[0])
+        BSON_APPEND_UTF8(&product, "store", in->store);
+    BSON_APPEND_UTF8(&product, "pod", pod);
+    BSON_APPEND_UTF8(&product, "created_at", at);
+    bson_t *update = bson_new();
+    BSON_APPEND_DOCUMENT(update, "$setOnInsert", &product);
+    bson_destroy(&product);
     mongoc_find_and_modify_opts_t *opts = mongoc_find_and_modify_opts_new();
     mongoc_find_and_modify_opts_set_update(opts, update);
     mongoc_find_and_modify_opts_set_flags(opts, MONGOC_FIND_AND_MODIFY_UPSERT |
