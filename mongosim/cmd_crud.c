@@ -98,14 +98,13 @@ static int read_query(const bson_t *cmd, const char *fkey, bson_t *filter, bson_
 }
 
 /* The materialised (sorted in memory) result of a find: projected copies. */
-static int find_sorted(struct cmd_ctx *c, struct coll *coll, const bson_t *filter,
-                       const bson_t *sort, const bson_t *proj, int64_t skip, int64_t limit,
-                       bson_t ***docs, size_t *n, bson_t *reply)
+static int find_sorted(struct coll *coll, const bson_t *filter, const bson_t *sort,
+                       const bson_t *proj, int64_t skip, int64_t limit, bson_t ***docs, size_t *n,
+                       bson_t *reply)
 {
     char err[256] = "";
     struct rec **recs;
     int code = exec_collect(coll, filter, sort, skip, limit, &recs, n, err, sizeof err);
-    (void)c;
     if (code != 0) {
         cmd_error(reply, code, "%s", err);
         return -1;
@@ -165,7 +164,7 @@ void cmd_find(struct cmd_ctx *c, const bson_t *cmd, bson_t *reply)
     } else {
         bson_t **docs;
         size_t n;
-        if (find_sorted(c, coll, &filter, &sort, &proj, skip, limit, &docs, &n, reply) != 0)
+        if (find_sorted(coll, &filter, &sort, &proj, skip, limit, &docs, &n, reply) != 0)
             return;
         cur = cursors_add(c->sim->cursors, c->member, ns, docs, n, NULL, NULL, c->now);
     }
