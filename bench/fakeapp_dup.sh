@@ -9,7 +9,9 @@
 #   FAKEAPP_DUP_COMPARE_CMD: a command starting an app of the seed's kind (Express +
 #     Socket.IO + the MongoDB Node driver) that follows the app contract (PORT, MONGO_URI,
 #     POD_NAME, readiness on /healthz, POST /products {name, price, req_id}); when set, or
-#     when examples/express-app/server.js exists, the same duplicate runs are made against it.
+#     when examples/seed-app/server.js exists (the byo engineer's seed app; `make deps` or
+#     `npm ci` there installs its modules), the same runs are made against it, with
+#     WS_MODE=none and DB_NAME=benchcmp.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # shellcheck source=bench/lib.sh
@@ -67,14 +69,18 @@ run_wrk "fakeapp_unique docs_from=$filled" "http://127.0.0.1:$app" bench/fakeapp
 
 # --- hook: the Express + Socket.IO comparison app (byo engineer, examples/) -----------------
 compare_cmd=${FAKEAPP_DUP_COMPARE_CMD:-}
-if [ -z "$compare_cmd" ] && [ -f examples/express-app/server.js ]; then
-  compare_cmd="node examples/express-app/server.js"
+if [ -z "$compare_cmd" ] && [ -f examples/seed-app/server.js ]; then
+  if [ ! -d examples/seed-app/node_modules ] && command -v npm >/dev/null; then
+    (cd examples/seed-app && timeout 300 npm ci --no-audit --no-fund --silent) || true
+  fi
+  compare_cmd="node examples/seed-app/server.js"
 fi
 if [ -n "$compare_cmd" ]; then
   cport=$((base + 6))
   # A fresh database for the app: the same mongosim, another db name in the URI.
   curi="mongodb://127.0.0.1:$base,127.0.0.1:$((base + 1)),127.0.0.1:$((base + 2))/benchcmp?replicaSet=rs0"
-  PORT=$cport MONGO_URI=$curi POD_NAME=cmp-1 bash -c "exec $compare_cmd" >"$tmp/compare.log" 2>&1 &
+  PORT=$cport MONGO_URI=$curi POD_NAME=cmp-1 WS_MODE=none DB_NAME=benchcmp \
+    bash -c "exec $compare_cmd" >"$tmp/compare.log" 2>&1 &
   pids+=($!)
   if wait_ready "http://127.0.0.1:$cport/healthz"; then
     filled=0
@@ -93,5 +99,5 @@ if [ -n "$compare_cmd" ]; then
     tail -20 "$tmp/compare.log" >&2
   fi
 else
-  echo "(no Express comparison app: set FAKEAPP_DUP_COMPARE_CMD or add examples/express-app/server.js)"
+  echo "(no Express comparison app: set FAKEAPP_DUP_COMPARE_CMD, or merge examples/seed-app)"
 fi
