@@ -8,6 +8,7 @@
 #define MONGOSIM_HARNESS_H
 
 #include <check.h>
+#include <dirent.h>
 #include <mongoc/mongoc.h>
 #include <signal.h>
 #include <stdio.h>
@@ -52,6 +53,51 @@ static inline int sim_hello(const struct sim *s, int member, bson_t *reply)
     return rc;
 }
 
+/*
+ * Does process pid itself listen on port? (Other engineers' mongosims may hold ports of a
+ * base we also tried: a hello alone could be answered by one of them while ours failed.)
+ * Reads the listening sockets of /proc/net/tcp and the socket inodes of /proc/PID/fd.
+ */
+static inline int sim_owns_port(pid_t pid, int port)
+{
+    FILE *f = fopen("/proc/net/tcp", "r");
+    char line[512];
+    unsigned long inode = 0;
+    if (f == NULL)
+        return 0;
+    while (fgets(line, sizeof line, f)) {
+        unsigned lport, st;
+        unsigned long ino;
+        if (sscanf(line, " %*d: %*x:%x %*x:%*x %x %*s %*s %*s %*d %*d %lu", &lport, &st, &ino) ==
+                3 &&
+            (int)lport == port && st == 0x0A) {
+            inode = ino;
+            break;
+        }
+    }
+    fclose(f);
+    if (inode == 0)
+        return 0;
+    char dir[64], want[64];
+    snprintf(dir, sizeof dir, "/proc/%d/fd", (int)pid);
+    snprintf(want, sizeof want, "socket:[%lu]", inode);
+    DIR *d = opendir(dir);
+    struct dirent *e;
+    int found = 0;
+    while (d && !found && (e = readdir(d)) != NULL) {
+        char path[320], target[128];
+        snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+        ssize_t n = readlink(path, target, sizeof target - 1);
+        if (n > 0) {
+            target[n] = '\0';
+            found = strcmp(target, want) == 0;
+        }
+    }
+    if (d)
+        closedir(d);
+    return found;
+}
+
 static inline void sim_start(struct sim *s, int members, const char *election)
 {
     const char *dir = getenv("RELAYLAB_BIN") ? getenv("RELAYLAB_BIN") : "bin";
@@ -79,7 +125,10 @@ static inline void sim_start(struct sim *s, int members, const char *election)
                 break; /* exited: port in use, try another base */
             }
             bson_t reply;
-            if (sim_hello(s, members - 1, &reply) == 0) {
+            int ours = 1;
+            for (int m = 0; m < members && ours; m++)
+                ours = sim_owns_port(s->pid, s->port + m);
+            if (ours && sim_hello(s, members - 1, &reply) == 0) {
                 bson_iter_t it;
                 ready = bson_iter_init_find(&it, &reply, "setName") &&
                         strcmp(bson_iter_utf8(&it, NULL), "rs0") == 0;
