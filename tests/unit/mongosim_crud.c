@@ -344,15 +344,19 @@ static void *incr_main(void *arg)
     struct incr *w = arg;
     mongoc_client_t *c = mongoc_client_pool_pop(w->pool);
     mongoc_collection_t *coll = mongoc_client_get_collection(c, "t", "counter");
+    /* Not tmp_bson: its ring is not for two threads at once. */
+    bson_t *q = BCON_NEW("_id", "c"), *u = BCON_NEW("$inc", "{", "n", BCON_INT32(1), "}"),
+           *o = BCON_NEW("upsert", BCON_BOOL(true));
     for (int i = 0; i < w->n; i++) {
         bson_error_t err;
-        if (mongoc_collection_update_one(coll, tmp_bson("{\"_id\": \"c\"}"),
-                                         tmp_bson("{\"$inc\": {\"n\": 1}}"),
-                                         tmp_bson("{\"upsert\": true}"), NULL, &err))
+        if (mongoc_collection_update_one(coll, q, u, o, NULL, &err))
             w->acked++;
         else
             fprintf(stderr, "update %d failed: %s\n", i, err.message);
     }
+    bson_destroy(q);
+    bson_destroy(u);
+    bson_destroy(o);
     mongoc_collection_destroy(coll);
     mongoc_client_pool_push(w->pool, c);
     return NULL;

@@ -28,7 +28,8 @@ struct sim {
     int port, members;
 };
 
-/* Short-lived BSON from JSON; the last few stay reachable, so nothing leaks per call site. */
+/* Short-lived BSON from JSON; the last few stay reachable, so nothing leaks per call site.
+ * One thread at a time: the ring is shared. */
 static inline bson_t *tmp_bson(const char *json)
 {
     static bson_t *ring[32];
