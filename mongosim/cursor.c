@@ -95,11 +95,6 @@ static int remove_if(struct cursors *t, int (*pred)(const struct cursor *, const
     return n;
 }
 
-static int by_id(const struct cursor *c, const void *arg)
-{
-    return c->id == *(const int64_t *)arg;
-}
-
 static int by_member(const struct cursor *c, const void *arg)
 {
     return c->member == *(const int *)arg;
@@ -112,7 +107,17 @@ static int by_age(const struct cursor *c, const void *arg)
 
 int cursors_kill(struct cursors *t, int64_t id)
 {
-    return remove_if(t, by_id, &id);
+    /* Ids are unique: stop at the first (a new cursor is at the head). */
+    for (struct cursor **pp = &t->head; *pp; pp = &(*pp)->next) {
+        struct cursor *c = *pp;
+        if (c->id == id) {
+            *pp = c->next;
+            cursor_free(c);
+            t->n--;
+            return 1;
+        }
+    }
+    return 0;
 }
 
 void cursors_kill_member(struct cursors *t, int member)
