@@ -249,6 +249,28 @@ START_TEST(test_majority_reads_page_through_a_large_collection)
     ck_assert(mongoc_cursor_next(cur, &doc));
     ck_assert_int_eq(get_int(doc, "_id"), 7001);
     mongoc_cursor_destroy(cur);
+    /* readConcern on a getMore (the drivers send none there; mongod would refuse one):
+     * accepted, and the batch is the next one. */
+    int fd = client_connect("127.0.0.1", sim_primary_port(&sim), 2000);
+    bson_t r1, r2;
+    ck_assert_int_eq(client_command(fd, "relay",
+                                    tmp_bson("{\"find\": \"events\", \"filter\": {\"_id\": "
+                                             "{\"$gt\": 9000}}, \"sort\": {\"_id\": 1}, "
+                                             "\"batchSize\": 2, \"readConcern\": {\"level\": "
+                                             "\"majority\"}}"),
+                                    &r1, 2000),
+                     0);
+    int64_t id = get_int(&r1, "cursor.id");
+    ck_assert_int_ne(id, 0);
+    bson_t *gm = BCON_NEW("getMore", BCON_INT64(id), "collection", "events", "batchSize",
+                          BCON_INT32(3), "readConcern", "{", "level", "majority", "}");
+    ck_assert_int_eq(client_command(fd, "relay", gm, &r2, 2000), 0);
+    ck_assert_int_eq(get_int(&r2, "ok"), 1);
+    ck_assert_int_eq(get_int(&r2, "cursor.nextBatch.0._id"), 9003);
+    bson_destroy(gm);
+    bson_destroy(&r1);
+    bson_destroy(&r2);
+    close(fd);
     mongoc_read_concern_destroy(rc);
     mongoc_collection_destroy(coll);
     mongoc_client_destroy(c);
