@@ -77,7 +77,8 @@ static int write_pending(struct hub *h, struct hub_client *c)
  * send(). lws keeps any unsent tail in order and asks for a writeable callback itself.
  * Sets *last to the newest offset. Returns -1 when the write failed.
  */
-static int write_events(struct hub *h, struct hub_client *c, uint64_t *last_out)
+static int write_events(struct hub *h, struct hub_client *c, uint64_t *last_out,
+                        uint64_t *first_out)
 {
     struct frame *fs[HUB_BATCH];
     int nf = 0, scanned = 0;
@@ -105,6 +106,7 @@ static int write_events(struct hub *h, struct hub_client *c, uint64_t *last_out)
     }
     pthread_mutex_unlock(&h->lock);
     *last_out = last;
+    *first_out = first;
     if (write_batch(h, c->wsi, fs, nf, bytes) != 0)
         return -1;
     c->cursor = cur;
@@ -137,14 +139,21 @@ int hub_client_writeable(struct hub *h, struct hub_client *c)
                          (unsigned char *)c->close_reason, strlen(c->close_reason));
         return -1;
     }
-    uint64_t last = 0;
+    uint64_t last = 0, first = 0;
     if (c->npend > 0) {
         if (write_pending(h, c) != 0)
             return -1;
         last = hub_last_offset(h);
     } else if (!parked(c)) {
-        if (write_events(h, c, &last) != 0)
+        if (write_events(h, c, &last, &first) != 0)
             return -1;
+        if (c->cursor < first && c->close_code == 0) {
+            /* The ring moved past this client (a long replay): continue from the store, or
+             * leave it to the sweep, which closes it as slow. Never spin on writeables. */
+            if (h->fetch && !atomic_load(&h->stopping))
+                hub_client_fetch(h, c, c->cursor - 1, first - 1, 0);
+            return 0;
+        }
     }
     int caught_up = parked(c) || (c->npend == 0 && c->cursor > last);
     if (c->close_code == HUB_CLOSE_GOING_AWAY &&
