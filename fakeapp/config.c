@@ -256,7 +256,7 @@ void fakeapp_config_usage(FILE *out)
         "(unique req_id, w:majority, retryable writes) and announces it as new_product:\n"
         "  embedded  on its own websocket port, to its own clients only (the broken setup)\n"
         "  relay     by POST /emit to the relay, which reaches every client (the fix)\n"
-        "  none      not at all\n"
+        "  none      not at all (the relay's --watch announces the insert)\n"
         "API: POST /products, GET /products?limit=N, GET /products/<id>, GET /healthz,\n"
         "GET /readyz, GET /metrics. SIGTERM: stop accepting, finish requests, flush, exit 0.",
         flags, sizeof flags / sizeof flags[0]);
