@@ -33,6 +33,17 @@
 
 struct hub;
 
+/* A file the hub serves over plain HTTP on its port (GET, with ETag and 304), such as the
+ * socket.io client at /socket.io/socket.io.js, as the Socket.IO server serves it. */
+struct hub_file {
+    const char *path; /* exact request path */
+    const char *body;
+    size_t len;
+    const char *content_type;
+    const char *etag;          /* quoted, e.g. "\"4.8.1\""; NULL = none */
+    const char *cache_control; /* NULL = none */
+};
+
 struct hub_config {
     const char *bind;        /* address to listen on; NULL or "" = all */
     int port;                /* 0 = pick a free port (see hub_port) */
@@ -46,6 +57,8 @@ struct hub_config {
     long drain_ms;           /* on stop: time allowed to flush queued events before closing */
     long replica_timeout_ms; /* an in-sync replica that stops acknowledging this long is dropped */
     struct metrics *metrics; /* optional: the hub registers its metrics here */
+    const struct hub_file *files; /* optional files served over HTTP (borrowed; outlive the hub) */
+    size_t nfiles;
     const char *name;        /* for logs, e.g. "relay" */
 };
 

@@ -6,7 +6,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
 #include <time.h>
 
 #include "eio.h"
@@ -30,7 +29,7 @@ struct frame *hub_control_frame(const struct hub_client *c, const char *name, js
         return NULL;
     struct frame *f;
     if (c->sio) {
-        f = eio_event(name, s, len, 0, "");
+        f = hub_sio_control_frame(c, name, s, len);
     } else {
         json_t *o = json_pack("{s:s, s:O}", "event", name, "data", data);
         free(s);
@@ -57,6 +56,10 @@ void hub_queue_ctrl(struct hub_client *c, struct frame *f)
 
 void hub_want_write(struct hub_client *c)
 {
+    if (c->poll) {
+        hub_poll_want_write(c);
+        return;
+    }
     if (!c->want_write) {
         c->want_write = 1;
         lws_callback_on_writable(c->wsi);
@@ -129,7 +132,7 @@ static const char *urlarg(struct lws *wsi, const char *name, char *out, size_t o
 
 int hub_client_filter(struct hub *h, struct lws *wsi, struct hub_client *c)
 {
-    char path[256], since[32], epoch[64], eio[8], rep[64];
+    char path[256], since[32], epoch[64], rep[64];
     if (lws_hdr_copy(wsi, path, sizeof path, WSI_TOKEN_GET_URI) <= 0 || !path_accepted(h, path) ||
         atomic_load(&h->stopping)) {
         LOG_DEBUG("upgrade_refused hub=%s path=%s", h->cfg.name, path);
@@ -143,13 +146,8 @@ int hub_client_filter(struct hub *h, struct lws *wsi, struct hub_client *c)
         LOG_DEBUG("upgrade_refused hub=%s reason=not_accepting", h->cfg.name);
         return -1; /* a follower that is not in sync yet: the proxy tries another relay */
     }
-    if (strncmp(path, "/socket.io/", 11) == 0 && urlarg(wsi, "EIO=", eio, sizeof eio)) {
-        if (strcmp(eio, "4") != 0) {
-            LOG_INFO("upgrade_refused hub=%s reason=engine_io_version eio=%s", h->cfg.name, eio);
-            return -1; /* Socket.IO v2 (EIO=3) clients are not served */
-        }
-        c->sio = 1;
-    }
+    if (strncmp(path, "/socket.io/", 11) == 0 && hub_sio_filter(h, wsi, c) != 0)
+        return -1; /* sets c->sio for Engine.IO clients */
     hub_client_set_resume(c, urlarg(wsi, "since=", since, sizeof since),
                           urlarg(wsi, "epoch=", epoch, sizeof epoch));
     return 0;
@@ -186,6 +184,10 @@ void hub_client_join(struct hub *h, struct hub_client *c)
         c->cursor = from;
         c->live_from = committed + 1;
     }
+    /* The client's position is cursor - 1: in its own epoch when resumed, else in ours. */
+    c->resumed = c->has_since && plan == HISTORY_RECOVERED;
+    if (!c->resumed)
+        snprintf(c->epoch, sizeof c->epoch, "%s", epoch);
     json_t *d = json_pack("{s:I, s:s}", "offset", (json_int_t)(c->replica ? last : committed),
                           "epoch", epoch);
     if (c->replica) {
@@ -214,9 +216,8 @@ void hub_client_join(struct hub *h, struct hub_client *c)
               (unsigned long long)h->nclients);
 }
 
-void hub_client_established(struct hub *h, struct lws *wsi, struct hub_client *c)
+void hub_client_link(struct hub *h, struct hub_client *c)
 {
-    c->wsi = wsi;
     c->established = 1;
     c->next = h->clients;
     if (h->clients)
@@ -225,6 +226,12 @@ void hub_client_established(struct hub *h, struct lws *wsi, struct hub_client *c
     h->nclients++;
     metric_set(h->m_clients, (int64_t)h->nclients);
     metric_inc(h->m_conns);
+}
+
+void hub_client_established(struct hub *h, struct lws *wsi, struct hub_client *c)
+{
+    c->wsi = wsi;
+    hub_client_link(h, c);
     lws_get_peer_simple(wsi, c->peer, sizeof c->peer);
     if (strncmp(c->peer, "::ffff:", 7) == 0) /* IPv4-mapped: log the IPv4 address */
         memmove(c->peer, c->peer + 7, strlen(c->peer + 7) + 1);
@@ -239,16 +246,7 @@ void hub_client_established(struct hub *h, struct lws *wsi, struct hub_client *c
     }
     if (c->sio) {
         /* Engine.IO handshake; events start once the client joins namespace "/". */
-        unsigned char r[8];
-        if (getrandom(r, sizeof r, 0) != (ssize_t)sizeof r)
-            memset(r, 0x5a, sizeof r);
-        snprintf(c->sid, sizeof c->sid, "%02x%02x%02x%02x%02x%02x%02x%02x", r[0], r[1], r[2], r[3],
-                 r[4], r[5], r[6], r[7]);
-        hub_queue_ctrl(c, eio_open(c->sid, hub_sio_ping_interval_ms(h), hub_sio_ping_timeout_ms(h),
-                                   h->cfg.max_message));
-        c->cursor = HUB_NOT_JOINED;
-        c->live_from = HUB_NOT_JOINED;
-        c->ping_at_us = hub_now_us();
+        hub_sio_open(h, c, 0);
     } else {
         hub_client_join(h, c);
     }
@@ -258,6 +256,10 @@ void hub_client_established(struct hub *h, struct lws *wsi, struct hub_client *c
 /* Closes a client from outside its own callback (the socket may be choked). */
 void hub_client_kill(struct hub_client *c, int code, const char *reason)
 {
+    if (c->poll) {
+        hub_poll_kill(c, code, reason);
+        return;
+    }
     c->close_code = -1;
     lws_close_reason(c->wsi, (enum lws_close_status)code, (unsigned char *)reason, strlen(reason));
     lws_set_timeout(c->wsi, PENDING_TIMEOUT_CLOSE_SEND, LWS_TO_KILL_ASYNC);
@@ -269,22 +271,15 @@ static int write_frame(struct lws *wsi, const struct frame *f)
     return lws_write(wsi, (unsigned char *)frame_wire(f), n, LWS_WRITE_RAW) < (int)n ? -1 : 0;
 }
 
-/*
- * Writes the client's pending events (at most HUB_BATCH frames, HUB_BATCH_BYTES bytes) as
- * pre-framed raw bytes: one frame straight from the shared buffer, a backlog copied into one
- * batch and written with a single send(). lws keeps any unsent tail in order and asks for a
- * writeable callback itself. Sets *last to the newest offset. Returns -1 when the write failed.
- */
-static int write_events(struct hub *h, struct hub_client *c, uint64_t *last_out)
+int hub_client_collect(struct hub *h, const struct hub_client *c, struct frame **fs, int max,
+                       size_t max_bytes, uint64_t *next, uint64_t *top)
 {
-    struct lws *wsi = c->wsi;
-    struct frame *fs[HUB_BATCH];
     int nf = 0;
     size_t bytes = 0;
     pthread_mutex_lock(&h->lock);
     /* Clients see committed events only; replicas see everything, so the commit can advance. */
     uint64_t last = c->replica ? history_last(h->hist) : h->committed;
-    while (c->cursor != HUB_NOT_JOINED && nf < HUB_BATCH && c->cursor + (uint64_t)nf <= last) {
+    while (c->cursor != HUB_NOT_JOINED && nf < max && c->cursor + (uint64_t)nf <= last) {
         struct frame *f = history_get(h->hist, c->cursor + (uint64_t)nf);
         if (f == NULL)
             break; /* caught up, or fell out of history (the sweep closes it) */
@@ -297,7 +292,7 @@ static int write_events(struct hub *h, struct hub_client *c, uint64_t *last_out)
             frame_unref(f);
             f = alt;
         }
-        if (nf > 0 && bytes + frame_wire_len(f) > HUB_BATCH_BYTES) {
+        if (nf > 0 && bytes + frame_wire_len(f) > max_bytes) {
             frame_unref(f);
             break;
         }
@@ -305,6 +300,26 @@ static int write_events(struct hub *h, struct hub_client *c, uint64_t *last_out)
         fs[nf++] = f;
     }
     pthread_mutex_unlock(&h->lock);
+    *next = c->cursor == HUB_NOT_JOINED ? c->cursor : c->cursor + (uint64_t)nf;
+    *top = last;
+    return nf;
+}
+
+/*
+ * Writes the client's pending events (at most HUB_BATCH frames, HUB_BATCH_BYTES bytes) as
+ * pre-framed raw bytes: one frame straight from the shared buffer, a backlog copied into one
+ * batch and written with a single send(). lws keeps any unsent tail in order and asks for a
+ * writeable callback itself. Sets *last to the newest offset. Returns -1 when the write failed.
+ */
+static int write_events(struct hub *h, struct hub_client *c, uint64_t *last_out)
+{
+    struct lws *wsi = c->wsi;
+    struct frame *fs[HUB_BATCH];
+    uint64_t next, last;
+    int nf = hub_client_collect(h, c, fs, HUB_BATCH, HUB_BATCH_BYTES, &next, &last);
+    size_t bytes = 0;
+    for (int i = 0; i < nf; i++)
+        bytes += frame_wire_len(fs[i]);
     int rc = 0;
     if (nf == 1) {
         rc = write_frame(wsi, fs[0]);
@@ -323,7 +338,7 @@ static int write_events(struct hub *h, struct hub_client *c, uint64_t *last_out)
     if (rc < 0)
         return -1;
     if (nf) {
-        c->cursor += (uint64_t)nf;
+        c->cursor = next;
         metric_add(h->m_frames, (uint64_t)nf);
     }
     return 0;
