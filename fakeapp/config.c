@@ -44,6 +44,9 @@
          "relay mode: time allowed for one POST /emit (default 2s)", 10, 600000},                 \
         {"drain-timeout", "FAKEAPP_DRAIN_TIMEOUT", FLAG_DURATION, &(c)->drain_ms,                  \
          "on SIGTERM: time to finish requests and flush queued events (default 5s)", 0, 600000},  \
+        {"sio-client", "FAKEAPP_SIO_CLIENT", FLAG_STR, &(c)->sio_client,                           \
+         "socket.io-client's dist/socket.io.min.js for the page at / (default: "                  \
+         "web/socket.io-client/ next to the program, copied there by make)", 0, 0},               \
     }
 
 static void defaults(struct fakeapp_config *c)
@@ -148,6 +151,8 @@ int fakeapp_config_parse(struct fakeapp_config *c, int argc, char **argv, char *
     }
     if (c->relay_token && *c->relay_token == '\0')
         c->relay_token = NULL;
+    if (c->sio_client && *c->sio_client == '\0')
+        c->sio_client = NULL;
     return 0;
 }
 
@@ -162,6 +167,7 @@ void fakeapp_config_usage(FILE *out)
                 "  relay     by POST /emit to the relay, which reaches every client (the fix)\n"
                 "  none      not at all\n"
                 "API: POST /products, GET /products?limit=N, GET /products/<id>, GET /healthz,\n"
-                "GET /readyz, GET /metrics. SIGTERM: stop accepting, finish requests, flush, exit 0.",
+                "GET /readyz, GET /metrics; GET / is the product page (live over Socket.IO).\n"
+                "SIGTERM: stop accepting, finish requests, flush, exit 0.",
                 flags, sizeof flags / sizeof flags[0]);
 }
