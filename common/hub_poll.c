@@ -540,17 +540,28 @@ static int on_body_done(struct hub *h, struct lws *wsi, struct hub_http *x)
             return -1;
         return hub_http_done(wsi);
     }
-    size_t pos = 0, plen;
+    size_t pos = 0, plen, i = 0;
     const char *pkt;
+    int refused = 0;
     while (!s->dead && eio_payload_next(body, len, &pos, &pkt, &plen)) {
+        i++;
         if (plen == 1 && pkt[0] == '1') {
             hub_poll_end(s, "6", "client closed"); /* a pending poll is released with noop */
             break;
         }
-        if (hub_sio_packet(h, &s->c, pkt, plen) != 0)
-            hub_poll_end(s, "1", "bad packet");
+        if (hub_sio_packet(h, &s->c, pkt, plen) != 0) {
+            refused = 1; /* e.g. an event before joining "/": the session ends */
+            snprintf(err, sizeof err, "packet %zu refused in this state; session closed", i);
+            hub_poll_end(s, "1", err);
+        }
     }
     free(body);
+    if (refused) {
+        note_error(h);
+        if (hub_http_error(wsi, EIO_ERR_BAD_REQUEST, err))
+            return -1;
+        return hub_http_done(wsi);
+    }
     if (hub_http_send(wsi, 200, "text/html", "ok", 2, 1))
         return -1;
     return hub_http_done(wsi);
@@ -586,8 +597,8 @@ int hub_poll_http(struct hub *h, struct lws *wsi, int reason, void *user, void *
     case LWS_CALLBACK_HTTP:
         return on_request(h, wsi, x, in ? (const char *)in : "");
     case LWS_CALLBACK_HTTP_BODY:
-        if (x->kind != HTTP_POST || x->body == NULL)
-            return 0;
+        if (x->kind != HTTP_POST || x->body == NULL || in == NULL || len == 0)
+            return 0; /* (an explicit Content-Length: 0 comes as one empty call) */
         if (len > x->bcap - x->blen)
             len = x->bcap - x->blen; /* lws stops at Content-Length; never past it */
         memcpy(x->body + x->blen, in, len);

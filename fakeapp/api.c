@@ -228,5 +228,6 @@ const struct httpd_route api_routes[] = {
     {"GET", PRODUCTS_PREFIX, 1, 0, 0, counted_get}, {"GET", "/healthz", 0, 0, 0, handle_healthz},
     {"GET", "/readyz", 0, 0, 0, handle_readyz},     {"GET", "/metrics", 0, 0, 0, handle_metrics},
     {"GET", "/", 0, 0, 0, page_index},              {"GET", "/socket.io/", 1, 0, 0, page_client},
+    {"GET", "/favicon.ico", 0, 0, 0, page_favicon},
 };
 const size_t api_nroutes = sizeof api_routes / sizeof api_routes[0];

@@ -165,3 +165,11 @@ void page_client(const struct httpd_request *req, struct httpd_response *resp, v
     httpd_add_header(resp, "ETag", f->etag);
     httpd_add_header(resp, "Cache-Control", f->cache_control);
 }
+
+void page_favicon(const struct httpd_request *req, struct httpd_response *resp, void *ud)
+{
+    (void)req;
+    (void)ud;
+    httpd_reply_text(resp, 204, "image/x-icon", "", 0);
+    httpd_add_header(resp, "Cache-Control", "public, max-age=86400");
+}

@@ -10,5 +10,7 @@
 
 void page_index(const struct httpd_request *req, struct httpd_response *resp, void *ud);
 void page_client(const struct httpd_request *req, struct httpd_response *resp, void *ud);
+/* 204: no icon, and no 404 in the browser console. */
+void page_favicon(const struct httpd_request *req, struct httpd_response *resp, void *ud);
 
 #endif
