@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "eio.h"
 #include "eio_poll.h"
@@ -58,6 +59,7 @@ static void poll_free(struct hub_poll *s)
 {
     struct hub *h = s->h;
     hub_client_unlink(h, &s->c); /* also drops queued control frames */
+    hub_client_release(&s->c);
     free(s);
 }
 
@@ -130,7 +132,7 @@ static void grow(struct hub_polls *p)
     p->nbuckets = n;
 }
 
-static void index_session(struct hub_polls *p, struct hub_poll *s)
+void hub_poll_index(struct hub_polls *p, struct hub_poll *s)
 {
     if (p->count + 1 > p->nbuckets * 2)
         grow(p);
@@ -199,29 +201,16 @@ void hub_poll_kill(struct hub_client *c, int code, const char *reason)
     hub_poll_end(c->poll, "1", reason);
 }
 
-/* Something is due for the client (frames, a close, an upgrade release): answer its GET. */
-static int has_work(struct hub *h, const struct hub_poll *s)
-{
-    const struct hub_client *c = &s->c;
-    if (c->nctrl > 0 || c->close_code > 0 || s->upgrading)
-        return 1;
-    if (c->cursor == HUB_NOT_JOINED)
-        return 0;
-    pthread_mutex_lock(&h->lock);
-    uint64_t top = h->committed;
-    pthread_mutex_unlock(&h->lock);
-    return c->cursor <= top;
-}
-
 void hub_poll_want_write(struct hub_client *c)
 {
     struct hub_poll *s = c->poll;
     if (s->dead)
         return;
     if (s->get == NULL) {
-        /* Stopping: a client that is not polling cannot be told; one that has everything
-         * needs nothing more. Either way the session ends now. */
-        if (c->close_code > 0)
+        /* Stopping: a client that is not polling now cannot be told; one that has everything
+         * needs nothing more. Either way the session ends now. (Other closes wait for the
+         * next poll, which carries the reason, e.g. the connect error of a refused token.) */
+        if (c->close_code == HUB_CLOSE_GOING_AWAY)
             hub_poll_end(s, "1", "going away");
         return;
     }
@@ -239,17 +228,19 @@ static void append(unsigned char *buf, size_t *n, const char *p, size_t len)
     *n += len;
 }
 
-/* Writes the answer of a held GET: control packets, then events from the cursor. */
-static int answer_get(struct hub *h, struct lws *wsi, struct hub_http *x)
+/*
+ * Writes the answer of a held GET: control packets, then the events due (a fetched replay,
+ * then the ring). With nothing due the GET stays held. (hub_want_write may be called with
+ * the hub lock held, so the decision is made here, in the writeable callback.)
+ */
+int hub_poll_answer_get(struct hub *h, struct lws *wsi, struct hub_http *x)
 {
     struct hub_poll *s = x->s;
     struct hub_client *c = &s->c;
     c->want_write = 0;
-    if (!has_work(h, s))
-        return 0; /* keep holding */
     struct frame *fs[HUB_BATCH];
-    uint64_t next = c->cursor, top = 0;
-    int nf = hub_client_collect(h, c, fs, HUB_BATCH, HUB_BATCH_BYTES, &next, &top);
+    uint64_t top = 0;
+    int nf = hub_client_take(h, c, fs, HUB_BATCH, HUB_BATCH_BYTES, &top);
     size_t need = 4; /* a final "1" or "6" and its separator */
     for (int i = 0; i < c->nctrl; i++)
         need += c->ctrl[i]->len + 1;
@@ -273,10 +264,8 @@ static int answer_get(struct hub *h, struct lws *wsi, struct hub_http *x)
         append(body, &n, frame_payload(fs[i]), fs[i]->len);
         frame_unref(fs[i]);
     }
-    c->cursor = next; /* past what was collected (and whatever the collector skipped) */
-    if (nf > 0)
-        metric_add(h->m_frames, (uint64_t)nf);
-    int caught_up = c->cursor == HUB_NOT_JOINED || c->cursor > top;
+    int caught_up = c->npend == 0 &&
+                    (c->cursor == HUB_NOT_JOINED || c->cursor == HUB_PARKED || c->cursor > top);
     int ending = c->close_code > 0 && (caught_up || hub_now_us() >= h->stop_deadline_us);
     if (ending) {
         append(body, &n, "1", 1);
@@ -301,7 +290,7 @@ static int answer_get(struct hub *h, struct lws *wsi, struct hub_http *x)
     return hub_http_done(wsi);
 }
 
-static const struct hub_file *file_at(const struct hub *h, const char *path)
+const struct hub_file *hub_poll_file_at(const struct hub *h, const char *path)
 {
     for (size_t i = 0; i < h->cfg.nfiles; i++)
         if (strcmp(h->cfg.files[i].path, path) == 0)
@@ -311,7 +300,7 @@ static const struct hub_file *file_at(const struct hub *h, const char *path)
 
 int hub_poll_serves(const struct hub *h, const char *path)
 {
-    if (file_at(h, path))
+    if (hub_poll_file_at(h, path))
         return 1;
     if (strncmp(path, "/socket.io/", 11) != 0)
         return 0;
@@ -340,291 +329,5 @@ void hub_poll_tick(struct hub *h, struct hub_client *c, int64_t now)
         metric_inc(h->polls->m_expired);
         LOG_INFO("sio_polling_expired hub=%s peer=%s sid=%s", h->cfg.name, c->peer, c->sid);
         hub_poll_end(s, "1", "not polled");
-    }
-}
-
-static void note_error(struct hub *h)
-{
-    metric_inc(h->polls->m_errors);
-}
-
-/* GET or POST without sid, transport=polling: a new session, answered with the open packet. */
-static int handshake(struct hub *h, struct lws *wsi, struct hub_http *x)
-{
-    if (atomic_load(&h->stopping) || !atomic_load(&h->accepting) ||
-        h->nclients >= (uint64_t)h->cfg.max_clients) {
-        note_error(h);
-        LOG_INFO("sio_polling_refused hub=%s reason=%s clients=%llu", h->cfg.name,
-                 atomic_load(&h->stopping) ? "stopping" : "full", (unsigned long long)h->nclients);
-        if (hub_http_error_status(wsi, 503, EIO_ERR_FORBIDDEN,
-                                  atomic_load(&h->stopping) ? "server shutting down"
-                                                            : "server full"))
-            return -1;
-        return hub_http_done(wsi);
-    }
-    struct hub_poll *s = calloc(1, sizeof *s);
-    if (s == NULL)
-        return -1;
-    s->h = h;
-    s->c.poll = s;
-    s->c.sio = 1;
-    lws_get_peer_simple(wsi, s->c.peer, sizeof s->c.peer);
-    if (strncmp(s->c.peer, "::ffff:", 7) == 0)
-        memmove(s->c.peer, s->c.peer + 7, strlen(s->c.peer + 7) + 1);
-    char since[32], epoch[64];
-    hub_client_set_resume(&s->c, hub_http_arg(wsi, "since=", since, sizeof since),
-                          hub_http_arg(wsi, "epoch=", epoch, sizeof epoch));
-    hub_sio_open(h, &s->c, 1);
-    while (hub_poll_find(h, s->c.sid)) /* 120 random bits: a clash is a broken RNG */
-        hub_sio_open(h, &s->c, 1);
-    hub_client_link(h, &s->c);
-    index_session(h->polls, s);
-    metric_inc(h->polls->m_handshakes);
-    LOG_DEBUG("sio_polling_open hub=%s peer=%s sid=%s", h->cfg.name, s->c.peer, s->c.sid);
-    /* The handshake GET is this session's first poll: it is answered with the open packet. */
-    s->get = wsi;
-    s->last_poll_us = hub_now_us();
-    x->kind = HTTP_GET;
-    x->s = s;
-    lws_set_timeout(wsi, NO_PENDING_TIMEOUT, 0);
-    hub_want_write(&s->c);
-    return 0;
-}
-
-static int hold_get(struct hub *h, struct lws *wsi, struct hub_http *x, struct hub_poll *s)
-{
-    if (s->get) {
-        /* Two polls at once break ordering: the session ends, the first poll gets "1". */
-        note_error(h);
-        hub_poll_end(s, "1", "concurrent GET");
-        if (hub_http_error(wsi, EIO_ERR_BAD_REQUEST, "a poll is already pending for this session"))
-            return -1;
-        return hub_http_done(wsi);
-    }
-    s->get = wsi;
-    s->last_poll_us = hub_now_us();
-    x->kind = HTTP_GET;
-    x->s = s;
-    /* Held until frames are due; the ping comes within pingInterval. The safety net closes a
-     * poll that outlives pingInterval + pingTimeout anyway (the session then ends). */
-    long secs = (hub_sio_ping_interval_ms(h) + hub_sio_ping_timeout_ms(h)) / 1000 + 5;
-    lws_set_timeout(wsi, PENDING_TIMEOUT_USER_OK, (int)secs);
-    hub_want_write(&s->c);
-    return 0;
-}
-
-static int start_post(struct hub *h, struct lws *wsi, struct hub_http *x, struct hub_poll *s)
-{
-    char ctype[128] = "", clen[32] = "";
-    lws_hdr_copy(wsi, ctype, sizeof ctype, WSI_TOKEN_HTTP_CONTENT_TYPE);
-    int has_len = lws_hdr_copy(wsi, clen, sizeof clen, WSI_TOKEN_HTTP_CONTENT_LENGTH) > 0;
-    const char *detail = NULL;
-    int status = 400, end_session = 1;
-    char buf[96];
-    char *e = NULL;
-    unsigned long long n = has_len ? strtoull(clen, &e, 10) : 0;
-    if (s->post) {
-        detail = "a POST is already in progress for this session";
-    } else if (strncmp(ctype, "application/octet-stream", 24) == 0) {
-        detail = "binary payloads are not supported";
-    } else if (!has_len || *e != '\0' || clen[0] < '0' || clen[0] > '9') {
-        status = 411;
-        end_session = 0;
-        detail = "Content-Length required";
-    } else if (n > h->cfg.max_message) {
-        status = 413;
-        snprintf(buf, sizeof buf, "payload of %llu bytes is over maxPayload (%zu)", n,
-                 h->cfg.max_message);
-        detail = buf;
-    }
-    if (detail) {
-        note_error(h);
-        LOG_INFO("sio_polling_bad_post hub=%s peer=%s sid=%s status=%d reason=\"%s\"", h->cfg.name,
-                 s->c.peer, s->c.sid, status, detail);
-        if (end_session)
-            hub_poll_end(s, "1", detail);
-        if (hub_http_error_status(wsi, status, EIO_ERR_BAD_REQUEST, detail))
-            return -1;
-        return hub_http_done(wsi);
-    }
-    x->kind = HTTP_POST;
-    x->s = s;
-    x->bcap = (size_t)n;
-    x->body = malloc(x->bcap + 1);
-    if (x->body == NULL)
-        return -1;
-    s->post = wsi;
-    return 0;
-}
-
-/* LWS_CALLBACK_HTTP on /socket.io/: checks the request as the reference server does. */
-static int on_request(struct hub *h, struct lws *wsi, struct hub_http *x, const char *path)
-{
-    char *uri;
-    int ulen, meth = lws_http_get_uri_and_method(wsi, &uri, &ulen);
-    const struct hub_file *f = file_at(h, path);
-    if (f && (meth == LWSHUMETH_GET || meth == LWSHUMETH_HEAD)) {
-        if (hub_http_file(wsi, f, meth == LWSHUMETH_HEAD))
-            return -1;
-        return hub_http_done(wsi);
-    }
-    static const char *const names[] = {"GET",   "POST",   "OPTIONS", "PUT",
-                                        "PATCH", "DELETE", "CONNECT", "HEAD"};
-    const char *method = meth >= 0 && meth < 8 ? names[meth] : "?";
-    if (!hub_http_origin_ok(wsi)) {
-        note_error(h);
-        if (hub_http_error(wsi, EIO_ERR_BAD_REQUEST, NULL))
-            return -1;
-        return hub_http_done(wsi);
-    }
-    if (meth == LWSHUMETH_OPTIONS) { /* the CORS preflight, before any Engine.IO check */
-        if (hub_http_preflight(wsi))
-            return -1;
-        return hub_http_done(wsi);
-    }
-    char transport[16], eio[8], sid[64];
-    struct eio_request r = {
-        .method = method,
-        .transport = hub_http_arg(wsi, "transport=", transport, sizeof transport),
-        .eio = hub_http_arg(wsi, "EIO=", eio, sizeof eio),
-        .sid = hub_http_arg(wsi, "sid=", sid, sizeof sid),
-    };
-    struct hub_poll *s = r.sid ? hub_poll_find(h, r.sid) : NULL;
-    r.session = s ? EIO_SID_POLLING : EIO_SID_UNKNOWN;
-    enum eio_error err = eio_check_request(&r);
-    if (err != EIO_ERR_NONE) {
-        note_error(h);
-        LOG_DEBUG("sio_polling_error hub=%s method=%s code=%d sid=%s", h->cfg.name, method,
-                  (int)err, r.sid ? r.sid : "-");
-        if (hub_http_error(wsi, err, NULL))
-            return -1;
-        return hub_http_done(wsi);
-    }
-    if (s == NULL)
-        return handshake(h, wsi, x);
-    if (meth == LWSHUMETH_GET)
-        return hold_get(h, wsi, x, s);
-    if (meth == LWSHUMETH_POST)
-        return start_post(h, wsi, x, s);
-    note_error(h);
-    if (hub_http_error(wsi, EIO_ERR_BAD_REQUEST, "a session takes GET and POST only"))
-        return -1;
-    return hub_http_done(wsi);
-}
-
-/* A whole POST body: checked as a whole, then each packet acted on in order. */
-static int on_body_done(struct hub *h, struct lws *wsi, struct hub_http *x)
-{
-    struct hub_poll *s = x->s;
-    x->kind = HTTP_IDLE;
-    char *body = x->body;
-    size_t len = x->blen;
-    x->body = NULL;
-    x->s = NULL;
-    if (s == NULL) { /* the session ended while the body arrived */
-        free(body);
-        note_error(h);
-        if (hub_http_error(wsi, EIO_ERR_SID, NULL))
-            return -1;
-        return hub_http_done(wsi);
-    }
-    s->post = NULL;
-    char err[128];
-    if (eio_payload_check(body, len, POLL_PACKETS_MAX, err, sizeof err) != 0) {
-        free(body);
-        note_error(h);
-        LOG_INFO("client_bad_input hub=%s peer=%s sid=%s reason=\"%s\"", h->cfg.name, s->c.peer,
-                 s->c.sid, err);
-        hub_poll_end(s, "1", err);
-        if (hub_http_error(wsi, EIO_ERR_BAD_REQUEST, err))
-            return -1;
-        return hub_http_done(wsi);
-    }
-    size_t pos = 0, plen, i = 0;
-    const char *pkt;
-    int refused = 0;
-    while (!s->dead && eio_payload_next(body, len, &pos, &pkt, &plen)) {
-        i++;
-        if (plen == 1 && pkt[0] == '1') {
-            hub_poll_end(s, "6", "client closed"); /* a pending poll is released with noop */
-            break;
-        }
-        if (hub_sio_packet(h, &s->c, pkt, plen) != 0) {
-            refused = 1; /* e.g. an event before joining "/": the session ends */
-            snprintf(err, sizeof err, "packet %zu refused in this state; session closed", i);
-            hub_poll_end(s, "1", err);
-        }
-    }
-    free(body);
-    if (refused) {
-        note_error(h);
-        if (hub_http_error(wsi, EIO_ERR_BAD_REQUEST, err))
-            return -1;
-        return hub_http_done(wsi);
-    }
-    if (hub_http_send(wsi, 200, "text/html", "ok", 2, 1))
-        return -1;
-    return hub_http_done(wsi);
-}
-
-/* The connection of a held GET or a POST closed, or its transaction ended. */
-static void detach(struct hub *h, struct hub_http *x, int closed)
-{
-    struct hub_poll *s = x->s;
-    free(x->body);
-    x->body = NULL;
-    x->s = NULL;
-    if (s == NULL || x->kind == HTTP_IDLE || x->kind == HTTP_REPLY)
-        return;
-    if (x->kind == HTTP_GET && s->get)
-        s->get = NULL;
-    if (x->kind == HTTP_POST && s->post)
-        s->post = NULL;
-    x->kind = HTTP_IDLE;
-    if (closed) { /* the client went away mid-request: the reference ends the session too */
-        LOG_DEBUG("sio_polling_abandoned hub=%s sid=%s", h->cfg.name, s->c.sid);
-        hub_poll_end(s, "1", "poll connection closed");
-    }
-}
-
-int hub_poll_http(struct hub *h, struct lws *wsi, int reason, void *user, void *in, size_t len)
-{
-    struct hub_http *x = user;
-    (void)in;
-    if (h->polls == NULL || x == NULL)
-        return 0;
-    switch (reason) {
-    case LWS_CALLBACK_HTTP:
-        return on_request(h, wsi, x, in ? (const char *)in : "");
-    case LWS_CALLBACK_HTTP_BODY:
-        if (x->kind != HTTP_POST || x->body == NULL || in == NULL || len == 0)
-            return 0; /* (an explicit Content-Length: 0 comes as one empty call) */
-        if (len > x->bcap - x->blen)
-            len = x->bcap - x->blen; /* lws stops at Content-Length; never past it */
-        memcpy(x->body + x->blen, in, len);
-        x->blen += len;
-        return 0;
-    case LWS_CALLBACK_HTTP_BODY_COMPLETION:
-        if (x->kind != HTTP_POST)
-            return 0;
-        return on_body_done(h, wsi, x);
-    case LWS_CALLBACK_HTTP_WRITEABLE:
-        if (x->kind == HTTP_REPLY) {
-            x->kind = HTTP_IDLE;
-            if (hub_http_send(wsi, x->status, x->ctype, x->reply, x->rlen, 1))
-                return -1;
-            return hub_http_done(wsi);
-        }
-        if (x->kind == HTTP_GET && x->s)
-            return answer_get(h, wsi, x);
-        return 0;
-    case LWS_CALLBACK_CLOSED_HTTP:
-        detach(h, x, 1);
-        return 0;
-    case LWS_CALLBACK_HTTP_DROP_PROTOCOL:
-        detach(h, x, 0);
-        return 0;
-    default:
-        return 0;
     }
 }

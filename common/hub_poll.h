@@ -77,6 +77,12 @@ int hub_http_done(struct lws *wsi);
 const char *hub_http_arg(struct lws *wsi, const char *name, char *out, size_t outlen);
 
 /* hub_poll.c */
+/* Adds a session to the sid table. */
+void hub_poll_index(struct hub_polls *p, struct hub_poll *s);
+/* The file of hub_config.files served at path, or NULL. */
+const struct hub_file *hub_poll_file_at(const struct hub *h, const char *path);
+/* HTTP_WRITEABLE of a held GET: answers it when something is due, else keeps holding. */
+int hub_poll_answer_get(struct hub *h, struct lws *wsi, struct hub_http *x);
 /* Ends a session: a held GET is answered with get_answer ("1" close or "6" noop). */
 void hub_poll_end(struct hub_poll *s, const char *get_answer, const char *why);
 /* Removes a session from the sid table (it stays allocated). */

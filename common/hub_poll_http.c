@@ -158,7 +158,7 @@ int hub_http_preflight(struct lws *wsi)
     unsigned char hdr[LWS_PRE + 2048];
     unsigned char *start = hdr + LWS_PRE, *p = start, *end = hdr + sizeof hdr - 1;
     char want[512];
-    int n = lws_hdr_custom_copy(wsi, want, sizeof want, "access-control-request-headers:", 31);
+    int n = lws_hdr_copy(wsi, want, sizeof want, WSI_TOKEN_HTTP_AC_REQUEST_HEADERS);
     if (lws_add_http_header_status(wsi, 204, &p, end) || add_cors(wsi, &p, end) ||
         add_header(wsi, "access-control-allow-methods:", "GET,HEAD,PUT,PATCH,POST,DELETE", &p, end))
         return -1;

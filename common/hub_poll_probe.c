@@ -45,6 +45,7 @@ void hub_poll_probe_closed(struct hub *h, struct hub_client *c)
     for (int i = 0; i < c->nctrl; i++)
         frame_unref(c->ctrl[i]);
     c->nctrl = 0;
+    hub_client_release(c);
 }
 
 /* "5": the websocket (c) takes over the polling session. */
@@ -67,7 +68,8 @@ static void take_over(struct hub *h, struct hub_client *c, struct hub_poll *s)
         s->post = NULL;
     }
     hub_poll_unindex(s);
-    *c = s->c; /* the whole client state moves, whatever fields it has */
+    hub_client_release(c); /* the probe's own (query channels, token grant) give way */
+    *c = s->c;             /* the whole client state moves, whatever fields it has */
     c->wsi = wsi;
     c->poll = NULL;
     c->upgrading = NULL;

@@ -67,14 +67,31 @@ void hub_sio_open(struct hub *h, struct hub_client *c, int polling)
     c->ping_at_us = c->sio_open_us = hub_now_us();
 }
 
-struct frame *hub_sio_control_frame(const struct hub_client *c, const char *name, const char *data,
-                                    size_t len)
+struct frame *hub_sio_control_frame(const struct hub_client *c, const char *name,
+                                    const json_t *data, const char *json, size_t len)
 {
-    /* The last argument is where the client stands (what it has been sent up to), so that
-     * socket.io-client's offset is right even before the first event arrives. */
-    if (c->cursor == HUB_NOT_JOINED || c->cursor == 0)
-        return eio_event(name, data, len, 0, NULL);
-    return eio_event(name, data, len, c->cursor - 1, c->epoch);
+    /* The last argument says where the client stands (what it has been sent up to), so that
+     * socket.io-client's offset is right even before the first event: on _connected of a
+     * client that is not resuming (it starts at the newest offset), and on _recovery (the
+     * replay starts at "from": recovered, in the client's own epoch; else in ours). */
+    const json_t *off = NULL;
+    const char *epoch = NULL;
+    if (strcmp(name, "_connected") == 0 && !c->has_since) {
+        off = json_object_get(data, "offset");
+        epoch = json_string_value(json_object_get(data, "epoch"));
+    } else if (strcmp(name, "_recovery") == 0) {
+        off = json_object_get(data, "from");
+        epoch = json_is_true(json_object_get(data, "recovered"))
+                    ? c->epoch
+                    : json_string_value(json_object_get(data, "epoch"));
+    }
+    if (!json_is_integer(off) || epoch == NULL || !envelope_epoch_valid(epoch))
+        return eio_event(name, json, len, 0, NULL);
+    json_int_t n = json_integer_value(off);
+    if (strcmp(name, "_recovery") == 0)
+        n--; /* from is the first offset to come: the client stands just before it */
+    return n < 0 ? eio_event(name, json, len, 0, NULL)
+                 : eio_event(name, json, len, (uint64_t)n, epoch);
 }
 
 /* Socket.IO heartbeat: "2" every pingInterval; no "3" within pingTimeout closes the client. */
@@ -121,59 +138,171 @@ static void queue_ctrl_at(struct hub_client *c, int i, struct frame *f)
     c->nctrl++;
 }
 
+/* The CONNECT answer 40{"sid":..,"pid":..}: pid is the one the client asked to keep, or new. */
+static struct frame *connect_answer(const char *keep_pid)
+{
+    char sid[24], pid[24];
+    random_id(sid);
+    random_id(pid);
+    return eio_joined(sid, keep_pid && *keep_pid ? keep_pid : pid);
+}
+
+void hub_sio_recovery_decided(struct hub_client *c, int ok)
+{
+    if (c->sio_pid == NULL)
+        return; /* answered already (no resume was asked) */
+    hub_queue_ctrl(c, connect_answer(ok ? c->sio_pid : NULL));
+    free(c->sio_pid);
+    c->sio_pid = NULL;
+}
+
+/* {"channels":[...]} of the CONNECT auth: joined at hub_client_join, as ?channels= is. */
+static void want_channels(struct hub_client *c, json_t *ch)
+{
+    if (!json_is_array(ch) || c->want_chans != NULL)
+        return;
+    size_t i, cap = 1;
+    json_t *v;
+    json_array_foreach(ch, i, v) cap += json_is_string(v) ? json_string_length(v) + 1 : 0;
+    c->want_chans = calloc(1, cap);
+    json_array_foreach(ch, i, v)
+    {
+        if (c->want_chans && json_is_string(v) && json_string_length(v) > 0) {
+            if (*c->want_chans)
+                strcat(c->want_chans, ",");
+            strcat(c->want_chans, json_string_value(v));
+        }
+    }
+}
+
 /*
- * Joins namespace "/". Recovery as Socket.IO 4.6+ does it: a client that sends
- * {pid, offset} gets the same pid back when the offset "EPOCH:N" can be replayed (then
- * socket.recovered is true and exactly the missed events follow), else a new pid and a
- * _recovery event saying why. Only the offset decides, never which relay issued the pid.
- * The legacy {since, epoch} auth keeps working.
+ * Joins namespace "/" with the CONNECT auth object: the resume point, the channels to join
+ * ({"channels":[...]}, the client's rooms) and, with authentication on, the token
+ * ({"token":".."}; a refused one gets the connect error 44{"message":"unauthorized"}).
+ *
+ * Recovery as Socket.IO 4.6+ does it: a client that sends {pid, offset} gets the same pid
+ * back when the offset "EPOCH:N" can be replayed (socket.recovered is then true and exactly
+ * the missed events follow), else a new pid and a _recovery event saying why. Only the
+ * offset decides, never which relay issued the pid. The legacy {since, epoch} still works.
+ * When a resume is asked, the CONNECT answer waits for the replay plan (over MongoDB the
+ * store decides, later): hub_sio_recovery_decided() queues it just before _recovery.
  */
 static void sio_join(struct hub *h, struct hub_client *c, const struct eio_sio *p)
 {
     char pid[72] = "", err[64];
     const char *no_offset = NULL;
     json_t *a = p->plen ? jsonx_parse(p->payload, p->plen, 32, err, sizeof err) : NULL;
-    if (a) {
-        json_t *jp = json_object_get(a, "pid"), *jo = json_object_get(a, "offset");
-        if (json_is_string(jp) && eio_pid_valid(json_string_value(jp))) {
-            snprintf(pid, sizeof pid, "%s", json_string_value(jp));
-            char epoch[ENVELOPE_EPOCH_BUF], since[24];
-            uint64_t n;
-            if (!json_is_string(jo)) {
-                no_offset = "no_offset";
-            } else if (eio_offset_parse(json_string_value(jo), json_string_length(jo), epoch,
-                                        sizeof epoch, &n) != 0) {
-                no_offset = "bad_offset";
-            } else {
-                snprintf(since, sizeof since, "%llu", (unsigned long long)n);
-                hub_client_set_resume(c, since, epoch);
-            }
+    json_t *jp = json_object_get(a, "pid"), *jo = json_object_get(a, "offset");
+    if (json_is_string(jp) && eio_pid_valid(json_string_value(jp))) {
+        snprintf(pid, sizeof pid, "%s", json_string_value(jp));
+        char epoch[ENVELOPE_EPOCH_BUF], since[24];
+        uint64_t n;
+        if (!json_is_string(jo)) {
+            no_offset = "no_offset";
+        } else if (eio_offset_parse(json_string_value(jo), json_string_length(jo), epoch,
+                                    sizeof epoch, &n) != 0) {
+            no_offset = "bad_offset";
+        } else {
+            snprintf(since, sizeof since, "%llu", (unsigned long long)n);
+            hub_client_set_resume(c, since, epoch);
         }
-        json_t *s = json_object_get(a, "since"), *e = json_object_get(a, "epoch");
-        if (!pid[0] && json_is_integer(s) && json_integer_value(s) >= 0) {
-            char since[24];
-            snprintf(since, sizeof since, "%lld", (long long)json_integer_value(s));
-            hub_client_set_resume(c, since, json_is_string(e) ? json_string_value(e) : NULL);
-        }
-        json_decref(a);
     }
-    int at = c->nctrl;
+    json_t *s = json_object_get(a, "since"), *e = json_object_get(a, "epoch");
+    if (!pid[0] && json_is_integer(s) && json_integer_value(s) >= 0) {
+        char since[24];
+        snprintf(since, sizeof since, "%lld", (long long)json_integer_value(s));
+        hub_client_set_resume(c, since, json_is_string(e) ? json_string_value(e) : NULL);
+    }
+    if (h->cfg.auth && !c->authed) {
+        json_t *t = json_object_get(a, "token");
+        if (hub_client_authenticate(h, c, json_is_string(t) ? json_string_value(t) : NULL) != 0) {
+            static const char refused[] = "44{\"message\":\"unauthorized\"}";
+            struct frame *f = frame_from(refused, sizeof refused - 1);
+            if (f)
+                frame_seal_text(f);
+            hub_queue_ctrl(c, f);
+            c->close_code = HUB_CLOSE_UNAUTHORIZED;
+            c->close_reason = "unauthorized";
+            json_decref(a);
+            return;
+        }
+        c->authed = 1;
+    }
+    want_channels(c, json_object_get(a, "channels"));
+    json_decref(a);
     c->sio_open_us = 0; /* joined: the connect timeout is over */
-    hub_client_join(h, c);
-    char sid[24], fresh[24];
-    random_id(sid);
-    random_id(fresh);
-    int recovered = pid[0] && c->resumed;
-    queue_ctrl_at(c, at, eio_joined(sid, recovered ? pid : fresh));
-    if (pid[0] && no_offset) {
-        /* Asked to recover without a usable offset: say so rather than leave a silent gap. */
-        json_t *d = json_pack("{s:b, s:s, s:s, s:I}", "recovered", 0, "reason", no_offset, "epoch",
-                              c->epoch, "from", (json_int_t)c->cursor);
-        hub_queue_ctrl(c, hub_control_frame(c, "_recovery", d));
-        json_decref(d);
+    int at = c->nctrl;
+    if (c->has_since) {
+        free(c->sio_pid);
+        c->sio_pid = strdup(pid); /* "" when no pid was asked: a new one then */
     }
-    LOG_DEBUG("sio_join hub=%s peer=%s sid=%s pid=%s recovered=%d", h->cfg.name, c->peer, c->sid,
-              pid[0] ? pid : "-", recovered);
+    hub_client_join(h, c);
+    if (!c->has_since) {
+        /* Nothing to decide: the answer goes before _connected. */
+        queue_ctrl_at(c, at, connect_answer(NULL));
+        if (pid[0]) {
+            /* Asked to recover without a usable offset: say so, never a silent gap. */
+            char ep[ENVELOPE_EPOCH_BUF];
+            json_t *d = json_pack("{s:b, s:s, s:s, s:I}", "recovered", 0, "reason", no_offset,
+                                  "epoch", hub_epoch(h, ep), "from", (json_int_t)c->cursor);
+            hub_queue_ctrl(c, hub_control_frame(c, "_recovery", d));
+            json_decref(d);
+        }
+    }
+    LOG_DEBUG("sio_join hub=%s peer=%s sid=%s pid=%s resume=%d", h->cfg.name, c->peer, c->sid,
+              pid[0] ? pid : "-", c->has_since);
+}
+
+/*
+ * 42["subscribe", "a" | ["a","b"]] or "unsubscribe", optionally with an ack id (42<id>[..]):
+ * joins or leaves rooms (channels). The ack (43<id>[{ok,channels,refused}]) or, without one,
+ * a _subscribed event tells the client where it stands. Other events are read and dropped:
+ * the hub only broadcasts.
+ */
+static void sio_event(struct hub *h, struct hub_client *c, const struct eio_sio *p)
+{
+    char err[64];
+    json_t *m = jsonx_parse(p->payload, p->plen, 32, err, sizeof err);
+    const char *name = json_string_value(json_array_get(m, 0));
+    int join = name && strcmp(name, "subscribe") == 0;
+    if (!join && !(name && strcmp(name, "unsubscribe") == 0)) {
+        json_decref(m);
+        return;
+    }
+    json_t *arg = json_array_get(m, 1), *refused = json_array();
+    const char *names[HUB_CHANNELS_MAX];
+    size_t n = 0;
+    if (json_is_string(arg)) {
+        names[n++] = json_string_value(arg);
+    } else if (json_is_array(arg)) {
+        size_t i;
+        json_t *v;
+        json_array_foreach(arg, i, v)
+        {
+            if (n < HUB_CHANNELS_MAX && json_is_string(v))
+                names[n++] = json_string_value(v);
+            else
+                json_array_append_new(refused,
+                                      json_pack("{s:s, s:s}", "channel", "", "reason",
+                                                n < HUB_CHANNELS_MAX ? "invalid" : "limit"));
+        }
+    }
+    hub_client_channels(h, c, names, n, join, refused);
+    if (p->ack_id >= 0) {
+        json_t *r = json_pack("[{s:b, s:o, s:O}]", "ok", json_array_size(refused) == 0, "channels",
+                              hub_client_channel_list(c), "refused", refused);
+        size_t jl = 0;
+        char *js = r ? jsonx_dump(r, &jl) : NULL;
+        if (js)
+            hub_queue_ctrl(c, eio_ack(p->ack_id, js, jl));
+        free(js);
+        json_decref(r);
+        json_decref(refused);
+    } else {
+        hub_queue_subscribed(h, c, refused, hub_client_next_offset(h, c));
+    }
+    json_decref(m);
+    hub_want_write(c);
 }
 
 /* Tells the websocket why it is being closed (a polling client is ended by the caller). */
@@ -217,10 +346,14 @@ int hub_sio_packet(struct hub *h, struct hub_client *c, const char *in, size_t l
     case EIO_CLOSE:
         return close_ws(c, LWS_CLOSE_STATUS_NORMAL, "client left");
     case EIO_SIO_EVENT:
-    case EIO_SIO_ACK:
         if (c->cursor == HUB_NOT_JOINED)
             break; /* a packet for a namespace it has not joined */
-        return 0;  /* the hub only broadcasts; client events are read and dropped */
+        sio_event(h, c, &p);
+        return 0;
+    case EIO_SIO_ACK:
+        if (c->cursor == HUB_NOT_JOINED)
+            break;
+        return 0; /* acks of events the hub never asks for: dropped */
     case EIO_NOOP:
     case EIO_UPGRADE:
         return 0;
