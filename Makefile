@@ -118,6 +118,9 @@ BENCH_SRC := $(wildcard bench/*.c)
 BENCH_BIN := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
 $(BUILD)/bench/%: $(BUILD)/bench/%.o $(COMMON_LIB)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS_CORE) $(LIBS_CURL)
+# mongosim_bench drives mongosim with the C driver.
+$(BUILD)/bench/mongosim_bench: $(BUILD)/bench/mongosim_bench.o $(COMMON_LIB)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS_MONGO) $(LIBS_CORE)
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
 
