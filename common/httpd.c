@@ -17,6 +17,9 @@
 #include "jsonx.h"
 #include "log.h"
 
+/* Lingering bounds. Discarding costs no memory (MSG_TRUNC) and little CPU, so the byte bound
+ * is generous: Node's fetch may write a whole 100 MB body before it reads the answer, and
+ * on loopback that takes well under a second; 10 s and 2 s of silence bound slow senders. */
 #define HTTPD_DRAIN_MAX_DEFAULT ((size_t)1024 * 1024 * 1024)
 #define HTTPD_DRAIN_MS_DEFAULT 10000L
 #define HTTPD_DRAIN_IDLE_MS 2000L

@@ -71,7 +71,7 @@ struct httpd_config {
     const char *name;         /* for logs */
     const char *bearer_token; /* for routes with auth; NULL = open */
     struct metrics *metrics;  /* optional: http_responses_total{class=...}, http_linger_* */
-    size_t drain_max;         /* body bytes of a refused request discarded; 0 = 64 MiB */
+    size_t drain_max;         /* body bytes of a refused request discarded; 0 = 1 GiB */
     long drain_ms;            /* how long a refused request may keep sending; 0 = 10 s */
     unsigned max_draining;    /* refused connections draining at once; 0 = 64 */
 };
