@@ -12,7 +12,7 @@ LAB_USAGE=2 # bad command line: unknown verb, topology or fault, bad argument, b
 LAB_SKIP=3  # a fault that cannot run on this cluster or machine (the reason is printed)
 
 # Topologies both clusters run (kind adds gateway-api, an ingress that local has not).
-LAB_TOPOLOGIES="embedded-rr embedded-sticky-ws embedded-sticky-all embedded-sticky-clientip relay relay-ha"
+LAB_TOPOLOGIES="embedded-rr embedded-sticky-ws embedded-sticky-all embedded-sticky-clientip relay relay-ha relay-watch"
 LAB_KIND_ONLY_TOPOLOGIES="gateway-api"
 
 # Faults: NAME|ARGUMENTS|what it does. N is a 1-based member index, the position in
@@ -103,4 +103,8 @@ lab_fault_check() {
 }
 
 lab_is_index() { [[ $1 =~ ^[1-9][0-9]*$ ]]; }
+
+# lab_is_app_env NAME=VALUE: a setting `up --app-env` passes to the app's environment (a
+# name of the app's environment, a value without spaces).
+lab_is_app_env() { [[ $1 =~ ^[A-Z_][A-Z0-9_]*=[^[:space:]]*$ ]]; }
 lab_is_secs() { [[ $1 =~ ^[0-9]+(\.[0-9]+)?$ ]]; }

@@ -32,7 +32,8 @@ usage_error() {
   exit "$LAB_USAGE"
 }
 
-# parse_options "$@": takes --port-base/--dir off the front; sets ARGS to the rest.
+# parse_options "$@": takes --port-base/--dir off the front; sets ARGS to the rest (other
+# options are the verb's to accept or refuse).
 ARGS=()
 parse_options() {
   while [ $# -gt 0 ]; do
@@ -43,7 +44,6 @@ parse_options() {
       --dir=*) DIR=${1#*=}; shift ;;
       --) shift; break ;;
       -h | --help) ARGS=(--help); return 0 ;;
-      --*) usage_error "unknown option $1" ;;
       *) break ;;
     esac
   done
@@ -75,7 +75,7 @@ mongo_port() { echo $((MONGO_PORT + $1 - 1)); } # member N (1-based)
 relay_count() {
   case $1 in
     relay) echo 1 ;;
-    relay-ha) echo 3 ;;
+    relay-ha | relay-watch) echo 3 ;;
     *) echo 0 ;;
   esac
 }

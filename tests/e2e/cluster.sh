@@ -4,7 +4,8 @@
 # lines with exit 2 on both clusters alike; a failed `up` leaves nothing behind; a relay-ha
 # and an embedded cluster run side by side, every fault acts on relay-ha by member index
 # (relays, apps, MongoDB members, the ingress; partitions as root, skipped otherwise), `up`
-# switches a running cluster to another topology, `down` stops every process; fakeapp
+# switches a running cluster to another topology (with --app-env for the apps), `down` stops
+# every process; fakeapp
 # answers GET /products?req_id=; and a shortened scenario matrix (loadgen sharded for two
 # of them, merged by `loadgen check`) meets the expectations written in the scenario files.
 # Skips the cluster part until the programs are built.
@@ -85,6 +86,7 @@ for c in local kind; do
   exit_is "lab_${c}_fault_extra_argument" 2 "$LAB" --cluster "$c" fault reload-ingress now
 done
 exit_is lab_kind_rejects_local_options 2 "$LAB" --cluster kind --port-base 21000 status
+exit_is lab_app_env_needs_name_value 2 "$LAB" up --app-env "NOT VALID" relay
 exit_is lab_unknown_cluster 2 "$LAB" --cluster cloud status
 check lab_same_faults_on_both "$("$LAB" --cluster kind faults | head -n 2)" \
   test "$("$LAB" --cluster local faults)" = "$("$LAB" --cluster kind faults)"
@@ -239,10 +241,12 @@ ca fault reload-ingress >/dev/null 2>&1 || true
 sleep 0.3
 check fault_reload_ingress_keeps_serving "" curl -fsS -o /dev/null --max-time 2 "http://127.0.0.1:$a_base/nginx-health"
 
-# up on a running cluster switches it to the new topology.
+# up on a running cluster switches it to the new topology; --app-env reaches the apps (and
+# stays in the command a fault starts them again with).
 rc=0
-"$LAB" --port-base "$b_base" --dir "$b" up relay >"$E2E_TMP/cluster-b2.log" 2>&1 || rc=$?
+"$LAB" --port-base "$b_base" --dir "$b" up --app-env FAKEAPP_EMIT_DELAY=5ms relay >"$E2E_TMP/cluster-b2.log" 2>&1 || rc=$?
 check up_switches_topology "rc=$rc" grep -q '^topology relay,' < <("$LAB" --port-base "$b_base" --dir "$b" status 2>&1 || true)
+check up_app_env_reaches_the_apps "" grep -q 'FAKEAPP_EMIT_DELAY=5ms' "$b/cmds/app-2"
 check env_names_the_target "" grep -qx "CLUSTER_LOADGEN_TARGET=http://127.0.0.1:$b_base" < <("$LAB" --port-base "$b_base" --dir "$b" env)
 
 ca down >/dev/null 2>&1

@@ -70,9 +70,12 @@ RELAY_NAME = "relay"
 RELAY_REPLICAS = 3
 RELAY_MONGO_DB = "relay"
 RETIRED_RELAY_ENV = {"RELAY_PEERS", "RELAY_ID", "RELAY_REPLICA_TIMEOUT", "RELAY_ELECTION_INTERVAL"}
-RELAY_HA = dict(replicas=RELAY_REPLICAS, mongo=True)
+RELAY_HA = dict(replicas=RELAY_REPLICAS, mongo=True, watch=None)
+# relay-watch: the same relays also announce every insert into the apps' products collection.
+APP_DB = "relaylab"
+RELAY_WATCH = dict(replicas=RELAY_REPLICAS, mongo=True, watch=f"{APP_DB}.products=new_product")
 MONGO_RELAY_ENV = {"RELAY_MONGO_URI", "RELAY_MONGO_DB"}
-RELAY_SINGLE = dict(replicas=1, mongo=False)
+RELAY_SINGLE = dict(replicas=1, mongo=False, watch=None)
 
 
 def merge(*ds):
@@ -99,6 +102,9 @@ TOPOLOGIES = {
     # Three relays over MongoDB behind the same Service and Ingress objects as relay.
     "relay-ha": dict(mode="relay", relay=RELAY_HA, routes=RELAY_ROUTES,
                      annotations={"app-http": {}, "relay-ws": TIMEOUTS}),
+    # relay-ha's relays watching the products collection; the apps make no relay call.
+    "relay-watch": dict(mode="none", relay=RELAY_WATCH, routes=RELAY_ROUTES,
+                        annotations={"app-http": {}, "relay-ws": TIMEOUTS}),
     # Gateway API: no Ingress at all; the same routes as HTTPRoutes.
     "gateway-api": dict(mode="relay", relay=RELAY_SINGLE, routes=RELAY_ROUTES, annotations=None),
 }
@@ -499,6 +505,15 @@ def check_relays_over_mongo(c, ov, objs, rel, programs):
         db = (env.get("RELAY_MONGO_DB") or {}).get("value")
         if db != RELAY_MONGO_DB:
             problems.append(f"RELAY_MONGO_DB={db!r}, want {RELAY_MONGO_DB!r}")
+        watch = (env.get("RELAY_WATCH") or {}).get("value")
+        if watch != rel["watch"]:
+            problems.append(f"RELAY_WATCH={watch!r}, want {rel['watch']!r}")
+        app = find(objs, "Deployment", "app")
+        app_db = None
+        for act in (pod_spec(app).get("containers") or []) if app else []:
+            app_db = (env_map(act).get("FAKEAPP_DB") or {}).get("value")
+        if rel["watch"] and not rel["watch"].startswith(f"{app_db}.products="):
+            problems.append(f"RELAY_WATCH watches {rel['watch']!r}, not the apps' database {app_db!r}")
         retired = sorted(set(env) & RETIRED_RELAY_ENV)
         if retired:
             problems.append(f"retired peer settings {', '.join(retired)} still set")
@@ -700,7 +715,7 @@ def check_overlay(c, ov, objs, programs, root):
                     problems.append("the app's RELAY_TOKEN is not the relay's")
             else:
                 if "RELAY_URL" in env:
-                    problems.append("RELAY_URL set in an embedded topology")
+                    problems.append(f"RELAY_URL set in a topology whose apps make no relay call (mode {mode})")
             if not (ct.get("lifecycle") or {}).get("preStop"):
                 problems.append("no preStop hook")
             res = ct.get("resources") or {}
