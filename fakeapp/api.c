@@ -72,6 +72,12 @@ static void reply_store_error(struct api *a, struct httpd_response *resp, enum s
 /* Announces a new product by the configured mode. */
 static void publish(struct api *a, const json_t *doc)
 {
+    if (a->emit_delay_ms > 0) {
+        /* The lab's dual-write window: the product is stored, nobody is told yet, and the
+         * client has no answer. In --ws-mode none the relay's watch announces it anyway. */
+        struct timespec ts = {a->emit_delay_ms / 1000, (a->emit_delay_ms % 1000) * 1000000L};
+        nanosleep(&ts, NULL);
+    }
     if (a->hub == NULL && a->emitter == NULL)
         return;
     size_t len;
@@ -85,11 +91,6 @@ static void publish(struct api *a, const json_t *doc)
     char channel[48] = "";
     if (a->store_channels && store && *store)
         snprintf(channel, sizeof channel, "store-%s", store);
-    if (a->emit_delay_ms > 0) {
-        /* The lab's dual-write window: the product is stored, nobody is told yet. */
-        struct timespec ts = {a->emit_delay_ms / 1000, (a->emit_delay_ms % 1000) * 1000000L};
-        nanosleep(&ts, NULL);
-    }
     if (a->hub) {
         if (hub_publish(a->hub, "new_product", channel, s, len) == 0)
             LOG_WARN("publish_failed id=%s reason=hub_stopping", id ? id : "?");
