@@ -44,6 +44,7 @@ struct hub_client {
     int close_code; /* non-zero: close with this code once control frames are out */
     const char *close_reason;
     size_t rx_bytes;   /* bytes of the message being received */
+    char *rx_buf;      /* its pieces so far, when lws hands it over in several (owned) */
     int sio;           /* speaks Socket.IO v4 (Engine.IO v4) framing */
     int awaiting_pong; /* Socket.IO heartbeat sent, "3" not yet received */
     int64_t ping_at_us;
@@ -112,6 +113,8 @@ struct hub {
     struct hub_polls *polls; /* Socket.IO long-polling sessions (hub_poll.c; lws thread) */
     struct metric *m_clients, *m_conns, *m_events, *m_frames, *m_slow, *m_rejected, *m_replay_ok,
         *m_replay_fail, *m_unauth, *m_chan_refused, *m_fetches;
+    struct metric *m_lag_max, *m_lag_sum, *m_queued; /* queue depths, set by each sweep */
+    uint64_t sweep_lag_sum, sweep_lag_max;            /* accumulated during a sweep (lock held) */
 };
 
 int64_t hub_now_us(void);

@@ -236,6 +236,9 @@ static int sweep_cursor(struct hub *h, struct hub_client *c, uint64_t first, uin
     skip_foreign(h, c, last);
     uint64_t base = c->cursor > c->live_from ? c->cursor : c->live_from;
     uint64_t lag = last + 1 > base ? last + 1 - base : 0;
+    h->sweep_lag_sum += lag;
+    if (lag > h->sweep_lag_max)
+        h->sweep_lag_max = lag;
     return !stopping && (lag > (uint64_t)h->cfg.queue_limit || c->cursor < first);
 }
 
@@ -246,8 +249,11 @@ void hub_sweep(struct hub *h)
     int reset = atomic_exchange(&h->reset, 0);
     pthread_mutex_lock(&h->lock);
     uint64_t first = history_first(h->hist), last = history_last(h->hist);
+    uint64_t queued = 0;
+    h->sweep_lag_sum = h->sweep_lag_max = 0;
     for (struct hub_client *c = h->clients, *nx; c; c = nx) {
         nx = c->next;
+        queued += (uint64_t)c->nctrl + (c->npend - c->ipend);
         if (c->close_code == -1)
             continue; /* already being killed */
         if (reset) {
@@ -286,5 +292,8 @@ void hub_sweep(struct hub *h)
         if ((joined && c->cursor <= last) || c->npend > 0 || c->nctrl > 0 || c->close_code > 0)
             hub_want_write(c);
     }
+    metric_set(h->m_lag_max, (int64_t)h->sweep_lag_max);
+    metric_set(h->m_lag_sum, (int64_t)h->sweep_lag_sum);
+    metric_set(h->m_queued, (int64_t)queued);
     pthread_mutex_unlock(&h->lock);
 }
