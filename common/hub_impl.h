@@ -52,6 +52,7 @@ struct hub_client {
     int has_since;
     int refused; /* authentication failed: close with close_code after the handshake */
     int authed;  /* presented a token the auth callback accepted */
+    long long auth_exp; /* its token's expiry (seconds since the epoch), 0 = none */
     uint64_t since;
     char epoch[ENVELOPE_EPOCH_MAX + 1];
     char peer[48];
@@ -129,8 +130,13 @@ int hub_client_receive(struct hub *h, struct lws *wsi, struct hub_client *c, con
 void hub_client_unlink(struct hub *h, struct hub_client *c);
 /* Looks at every client: slow ones closed, heartbeats, writes requested where frames wait. */
 void hub_sweep(struct hub *h);
-/* Runs the hub's auth callback for token (NULL = none); sets c->allowed. 0 = accepted. */
-int hub_client_authenticate(struct hub *h, struct hub_client *c, const char *token);
+/*
+ * Runs the hub's auth callback for token (NULL = none); sets c->allowed and c->auth_exp.
+ * 0 = accepted; else -1 with the refusal's code ("expired", ...) in code and its sentence
+ * in msg (either may be NULL).
+ */
+int hub_client_authenticate(struct hub *h, struct hub_client *c, const char *token, char *code,
+                            size_t codelen, char *msg, size_t msglen);
 /* Asks the fetcher for since+1 .. to; the client is parked until the answer. first = 1 when
  * the answer decides the client's _recovery frame. */
 void hub_client_fetch(struct hub *h, struct hub_client *c, uint64_t since, uint64_t to, int first);

@@ -171,18 +171,22 @@ static const char *urlarg(struct lws *wsi, const char *name, char *out, size_t o
     return r;
 }
 
-int hub_client_authenticate(struct hub *h, struct hub_client *c, const char *token)
+int hub_client_authenticate(struct hub *h, struct hub_client *c, const char *token, char *code,
+                            size_t codelen, char *msg, size_t msglen)
 {
     if (h->cfg.auth == NULL)
         return 0;
     struct hub_grant *g = calloc(1, sizeof *g);
-    char err[160] = "";
+    char err[200] = "";
     int rc = g ? h->cfg.auth(h->cfg.auth_ud, token, g, err, sizeof err) : -1;
     if (rc == 0) {
         hub_chanset_free(c->allowed);
         c->allowed = hub_chanset_from_grant(g);
-        if (!g->any && c->allowed == NULL)
+        c->auth_exp = g->exp;
+        if (!g->any && c->allowed == NULL) {
             rc = -1; /* out of memory: refuse rather than grant everything */
+            snprintf(err, sizeof err, "internal: out of memory");
+        }
     }
     free(g);
     if (rc != 0) {
@@ -190,6 +194,12 @@ int hub_client_authenticate(struct hub *h, struct hub_client *c, const char *tok
         metric_inc(h->m_rejected);
         LOG_INFO("client_unauthorized hub=%s peer=%s reason=\"%s\"", h->cfg.name, c->peer,
                  *err ? err : "refused");
+        const char *colon = strchr(err, ':');
+        size_t cl = colon ? (size_t)(colon - err) : 0;
+        if (code)
+            snprintf(code, codelen, "%.*s", (int)cl, cl ? err : "unauthorized");
+        if (msg)
+            snprintf(msg, msglen, "%s", colon ? colon + 1 + (colon[1] == ' ') : "unauthorized");
     }
     return rc;
 }
@@ -223,7 +233,7 @@ int hub_client_filter(struct hub *h, struct lws *wsi, struct hub_client *c)
             strncasecmp(tok, "Bearer ", 7) == 0)
             t = tok + 7;
         /* A Socket.IO client may bring its token in the CONNECT auth instead. */
-        if ((t || !c->sio) && hub_client_authenticate(h, c, t) != 0)
+        if ((t || !c->sio) && hub_client_authenticate(h, c, t, NULL, 0, NULL, 0) != 0)
             c->refused = 1; /* told with a close code once the handshake is done */
         else if (t)
             c->authed = 1;

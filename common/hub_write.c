@@ -7,6 +7,7 @@
  */
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "hub_impl.h"
 #include "log.h"
@@ -47,7 +48,7 @@ static int write_batch(struct hub *h, struct lws *wsi, struct frame **fs, int n,
 
 /* Takes the next batch of a replay the fetcher delivered (the client moves past it). */
 static int take_pending(struct hub_client *c, struct frame **fs, int max, size_t max_bytes,
-                       size_t *bytes_out)
+                        size_t *bytes_out)
 {
     int nf = 0;
     size_t bytes = 0;
@@ -247,6 +248,7 @@ void hub_sweep(struct hub *h)
     int stopping = atomic_load(&h->stopping);
     int64_t now = hub_now_us();
     int reset = atomic_exchange(&h->reset, 0);
+    long long wall = h->cfg.auth ? (long long)time(NULL) : 0;
     pthread_mutex_lock(&h->lock);
     uint64_t first = history_first(h->hist), last = history_last(h->hist);
     uint64_t queued = 0;
@@ -260,6 +262,18 @@ void hub_sweep(struct hub *h)
             /* The stream was replaced: positions in it may mean other events now. */
             hub_client_kill(c, HUB_CLOSE_RESTART, "stream restarted: reconnect with since");
             continue;
+        }
+        if (c->auth_exp && wall >= c->auth_exp && c->close_code == 0) {
+            /* A session lives no longer than its token: the client reconnects with a new one
+             * (and resumes with since: nothing is missed). Its socket is not choked, so it
+             * gets a real close frame. */
+            metric_inc(h->m_unauth);
+            if (c->poll) {
+                hub_client_kill(c, HUB_CLOSE_UNAUTHORIZED, "token expired");
+                continue;
+            }
+            c->close_code = HUB_CLOSE_UNAUTHORIZED;
+            c->close_reason = "token expired";
         }
         int joined = !parked(c);
         int verdict = joined ? sweep_cursor(h, c, first, last, stopping) : 0;
