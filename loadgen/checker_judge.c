@@ -68,6 +68,28 @@ static void judge_frames(struct lg_check *c, struct judge *j, uint32_t id, struc
     }
 }
 
+/* 1 when the request goes to every client, or to a channel joined on interval iv. */
+static int owed_on(const struct client *cl, const struct interval *iv, const struct req *q)
+{
+    if (q->chan1 == 0)
+        return 1;
+    for (uint32_t i = 0; i < iv->chan_n; i++)
+        if (cl->chans[iv->chan_off + i] == q->chan1 - 1)
+            return 1;
+    return 0;
+}
+
+/* 1 when the client joined the request's channel on any connection (or it is a broadcast). */
+static int ever_joined(const struct client *cl, const struct req *q)
+{
+    if (q->chan1 == 0)
+        return 1;
+    for (size_t i = 0; i < cl->nchans; i++)
+        if (cl->chans[i] == q->chan1 - 1)
+            return 1;
+    return 0;
+}
+
 /* Counts what the client was entitled to and which of those it received (stamps set). */
 static void judge_entitled(struct lg_check *c, struct judge *j, uint32_t id, struct lg_result *res,
                            struct lg_client_stats *st)
@@ -90,7 +112,7 @@ static void judge_entitled(struct lg_check *c, struct judge *j, uint32_t id, str
             const struct req *q = &c->reqs[r];
             if (q->invoke_t > until)
                 break;
-            if (q->ack_t > until)
+            if (q->ack_t > until || !owed_on(cl, &cl->iv[k], q))
                 continue;
             st->entitled++;
             if (q->stamp == id + 1) {
@@ -107,6 +129,8 @@ static void judge_entitled(struct lg_check *c, struct judge *j, uint32_t id, str
         uint32_t r = cl->frames[i].req;
         if (r != STRTAB_NONE && c->reqs[r].stamp == id + 1) {
             res->ev_unentitled++;
+            if (!ever_joined(cl, &c->reqs[r]))
+                res->ev_wrong_channel++;
             c->reqs[r].stamp = 0;
         }
     }
@@ -234,6 +258,11 @@ struct lg_result *lg_check_finish(struct lg_check *c)
     res->conn_opened = c->opened;
     res->conn_recovered = c->recovered;
     res->conn_recovery_failed = c->recovery_failed;
+    res->sio_handshake_failed = c->sio_handshake_failed;
+    res->sio_transport_errors = c->sio_transport_errors;
+    res->sio_unknown_sid = c->sio_unknown_sid;
+    res->sio_upgraded = c->sio_upgraded;
+    res->sio_upgrade_failed = c->sio_upgrade_failed;
     res->close_codes = malloc((c->ncodes + 1) * sizeof *res->close_codes);
     if (res->close_codes == NULL)
         goto fail;
