@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # loadgen's Socket.IO client against the real Socket.IO server (npm socket.io, in
-# tests/e2e/loadgen_sio/server.js): long-polling, the upgrade to websocket, websocket only,
-# answered heartbeats, connection state recovery after a forced drop, source addresses, the
+# tests/e2e/loadgen_sio/server.js): long-polling, the upgrade to websocket, websocket only
+# (with channels joined through auth), answered heartbeats, connection state recovery after a forced drop, source addresses, the
 # server's cookie sent back; then two servers behind nginx: round-robin breaks sessions
 # ("Session ID unknown", counted), cookie affinity keeps them (only when loadgen keeps its
-# cookies), and channels joined through auth.
+# cookies); and the relay's Socket.IO with channels (and long-polling once it serves it).
 set -euo pipefail
 # shellcheck source=tests/e2e/lib.sh
 source "$(dirname "$0")/lib.sh"
@@ -64,35 +64,31 @@ check sio_server_cookie_sent_back '.cookieRequests > 0' "$E2E_TMP/stats-a.json"
 expect sio_history_transports "$(jq -se '[.[] | select(.type == "connect")] | length == 24 and all(.transport == "polling")' "$E2E_TMP/default.jsonl" >/dev/null; echo $?)"
 
 # 2. Long-polling only, with a 300 ms ping interval: pings answered, nobody dropped.
-run polling --target "http://127.0.0.1:$A" --transport polling --clients 8 --rate 20 --duration 2s
+run polling --target "http://127.0.0.1:$A" --transport polling --clients 8 --rate 20 --duration 1.5s --settle 0.5s
 r=$E2E_TMP/polling.json
 check sio_polling_delivered '.delivery_ratio == 1 and .connections.dropped == 0 and .socketio.upgraded == 0' "$r"
 expect sio_polling_pings_answered "$( [ "$(jq -s '[.[] | select(.type == "disconnect" and (.final | not))] | length' "$E2E_TMP/polling.jsonl")" -eq 0 ]; echo $?)"
 
-# 3. Websocket only.
-run websocket --target "http://127.0.0.1:$A" --transport websocket --clients 8 --rate 20 --duration 2s
-r=$E2E_TMP/websocket.json
-check sio_websocket_delivered '.delivery_ratio == 1 and .connections.dropped == 0 and .connections.opened == 8' "$r"
-expect sio_websocket_transport "$(jq -se '[.[] | select(.type == "connect")] | all(.transport == "websocket")' "$E2E_TMP/websocket.jsonl" >/dev/null; echo $?)"
-
-# 4. Channels joined through auth: each client gets exactly its store's events.
-run channels --target "http://127.0.0.1:$B" --transport websocket --clients 9 --channels 3 --rate 30 --duration 2s
+# 3. Websocket only, with channels joined through auth: each client gets exactly its
+# store's events.
+run channels --target "http://127.0.0.1:$B" --transport websocket --clients 9 --channels 3 --rate 30 --duration 1.5s --settle 0.5s
 r=$E2E_TMP/channels.json
-check sio_channels_exact '.delivery_ratio == 1 and .events.expected == 3 * 60 and .events.frames == 3 * 60 and .events.wrong_channel == 0' "$r"
+check sio_websocket_channels_exact '.delivery_ratio == 1 and .events.expected == 3 * 45 and .events.frames == 3 * 45 and .events.wrong_channel == 0 and .connections.opened == 9 and .connections.dropped == 0' "$r"
+expect sio_websocket_transport "$(jq -se '[.[] | select(.type == "connect")] | all(.transport == "websocket")' "$E2E_TMP/channels.jsonl" >/dev/null; echo $?)"
 curl -fsS "http://127.0.0.1:$B/stats" >"$E2E_TMP/stats-b.json"
 check sio_channels_joined '.rooms == {"store-0": 3, "store-1": 3, "store-2": 3}' "$E2E_TMP/stats-b.json"
 
-# 5. The relay's own Socket.IO: events POSTed to its intake (the body template writes the
+# 4. The relay's own Socket.IO: events POSTed to its intake (the body template writes the
 # emit), channels as rooms through auth; long-polling and the upgrade once the relay has them.
 emit='{"event":"new_product","payload":{"req_id":"{{req_id}}"},"id":"{{req_id}}","channel":"store-{{store}}"}'
 start_bg relay "$RELAYLAB_BIN/relay" --bind 127.0.0.1 --ws-port "$RWS" --http-port "$RHTTP" --ping-interval 1s
 if wait_http "http://127.0.0.1:$RHTTP/readyz" 10; then
   run relay-channels --target "http://127.0.0.1:$RHTTP" --ws-target "http://127.0.0.1:$RWS" \
-    --products-path /emit --body "$emit" --transport websocket --clients 9 --channels 3 --rate 30 --duration 2s
-  check sio_relay_channels_exact '.delivery_ratio == 1 and .events.expected == 3 * 60 and .events.wrong_channel == 0 and .events.out_of_order == 0' "$E2E_TMP/relay-channels.json"
+    --products-path /emit --body "$emit" --transport websocket --clients 9 --channels 3 --rate 30 --duration 1.5s --settle 0.5s
+  check sio_relay_channels_exact '.delivery_ratio == 1 and .events.expected == 3 * 45 and .events.wrong_channel == 0 and .events.out_of_order == 0' "$E2E_TMP/relay-channels.json"
   if curl -fsS --max-time 2 "http://127.0.0.1:$RWS/socket.io/?EIO=4&transport=polling" 2>/dev/null | grep -q '^0{'; then
     run relay-polling --target "http://127.0.0.1:$RHTTP" --ws-target "http://127.0.0.1:$RWS" \
-      --products-path /emit --body "$emit" --clients 9 --channels 3 --rate 30 --duration 2s
+      --products-path /emit --body "$emit" --clients 9 --channels 3 --rate 30 --duration 1.5s --settle 0.5s
     check sio_relay_polling_upgrade '.delivery_ratio == 1 and .socketio.upgraded == 9 and .socketio.transport_errors == 0' "$E2E_TMP/relay-polling.json"
   else
     echo "info: this relay serves no long-polling yet; the polling case against it is skipped"
@@ -101,7 +97,7 @@ else
   fail sio_relay_start "see $E2E_TMP/relay.log"
 fi
 
-# 6. Two servers behind nginx: round-robin, and cookie affinity as ingress-nginx does it.
+# 5. Two servers behind nginx: round-robin, and cookie affinity as ingress-nginx does it.
 if [ ! -x "$NGINX" ]; then
   fail sio_nginx "nginx not installed (make deps)"
   exit "$E2E_FAILS"
@@ -150,15 +146,15 @@ CONF
 start_bg nginx "$NGINX" -p "$E2E_TMP/nginx" -c "$E2E_TMP/nginx/nginx.conf"
 wait_http "http://127.0.0.1:$RR/healthz" 10 || { fail sio_nginx_start "see $E2E_TMP/nginx/error.log"; exit 1; }
 
-run rr --target "http://127.0.0.1:$RR" --clients 10 --rate 10 --duration 2s --warmup 2s
+run rr --target "http://127.0.0.1:$RR" --clients 10 --rate 10 --duration 1s --warmup 1s --settle 0.5s
 check sio_rr_unknown_sid_counted '.socketio.unknown_sid >= 1 and .socketio.transport_errors >= .socketio.unknown_sid' "$E2E_TMP/rr.json"
 expect sio_rr_history_names_it "$(grep -q '"type":"transport_error".*"code":1,"error":"Session ID unknown"' "$E2E_TMP/rr.jsonl"; echo $?)"
 
-run sticky --target "http://127.0.0.1:$STICKY" --clients 10 --rate 10 --duration 2s
+run sticky --target "http://127.0.0.1:$STICKY" --clients 10 --rate 20 --duration 1.5s --settle 0.5s
 check sio_sticky_sessions_hold '.socketio.unknown_sid == 0 and .socketio.transport_errors == 0 and .socketio.upgraded == 10 and .socketio.upgrade_failed == 0 and .connections.opened == 10 and .connections.dropped == 0' "$E2E_TMP/sticky.json"
 # Each client hears only its own server's events: about half of them (the seed's bug).
 check sio_sticky_embedded_halves '.client_delivery.max < 0.8 and .client_delivery.min > 0.2' "$E2E_TMP/sticky.json"
 
-run nocookies --target "http://127.0.0.1:$STICKY" --clients 10 --rate 10 --duration 2s --warmup 2s --no-cookies
+run nocookies --target "http://127.0.0.1:$STICKY" --clients 10 --rate 10 --duration 1s --warmup 1s --settle 0.5s --no-cookies
 check sio_sticky_needs_cookies '.socketio.unknown_sid >= 1' "$E2E_TMP/nocookies.json"
 exit "$E2E_FAILS"
