@@ -45,15 +45,15 @@ static int write_batch(struct hub *h, struct lws *wsi, struct frame **fs, int n,
     return rc;
 }
 
-/* Writes the next batch of a replay the fetcher delivered. */
-static int write_pending(struct hub *h, struct hub_client *c)
+/* Takes the next batch of a replay the fetcher delivered (the client moves past it). */
+static int take_pending(struct hub_client *c, struct frame **fs, int max, size_t max_bytes,
+                       size_t *bytes_out)
 {
-    struct frame *fs[HUB_BATCH];
     int nf = 0;
     size_t bytes = 0;
-    while (c->ipend < c->npend && nf < HUB_BATCH) {
+    while (c->ipend < c->npend && nf < max) {
         struct frame *f = framed(c, c->pend[c->ipend]);
-        if (nf > 0 && bytes + frame_wire_len(f) > HUB_BATCH_BYTES) {
+        if (nf > 0 && bytes + frame_wire_len(f) > max_bytes) {
             frame_unref(f);
             break;
         }
@@ -67,6 +67,16 @@ static int write_pending(struct hub *h, struct hub_client *c)
         c->pend = NULL;
         c->npend = c->ipend = 0;
     }
+    *bytes_out = bytes;
+    return nf;
+}
+
+/* Writes the next batch of a replay the fetcher delivered. */
+static int write_pending(struct hub *h, struct hub_client *c)
+{
+    struct frame *fs[HUB_BATCH];
+    size_t bytes;
+    int nf = take_pending(c, fs, HUB_BATCH, HUB_BATCH_BYTES, &bytes);
     return write_batch(h, c->wsi, fs, nf, bytes);
 }
 
@@ -77,15 +87,16 @@ static int write_pending(struct hub *h, struct hub_client *c)
  * send(). lws keeps any unsent tail in order and asks for a writeable callback itself.
  * Sets *last to the newest offset. Returns -1 when the write failed.
  */
-static int write_events(struct hub *h, struct hub_client *c, uint64_t *last_out)
+static int take_ring(struct hub *h, const struct hub_client *c, struct frame **fs, int max,
+                     size_t max_bytes, size_t *bytes_out, uint64_t *cur_out, uint64_t *last_out,
+                     uint64_t *first_out)
 {
-    struct frame *fs[HUB_BATCH];
     int nf = 0, scanned = 0;
     size_t bytes = 0;
     pthread_mutex_lock(&h->lock);
     uint64_t last = history_last(h->hist), first = history_first(h->hist);
     uint64_t cur = c->cursor;
-    while (cur <= last && cur >= first && nf < HUB_BATCH && scanned < HUB_SCAN_MAX) {
+    while (cur <= last && cur >= first && nf < max && scanned < HUB_SCAN_MAX) {
         struct frame *f = history_get(h->hist, cur);
         scanned++;
         if (f == NULL || !hub_client_wants(c, f)) {
@@ -95,7 +106,7 @@ static int write_events(struct hub *h, struct hub_client *c, uint64_t *last_out)
         }
         struct frame *w = framed(c, f);
         frame_unref(f);
-        if (nf > 0 && bytes + frame_wire_len(w) > HUB_BATCH_BYTES) {
+        if (nf > 0 && bytes + frame_wire_len(w) > max_bytes) {
             frame_unref(w);
             break;
         }
@@ -105,6 +116,19 @@ static int write_events(struct hub *h, struct hub_client *c, uint64_t *last_out)
     }
     pthread_mutex_unlock(&h->lock);
     *last_out = last;
+    *first_out = first;
+    *cur_out = cur;
+    *bytes_out = bytes;
+    return nf;
+}
+
+static int write_events(struct hub *h, struct hub_client *c, uint64_t *last_out,
+                        uint64_t *first_out)
+{
+    struct frame *fs[HUB_BATCH];
+    size_t bytes;
+    uint64_t cur;
+    int nf = take_ring(h, c, fs, HUB_BATCH, HUB_BATCH_BYTES, &bytes, &cur, last_out, first_out);
     if (write_batch(h, c->wsi, fs, nf, bytes) != 0)
         return -1;
     c->cursor = cur;
@@ -114,6 +138,26 @@ static int write_events(struct hub *h, struct hub_client *c, uint64_t *last_out)
 static int parked(const struct hub_client *c)
 {
     return c->cursor == HUB_NOT_JOINED || c->cursor == HUB_PARKED;
+}
+
+int hub_client_take(struct hub *h, struct hub_client *c, struct frame **fs, int max,
+                    size_t max_bytes, uint64_t *last)
+{
+    size_t bytes;
+    uint64_t cur;
+    int nf = 0;
+    *last = hub_last_offset(h);
+    if (c->npend > 0) {
+        nf = take_pending(c, fs, max, max_bytes, &bytes);
+    } else if (!parked(c)) {
+        uint64_t first;
+        nf = take_ring(h, c, fs, max, max_bytes, &bytes, &cur, last, &first);
+        c->cursor = cur;
+        if (nf == 0 && c->cursor < first && h->fetch && !atomic_load(&h->stopping))
+            hub_client_fetch(h, c, c->cursor - 1, first - 1, 0); /* the ring moved past it */
+    }
+    metric_add(h->m_frames, (uint64_t)nf);
+    return nf;
 }
 
 int hub_client_writeable(struct hub *h, struct hub_client *c)
@@ -137,14 +181,21 @@ int hub_client_writeable(struct hub *h, struct hub_client *c)
                          (unsigned char *)c->close_reason, strlen(c->close_reason));
         return -1;
     }
-    uint64_t last = 0;
+    uint64_t last = 0, first = 0;
     if (c->npend > 0) {
         if (write_pending(h, c) != 0)
             return -1;
         last = hub_last_offset(h);
     } else if (!parked(c)) {
-        if (write_events(h, c, &last) != 0)
+        if (write_events(h, c, &last, &first) != 0)
             return -1;
+        if (c->cursor < first && c->close_code == 0) {
+            /* The ring moved past this client (a long replay): continue from the store, or
+             * leave it to the sweep, which closes it as slow. Never spin on writeables. */
+            if (h->fetch && !atomic_load(&h->stopping))
+                hub_client_fetch(h, c, c->cursor - 1, first - 1, 0);
+            return 0;
+        }
     }
     int caught_up = parked(c) || (c->npend == 0 && c->cursor > last);
     if (c->close_code == HUB_CLOSE_GOING_AWAY &&
