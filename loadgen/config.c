@@ -16,8 +16,10 @@ static const char run_synopsis[] =
     "            [--source-ips 127.0.0.10-127.0.0.250 | N] [--history F] [--json F] [--junit F]\n"
     "            [--expect EXPR]...";
 static const char run_description[] =
-    "Opens N websocket clients (each bound to its own source address when asked), creates\n"
-    "products with POST on a fixed open-model schedule, records a JSON-lines history and checks\n"
+    "Opens N clients, plain websocket or Socket.IO (each bound to its own source address when\n"
+    "asked), creates products with POST on a fixed open-model schedule (the app's API is\n"
+    "described by --products-path, --body, --event, --id-path; fakeapp's by default), records\n"
+    "a JSON-lines history and checks\n"
     "it: entitled, received, lost, duplicated, out-of-order and unexpected events, latency\n"
     "from the scheduled send time. Exit 0 when every --expect holds, 1 otherwise, 2 on usage\n"
     "errors. See docs/loadgen.md.";
@@ -98,7 +100,7 @@ static size_t run_flags(struct lg_config *c, struct flag *f)
           "channel name prefix (default store-)", 0, 0),
         F("host-header", "HOST_HEADER", FLAG_STR, &c->host_header, "Host: header for both paths", 0,
           0),
-        F("clients", "CLIENTS", FLAG_INT, &c->clients, "websocket clients (default 100)", 0, 19000),
+        F("clients", "CLIENTS", FLAG_INT, &c->clients, "clients (default 100)", 0, 19000),
         F("threads", "THREADS", FLAG_INT, &c->threads, "client threads (default one per core)", 0,
           256),
         F("rate", "RATE", FLAG_STR, &c->rate_text, "products created per second (default 10)", 0,
@@ -124,7 +126,7 @@ static size_t run_flags(struct lg_config *c, struct flag *f)
         F("max-inflight", "MAX_INFLIGHT", FLAG_INT, &c->max_inflight,
           "requests in flight at most (1000)", 1, 100000),
         F("resume", "RESUME", FLAG_BOOL, &c->resume,
-          "reconnect with ?since=N&epoch=E (default true)", 0, 0),
+          "resume after a reconnect: ?since=N&epoch=E, Socket.IO pid/offset (default true)", 0, 0),
         F("req-prefix", "REQ_PREFIX", FLAG_STR, &c->req_prefix,
           "req_id prefix (default random per run)", 0, 0),
         F("progress", "PROGRESS", FLAG_BOOL, &c->progress, "live line on a terminal (default true)",
