@@ -19,10 +19,9 @@ static const char run_description[] =
     "Opens N clients, plain websocket or Socket.IO (each bound to its own source address when\n"
     "asked), creates products with POST on a fixed open-model schedule (the app's API is\n"
     "described by --products-path, --body, --event, --id-path; fakeapp's by default), records\n"
-    "a JSON-lines history and checks\n"
-    "it: entitled, received, lost, duplicated, out-of-order and unexpected events, latency\n"
-    "from the scheduled send time. Exit 0 when every --expect holds, 1 otherwise, 2 on usage\n"
-    "errors. See docs/loadgen.md.";
+    "a JSON-lines history and checks it: entitled, received, lost, duplicated, out-of-order\n"
+    "and unexpected events, latency from the scheduled send time. Exit 0 when every --expect\n"
+    "holds, 1 otherwise, 2 on usage errors. See docs/loadgen.md.";
 static const char check_synopsis[] =
     "loadgen check HISTORY [--json F] [--junit F] [--details] [--expect EXPR]...";
 static const char check_description[] =
