@@ -7,7 +7,8 @@
 //             every client;
 //   none      no call (a relay watching the collection announces inserts).
 // Contract (docs/byo-app.md): PORT, POD_NAME, MONGO_URI, RELAY_URL, RELAY_TOKEN; readiness
-// at GET /healthz (200 once the database answers and the unique index exists).
+// at GET /healthz (200 once the database answers and the unique index exists). Without
+// WS_MODE the mode follows the contract: relay when RELAY_URL is set, else embedded.
 'use strict';
 const http = require('http');
 const express = require('express');

@@ -35,15 +35,18 @@ token=$(od -An -N8 -tx1 /dev/urandom | tr -d ' \n')
 
 start_bg mongosim "$RELAYLAB_BIN/mongosim" --port "$mongo" --members 3 --bind 127.0.0.1 --log-level warn
 
-# start_apps MODE [ENV...]: three replicas with the app contract's environment.
+# start_apps MODE [ENV...]: three replicas with the app contract's environment only: the
+# relay topology gives RELAY_URL and RELAY_TOKEN, the embedded ones do not (the app picks
+# its mode from that, as a team's app would).
 app_pids=()
 start_apps() {
-  local mode=$1 i
+  local mode=$1 i relay_env=()
   shift
   app_pids=()
+  [ "$mode" = relay ] && relay_env=(RELAY_URL="http://127.0.0.1:$intake/emit" RELAY_TOKEN="$token")
   for i in 1 2 3; do
-    env PORT="$(app_port $i)" BIND=127.0.0.1 POD_NAME="app-$i" MONGO_URI="$uri" WS_MODE="$mode" \
-      RELAY_URL="http://127.0.0.1:$intake/emit" RELAY_TOKEN="$token" "$@" \
+    env PORT="$(app_port $i)" BIND=127.0.0.1 POD_NAME="app-$i" MONGO_URI="$uri" \
+      ${relay_env[@]+"${relay_env[@]}"} "$@" \
       node "$app_dir/server.js" >"$E2E_TMP/app-$i-$mode.log" 2>&1 &
     app_pids+=($!)
     E2E_PIDS+=($!)

@@ -13,8 +13,9 @@ function fromEnv(env = process.env) {
     db: env.DB_NAME || 'seedapp',
     // embedded: the app's own Socket.IO server tells its own clients (the seed's original,
     // broken behind a balancer); relay: POST /emit to the relay (the fix); none: nothing
-    // (a relay watching the collection announces inserts).
-    mode: env.WS_MODE || 'embedded',
+    // (a relay watching the collection announces inserts). Without WS_MODE, the lab's
+    // contract decides: a topology with a relay sets RELAY_URL.
+    mode: env.WS_MODE || (env.RELAY_URL ? 'relay' : 'embedded'),
     relayUrl: env.RELAY_URL || '',
     relayToken: env.RELAY_TOKEN || '',
     storeChannels: env.STORE_CHANNELS === '1' || env.STORE_CHANNELS === 'true',
