@@ -19,8 +19,8 @@ if [ ! -d "$peer/node_modules/socket.io" ]; then
   (cd "$peer" && timeout 300 npm ci --no-audit --no-fund --silent) ||
     { fail sio_npm_install "npm ci socket.io failed"; exit 1; }
 fi
-base=$(e2e_port_base 6)
-A=$base B=$((base + 1)) RR=$((base + 2)) STICKY=$((base + 3)) RWS=$((base + 4)) RHTTP=$((base + 5))
+base=$(e2e_port_base 7)
+A=$base B=$((base + 1)) RR=$((base + 2)) STICKY=$((base + 3)) RWS=$((base + 4)) RHTTP=$((base + 5)) BAD=$((base + 6))
 
 # run NAME ARGS...: loadgen with a bounded time; report in $E2E_TMP/NAME.json.
 run() {
@@ -97,7 +97,15 @@ else
   fail sio_relay_start "see $E2E_TMP/relay.log"
 fi
 
-# 5. Two servers behind nginx: round-robin, and cookie affinity as ingress-nginx does it.
+# 5. A server that answers with broken HTTP and broken packets: every failure is counted,
+# nothing crashes (under the sanitizers too: lib.sh checks every log), a report comes out.
+start_bg bad-server python3 "$peer/bad_server.py" "$BAD"
+for _ in $(seq 50); do (exec 3<>"/dev/tcp/127.0.0.1/$BAD") 2>/dev/null && break; sleep 0.1; done
+run bad --target "http://127.0.0.1:$BAD" --clients 30 --rate 5 --duration 1.5s --warmup 1s \
+  --settle 0.5s --reconnect-min 10ms --reconnect-max 50ms
+check sio_bad_server_counted '.socketio.handshake_failed >= 30 and .connections.failed >= .socketio.handshake_failed and .events.received == 0' "$E2E_TMP/bad.json"
+
+# 6. Two servers behind nginx: round-robin, and cookie affinity as ingress-nginx does it.
 if [ ! -x "$NGINX" ]; then
   fail sio_nginx "nginx not installed (make deps)"
   exit "$E2E_FAILS"
