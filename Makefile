@@ -37,7 +37,7 @@ LIBS_CHECK := $(shell pkg-config --libs check 2>/dev/null)
 # Programs: each folder holds main.c plus modules; the modules (everything but main.c)
 # go into a static library so that unit tests can link them.
 PROGRAMS := relay fakeapp loadgen mongosim
-LIBS_relay := $(LIBS_CORE) $(LIBS_MONGO) $(LIBS_CURL)
+LIBS_relay := $(LIBS_CORE) $(LIBS_MONGO)
 LIBS_fakeapp := $(LIBS_CORE) $(LIBS_MONGO) $(LIBS_CURL)
 LIBS_loadgen := $(LIBS_CORE) $(LIBS_CURL)
 LIBS_mongosim := $(LIBS_CORE) $(LIBS_BSON)
@@ -118,6 +118,9 @@ BENCH_SRC := $(wildcard bench/*.c)
 BENCH_BIN := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
 $(BUILD)/bench/%: $(BUILD)/bench/%.o $(COMMON_LIB)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS_CORE) $(LIBS_CURL)
+# mongosim_bench drives mongosim with the C driver.
+$(BUILD)/bench/mongosim_bench: $(BUILD)/bench/mongosim_bench.o $(COMMON_LIB)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS_MONGO) $(LIBS_CORE)
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
 
