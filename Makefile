@@ -154,8 +154,8 @@ clean:
 
 # kind-cluster: the topologies on Kubernetes in Docker (needs docker, kind, kubectl; see docs/kind.md).
 kind-demo:
-	@$(MAKE) --no-print-directory all || echo "kind-demo: bin/ not built; the demo uses the relaylab/loadgen image instead" >&2
-	@BIN=$(BIN) kind-cluster/demo
+	@$(MAKE) --no-print-directory all || echo "kind-demo: bin/ not built; the relaylab/loadgen image judges the runs instead" >&2
+	@BIN=$(BIN) scripts/demo --cluster kind
 
 kind-down:
 	@kind-cluster/down

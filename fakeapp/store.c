@@ -362,6 +362,18 @@ enum store_result store_get(struct store *s, const char *id_hex, json_t **doc, c
     return r;
 }
 
+enum store_result store_find_req_id(struct store *s, const char *req_id, json_t **doc, char *err,
+                                    size_t errlen)
+{
+    *doc = NULL;
+    bson_t *filter = BCON_NEW("req_id", BCON_UTF8(req_id));
+    mongoc_client_t *cl = mongoc_client_pool_pop(s->pool);
+    enum store_result r = find_one(cl, s->db, filter, doc, err, errlen);
+    mongoc_client_pool_push(s->pool, cl);
+    bson_destroy(filter);
+    return r;
+}
+
 enum store_result store_list(struct store *s, long limit, json_t **arr, char *err, size_t errlen)
 {
     *arr = json_array();

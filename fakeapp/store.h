@@ -76,6 +76,10 @@ enum store_result store_create(struct store *s, const struct product_input *in, 
 enum store_result store_get(struct store *s, const char *id_hex, json_t **doc, char *err,
                             size_t errlen) __attribute__((warn_unused_result));
 
+/* Finds the product created with req_id. *doc is a new reference on STORE_OK. */
+enum store_result store_find_req_id(struct store *s, const char *req_id, json_t **doc, char *err,
+                                    size_t errlen) __attribute__((warn_unused_result));
+
 /* The newest `limit` products (by _id, descending). *arr is a new JSON array on STORE_OK. */
 enum store_result store_list(struct store *s, long limit, json_t **arr, char *err, size_t errlen)
     __attribute__((warn_unused_result));

@@ -99,6 +99,26 @@ START_TEST(channels_follow_the_connection)
 }
 END_TEST
 
+START_TEST(gaps_count_only_joined_channels)
+{
+    /* Client 0 (store-0) is away from 30 to 60 without recovery: b (store-0) was created in
+     * the gap and never arrived: a gap loss; c (store-1) was never its to lose. */
+    const char *h[] = {JOIN(0, 1, "store-0"),
+                       REQ("a", "store-0", 10, 20),
+                       DROP(0, 30),
+                       REQ("b", "store-0", 40, 45),
+                       REQ("c", "store-1", 41, 46),
+                       JOIN(0, 60, "store-0"),
+                       FRAME(0, 15, "a"),
+                       NULL};
+    struct lg_result *r = run_lines(h);
+    ck_assert_uint_eq(r->ev_expected, 1);
+    ck_assert_uint_eq(r->ev_lost, 0);
+    ck_assert_uint_eq(r->ev_gap_lost, 1);
+    lg_result_free(r);
+}
+END_TEST
+
 START_TEST(socketio_counters)
 {
     const char *h[] = {
@@ -134,6 +154,7 @@ int main(void)
     tcase_add_test(tc, owed_per_channel);
     tcase_add_test(tc, leaks_are_counted);
     tcase_add_test(tc, channels_follow_the_connection);
+    tcase_add_test(tc, gaps_count_only_joined_channels);
     tcase_add_test(tc, socketio_counters);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
