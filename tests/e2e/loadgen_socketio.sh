@@ -38,9 +38,11 @@ check() {
   fi
 }
 
-start_bg peer-a node "$peer/server.js" --port "$A" --pod a --ping-interval 300 --ping-timeout 200 \
+# Pings every 300 ms, so that every run must answer many; a pong may take 1.5 s (a loaded
+# machine, the sanitizers) before the server gives a client up.
+start_bg peer-a node "$peer/server.js" --port "$A" --pod a --ping-interval 300 --ping-timeout 1500 \
   --recovery --set-cookie
-start_bg peer-b node "$peer/server.js" --port "$B" --pod b --ping-interval 300 --ping-timeout 200
+start_bg peer-b node "$peer/server.js" --port "$B" --pod b --ping-interval 300 --ping-timeout 1500
 if ! wait_http "http://127.0.0.1:$A/healthz" 20 || ! wait_http "http://127.0.0.1:$B/healthz" 20; then
   fail sio_peer_start "node server.js did not come up"
   exit 1
@@ -63,8 +65,9 @@ check sio_source_addresses '[.addrs[] | select(test("^127\\.0\\.0\\.3[0-3]$"))] 
 check sio_server_cookie_sent_back '.cookieRequests > 0' "$E2E_TMP/stats-a.json"
 expect sio_history_transports "$(jq -se '[.[] | select(.type == "connect")] | length == 24 and all(.transport == "polling")' "$E2E_TMP/default.jsonl" >/dev/null; echo $?)"
 
-# 2. Long-polling only, with a 300 ms ping interval: pings answered, nobody dropped.
-run polling --target "http://127.0.0.1:$A" --transport polling --clients 8 --rate 20 --duration 1.5s --settle 0.5s
+# 2. Long-polling only, with a 300 ms ping interval: pings answered, nobody dropped (a client
+# that did not answer would be given up after 1.8 s of a 2.5 s session).
+run polling --target "http://127.0.0.1:$A" --transport polling --clients 8 --rate 20 --duration 2s --settle 0.5s
 r=$E2E_TMP/polling.json
 check sio_polling_delivered '.delivery_ratio == 1 and .connections.dropped == 0 and .socketio.upgraded == 0' "$r"
 expect sio_polling_pings_answered "$( [ "$(jq -s '[.[] | select(.type == "disconnect" and (.final | not))] | length' "$E2E_TMP/polling.jsonl")" -eq 0 ]; echo $?)"
