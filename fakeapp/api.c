@@ -10,6 +10,7 @@
 #include "jsonx.h"
 #include "log.h"
 #include "page.h"
+#include "token.h"
 #include "product.h"
 #include "store.h"
 
@@ -266,10 +267,15 @@ COUNTED(counted_list, handle_list)
 COUNTED(counted_get, handle_get)
 
 const struct httpd_route api_routes[] = {
-    {"POST", "/products", 0, 1, 0, counted_create}, {"GET", "/products", 0, 0, 0, counted_list},
-    {"GET", PRODUCTS_PREFIX, 1, 0, 0, counted_get}, {"GET", "/healthz", 0, 0, 0, handle_healthz},
-    {"GET", "/readyz", 0, 0, 0, handle_readyz},     {"GET", "/metrics", 0, 0, 0, handle_metrics},
-    {"GET", "/", 0, 0, 0, page_index},              {"GET", "/socket.io/", 1, 0, 0, page_client},
+    {"POST", "/products", 0, 1, 0, counted_create},
+    {"GET", "/products", 0, 0, 0, counted_list},
+    {"GET", PRODUCTS_PREFIX, 1, 0, 0, counted_get},
+    {"GET", "/healthz", 0, 0, 0, handle_healthz},
+    {"GET", "/readyz", 0, 0, 0, handle_readyz},
+    {"GET", "/metrics", 0, 0, 0, handle_metrics},
+    {"GET", "/", 0, 0, 0, page_index},
+    {"GET", "/socket.io/", 1, 0, 0, page_client},
     {"GET", "/favicon.ico", 0, 0, 0, page_favicon},
+    {"GET", "/token", 0, 0, 0, token_handle},
 };
 const size_t api_nroutes = sizeof api_routes / sizeof api_routes[0];

@@ -30,6 +30,8 @@ struct api {
     const struct sio_client *sio_client; /* the page's socket.io bundle, or NULL (page.c) */
     int store_channels; /* announce on store-<store> */
     long emit_delay_ms; /* lab only: pause between the write and the announcement */
+    const char *client_jwt_secret; /* GET /token mints client JWTs with it; NULL = off */
+    long client_jwt_ttl_s;
 
     atomic_int ready;    /* index created and a primary known (GET /readyz) */
     atomic_int stopping; /* SIGTERM seen: new creates get 503 */

@@ -158,6 +158,8 @@ struct app *app_new(const struct fakeapp_config *c, volatile sig_atomic_t *stop_
     a->api.sio_client = a->sio_client;
     a->api.store_channels = c->store_channels;
     a->api.emit_delay_ms = c->emit_delay_ms;
+    a->api.client_jwt_secret = c->client_jwt_secret;
+    a->api.client_jwt_ttl_s = c->client_jwt_ttl_ms / 1000;
     struct httpd_config hc = {
         .bind = c->bind,
         .port = (int)c->port,

@@ -129,6 +129,20 @@
              "announce a product that has a store on channel store-<store>, not to everyone",      \
              0,                                                                                    \
              0},                                                                                   \
+            {"client-jwt-secret",                                                                  \
+             "FAKEAPP_CLIENT_JWT_SECRET",                                                          \
+             FLAG_STR,                                                                             \
+             &(c)->client_jwt_secret,                                                              \
+             "GET /token mints the page's relay token (HS256) with it; the relay's secret",        \
+             0,                                                                                    \
+             0},                                                                                   \
+            {"client-jwt-ttl",                                                                     \
+             "FAKEAPP_CLIENT_JWT_TTL",                                                             \
+             FLAG_DURATION,                                                                        \
+             &(c)->client_jwt_ttl_ms,                                                              \
+             "lifetime of a token from GET /token (default 1h)",                                   \
+             10000,                                                                                \
+             86400000},                                                                            \
             {"emit-delay",                                                                         \
              "FAKEAPP_EMIT_DELAY",                                                                 \
              FLAG_DURATION,                                                                        \
@@ -164,6 +178,7 @@ static void defaults(struct fakeapp_config *c)
     c->emit_retries = 8; /* backoff caps at 2 s: ~6 s of retrying rides out a relay failover */
     c->emit_timeout_ms = 2000;
     c->drain_ms = 5000;
+    c->client_jwt_ttl_ms = 3600 * 1000;
 }
 
 const char *fakeapp_ws_mode_name(enum fakeapp_ws_mode m)
@@ -225,6 +240,12 @@ int fakeapp_config_parse(struct fakeapp_config *c, int argc, char **argv, char *
     }
     if (c->ws_mode == FAKEAPP_WS_EMBEDDED && c->ws_port != 0 && c->ws_port == c->port) {
         snprintf(err, errlen, "--port and --ws-port must differ (both %ld)", c->port);
+        return -1;
+    }
+    if (c->client_jwt_secret && *c->client_jwt_secret == '\0')
+        c->client_jwt_secret = NULL;
+    if (c->client_jwt_secret && strlen(c->client_jwt_secret) < 32) {
+        snprintf(err, errlen, "--client-jwt-secret must be at least 32 bytes (RFC 7518 3.2)");
         return -1;
     }
     if (c->ws_mode == FAKEAPP_WS_RELAY && strncmp(c->relay_url, "http://", 7) != 0 &&

@@ -32,6 +32,8 @@ struct fakeapp_config {
     const char *sio_client; /* socket.io-client bundle for the page; NULL = next to the program */
     int store_channels;   /* a product with a store is announced on channel store-<store> */
     long emit_delay_ms;   /* lab only: a pause between the write and the announcement */
+    const char *client_jwt_secret; /* GET /token mints the page's client JWT with it */
+    long client_jwt_ttl_ms;
 };
 
 /*

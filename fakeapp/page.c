@@ -99,7 +99,13 @@ static const char index_html[] =
     "    console.error('socket.io client not loaded from /socket.io/socket.io.js');\n"
     "    return;\n"
     "  }\n"
-    "  var socket = io();\n"
+    /* With client authentication on, the app hands the page a token (GET /token); as a
+     * function, auth is asked again on every reconnect, so a fresh token is sent. */
+    "  var socket = io({ auth: function (cb) {\n"
+    "    fetch('/token').then(function (r) { return r.ok ? r.json() : {}; })\n"
+    "      .then(function (j) { cb(j.token ? { token: j.token } : {}); })\n"
+    "      .catch(function () { cb({}); });\n"
+    "  } });\n"
     "  socket.io.on('open', function () {\n"
     "    var engine = socket.io.engine;\n"
     "    engine.on('upgrade', function (t) {\n"

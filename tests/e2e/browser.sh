@@ -5,7 +5,9 @@
 #   embedded-rr  three apps with their own Socket.IO servers, round-robin: the seed's warning
 #                (failed upgrade / "Session ID unknown" / a websocket closed before it opened)
 #                appears and products are missing;
-#   relay        the apps emit through the relay: no such warning, every product arrives.
+#   relay        the apps emit through the relay: no such warning, every product arrives;
+#   relay-auth   the same with client authentication on: the page gets its token from the
+#                app (GET /token) and the relay lets it in.
 # Screenshots and results stay in $RELAYLAB_BUILD/test-logs/browser/. Prints SKIP (and counts
 # nothing as passed) only when Chromium cannot start.
 set -euo pipefail
@@ -49,7 +51,7 @@ write_conf() { # TOPOLOGY
     for i in 1 2 3; do echo "    server 127.0.0.1:$(app_http "$i");"; done
     echo "  }"
     echo "  upstream sio {"
-    if [ "$topo" = relay ]; then
+    if [[ $topo == relay* ]]; then
       echo "    server 127.0.0.1:$relay_ws;"
     else
       for i in 1 2 3; do echo "    server 127.0.0.1:$(app_ws "$i");"; done
@@ -58,7 +60,7 @@ write_conf() { # TOPOLOGY
     echo "  server {"
     echo "    listen 127.0.0.1:$ingress;"
     echo "    location / { proxy_pass http://apps_http; proxy_http_version 1.1; proxy_set_header Connection \"\"; }"
-    [ "$topo" = relay ] && echo "    location = /socket.io/socket.io.js { proxy_pass http://apps_http; }"
+    [[ $topo == relay* ]] && echo "    location = /socket.io/socket.io.js { proxy_pass http://apps_http; }"
     echo "    location /socket.io/ { proxy_pass http://sio; proxy_http_version 1.1;"
     echo "      proxy_set_header Upgrade \$http_upgrade; proxy_set_header Connection \$connection_upgrade;"
     echo "      proxy_set_header Host \$host; proxy_read_timeout 3600s; proxy_buffering off; }"
@@ -78,16 +80,18 @@ stop() { # NAME...
 }
 
 run_topology() { # TOPOLOGY
-  local topo=$1 d i mode=embedded rc=0
-  if [ "$topo" = relay ]; then
+  local topo=$1 d i mode=embedded rc=0 auth=()
+  [ "$topo" = relay-auth ] && auth=(--client-jwt-secret relaylab-browser-secret-0123456789abcdef)
+  if [[ $topo == relay* ]]; then
     mode=relay
-    start_bg relay "$RELAYLAB_BIN/relay" --bind 127.0.0.1 --ws-port "$relay_ws" --http-port "$relay_http"
+    start_bg relay "$RELAYLAB_BIN/relay" --bind 127.0.0.1 --ws-port "$relay_ws" --http-port "$relay_http" \
+      "${auth[@]}"
     wait_http "http://127.0.0.1:$relay_http/readyz" 10 || { fail "${topo}_relay_start" "see $E2E_TMP/relay.log"; return; }
   fi
   for i in 1 2 3; do
     start_bg "$topo-app-$i" "$RELAYLAB_BIN/fakeapp" --bind 127.0.0.1 --port "$(app_http "$i")" \
       --ws-port "$(app_ws "$i")" --pod "app-$i" --mongo-uri "$uri" --db "browser_${topo//-/_}" \
-      --ws-mode "$mode" --relay-url "http://127.0.0.1:$relay_http/emit"
+      --ws-mode "$mode" --relay-url "http://127.0.0.1:$relay_http/emit" "${auth[@]}"
   done
   for i in 1 2 3; do
     wait_http "http://127.0.0.1:$(app_http "$i")/readyz" 20 || { fail "${topo}_app_start" "see $E2E_TMP/$topo-app-$i.log"; return; }
@@ -111,6 +115,9 @@ fi
 rc=0
 run_topology relay || rc=$?
 [ "$rc" -eq 0 ] || fail relay_page_driven "page.js exited $rc (see $out/relay)"
+rc=0
+run_topology relay-auth || rc=$?
+[ "$rc" -eq 0 ] || fail relay_auth_page_driven "page.js exited $rc (see $out/relay-auth)"
 
 r=$out/embedded-rr/result.json
 if [ -f "$r" ]; then
@@ -132,5 +139,10 @@ if [ -f "$r" ]; then
   expect relay_upgraded_to_websocket "$(jq -e '.state.transport == "websocket"' "$r" >/dev/null; echo $?)" "$(jq -c .state "$r")"
   expect relay_screenshot "$([ -s "$out/relay/screenshot.png" ] && echo 0 || echo 1)" "no screenshot"
   echo "info: relay console: $(jq -c '[.console[] | .type + ": " + .text] | .[:8]' "$r")"
+fi
+r=$out/relay-auth/result.json
+if [ -f "$r" ]; then
+  expect relay_auth_page_gets_token_and_every_product "$(jq -e --argjson n "$products" '.state.created == $n and .state.live == $n' "$r" >/dev/null; echo $?)" \
+    "$(jq -c .state "$r"); console: $(jq -c '[.console[].text]' "$r" | head -c 400)"
 fi
 exit "$E2E_FAILS"

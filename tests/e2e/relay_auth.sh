@@ -14,7 +14,7 @@ if ! command -v node >/dev/null || [ ! -d "$node_dir/node_modules/socket.io-clie
   exit 1
 fi
 jwt() { node "$node_dir/jwt.js" "$@"; }
-base=$(e2e_port_base 4)
+base=$(e2e_port_base 6)
 SECRET=relaylab-test-secret-0123456789abcdef
 start_bg relay "$RELAYLAB_BIN/relay" --bind 127.0.0.1 --ws-port "$base" --http-port $((base + 1)) \
   --client-jwt-secret "$SECRET" --client-jwt-leeway 0 --log-level warn
@@ -75,14 +75,26 @@ expect auth_polling_bad_token_403 "$([ "$st" = 403 ] && echo 0 || echo 1)" "HTTP
 n=$(curl -fsS "http://127.0.0.1:$((base + 1))/metrics" | awk '/^ws_unauthorized_total /{print $2}')
 expect auth_refusals_counted "$([ "${n:-0}" -ge 9 ] && echo 0 || echo 1)" "ws_unauthorized_total=${n:-none}"
 
+# The app hands its page a token (fakeapp GET /token, same secret): the relay accepts it.
+start_bg app "$RELAYLAB_BIN/fakeapp" --bind 127.0.0.1 --port $((base + 3)) --ws-port 0 --ws-mode none \
+  --mongo-uri "mongodb://127.0.0.1:1/?replicaSet=rs0&serverSelectionTimeoutMS=200" \
+  --client-jwt-secret "$SECRET" --log-level error
+wait_http "http://127.0.0.1:$((base + 3))/healthz" 10 || { fail auth_app_ready "see $E2E_TMP/app.log"; exit 1; }
+apptok=$(curl -fsS "http://127.0.0.1:$((base + 3))/token" | jq -r .token)
+code=$(close_code "$WS?token=$apptok")
+expect auth_app_minted_token_accepted "$([ "$code" = open ] && [ "${#apptok}" -gt 40 ] && echo 0 || echo 1)" \
+  "close code $code for '$apptok'"
+stop_app() { kill "$(cat "$E2E_TMP/app.pid")" 2>/dev/null || true; }
+stop_app
+
 # RS256 with a public key file; an HS256 token keyed with that public key (alg confusion)
 # and an RS256 token from another key are refused.
 mkdir -p "$E2E_TMP/keys" "$E2E_TMP/other"
 jwt keypair "$E2E_TMP/keys"
 jwt keypair "$E2E_TMP/other"
-start_bg relay-rs "$RELAYLAB_BIN/relay" --bind 127.0.0.1 --ws-port $((base + 2)) --http-port $((base + 3)) \
+start_bg relay-rs "$RELAYLAB_BIN/relay" --bind 127.0.0.1 --ws-port $((base + 2)) --http-port $((base + 4)) \
   --client-jwt-key "$E2E_TMP/keys/public.pem" --log-level warn
-wait_http "http://127.0.0.1:$((base + 3))/readyz" 10 || { fail auth_rs_relay_ready "see $E2E_TMP/relay-rs.log"; exit 1; }
+wait_http "http://127.0.0.1:$((base + 4))/readyz" 10 || { fail auth_rs_relay_ready "see $E2E_TMP/relay-rs.log"; exit 1; }
 WS2="ws://127.0.0.1:$((base + 2))/websocket-service"
 code=$(close_code "$WS2?token=$(jwt rs256 "$E2E_TMP/keys/private.pem" '{"sub":"r","exp":"+600"}')")
 expect auth_rs256_good_token_open "$([ "$code" = open ] && echo 0 || echo 1)" "close code $code"
