@@ -101,10 +101,11 @@ E2E_C_BIN := $(E2E_C_SRC:tests/e2e/%.c=$(BUILD)/tests/e2e/%)
 $(BUILD)/tests/e2e/%: $(BUILD)/tests/e2e/%.o $(COMMON_LIB)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS_CORE) $(LIBS_CURL)
 
-# Benchmarks: bench/*.c
+# Benchmarks: bench/*.c, each its own program, linking the bench client (bench/client/*.c)
 BENCH_SRC := $(wildcard bench/*.c)
 BENCH_BIN := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
-$(BUILD)/bench/%: $(BUILD)/bench/%.o $(COMMON_LIB)
+BENCH_CLIENT_OBJ := $(patsubst %.c,$(BUILD)/%.o,$(wildcard bench/client/*.c))
+$(BUILD)/bench/%: $(BUILD)/bench/%.o $(BENCH_CLIENT_OBJ) $(COMMON_LIB)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS_CORE) $(LIBS_CURL)
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
