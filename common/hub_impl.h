@@ -105,6 +105,14 @@ void hub_client_set_resume(struct hub_client *c, const char *since, const char *
 /* A control frame in the client's framing: {"event":..,"data":..} or 42["..",..]. Caller unrefs. */
 struct frame *hub_control_frame(const struct hub_client *c, const char *name, json_t *data);
 
+/*
+ * Writes nf pre-framed frames (bytes in all) to the client's socket now, in order (hub_write.c).
+ * What the socket does not take lws keeps and sends first; it calls the writeable callback
+ * once that is out. Returns -1 when the connection failed.
+ */
+int hub_send_frames(struct hub *h, struct hub_client *c, struct frame *const *fs, int nf,
+                    size_t bytes);
+
 /* Socket.IO (hub_sio.c). */
 long hub_sio_ping_interval_ms(const struct hub *h);
 long hub_sio_ping_timeout_ms(const struct hub *h);

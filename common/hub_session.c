@@ -271,13 +271,11 @@ static int write_frame(struct lws *wsi, const struct frame *f)
 
 /*
  * Writes the client's pending events (at most HUB_BATCH frames, HUB_BATCH_BYTES bytes) as
- * pre-framed raw bytes: one frame straight from the shared buffer, a backlog copied into one
- * batch and written with a single send(). lws keeps any unsent tail in order and asks for a
- * writeable callback itself. Sets *last to the newest offset. Returns -1 when the write failed.
+ * pre-framed raw bytes with one send() (hub_send_frames). Sets *last to the newest offset.
+ * Returns -1 when the write failed.
  */
 static int write_events(struct hub *h, struct hub_client *c, uint64_t *last_out)
 {
-    struct lws *wsi = c->wsi;
     struct frame *fs[HUB_BATCH];
     int nf = 0;
     size_t bytes = 0;
@@ -305,18 +303,7 @@ static int write_events(struct hub *h, struct hub_client *c, uint64_t *last_out)
         fs[nf++] = f;
     }
     pthread_mutex_unlock(&h->lock);
-    int rc = 0;
-    if (nf == 1) {
-        rc = write_frame(wsi, fs[0]);
-    } else if (nf > 1) {
-        unsigned char *p = h->batch + LWS_PRE;
-        for (int i = 0; i < nf; i++) {
-            memcpy(p, frame_wire(fs[i]), frame_wire_len(fs[i]));
-            p += frame_wire_len(fs[i]);
-        }
-        if (lws_write(wsi, h->batch + LWS_PRE, bytes, LWS_WRITE_RAW) < (int)bytes)
-            rc = -1;
-    }
+    int rc = hub_send_frames(h, c, fs, nf, bytes);
     for (int i = 0; i < nf; i++)
         frame_unref(fs[i]);
     *last_out = last;
@@ -379,6 +366,22 @@ static uint64_t update_commit(struct hub *h, uint64_t last, int64_t now)
     return committed;
 }
 
+/*
+ * Writes a client's new events from the sweep, without a round trip through poll() for
+ * POLLOUT: the socket nearly always has room, and when it has not, lws keeps the tail and
+ * calls back. A backlog larger than one batch continues from the writeable callback.
+ */
+static void push_events(struct hub *h, struct hub_client *c)
+{
+    uint64_t last;
+    if (write_events(h, c, &last) != 0) {
+        hub_client_kill(c, LWS_CLOSE_STATUS_UNEXPECTED_CONDITION, "write failed");
+        return;
+    }
+    if (c->cursor <= last)
+        hub_want_write(c);
+}
+
 void hub_sweep(struct hub *h)
 {
     pthread_mutex_lock(&h->lock);
@@ -418,7 +421,10 @@ void hub_sweep(struct hub *h)
             c->close_code = HUB_CLOSE_GOING_AWAY;
             c->close_reason = "going away";
         }
-        if ((c->cursor <= top || c->nctrl > 0 || c->close_code > 0))
+        if (c->cursor <= top && c->nctrl == 0 && c->close_code == 0 && !c->want_write &&
+            !lws_partial_buffered(c->wsi))
+            push_events(h, c);
+        else if (c->cursor <= top || c->nctrl > 0 || c->close_code > 0)
             hub_want_write(c);
     }
 }
