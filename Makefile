@@ -28,7 +28,8 @@ CFLAGS_PKG := $(shell pkg-config --cflags $(PKG_CORE) libmongoc-1.0 libcurl chec
 CFLAGS := -std=c11 -Wall -Wextra -Werror -g $(OPT) -D_GNU_SOURCE -Icommon $(CFLAGS_PKG) $(EXTRA_CFLAGS)
 LDFLAGS := $(LDSAN) $(EXTRA_LDFLAGS)
 
-LIBS_CORE := $(shell pkg-config --libs $(PKG_CORE) 2>/dev/null) -lpthread -lm
+# libev: the hub runs lws on an epoll loop (lws's libev plugin); Debian ships no libev.pc.
+LIBS_CORE := $(shell pkg-config --libs $(PKG_CORE) 2>/dev/null) -lev -lpthread -lm
 LIBS_MONGO := $(shell pkg-config --libs libmongoc-1.0 2>/dev/null)
 LIBS_BSON := $(shell pkg-config --libs libbson-1.0 2>/dev/null)
 LIBS_CURL := $(shell pkg-config --libs libcurl 2>/dev/null)
