@@ -1,5 +1,6 @@
 #include "hub.h"
 
+#include <ev.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -132,6 +133,34 @@ static void register_metrics(struct hub *h, struct metrics *m)
                                    "Reconnects with since/epoch, by outcome.");
 }
 
+/*
+ * The lws context on an epoll loop: lws's own loop is poll(), which scans every socket on
+ * each wake-up (with 10,000 clients, for every event and every accepted connection). lws
+ * drives a libev loop of ours through Debian's libwebsockets-evlib-ev plugin; the loop is
+ * "foreign" so hub_run() can run it one iteration at a time and stop. Without the plugin,
+ * lws's poll() loop is used.
+ */
+static struct lws_context *create_context(struct hub *h, struct lws_context_creation_info *info)
+{
+    h->loop = ev_loop_new(EVBACKEND_EPOLL | EVFLAG_NOENV);
+    if (h->loop != NULL) {
+        void *loops[1] = {h->loop};
+        info->options |= LWS_SERVER_OPTION_LIBEV;
+        info->foreign_loops = loops;
+        struct lws_context *ctx = lws_create_context(info);
+        info->options &= ~(uint64_t)LWS_SERVER_OPTION_LIBEV;
+        info->foreign_loops = NULL;
+        if (ctx != NULL)
+            return ctx;
+        ev_loop_destroy(h->loop);
+        h->loop = NULL;
+        LOG_WARN("hub_event_loop hub=%s loop=poll reason=\"no epoll event loop: is "
+                 "libwebsockets-evlib-ev installed?\"",
+                 h->cfg.name);
+    }
+    return lws_create_context(info);
+}
+
 struct hub *hub_new(const struct hub_config *cfg, char *err, size_t errlen)
 {
     struct hub *h = calloc(1, sizeof *h);
@@ -186,7 +215,7 @@ struct hub *hub_new(const struct hub_config *cfg, char *err, size_t errlen)
         h->retry.secs_since_valid_hangup = (uint16_t)(cfg->ping_interval_s * 2 + 10);
         info.retry_and_idle_policy = &h->retry;
     }
-    h->ctx = lws_create_context(&info);
+    h->ctx = create_context(h, &info);
     if (h->ctx == NULL) {
         snprintf(err, errlen, "cannot listen for websockets on %s:%d (address in use or not local?)",
                  info.iface ? info.iface : "*", cfg->port);
@@ -197,6 +226,8 @@ struct hub *hub_new(const struct hub_config *cfg, char *err, size_t errlen)
     lws_sul_schedule(h->ctx, 0, &h->tick, tick_cb, HUB_TICK_MS * LWS_US_PER_MS);
     return h;
 fail:
+    if (h->loop)
+        ev_loop_destroy(h->loop);
     history_free(h->hist);
     free(h->batch);
     metrics_free(h->own_metrics);
@@ -211,6 +242,8 @@ void hub_free(struct hub *h)
         return;
     if (h->ctx)
         lws_context_destroy(h->ctx);
+    if (h->loop)
+        ev_loop_destroy(h->loop);
     pthread_mutex_lock(&h->lock);
     history_free(h->hist);
     pthread_mutex_unlock(&h->lock);
@@ -374,7 +407,9 @@ int hub_run(struct hub *h, volatile sig_atomic_t *stop_flag)
             if (h->nclients == 0 || hub_now_us() > h->stop_deadline_us + 1000000)
                 break;
         }
-        if (lws_service(h->ctx, 0) < 0)
+        if (h->loop != NULL)
+            ev_run(h->loop, EVRUN_ONCE); /* lws's 50 ms tick bounds the wait */
+        else if (lws_service(h->ctx, 0) < 0)
             return -1;
     }
     LOG_INFO("hub_stopped hub=%s clients_left=%llu", h->cfg.name, (unsigned long long)h->nclients);

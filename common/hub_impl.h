@@ -50,6 +50,7 @@ struct hub {
     struct hub_config cfg;
     const char *const *paths;
     struct lws_context *ctx;
+    struct ev_loop *loop; /* epoll via libev (lws's evlib plugin); NULL: lws's poll() loop */
     struct lws_protocols protocols[2];
     lws_retry_bo_t retry;
     lws_sorted_usec_list_t tick;
