@@ -78,7 +78,11 @@ static int hub_callback(struct lws *wsi, enum lws_callback_reasons reason, void 
             return 0;
         return hub_client_writeable(h, c);
     case LWS_CALLBACK_RECEIVE:
+        hub_client_heard(c);
         return hub_client_receive(h, wsi, c, in, len);
+    case LWS_CALLBACK_RECEIVE_PONG:
+        hub_client_heard(c);
+        return 0;
     case LWS_CALLBACK_CLOSED:
         if (c) {
             LOG_DEBUG("client_closed hub=%s peer=%s", h->cfg.name, c->peer);
@@ -185,10 +189,11 @@ struct hub *hub_new(const struct hub_config *cfg, char *err, size_t errlen)
     pthread_mutex_init(&h->lock, NULL);
     h->hist = history_new(cfg->history, epoch);
     h->batch = malloc(LWS_PRE + HUB_BATCH_BYTES);
+    h->ping = hub_ping_frame();
     struct metrics *m = cfg->metrics;
     if (m == NULL)
         m = h->own_metrics = metrics_new();
-    if (h->hist == NULL || m == NULL || h->batch == NULL) {
+    if (h->hist == NULL || m == NULL || h->batch == NULL || h->ping == NULL) {
         snprintf(err, errlen, "out of memory");
         goto fail;
     }
@@ -210,11 +215,9 @@ struct hub *hub_new(const struct hub_config *cfg, char *err, size_t errlen)
     info.user = h;
     info.options = LWS_SERVER_OPTION_VALIDATE_UTF8 | LWS_SERVER_OPTION_HTTP_HEADERS_SECURITY_BEST_PRACTICES_ENFORCE;
     info.timeout_secs = 10;
-    if (cfg->ping_interval_s > 0) {
-        h->retry.secs_since_valid_ping = (uint16_t)cfg->ping_interval_s;
-        h->retry.secs_since_valid_hangup = (uint16_t)(cfg->ping_interval_s * 2 + 10);
-        info.retry_and_idle_policy = &h->retry;
-    }
+    /* A policy of zeros turns lws's per-connection validity timer off (its default would
+     * ping after 300 s): the sweep pings idle clients instead (hub_ping.c). */
+    info.retry_and_idle_policy = &h->retry;
     h->ctx = create_context(h, &info);
     if (h->ctx == NULL) {
         snprintf(err, errlen, "cannot listen for websockets on %s:%d (address in use or not local?)",
@@ -230,6 +233,7 @@ fail:
         ev_loop_destroy(h->loop);
     history_free(h->hist);
     free(h->batch);
+    frame_unref(h->ping);
     metrics_free(h->own_metrics);
     pthread_mutex_destroy(&h->lock);
     free(h);
@@ -251,6 +255,7 @@ void hub_free(struct hub *h)
     pthread_cond_destroy(&h->committed_cond);
     metrics_free(h->own_metrics);
     free(h->batch);
+    frame_unref(h->ping);
     free(h);
 }
 

@@ -37,6 +37,8 @@ struct hub_client {
     int insync;        /* replica caught up with the commit: the commit waits for it */
     uint64_t acked;    /* replica: newest offset it acknowledged */
     int64_t ack_at_us; /* replica: when acked last advanced (or it was caught up) */
+    int64_t rx_at_us;  /* last message or pong from the client (keepalive, hub_ping.c) */
+    int pinged;        /* a websocket PING went out since then */
     int awaiting_pong; /* Socket.IO heartbeat sent, "3" not yet received */
     int64_t ping_at_us;
     char sid[24];
@@ -73,6 +75,7 @@ struct hub {
 
     atomic_int stopping;
     unsigned char *batch; /* LWS_PRE + HUB_BATCH_BYTES scratch for coalesced sends (lws thread) */
+    struct frame *ping;   /* the websocket PING frame, pre-framed (hub_ping.c) */
     struct metrics *own_metrics;
     struct metric *m_clients, *m_conns, *m_events, *m_frames, *m_slow, *m_rejected, *m_replay_ok,
         *m_replay_fail;
@@ -113,6 +116,14 @@ struct frame *hub_control_frame(const struct hub_client *c, const char *name, js
  */
 int hub_send_frames(struct hub *h, struct hub_client *c, struct frame *const *fs, int nf,
                     size_t bytes);
+
+/* Keepalive of plain clients (hub_ping.c). */
+/* A pre-framed websocket PING frame; NULL when out of memory. Caller unrefs. */
+struct frame *hub_ping_frame(void);
+/* The client sent something (a message or a pong): it is alive. */
+void hub_client_heard(struct hub_client *c);
+/* Pings a client quiet for ping_interval; closes one quiet for twice that plus 10 s. */
+void hub_ping_check(struct hub *h, struct hub_client *c, int64_t now);
 
 /* Socket.IO (hub_sio.c). */
 long hub_sio_ping_interval_ms(const struct hub *h);

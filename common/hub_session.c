@@ -411,8 +411,11 @@ void hub_sweep(struct hub *h)
             hub_client_kill(c, HUB_CLOSE_SLOW, "slow client: queue limit exceeded");
             continue;
         }
-        if (c->sio && !stopping) {
-            hub_sio_heartbeat(h, c, now);
+        if (!stopping) {
+            if (c->sio)
+                hub_sio_heartbeat(h, c, now);
+            else
+                hub_ping_check(h, c, now);
             if (c->close_code == -1)
                 continue;
         }
