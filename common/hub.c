@@ -42,6 +42,16 @@ void hub_random_epoch(char *out, size_t outlen)
 }
 
 
+/*
+ * Asks the lws thread for a sweep (any thread). Coalesced: while one is pending, more
+ * publishes add no wake-up (the sweep clears the flag before it reads the history).
+ */
+static void hub_wake(struct hub *h)
+{
+    if (!atomic_exchange(&h->wake, 1))
+        lws_cancel_service(h->ctx);
+}
+
 static int hub_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
                         size_t len)
 {
@@ -90,7 +100,9 @@ static int hub_callback(struct lws *wsi, enum lws_callback_reasons reason, void 
         }
         return 0;
     case LWS_CALLBACK_EVENT_WAIT_CANCELLED:
-        if (h)
+        /* lws also wakes the loop itself, once per accepted connection: sweep only when
+         * hub_wake() asked (a 10,000-client connect storm made 10,000 sweeps of all). */
+        if (h && atomic_exchange(&h->wake, 0))
             hub_sweep(h);
         return 0;
     default:
@@ -186,6 +198,7 @@ struct hub *hub_new(const struct hub_config *cfg, char *err, size_t errlen)
     atomic_init(&h->resync, 0);
     pthread_cond_init(&h->committed_cond, NULL);
     atomic_init(&h->stopping, 0);
+    atomic_init(&h->wake, 0);
     pthread_mutex_init(&h->lock, NULL);
     h->hist = history_new(cfg->history, epoch);
     h->batch = malloc(LWS_PRE + HUB_BATCH_BYTES);
@@ -302,7 +315,7 @@ void hub_adopt(struct hub *h, const struct history_epoch_span *lineage, size_t n
     h->committed = history_last(h->hist);
     pthread_mutex_unlock(&h->lock);
     atomic_store(&h->resync, 1);
-    lws_cancel_service(h->ctx);
+    hub_wake(h);
 }
 
 /* Builds the three encodings of one event: plain, Socket.IO, and (with an id) replication. */
@@ -371,7 +384,7 @@ uint64_t hub_mirror(struct hub *h, const char *frame, size_t len, char *id_out, 
         return 0;
     }
     metric_inc(h->m_events);
-    lws_cancel_service(h->ctx);
+    hub_wake(h);
     return w.offset;
 }
 
@@ -400,7 +413,7 @@ void hub_stop(struct hub *h)
     int expected = 0;
     if (atomic_compare_exchange_strong(&h->stopping, &expected, 1)) {
         h->stop_deadline_us = hub_now_us() + h->cfg.drain_ms * 1000;
-        lws_cancel_service(h->ctx);
+        hub_wake(h);
     }
 }
 
@@ -438,7 +451,7 @@ uint64_t hub_publish(struct hub *h, const char *event, const char *data_json, si
     if (f == NULL)
         return 0;
     metric_inc(h->m_events);
-    lws_cancel_service(h->ctx);
+    hub_wake(h);
     return off;
 }
 

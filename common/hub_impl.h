@@ -74,6 +74,7 @@ struct hub {
     int64_t stop_deadline_us;
 
     atomic_int stopping;
+    atomic_int wake; /* a sweep was asked for (hub_wake) and has not run yet */
     unsigned char *batch; /* LWS_PRE + HUB_BATCH_BYTES scratch for coalesced sends (lws thread) */
     struct frame *ping;   /* the websocket PING frame, pre-framed (hub_ping.c) */
     struct metrics *own_metrics;
