@@ -161,11 +161,14 @@ static struct lws_context *create_context(struct hub *h, struct lws_context_crea
     h->loop = ev_loop_new(EVBACKEND_EPOLL | EVFLAG_NOENV);
     if (h->loop != NULL) {
         void *loops[1] = {h->loop};
+        int port = info->port;
         info->options |= LWS_SERVER_OPTION_LIBEV;
         info->foreign_loops = loops;
+        info->port = CONTEXT_PORT_NO_LISTEN_SERVER; /* the hub listens (hub_accept.c) */
         struct lws_context *ctx = lws_create_context(info);
         info->options &= ~(uint64_t)LWS_SERVER_OPTION_LIBEV;
         info->foreign_loops = NULL;
+        info->port = port;
         if (ctx != NULL)
             return ctx;
         ev_loop_destroy(h->loop);
@@ -185,6 +188,7 @@ struct hub *hub_new(const struct hub_config *cfg, char *err, size_t errlen)
         return NULL;
     }
     h->cfg = *cfg;
+    h->listen_fd = -1;
     h->paths = cfg->paths ? cfg->paths : default_paths;
     char epoch[ENVELOPE_EPOCH_BUF];
     if (cfg->epoch && envelope_epoch_valid(cfg->epoch))
@@ -237,11 +241,22 @@ struct hub *hub_new(const struct hub_config *cfg, char *err, size_t errlen)
                  info.iface ? info.iface : "*", cfg->port);
         goto fail;
     }
-    struct lws_vhost *vh = lws_get_vhost_by_name(h->ctx, "default");
-    h->port = vh ? lws_get_vhost_listen_port(vh) : cfg->port;
+    if (h->loop != NULL) {
+        char why[128];
+        if (hub_accept_start(h, why, sizeof why) != 0) {
+            snprintf(err, errlen, "cannot listen for websockets on %s:%d: %s",
+                     info.iface ? info.iface : "*", cfg->port, why);
+            goto fail;
+        }
+    } else {
+        struct lws_vhost *vh = lws_get_vhost_by_name(h->ctx, "default");
+        h->port = vh ? lws_get_vhost_listen_port(vh) : cfg->port;
+    }
     lws_sul_schedule(h->ctx, 0, &h->tick, tick_cb, HUB_TICK_MS * LWS_US_PER_MS);
     return h;
 fail:
+    if (h->ctx)
+        lws_context_destroy(h->ctx);
     if (h->loop)
         ev_loop_destroy(h->loop);
     history_free(h->hist);
@@ -257,6 +272,8 @@ void hub_free(struct hub *h)
 {
     if (h == NULL)
         return;
+    if (h->loop)
+        hub_accept_stop(h);
     if (h->ctx)
         lws_context_destroy(h->ctx);
     if (h->loop)

@@ -5,6 +5,7 @@
 #ifndef RELAYLAB_HUB_IMPL_H
 #define RELAYLAB_HUB_IMPL_H
 
+#include <ev.h>
 #include <jansson.h>
 #include <libwebsockets.h>
 #include <pthread.h>
@@ -53,6 +54,9 @@ struct hub {
     const char *const *paths;
     struct lws_context *ctx;
     struct ev_loop *loop; /* epoll via libev (lws's evlib plugin); NULL: lws's poll() loop */
+    int listen_fd;        /* with loop: the hub's own listener (hub_accept.c), else -1 */
+    ev_io listen_w;
+    struct lws_vhost *vhost; /* where accepted connections are adopted */
     struct lws_protocols protocols[2];
     lws_retry_bo_t retry;
     lws_sorted_usec_list_t tick;
@@ -117,6 +121,10 @@ struct frame *hub_control_frame(const struct hub_client *c, const char *name, js
  */
 int hub_send_frames(struct hub *h, struct hub_client *c, struct frame *const *fs, int nf,
                     size_t bytes);
+
+/* The listening socket on the libev loop (hub_accept.c). Returns 0, or -1 with err. */
+int hub_accept_start(struct hub *h, char *err, size_t errlen);
+void hub_accept_stop(struct hub *h);
 
 /* Keepalive of plain clients (hub_ping.c). */
 /* A pre-framed websocket PING frame; NULL when out of memory. Caller unrefs. */
