@@ -344,15 +344,16 @@ static int storm_run(const struct opts *o)
         json_error(o, "%s", err);
         return 1;
     }
-    double srv0 = bproc_cpu_s(&o->pids);
+    double srv0 = bproc_cpu_s(&o->pids), self0 = bproc_self_cpu_s();
     int up = bsub_connect(s, o->clients, 256, 0, 120, err, sizeof err);
-    double srv = bproc_cpu_s(&o->pids) - srv0;
+    double srv = bproc_cpu_s(&o->pids) - srv0, self = bproc_self_cpu_s() - self0;
     int n = up > 0 ? up : 0;
     printf("{\"mode\":\"storm\",\"server\":\"%s\",\"clients\":%d,\"upgraded\":%d,"
-           "\"p50_s\":%.3f,\"p99_s\":%.3f,\"all_s\":%.3f,\"server_cpu_s\":%.2f%s%s%s}\n",
+           "\"p50_s\":%.3f,\"p99_s\":%.3f,\"all_s\":%.3f,\"server_cpu_s\":%.2f,"
+           "\"client_cpu_s\":%.2f%s%s%s}\n",
            o->label, o->clients, n, (double)bsub_upgrade_us(s, n / 2) / 1e6,
            (double)bsub_upgrade_us(s, n * 99 / 100) / 1e6,
-           n == o->clients ? (double)bsub_upgrade_us(s, n - 1) / 1e6 : -1.0, srv,
+           n == o->clients ? (double)bsub_upgrade_us(s, n - 1) / 1e6 : -1.0, srv, self,
            n < o->clients ? ",\"error\":\"not all upgraded: " : "",
            n < o->clients ? bsub_first_error(s) : "", n < o->clients ? "\"" : "");
     bsub_free(s);
