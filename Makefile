@@ -38,7 +38,7 @@ LIBS_CHECK := $(shell pkg-config --libs check 2>/dev/null)
 # Programs: each folder holds main.c plus modules; the modules (everything but main.c)
 # go into a static library so that unit tests can link them.
 PROGRAMS := relay fakeapp loadgen mongosim
-LIBS_relay := $(LIBS_CORE) $(LIBS_CURL)
+LIBS_relay := $(LIBS_CORE) $(LIBS_MONGO) $(LIBS_CURL)
 LIBS_fakeapp := $(LIBS_CORE) $(LIBS_MONGO) $(LIBS_CURL)
 LIBS_loadgen := $(LIBS_CORE) $(LIBS_CURL)
 LIBS_mongosim := $(LIBS_CORE) $(LIBS_BSON)

@@ -30,15 +30,28 @@ int envelope_epoch_valid(const char *s)
     return 1;
 }
 
-static struct frame *encode(const char *event, const char *data_json, size_t data_len,
-                            uint64_t offset, const char *epoch, const char *id)
+int envelope_channel_valid(const char *name, size_t len)
 {
-    char tail[256];
-    int tl = id && *id ? snprintf(tail, sizeof tail,
-                                  ",\"offset\":%" PRIu64 ",\"epoch\":\"%s\",\"id\":\"%s\"}",
-                                  offset, epoch, id)
-                       : snprintf(tail, sizeof tail, ",\"offset\":%" PRIu64 ",\"epoch\":\"%s\"}",
-                                  offset, epoch);
+    if (len == 0 || len > ENVELOPE_CHANNEL_MAX)
+        return 0;
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)name[i];
+        if (!(isalnum(c) || c == '_' || c == '.' || c == ':' || c == '-'))
+            return 0;
+    }
+    return 1;
+}
+
+struct frame *envelope_encode(const char *event, const char *channel, const char *data_json,
+                              size_t data_len, uint64_t offset, const char *epoch)
+{
+    char tail[64 + ENVELOPE_EPOCH_MAX + ENVELOPE_CHANNEL_MAX];
+    int tl = channel && *channel
+                 ? snprintf(tail, sizeof tail,
+                            ",\"offset\":%" PRIu64 ",\"epoch\":\"%s\",\"channel\":\"%s\"}", offset,
+                            epoch, channel)
+                 : snprintf(tail, sizeof tail, ",\"offset\":%" PRIu64 ",\"epoch\":\"%s\"}", offset,
+                            epoch);
     if (tl < 0 || (size_t)tl >= sizeof tail)
         return NULL;
     size_t el = strlen(event);
@@ -57,110 +70,11 @@ static struct frame *encode(const char *event, const char *data_json, size_t dat
     p += data_len;
     memcpy(p, tail, (size_t)tl);
     f->offset = offset;
+    if (frame_set_channel(f, channel) != 0) {
+        frame_unref(f);
+        return NULL;
+    }
     return f;
-}
-
-struct frame *envelope_encode(const char *event, const char *data_json, size_t data_len,
-                              uint64_t offset, const char *epoch)
-{
-    return encode(event, data_json, data_len, offset, epoch, NULL);
-}
-
-struct frame *envelope_encode_with_id(const char *event, const char *data_json, size_t data_len,
-                                      uint64_t offset, const char *epoch, const char *id)
-{
-    return encode(event, data_json, data_len, offset, epoch, id);
-}
-
-/* Reads "...": a JSON string of safe characters (no escapes) starting at p. */
-static const char *plain_string(const char *p, const char *end, size_t *n)
-{
-    if (p >= end || *p != '"')
-        return NULL;
-    const char *q = ++p;
-    while (q < end && *q != '"') {
-        if (*q == '\\' || (unsigned char)*q < 0x20)
-            return NULL;
-        q++;
-    }
-    if (q >= end)
-        return NULL;
-    *n = (size_t)(q - p);
-    return p;
-}
-
-int envelope_parse_wire(const char *buf, size_t len, struct envelope_wire *out, char *err,
-                        size_t errlen)
-{
-    memset(out, 0, sizeof *out);
-    const char *end = buf + len, *p = buf;
-    static const char pre[] = "{\"event\":";
-    if (len < sizeof pre || memcmp(p, pre, sizeof pre - 1) != 0) {
-        snprintf(err, errlen, "frame does not start with {\"event\":");
-        return -1;
-    }
-    p += sizeof pre - 1;
-    out->event = plain_string(p, end, &out->event_len);
-    if (out->event == NULL || !envelope_event_valid(out->event, out->event_len)) {
-        snprintf(err, errlen, "bad event name");
-        return -1;
-    }
-    p = out->event + out->event_len + 1;
-    static const char dat[] = ",\"data\":";
-    if ((size_t)(end - p) < sizeof dat || memcmp(p, dat, sizeof dat - 1) != 0) {
-        snprintf(err, errlen, "no data after the event name");
-        return -1;
-    }
-    out->data = p + sizeof dat - 1;
-    static const char off[] = ",\"offset\":";
-    const char *o = NULL;
-    for (const char *q = out->data; (q = memmem(q, (size_t)(end - q), off, sizeof off - 1));
-         q += sizeof off - 1)
-        o = q;
-    if (o == NULL || o == out->data) {
-        snprintf(err, errlen, "no offset");
-        return -1;
-    }
-    out->data_len = (size_t)(o - out->data);
-    p = o + sizeof off - 1;
-    if (p >= end || !isdigit((unsigned char)*p)) {
-        snprintf(err, errlen, "offset is not a number");
-        return -1;
-    }
-    while (p < end && isdigit((unsigned char)*p)) {
-        if (out->offset > (UINT64_MAX - 9) / 10) {
-            snprintf(err, errlen, "offset too large");
-            return -1;
-        }
-        out->offset = out->offset * 10 + (uint64_t)(*p++ - '0');
-    }
-    static const char ep[] = ",\"epoch\":";
-    if ((size_t)(end - p) < sizeof ep || memcmp(p, ep, sizeof ep - 1) != 0) {
-        snprintf(err, errlen, "no epoch after the offset");
-        return -1;
-    }
-    p += sizeof ep - 1;
-    out->epoch = plain_string(p, end, &out->epoch_len);
-    if (out->epoch == NULL || out->epoch_len == 0 || out->epoch_len > ENVELOPE_EPOCH_MAX) {
-        snprintf(err, errlen, "bad epoch");
-        return -1;
-    }
-    p = out->epoch + out->epoch_len + 1;
-    static const char idk[] = ",\"id\":";
-    if ((size_t)(end - p) >= sizeof idk && memcmp(p, idk, sizeof idk - 1) == 0) {
-        p += sizeof idk - 1;
-        out->id = plain_string(p, end, &out->id_len);
-        if (out->id == NULL || out->id_len == 0 || out->id_len > 128) {
-            snprintf(err, errlen, "bad id");
-            return -1;
-        }
-        p = out->id + out->id_len + 1;
-    }
-    if (p + 1 != end || *p != '}') {
-        snprintf(err, errlen, "trailing bytes after the frame");
-        return -1;
-    }
-    return 0;
 }
 
 int envelope_decode(const char *buf, size_t len, struct envelope *out, char *err, size_t errlen)
@@ -198,6 +112,14 @@ int envelope_decode(const char *buf, size_t len, struct envelope *out, char *err
             goto out;
         }
         strcpy(out->epoch, json_string_value(ep));
+    }
+    json_t *ch = json_object_get(o, "channel");
+    if (ch != NULL) {
+        if (!json_is_string(ch) || json_string_length(ch) > ENVELOPE_CHANNEL_MAX) {
+            snprintf(err, errlen, "\"channel\" is not a short string");
+            goto out;
+        }
+        strcpy(out->channel, json_string_value(ch));
     }
     out->data = json_incref(json_object_get(o, "data"));
     rc = 0;

@@ -32,10 +32,17 @@ int flags_parse_size(const char *s, size_t *out)
     unsigned long long mul = 1;
     if (*end != '\0') {
         switch (*end | 0x20) {
-        case 'k': mul = 1024ULL; break;
-        case 'm': mul = 1024ULL * 1024; break;
-        case 'g': mul = 1024ULL * 1024 * 1024; break;
-        default: return -1;
+        case 'k':
+            mul = 1024ULL;
+            break;
+        case 'm':
+            mul = 1024ULL * 1024;
+            break;
+        case 'g':
+            mul = 1024ULL * 1024 * 1024;
+            break;
+        default:
+            return -1;
         }
         end++;
         if ((*end | 0x20) == 'b' || (*end | 0x20) == 'i') /* allow 16kb, 16Ki, 16KiB */
@@ -102,9 +109,24 @@ static int set_value(const struct flag *f, const char *value, const char *source
     case FLAG_STR:
         *(const char **)f->dst = value;
         return 0;
+    case FLAG_LIST: {
+        struct flag_list *l = f->dst;
+        int env = strncmp(source, "environment", 11) == 0;
+        if (!env && l->from_env)
+            l->n = 0;
+        l->from_env = env;
+        if (l->n == FLAG_LIST_MAX) {
+            snprintf(err, errlen, "%s: --%s given more than %d times", source, f->name,
+                     FLAG_LIST_MAX);
+            return -1;
+        }
+        l->v[l->n++] = value;
+        return 0;
+    }
     case FLAG_BOOL:
         if (parse_bool(value, (int *)f->dst) != 0) {
-            snprintf(err, errlen, "%s: --%s expects true or false, got '%s'", source, f->name, value);
+            snprintf(err, errlen, "%s: --%s expects true or false, got '%s'", source, f->name,
+                     value);
             return -1;
         }
         return 0;
@@ -240,23 +262,26 @@ int flags_parse_program(const struct flag *flags, size_t n, int argc, char **arg
                         size_t errlen)
 {
     switch (flags_parse(flags, n, argc, argv, NULL, 0, NULL, err, errlen)) {
-    case FLAGS_OK: return 0;
-    case FLAGS_HELP: return 1;
-    case FLAGS_ERROR: break;
+    case FLAGS_OK:
+        return 0;
+    case FLAGS_HELP:
+        return 1;
+    case FLAGS_ERROR:
+        break;
     }
     return -1;
 }
 
-void flags_usage(FILE *out, const char *synopsis, const char *description,
-                 const struct flag *flags, size_t n)
+void flags_usage(FILE *out, const char *synopsis, const char *description, const struct flag *flags,
+                 size_t n)
 {
-    static const char *kinds[] = {"N", "STR", "", "SIZE", "DUR"};
+    static const char *kinds[] = {"N", "STR", "", "SIZE", "DUR", "STR..."};
     fprintf(out, "usage: %s\n\n%s\n\nflags (each with an environment twin):\n", synopsis,
             description);
     for (size_t i = 0; i < n; i++) {
         char left[96];
-        snprintf(left, sizeof left, "  --%s%s%s", flags[i].name, flags[i].type == FLAG_BOOL ? "" : " ",
-                 kinds[flags[i].type]);
+        snprintf(left, sizeof left, "  --%s%s%s", flags[i].name,
+                 flags[i].type == FLAG_BOOL ? "" : " ", kinds[flags[i].type]);
         fprintf(out, "%-30s %s", left, flags[i].help);
         if (flags[i].env)
             fprintf(out, " [env %s]", flags[i].env);

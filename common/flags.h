@@ -18,6 +18,16 @@ enum flag_type {
     FLAG_BOOL,     /* int 0/1 */
     FLAG_SIZE,     /* size_t; accepts k, m, g suffixes (powers of 1024) */
     FLAG_DURATION, /* long milliseconds; accepts ms, s, m, h suffixes (bare number = seconds) */
+    FLAG_LIST,     /* struct flag_list: repeatable; the env twin is one more item (argv wins) */
+};
+
+#define FLAG_LIST_MAX 16
+
+/* Values of a repeatable flag, in order; each points into argv/environ. */
+struct flag_list {
+    const char *v[FLAG_LIST_MAX];
+    int n;
+    int from_env; /* the items came from the environment (argv replaces them) */
 };
 
 struct flag {
@@ -48,8 +58,8 @@ int flags_parse_program(const struct flag *flags, size_t n, int argc, char **arg
                         size_t errlen) __attribute__((warn_unused_result));
 
 /* Prints a usage text: the synopsis, a description, then one line per flag with its env twin. */
-void flags_usage(FILE *out, const char *synopsis, const char *description,
-                 const struct flag *flags, size_t n);
+void flags_usage(FILE *out, const char *synopsis, const char *description, const struct flag *flags,
+                 size_t n);
 
 /* Parsers shared with other modules. Each returns 0, or -1 on a malformed value. */
 int flags_parse_long(const char *s, long *out);

@@ -13,7 +13,8 @@ struct frame *frame_new(size_t len)
     f->len = len;
     f->hdr = 0;
     f->alt = NULL;
-    f->rep = NULL;
+    f->channel = NULL;
+    f->chash = 0;
     f->buf[FRAME_PRE + len] = '\0';
     return f;
 }
@@ -57,7 +58,28 @@ void frame_unref(struct frame *f)
 {
     if (f && atomic_fetch_sub_explicit(&f->refs, 1, memory_order_acq_rel) == 1) {
         frame_unref(f->alt);
-        frame_unref(f->rep);
+        free(f->channel);
         free(f);
     }
+}
+
+uint64_t frame_channel_hash(const char *name, size_t len)
+{
+    uint64_t h = 1469598103934665603ULL;
+    for (size_t i = 0; i < len; i++) {
+        h ^= (unsigned char)name[i];
+        h *= 1099511628211ULL;
+    }
+    return h ? h : 1;
+}
+
+int frame_set_channel(struct frame *f, const char *channel)
+{
+    if (channel == NULL || *channel == '\0')
+        return 0;
+    f->channel = strdup(channel);
+    if (f->channel == NULL)
+        return -1;
+    f->chash = frame_channel_hash(channel, strlen(channel));
+    return 0;
 }

@@ -16,11 +16,12 @@
 
 struct frame {
     _Atomic int refs;
-    uint64_t offset; /* 0 for control frames */
-    size_t len;      /* payload bytes */
-    unsigned hdr;    /* websocket header bytes written just before the payload (0 = none) */
-    struct frame *alt; /* the same event in another framing (Socket.IO), owned; or NULL */
-    struct frame *rep; /* the replication framing (with the emit id), owned; or NULL */
+    uint64_t offset;     /* 0 for control frames */
+    size_t len;          /* payload bytes */
+    unsigned hdr;        /* websocket header bytes written just before the payload (0 = none) */
+    struct frame *alt;   /* the same event in another framing (Socket.IO), owned; or NULL */
+    char *channel;       /* the event's channel (malloc'd, owned), NULL for broadcast */
+    uint64_t chash;      /* frame_channel_hash(channel), 0 for broadcast */
     unsigned char buf[]; /* FRAME_PRE headroom, then len payload bytes, then a NUL */
 };
 
@@ -45,6 +46,10 @@ static inline size_t frame_wire_len(const struct frame *f)
 {
     return f->hdr + f->len;
 }
+/* Gives f a channel (copied). Returns 0, or -1 when out of memory. NULL or "" = broadcast. */
+int frame_set_channel(struct frame *f, const char *channel);
+/* FNV-1a of a channel name (never 0), so clients compare channels without strcmp first. */
+uint64_t frame_channel_hash(const char *name, size_t len);
 struct frame *frame_ref(struct frame *f);
 void frame_unref(struct frame *f); /* accepts NULL; frees on the last reference */
 

@@ -1,38 +1,20 @@
 #include "history.h"
 
-#include <stdlib.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "envelope.h"
 
 struct history {
     size_t capacity;
-    uint64_t first; /* oldest offset held */
-    uint64_t next;  /* offset of the next append */
-    struct history_epoch_span lineage[HISTORY_LINEAGE_MAX]; /* oldest first; last = current */
-    size_t nlineage;
-    struct frame **slots; /* slot of offset o is (o - 1) % capacity */
+    uint64_t first; /* oldest offset the ring covers (its slot may be empty: a gap) */
+    uint64_t next;  /* offset after the newest one */
+    char epoch[ENVELOPE_EPOCH_BUF];
+    struct frame **slots; /* slot of offset o is o % capacity */
 };
 
-static void lineage_push(struct history *h, const char *epoch, uint64_t first)
-{
-    struct history_epoch_span *top = h->nlineage ? &h->lineage[h->nlineage - 1] : NULL;
-    if (top && top->first == first) {
-        /* The current epoch sequenced nothing: replace it rather than keep an empty span. */
-        snprintf(top->epoch, sizeof top->epoch, "%s", epoch);
-        return;
-    }
-    if (h->nlineage == HISTORY_LINEAGE_MAX) {
-        memmove(h->lineage, h->lineage + 1, sizeof h->lineage[0] * (HISTORY_LINEAGE_MAX - 1));
-        h->nlineage--;
-    }
-    snprintf(h->lineage[h->nlineage].epoch, sizeof h->lineage[0].epoch, "%s", epoch);
-    h->lineage[h->nlineage].first = first;
-    h->nlineage++;
-}
-
-struct history *history_new(size_t capacity, const char *epoch)
+struct history *history_new(size_t capacity, const char *epoch, uint64_t next)
 {
     if (capacity < 1)
         capacity = 1;
@@ -45,19 +27,21 @@ struct history *history_new(size_t capacity, const char *epoch)
         return NULL;
     }
     h->capacity = capacity;
-    h->first = h->next = 1;
-    snprintf(h->lineage[0].epoch, sizeof h->lineage[0].epoch, "%s", epoch);
-    h->lineage[0].first = 1;
-    h->nlineage = 1;
+    h->first = h->next = next < 1 ? 1 : next;
+    snprintf(h->epoch, sizeof h->epoch, "%s", epoch);
     return h;
+}
+
+static struct frame **slot(const struct history *h, uint64_t o)
+{
+    return &h->slots[o % h->capacity];
 }
 
 static void drop_all(struct history *h)
 {
     for (uint64_t o = h->first; o < h->next; o++) {
-        size_t i = (size_t)((o - 1) % h->capacity);
-        frame_unref(h->slots[i]);
-        h->slots[i] = NULL;
+        frame_unref(*slot(h, o));
+        *slot(h, o) = NULL;
     }
 }
 
@@ -72,14 +56,7 @@ void history_free(struct history *h)
 
 const char *history_epoch(const struct history *h)
 {
-    return h->lineage[h->nlineage - 1].epoch;
-}
-
-size_t history_lineage(const struct history *h, struct history_epoch_span *out, size_t max)
-{
-    size_t n = h->nlineage < max ? h->nlineage : max;
-    memcpy(out, h->lineage + (h->nlineage - n), n * sizeof *out);
-    return n;
+    return h->epoch;
 }
 
 uint64_t history_next_offset(const struct history *h)
@@ -97,87 +74,68 @@ uint64_t history_first(const struct history *h)
     return h->first;
 }
 
-void history_append(struct history *h, struct frame *f)
+/* Releases offsets from the front until the ring covers at most capacity offsets up to upto. */
+static void evict_for(struct history *h, uint64_t upto)
 {
-    if (h->next - h->first == h->capacity) {
-        size_t old = (size_t)((h->first - 1) % h->capacity);
-        frame_unref(h->slots[old]);
-        h->slots[old] = NULL;
+    if (upto - h->first < h->capacity)
+        return;
+    uint64_t keep_from = upto - h->capacity + 1;
+    if (keep_from > h->next) {
+        /* A jump past everything held: drop it all at once, whatever the distance. */
+        drop_all(h);
+        h->first = keep_from;
+        return;
+    }
+    while (h->first < keep_from) {
+        frame_unref(*slot(h, h->first));
+        *slot(h, h->first) = NULL;
         h->first++;
     }
+}
+
+void history_append(struct history *h, struct frame *f)
+{
     f->offset = h->next;
-    h->slots[(h->next - 1) % h->capacity] = f;
-    h->next++;
+    evict_for(h, f->offset);
+    *slot(h, f->offset) = f;
+    h->next = f->offset + 1;
+}
+
+int history_append_at(struct history *h, struct frame *f)
+{
+    if (f->offset < h->next) {
+        frame_unref(f);
+        return -1;
+    }
+    evict_for(h, f->offset);
+    *slot(h, f->offset) = f;
+    h->next = f->offset + 1;
+    return 0;
 }
 
 struct frame *history_get(const struct history *h, uint64_t offset)
 {
     if (offset < h->first || offset >= h->next)
         return NULL;
-    return frame_ref(h->slots[(offset - 1) % h->capacity]);
+    struct frame *f = *slot(h, offset);
+    return f ? frame_ref(f) : NULL;
 }
 
-void history_reset(struct history *h, const char *epoch)
+void history_reset(struct history *h, const char *epoch, uint64_t next)
 {
     drop_all(h);
-    h->first = h->next = 1;
-    snprintf(h->lineage[0].epoch, sizeof h->lineage[0].epoch, "%s", epoch);
-    h->lineage[0].first = 1;
-    h->nlineage = 1;
-}
-
-void history_begin_epoch(struct history *h, const char *epoch)
-{
-    lineage_push(h, epoch, h->next);
-}
-
-void history_adopt(struct history *h, const struct history_epoch_span *lineage, size_t n,
-                   uint64_t next)
-{
-    drop_all(h);
-    if (n > HISTORY_LINEAGE_MAX) {
-        lineage += n - HISTORY_LINEAGE_MAX;
-        n = HISTORY_LINEAGE_MAX;
-    }
-    memcpy(h->lineage, lineage, n * sizeof *lineage);
-    h->nlineage = n;
     h->first = h->next = next < 1 ? 1 : next;
-}
-
-void history_append_mirrored(struct history *h, struct frame *f, const char *epoch)
-{
-    /* The entry that covers this offset must name the frame's epoch; entries from here on
-     * that say otherwise came from an adopted lineage the stream now contradicts. */
-    size_t i = h->nlineage;
-    while (i > 1 && h->lineage[i - 1].first > h->next)
-        i--;
-    if (strcmp(h->lineage[i - 1].epoch, epoch) != 0) {
-        while (h->nlineage > 1 && h->lineage[h->nlineage - 1].first >= h->next)
-            h->nlineage--;
-        lineage_push(h, epoch, h->next);
-    }
-    history_append(h, f);
+    snprintf(h->epoch, sizeof h->epoch, "%s", epoch);
 }
 
 enum history_plan_result history_plan(const struct history *h, const char *epoch, uint64_t since,
                                       uint64_t *from)
 {
     *from = h->next;
-    size_t i = h->nlineage;
-    while (i > 0 && strcmp(h->lineage[i - 1].epoch, epoch) != 0)
-        i--;
-    if (i == 0)
+    if (strcmp(h->epoch, epoch) != 0)
         return HISTORY_EPOCH_CHANGED;
-    i--;
-    if (since + 1 < h->lineage[i].first)
-        return HISTORY_DIVERGED; /* claims an offset this epoch never sequenced */
-    if (i + 1 < h->nlineage) {
-        /* An earlier epoch: valid up to the offset before the next epoch took over. */
-        if (since >= h->lineage[i + 1].first)
-            return HISTORY_DIVERGED;
-    } else if (since >= h->next) {
+    if (since >= h->next)
         return HISTORY_AHEAD;
-    }
     if (since + 1 < h->first)
         return HISTORY_TRUNCATED;
     *from = since + 1;
@@ -187,11 +145,14 @@ enum history_plan_result history_plan(const struct history *h, const char *epoch
 const char *history_plan_name(enum history_plan_result r)
 {
     switch (r) {
-    case HISTORY_RECOVERED: return "recovered";
-    case HISTORY_EPOCH_CHANGED: return "epoch_changed";
-    case HISTORY_TRUNCATED: return "history_truncated";
-    case HISTORY_AHEAD: return "offset_ahead";
-    case HISTORY_DIVERGED: return "diverged";
+    case HISTORY_RECOVERED:
+        return "recovered";
+    case HISTORY_EPOCH_CHANGED:
+        return "epoch_changed";
+    case HISTORY_TRUNCATED:
+        return "history_truncated";
+    case HISTORY_AHEAD:
+        return "offset_ahead";
     }
     return "unknown";
 }

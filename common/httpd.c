@@ -57,8 +57,8 @@ void httpd_reply_json(struct httpd_response *resp, int status, json_t *v)
     json_decref(v);
 }
 
-void httpd_reply_error(struct httpd_response *resp, int status, const char *code,
-                       const char *fmt, ...)
+void httpd_reply_error(struct httpd_response *resp, int status, const char *code, const char *fmt,
+                       ...)
 {
     char msg[512];
     va_list ap;
@@ -134,8 +134,8 @@ static enum MHD_Result send_response(struct httpd *h, struct MHD_Connection *con
     return ret;
 }
 
-static enum MHD_Result reply_error_now(struct httpd *h, struct MHD_Connection *conn, int status, const char *code,
-                                       const char *msg, const char *allow)
+static enum MHD_Result reply_error_now(struct httpd *h, struct MHD_Connection *conn, int status,
+                                       const char *code, const char *msg, const char *allow)
 {
     struct httpd_response resp = {0};
     httpd_reply_error(&resp, status, code, "%s", msg);
@@ -164,8 +164,8 @@ static int is_json_type(const char *ct)
 }
 
 /* First call for a request: route it and check what can be checked from the headers. */
-static enum MHD_Result start_request(struct httpd *h, struct MHD_Connection *conn,
-                                     const char *url, const char *method, void **con_cls)
+static enum MHD_Result start_request(struct httpd *h, struct MHD_Connection *conn, const char *url,
+                                     const char *method, void **con_cls)
 {
     const struct httpd_route *route = NULL;
     char allow[128] = "";
@@ -178,7 +178,8 @@ static enum MHD_Result start_request(struct httpd *h, struct MHD_Connection *con
             route = r;
             break;
         }
-        if (strstr(allow, r->method) == NULL && strlen(allow) + strlen(r->method) + 3 < sizeof allow) {
+        if (strstr(allow, r->method) == NULL &&
+            strlen(allow) + strlen(r->method) + 3 < sizeof allow) {
             if (*allow)
                 strcat(allow, ", ");
             strcat(allow, r->method);
@@ -188,7 +189,8 @@ static enum MHD_Result start_request(struct httpd *h, struct MHD_Connection *con
         char msg[320];
         snprintf(msg, sizeof msg, "method %.16s not allowed on %.64s; allowed: %s", method, url,
                  allow);
-        return reply_error_now(h, conn, MHD_HTTP_METHOD_NOT_ALLOWED, "method_not_allowed", msg, allow);
+        return reply_error_now(h, conn, MHD_HTTP_METHOD_NOT_ALLOWED, "method_not_allowed", msg,
+                               allow);
     }
     if (route == NULL) {
         char msg[200];
@@ -212,8 +214,8 @@ static enum MHD_Result start_request(struct httpd *h, struct MHD_Connection *con
             char msg[200];
             snprintf(msg, sizeof msg, "Content-Type must be application/json, got '%.64s'",
                      ct ? ct : "(none)");
-            return reply_error_now(h, conn, MHD_HTTP_UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type",
-                                   msg, NULL);
+            return reply_error_now(h, conn, MHD_HTTP_UNSUPPORTED_MEDIA_TYPE,
+                                   "unsupported_media_type", msg, NULL);
         }
     }
     const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Content-Length");
@@ -351,14 +353,25 @@ struct httpd *httpd_new(const struct httpd_config *c, char *err, size_t errlen)
     }
     unsigned threads = c->threads ? c->threads : 2;
     unsigned maxc = c->max_connections ? c->max_connections : 1024;
-    h->d = MHD_start_daemon(
-        MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ITC | MHD_USE_ERROR_LOG,
-        (uint16_t)c->port, NULL, NULL, access_cb, h, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, h,
-        MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
-        MHD_OPTION_THREAD_POOL_SIZE, threads, MHD_OPTION_CONNECTION_LIMIT, maxc,
-        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)30, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
-        (size_t)64 * 1024, MHD_OPTION_LISTEN_BACKLOG_SIZE, (unsigned)1024,
-        MHD_OPTION_NOTIFY_COMPLETED, completed_cb, h, MHD_OPTION_END);
+    if (c->thread_per_connection) {
+        h->d = MHD_start_daemon(
+            MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION | MHD_USE_POLL |
+                MHD_USE_ITC | MHD_USE_ERROR_LOG,
+            (uint16_t)c->port, NULL, NULL, access_cb, h, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, h,
+            MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa, MHD_OPTION_CONNECTION_LIMIT, maxc,
+            MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)30, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
+            (size_t)64 * 1024, MHD_OPTION_LISTEN_BACKLOG_SIZE, (unsigned)1024,
+            MHD_OPTION_THREAD_STACK_SIZE, (size_t)256 * 1024, MHD_OPTION_NOTIFY_COMPLETED,
+            completed_cb, h, MHD_OPTION_END);
+    } else {
+        h->d = MHD_start_daemon(
+            MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ITC | MHD_USE_ERROR_LOG,
+            (uint16_t)c->port, NULL, NULL, access_cb, h, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, h,
+            MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa, MHD_OPTION_THREAD_POOL_SIZE, threads,
+            MHD_OPTION_CONNECTION_LIMIT, maxc, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)30,
+            MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)64 * 1024, MHD_OPTION_LISTEN_BACKLOG_SIZE,
+            (unsigned)1024, MHD_OPTION_NOTIFY_COMPLETED, completed_cb, h, MHD_OPTION_END);
+    }
     if (h->d == NULL) {
         snprintf(err, errlen, "cannot listen for HTTP on %s:%d (address in use?)",
                  (c->bind && *c->bind) ? c->bind : "0.0.0.0", c->port);

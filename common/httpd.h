@@ -31,9 +31,9 @@ struct httpd_request {
 
 struct httpd_response {
     int status;
-    char *body;               /* malloc'd; the helper frees it */
+    char *body; /* malloc'd; the helper frees it */
     size_t len;
-    const char *content_type; /* default application/json */
+    const char *content_type;            /* default application/json */
     char *headers[HTTPD_MAX_HEADERS][2]; /* extra headers, malloc'd pairs */
     int nheaders;
 };
@@ -54,13 +54,14 @@ struct httpd_config {
     const char *bind; /* NULL or "" = all addresses */
     int port;         /* 0 = pick a free one (see httpd_port) */
     size_t max_body;
-    long body_timeout_ms;   /* whole-body deadline; 0 = 10 s */
-    unsigned threads;       /* 0 = 2 */
-    unsigned max_connections; /* 0 = 1024 */
+    long body_timeout_ms;      /* whole-body deadline; 0 = 10 s */
+    unsigned threads;          /* 0 = 2 */
+    int thread_per_connection; /* handlers may block (e.g. on a database): a thread each */
+    unsigned max_connections;  /* 0 = 1024 */
     const struct httpd_route *routes;
     size_t nroutes;
     void *ud;
-    const char *name; /* for logs */
+    const char *name;         /* for logs */
     const char *bearer_token; /* for routes with auth; NULL = open */
     struct metrics *metrics;  /* optional: http_responses_total{class=...} */
 };
@@ -87,8 +88,8 @@ const char *httpd_query(const struct httpd_request *r, const char *name);
 /* Sets resp to status with v serialised as the body. Steals the reference to v. */
 void httpd_reply_json(struct httpd_response *resp, int status, json_t *v);
 /* Sets resp to status with {"error":code,"message":<printf>}. */
-void httpd_reply_error(struct httpd_response *resp, int status, const char *code,
-                       const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+void httpd_reply_error(struct httpd_response *resp, int status, const char *code, const char *fmt,
+                       ...) __attribute__((format(printf, 4, 5)));
 /* Sets a plain-text body (copied). */
 void httpd_reply_text(struct httpd_response *resp, int status, const char *content_type,
                       const char *text, size_t len);

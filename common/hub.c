@@ -13,9 +13,7 @@
 
 _Static_assert(FRAME_PRE >= LWS_PRE, "frame headroom must cover LWS_PRE");
 
-
 static const char *const default_paths[] = {"/websocket-service", "/", "/socket.io/", NULL};
-
 
 void hub_config_defaults(struct hub_config *c)
 {
@@ -40,7 +38,6 @@ void hub_random_epoch(char *out, size_t outlen)
     snprintf(out, outlen, "%02x%02x%02x%02x%02x%02x%02x%02x", r[0], r[1], r[2], r[3], r[4], r[5],
              r[6], r[7]);
 }
-
 
 /*
  * Asks the lws thread for a sweep (any thread). Coalesced: while one is pending, more
@@ -97,13 +94,16 @@ static int hub_callback(struct lws *wsi, enum lws_callback_reasons reason, void 
         if (c) {
             LOG_DEBUG("client_closed hub=%s peer=%s", h->cfg.name, c->peer);
             hub_client_unlink(h, c);
+            hub_client_release(c);
         }
         return 0;
     case LWS_CALLBACK_EVENT_WAIT_CANCELLED:
         /* lws also wakes the loop itself, once per accepted connection: sweep only when
          * hub_wake() asked (a 10,000-client connect storm made 10,000 sweeps of all). */
-        if (h && atomic_exchange(&h->wake, 0))
+        if (h && atomic_exchange(&h->wake, 0)) {
+            hub_take_fetches(h);
             hub_sweep(h);
+        }
         return 0;
     default:
         return 0;
@@ -145,8 +145,16 @@ static void register_metrics(struct hub *h, struct metrics *m)
                                 "Upgrades refused (bad path, full, stopping).");
     h->m_replay_ok = metrics_add(m, METRIC_COUNTER, "ws_replays_total", "result=\"recovered\"",
                                  "Reconnects with since/epoch, by outcome.");
-    h->m_replay_fail = metrics_add(m, METRIC_COUNTER, "ws_replays_total", "result=\"not_recovered\"",
-                                   "Reconnects with since/epoch, by outcome.");
+    h->m_replay_fail =
+        metrics_add(m, METRIC_COUNTER, "ws_replays_total", "result=\"not_recovered\"",
+                    "Reconnects with since/epoch, by outcome.");
+    h->m_unauth = metrics_add(m, METRIC_COUNTER, "ws_unauthorized_total", NULL,
+                              "Clients refused for a missing or bad token.");
+    h->m_chan_refused =
+        metrics_add(m, METRIC_COUNTER, "ws_channel_refused_total", NULL,
+                    "Channel joins refused (invalid, forbidden by the token, limit).");
+    h->m_fetches = metrics_add(m, METRIC_COUNTER, "ws_replay_fetches_total", NULL,
+                               "Replays beyond the memory ring asked of the store.");
 }
 
 /*
@@ -195,16 +203,16 @@ struct hub *hub_new(const struct hub_config *cfg, char *err, size_t errlen)
         snprintf(epoch, sizeof epoch, "%s", cfg->epoch);
     else
         hub_random_epoch(epoch, sizeof epoch);
-    if (h->cfg.replica_timeout_ms <= 0)
-        h->cfg.replica_timeout_ms = 1000;
-    atomic_init(&h->ninsync, 0);
-    atomic_init(&h->accepting, 1);
-    atomic_init(&h->resync, 0);
-    pthread_cond_init(&h->committed_cond, NULL);
+    if (h->cfg.max_channels <= 0)
+        h->cfg.max_channels = 32;
+    if (h->cfg.max_channels > HUB_CHANNELS_MAX)
+        h->cfg.max_channels = HUB_CHANNELS_MAX;
+    atomic_init(&h->reset, 0);
     atomic_init(&h->stopping, 0);
     atomic_init(&h->wake, 0);
     pthread_mutex_init(&h->lock, NULL);
-    h->hist = history_new(cfg->history, epoch);
+    h->next_ticket = 1;
+    h->hist = history_new(cfg->history, epoch, cfg->first_offset);
     h->batch = malloc(LWS_PRE + HUB_BATCH_BYTES);
     h->ping = hub_ping_frame();
     struct metrics *m = cfg->metrics;
@@ -221,7 +229,7 @@ struct hub *hub_new(const struct hub_config *cfg, char *err, size_t errlen)
         .name = "relaylab",
         .callback = hub_callback,
         .per_session_data_size = sizeof(struct hub_client),
-        .rx_buffer_size = 1024, /* per-connection buffer: keep idle clients small */
+        .rx_buffer_size = 1024,                 /* per-connection buffer: keep idle clients small */
         .tx_packet_size = HUB_BATCH_BYTES + 64, /* lws would chop sends at rx_buffer_size */
     };
     struct lws_context_creation_info info;
@@ -230,14 +238,16 @@ struct hub *hub_new(const struct hub_config *cfg, char *err, size_t errlen)
     info.iface = (cfg->bind && *cfg->bind) ? cfg->bind : NULL;
     info.protocols = h->protocols;
     info.user = h;
-    info.options = LWS_SERVER_OPTION_VALIDATE_UTF8 | LWS_SERVER_OPTION_HTTP_HEADERS_SECURITY_BEST_PRACTICES_ENFORCE;
+    info.options = LWS_SERVER_OPTION_VALIDATE_UTF8 |
+                   LWS_SERVER_OPTION_HTTP_HEADERS_SECURITY_BEST_PRACTICES_ENFORCE;
     info.timeout_secs = 10;
     /* A policy of zeros turns lws's per-connection validity timer off (its default would
      * ping after 300 s): the sweep pings idle clients instead (hub_ping.c). */
     info.retry_and_idle_policy = &h->retry;
     h->ctx = create_context(h, &info);
     if (h->ctx == NULL) {
-        snprintf(err, errlen, "cannot listen for websockets on %s:%d (address in use or not local?)",
+        snprintf(err, errlen,
+                 "cannot listen for websockets on %s:%d (address in use or not local?)",
                  info.iface ? info.iface : "*", cfg->port);
         goto fail;
     }
@@ -281,8 +291,15 @@ void hub_free(struct hub *h)
     pthread_mutex_lock(&h->lock);
     history_free(h->hist);
     pthread_mutex_unlock(&h->lock);
+    while (h->results) {
+        struct hub_fetch_result *r = h->results;
+        h->results = r->next;
+        for (size_t i = 0; i < r->n; i++)
+            frame_unref(r->frames[i]);
+        free(r->frames);
+        free(r);
+    }
     pthread_mutex_destroy(&h->lock);
-    pthread_cond_destroy(&h->committed_cond);
     metrics_free(h->own_metrics);
     free(h->batch);
     frame_unref(h->ping);
@@ -302,127 +319,87 @@ const char *hub_epoch(struct hub *h, char buf[ENVELOPE_EPOCH_BUF])
     return buf;
 }
 
-size_t hub_lineage(struct hub *h, struct history_epoch_span *out, size_t max)
+struct frame *hub_encode(const char *event, const char *channel, const char *data_json,
+                         size_t data_len, uint64_t offset, const char *epoch)
 {
-    pthread_mutex_lock(&h->lock);
-    size_t n = history_lineage(h->hist, out, max);
-    pthread_mutex_unlock(&h->lock);
-    return n;
-}
-
-void hub_set_accepting(struct hub *h, int on)
-{
-    atomic_store(&h->accepting, on ? 1 : 0);
-}
-
-void hub_begin_epoch(struct hub *h)
-{
-    char epoch[ENVELOPE_EPOCH_BUF];
-    hub_random_epoch(epoch, sizeof epoch);
-    pthread_mutex_lock(&h->lock);
-    history_begin_epoch(h->hist, epoch);
-    pthread_mutex_unlock(&h->lock);
-    LOG_INFO("epoch_begun hub=%s epoch=%s", h->cfg.name, epoch);
-}
-
-void hub_adopt(struct hub *h, const struct history_epoch_span *lineage, size_t n, uint64_t next)
-{
-    pthread_mutex_lock(&h->lock);
-    history_adopt(h->hist, lineage, n, next);
-    h->committed = history_last(h->hist);
-    pthread_mutex_unlock(&h->lock);
-    atomic_store(&h->resync, 1);
-    hub_wake(h);
-}
-
-/* Builds the three encodings of one event: plain, Socket.IO, and (with an id) replication. */
-static struct frame *encode_all(const char *event, const char *data, size_t len, uint64_t off,
-                                const char *epoch, const char *id)
-{
-    struct frame *f = envelope_encode(event, data, len, off, epoch);
+    struct frame *f = envelope_encode(event, channel, data_json, data_len, offset, epoch);
     if (f == NULL)
         return NULL;
     frame_seal_text(f);
-    f->alt = eio_event(event, data, len, off, epoch);
-    if (id && *id) {
-        f->rep = envelope_encode_with_id(event, data, len, off, epoch, id);
-        if (f->rep)
-            frame_seal_text(f->rep);
-    }
-    if (f->alt == NULL || (id && *id && f->rep == NULL)) {
+    f->alt = eio_event(event, data_json, data_len, offset, epoch);
+    if (f->alt == NULL) {
         frame_unref(f);
         return NULL;
     }
     return f;
 }
 
-/* Called with h->lock held after an append: without in-sync replicas, commit at once. */
-static void commit_if_alone(struct hub *h)
+uint64_t hub_last_offset(struct hub *h)
 {
-    if (atomic_load(&h->ninsync) == 0) {
-        h->committed = history_last(h->hist);
-        pthread_cond_broadcast(&h->committed_cond);
-    }
+    pthread_mutex_lock(&h->lock);
+    uint64_t last = history_last(h->hist);
+    pthread_mutex_unlock(&h->lock);
+    return last;
 }
 
-uint64_t hub_mirror(struct hub *h, const char *frame, size_t len, char *id_out, size_t idlen,
-                    char *err, size_t errlen)
+int hub_append(struct hub *h, const char *epoch, struct frame *f)
 {
-    struct envelope_wire w;
-    if (envelope_parse_wire(frame, len, &w, err, errlen) != 0)
-        return 0;
-    char event[ENVELOPE_EVENT_MAX + 1], epoch[ENVELOPE_EPOCH_BUF];
-    snprintf(event, sizeof event, "%.*s", (int)w.event_len, w.event);
-    snprintf(epoch, sizeof epoch, "%.*s", (int)w.epoch_len, w.epoch);
-    if (!envelope_epoch_valid(epoch) || w.id_len >= idlen) {
-        snprintf(err, errlen, "bad epoch or id");
-        return 0;
+    if (atomic_load(&h->stopping)) {
+        frame_unref(f);
+        return -1;
     }
-    snprintf(id_out, idlen, "%.*s", (int)w.id_len, w.id ? w.id : "");
     pthread_mutex_lock(&h->lock);
-    uint64_t next = history_next_offset(h->hist);
-    if (w.offset < next) {
-        pthread_mutex_unlock(&h->lock);
-        return w.offset; /* already held */
+    int rc;
+    if (strcmp(history_epoch(h->hist), epoch) != 0) {
+        frame_unref(f);
+        rc = -1;
+    } else {
+        rc = history_append_at(h->hist, f) == 0 ? 0 : 1;
     }
-    if (w.offset > next) {
-        pthread_mutex_unlock(&h->lock);
-        snprintf(err, errlen, "gap: got offset %llu, expected %llu", (unsigned long long)w.offset,
-                 (unsigned long long)next);
-        return 0;
-    }
-    struct frame *f = encode_all(event, w.data, w.data_len, w.offset, epoch, id_out);
-    if (f)
-        history_append_mirrored(h->hist, f, epoch);
-    commit_if_alone(h);
     pthread_mutex_unlock(&h->lock);
-    if (f == NULL) {
-        snprintf(err, errlen, "out of memory");
-        return 0;
+    if (rc == 0) {
+        metric_inc(h->m_events);
+        hub_wake(h);
     }
-    metric_inc(h->m_events);
+    return rc;
+}
+
+void hub_reset(struct hub *h, const char *epoch, uint64_t next)
+{
+    pthread_mutex_lock(&h->lock);
+    history_reset(h->hist, epoch, next);
+    pthread_mutex_unlock(&h->lock);
+    atomic_store(&h->reset, 1);
+    LOG_INFO("stream_reset hub=%s epoch=%s next=%llu", h->cfg.name, epoch,
+             (unsigned long long)next);
     hub_wake(h);
-    return w.offset;
 }
 
-int hub_wait_commit(struct hub *h, uint64_t offset, long timeout_ms)
+void hub_set_fetcher(struct hub *h, hub_fetch_fn fn, void *ud)
 {
-    struct timespec dl;
-    clock_gettime(CLOCK_REALTIME, &dl);
-    dl.tv_sec += timeout_ms / 1000;
-    dl.tv_nsec += (timeout_ms % 1000) * 1000000L;
-    if (dl.tv_nsec >= 1000000000L) {
-        dl.tv_sec++;
-        dl.tv_nsec -= 1000000000L;
+    h->fetch = fn;
+    h->fetch_ud = ud;
+}
+
+void hub_fetch_done(struct hub *h, uint64_t ticket, enum hub_fetch_status st, struct frame **frames,
+                    size_t n)
+{
+    struct hub_fetch_result *r = calloc(1, sizeof *r);
+    if (r == NULL) {
+        for (size_t i = 0; i < n; i++)
+            frame_unref(frames[i]);
+        free(frames);
+        return; /* the client stays parked until it reconnects: memory is gone anyway */
     }
+    r->ticket = ticket;
+    r->st = st;
+    r->frames = frames;
+    r->n = n;
     pthread_mutex_lock(&h->lock);
-    while (h->committed < offset) {
-        if (pthread_cond_timedwait(&h->committed_cond, &h->lock, &dl) != 0)
-            break;
-    }
-    int ok = h->committed >= offset;
+    r->next = h->results;
+    h->results = r;
     pthread_mutex_unlock(&h->lock);
-    return ok;
+    hub_wake(h);
 }
 
 void hub_stop(struct hub *h)
@@ -451,19 +428,17 @@ int hub_run(struct hub *h, volatile sig_atomic_t *stop_flag)
     return 0;
 }
 
-uint64_t hub_publish(struct hub *h, const char *event, const char *data_json, size_t data_len,
-                     const char *id)
+uint64_t hub_publish(struct hub *h, const char *event, const char *channel, const char *data_json,
+                     size_t data_len)
 {
     if (atomic_load(&h->stopping))
         return 0;
     pthread_mutex_lock(&h->lock);
     uint64_t off = history_next_offset(h->hist);
-    /* Encoded once per framing, never per client: plain JSON, Socket.IO, replication. */
-    struct frame *f = encode_all(event, data_json, data_len, off, history_epoch(h->hist), id);
-    if (f) {
+    /* Encoded once per framing, never per client. */
+    struct frame *f = hub_encode(event, channel, data_json, data_len, off, history_epoch(h->hist));
+    if (f)
         history_append(h->hist, f);
-        commit_if_alone(h);
-    }
     pthread_mutex_unlock(&h->lock);
     if (f == NULL)
         return 0;
@@ -485,7 +460,5 @@ void hub_stats(struct hub *h, struct hub_stats *out)
     out->replays_failed = (uint64_t)metric_get(h->m_replay_fail);
     pthread_mutex_lock(&h->lock);
     out->last_offset = history_last(h->hist);
-    out->committed = h->committed;
     pthread_mutex_unlock(&h->lock);
-    out->replicas = h->nreplicas;
 }

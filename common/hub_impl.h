@@ -10,6 +10,7 @@
 #include <libwebsockets.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <string.h>
 
 #include "envelope.h"
 #include "history.h"
@@ -18,8 +19,19 @@
 #define HUB_TICK_MS 50
 #define HUB_BATCH 64          /* frames written per writeable callback at most */
 #define HUB_BATCH_BYTES 65536 /* and bytes: a client's backlog goes out in one send() */
+#define HUB_SCAN_MAX 4096     /* other channels' frames skipped per pass at most */
 #define HUB_CTRL_MAX 6
-#define HUB_NOT_JOINED UINT64_MAX /* cursor of a Socket.IO client before it joins "/" */
+#define HUB_NOT_JOINED UINT64_MAX   /* cursor of a Socket.IO client before it joins "/" */
+#define HUB_PARKED (UINT64_MAX - 1) /* cursor while a fetch for the client is under way */
+
+/* A set of channel names (hub_chan.c). */
+struct hub_chanset {
+    uint32_t n, cap;
+    struct hub_chan {
+        uint64_t hash;
+        char *name;
+    } v[];
+};
 
 struct hub_client {
     struct lws *wsi;
@@ -34,19 +46,35 @@ struct hub_client {
     const char *close_reason;
     size_t rx_bytes;   /* bytes of the message being received */
     int sio;           /* speaks Socket.IO v4 (Engine.IO v4) framing */
-    int replica;       /* a follower relay: gets every frame with ids, acknowledges offsets */
-    int insync;        /* replica caught up with the commit: the commit waits for it */
-    uint64_t acked;    /* replica: newest offset it acknowledged */
-    int64_t ack_at_us; /* replica: when acked last advanced (or it was caught up) */
     int64_t rx_at_us;  /* last message or pong from the client (keepalive, hub_ping.c) */
     int pinged;        /* a websocket PING went out since then */
     int awaiting_pong; /* Socket.IO heartbeat sent, "3" not yet received */
     int64_t ping_at_us;
     char sid[24];
     int has_since;
+    int refused; /* authentication failed: close with close_code after the handshake */
+    int authed;  /* presented a token the auth callback accepted */
     uint64_t since;
     char epoch[ENVELOPE_EPOCH_MAX + 1];
     char peer[48];
+    struct hub_chanset *chans;   /* channels joined; NULL = broadcast only */
+    struct hub_chanset *allowed; /* with authentication: what the token allows; NULL = any */
+    char *want_chans;            /* ?channels= of the upgrade, joined at join time */
+    /* Replay from the fetcher (MongoDB): frames to send before the ring, owned. */
+    uint64_t fetch_ticket; /* non-zero while a fetch is under way */
+    int fetch_first;       /* the pending fetch decides the _recovery answer */
+    uint64_t fetch_since, fetch_to;
+    struct frame **pend;
+    uint32_t npend, ipend;
+};
+
+/* A fetch answer waiting for the lws thread. */
+struct hub_fetch_result {
+    struct hub_fetch_result *next;
+    uint64_t ticket;
+    enum hub_fetch_status st;
+    struct frame **frames;
+    size_t n;
 };
 
 struct hub {
@@ -62,14 +90,13 @@ struct hub {
     lws_sorted_usec_list_t tick;
     int port;
 
-    pthread_mutex_t lock; /* guards hist and committed */
-    pthread_cond_t committed_cond;
+    pthread_mutex_t lock; /* guards hist and results */
     struct history *hist;
-    uint64_t committed; /* clients get offsets <= committed */
-    atomic_int ninsync; /* in-sync replicas: when 0, publish commits at once */
-    atomic_int accepting;
-    atomic_int resync;  /* history was replaced: close the clients (lws thread) */
-    uint64_t nreplicas; /* lws thread */
+    struct hub_fetch_result *results; /* fetch answers, newest first */
+    hub_fetch_fn fetch;
+    void *fetch_ud;
+    uint64_t next_ticket; /* lws thread */
+    atomic_int reset;     /* the stream was replaced: close the clients (lws thread) */
 
     /* lws thread only */
     struct hub_client *clients;
@@ -83,12 +110,13 @@ struct hub {
     struct frame *ping;   /* the websocket PING frame, pre-framed (hub_ping.c) */
     struct metrics *own_metrics;
     struct metric *m_clients, *m_conns, *m_events, *m_frames, *m_slow, *m_rejected, *m_replay_ok,
-        *m_replay_fail;
+        *m_replay_fail, *m_unauth, *m_chan_refused, *m_fetches;
 };
 
 int64_t hub_now_us(void);
 
-/* Upgrade filter: checks the path, reads since/epoch/EIO from the query. 0 = accept. */
+/* Upgrade filter: checks the path, reads since/epoch/EIO/channels/token from the query. 0 = accept.
+ */
 int hub_client_filter(struct hub *h, struct lws *wsi, struct hub_client *c);
 void hub_client_established(struct hub *h, struct lws *wsi, struct hub_client *c);
 int hub_client_writeable(struct hub *h, struct hub_client *c);
@@ -97,6 +125,55 @@ int hub_client_receive(struct hub *h, struct lws *wsi, struct hub_client *c, con
 void hub_client_unlink(struct hub *h, struct hub_client *c);
 /* Looks at every client: slow ones closed, heartbeats, writes requested where frames wait. */
 void hub_sweep(struct hub *h);
+/* Runs the hub's auth callback for token (NULL = none); sets c->allowed. 0 = accepted. */
+int hub_client_authenticate(struct hub *h, struct hub_client *c, const char *token);
+/* Asks the fetcher for since+1 .. to; the client is parked until the answer. first = 1 when
+ * the answer decides the client's _recovery frame. */
+void hub_client_fetch(struct hub *h, struct hub_client *c, uint64_t since, uint64_t to, int first);
+/* Hands fetch answers to their clients (lws thread). */
+void hub_take_fetches(struct hub *h);
+/* Frees a client's per-connection allocations (channels, pending replay). */
+void hub_client_release(struct hub_client *c);
+
+/* Channels (hub_chan.c). */
+/* 1 when the client should get frame f: broadcast, or a channel it joined. */
+static inline int hub_client_wants(const struct hub_client *c, const struct frame *f)
+{
+    if (f->channel == NULL)
+        return 1;
+    if (c->chans == NULL)
+        return 0;
+    for (uint32_t i = 0; i < c->chans->n; i++)
+        if (c->chans->v[i].hash == f->chash && strcmp(c->chans->v[i].name, f->channel) == 0)
+            return 1;
+    return 0;
+}
+int hub_chanset_has(const struct hub_chanset *s, const char *name);
+/* Adds name (copied). Returns 0, 1 when already there, -1 when out of memory. */
+int hub_chanset_add(struct hub_chanset **s, const char *name);
+/* Removes name. Returns 1 when it was there. */
+int hub_chanset_remove(struct hub_chanset *s, const char *name);
+size_t hub_chanset_count(const struct hub_chanset *s);
+void hub_chanset_free(struct hub_chanset *s); /* accepts NULL */
+/* Fills a grant's channels into a set (NULL when it allows any). */
+struct hub_chanset *hub_chanset_from_grant(const struct hub_grant *g);
+/*
+ * Joins (join = 1) or leaves each channel of names[0..n) for client c, within the hub's
+ * per-client limit and the client's grant. Appends to `refused` an object
+ * {"channel","reason"} per name refused (reason: invalid, forbidden, limit). Returns the
+ * number joined or left.
+ */
+int hub_client_channels(struct hub *h, struct hub_client *c, const char *const *names, size_t n,
+                        int join, json_t *refused);
+/* The client's channels as a JSON array of strings (new reference). */
+json_t *hub_client_channel_list(const struct hub_client *c);
+/*
+ * Queues a _subscribed control frame {"channels":[...],"refused":[...],"from":F} (refused:
+ * stolen): the client's channels are delivered from offset F on, so it knows what it is owed.
+ */
+void hub_queue_subscribed(struct hub *h, struct hub_client *c, json_t *refused, uint64_t from);
+/* The offset a channel joined now takes effect from, for _subscribed. */
+uint64_t hub_client_next_offset(struct hub *h, const struct hub_client *c);
 /* A new random epoch name into out (ENVELOPE_EPOCH_BUF bytes). */
 void hub_random_epoch(char *out, size_t outlen);
 
@@ -115,7 +192,7 @@ void hub_client_set_resume(struct hub_client *c, const char *since, const char *
 struct frame *hub_control_frame(const struct hub_client *c, const char *name, json_t *data);
 
 /*
- * Writes nf pre-framed frames (bytes in all) to the client's socket now, in order (hub_write.c).
+ * Writes nf pre-framed frames (bytes in all) to the client's socket now, in order (hub_send.c).
  * What the socket does not take lws keeps and sends first; it calls the writeable callback
  * once that is out. Returns -1 when the connection failed.
  */

@@ -1,11 +1,13 @@
 /*
- * hub_session — one websocket client of the hub: the upgrade filter, joining (where the
- * replay plan is made), writing events, reading what the client sends, and the sweep that
- * closes slow clients. Socket.IO framing lives in hub_sio.c. Runs on the lws service thread only.
+ * hub_session — one websocket client of the hub: the upgrade filter (path, resume point,
+ * channels, token), joining (where the replay plan is made, and a replay beyond the ring is
+ * asked of the fetcher), and what the client sends. Writing and the sweep are in
+ * hub_write.c, Socket.IO framing in hub_sio.c. Runs on the lws service thread only.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/random.h>
 #include <time.h>
 
@@ -75,18 +77,41 @@ void hub_client_unlink(struct hub *h, struct hub_client *c)
         c->next->prev = c->prev;
     c->prev = c->next = NULL;
     c->established = 0;
-    if (c->replica) {
-        h->nreplicas--;
-        if (c->insync)
-            atomic_fetch_sub(&h->ninsync, 1);
-        LOG_INFO("replica_left hub=%s peer=%s acked=%llu", h->cfg.name, c->peer,
-                 (unsigned long long)c->acked);
-    }
     h->nclients--;
     metric_set(h->m_clients, (int64_t)h->nclients);
     for (int i = 0; i < c->nctrl; i++)
         frame_unref(c->ctrl[i]);
     c->nctrl = 0;
+}
+
+static void drop_pending(struct hub_client *c)
+{
+    for (uint32_t i = c->ipend; i < c->npend; i++)
+        frame_unref(c->pend[i]);
+    free(c->pend);
+    c->pend = NULL;
+    c->npend = c->ipend = 0;
+}
+
+uint64_t hub_client_next_offset(struct hub *h, const struct hub_client *c)
+{
+    /* A fetch under way was asked with the old channels: the new ones count after it. A
+     * fetched replay waiting to be sent was filtered already: its end is the cursor. */
+    if (c->fetch_ticket)
+        return c->fetch_to + 1;
+    if (c->cursor == HUB_NOT_JOINED || c->cursor == HUB_PARKED)
+        return hub_last_offset(h) + 1;
+    return c->cursor;
+}
+
+void hub_client_release(struct hub_client *c)
+{
+    hub_chanset_free(c->chans);
+    hub_chanset_free(c->allowed);
+    free(c->want_chans);
+    c->chans = c->allowed = NULL;
+    c->want_chans = NULL;
+    drop_pending(c);
 }
 
 static int path_accepted(const struct hub *h, const char *path)
@@ -104,13 +129,16 @@ void hub_client_set_resume(struct hub_client *c, const char *since, const char *
         return;
     char *end;
     unsigned long long s = strtoull(since, &end, 10);
-    if (*since == '\0' || *end != '\0')
+    if (*since == '\0' || *end != '\0' || *since == '-')
         return; /* a malformed since is treated as absent: the client gets live events */
     c->since = s;
     c->has_since = 1;
     if (epoch && envelope_epoch_valid(epoch))
         snprintf(c->epoch, sizeof c->epoch, "%s", epoch);
 }
+
+/* Longest query argument read: a channel list at the per-client ceiling fits. */
+#define HUB_URLARG_MAX 4096
 
 /*
  * Copies query argument `name` (e.g. "since=") into out. lws's lookup gives up at the first
@@ -119,17 +147,45 @@ void hub_client_set_resume(struct hub_client *c, const char *since, const char *
  */
 static const char *urlarg(struct lws *wsi, const char *name, char *out, size_t outlen)
 {
-    char buf[512];
-    const char *v = lws_get_urlarg_by_name(wsi, name, buf, (int)sizeof buf);
-    if (v == NULL || strlen(v) >= outlen)
+    char *buf = malloc(HUB_URLARG_MAX);
+    if (buf == NULL)
         return NULL;
-    memcpy(out, v, strlen(v) + 1);
-    return out;
+    const char *v = lws_get_urlarg_by_name(wsi, name, buf, HUB_URLARG_MAX);
+    const char *r = NULL;
+    if (v != NULL && strlen(v) < outlen) {
+        memmove(out, v, strlen(v) + 1);
+        r = out;
+    }
+    free(buf);
+    return r;
+}
+
+int hub_client_authenticate(struct hub *h, struct hub_client *c, const char *token)
+{
+    if (h->cfg.auth == NULL)
+        return 0;
+    struct hub_grant *g = calloc(1, sizeof *g);
+    char err[160] = "";
+    int rc = g ? h->cfg.auth(h->cfg.auth_ud, token, g, err, sizeof err) : -1;
+    if (rc == 0) {
+        hub_chanset_free(c->allowed);
+        c->allowed = hub_chanset_from_grant(g);
+        if (!g->any && c->allowed == NULL)
+            rc = -1; /* out of memory: refuse rather than grant everything */
+    }
+    free(g);
+    if (rc != 0) {
+        metric_inc(h->m_unauth);
+        metric_inc(h->m_rejected);
+        LOG_INFO("client_unauthorized hub=%s peer=%s reason=\"%s\"", h->cfg.name, c->peer,
+                 *err ? err : "refused");
+    }
+    return rc;
 }
 
 int hub_client_filter(struct hub *h, struct lws *wsi, struct hub_client *c)
 {
-    char path[256], since[32], epoch[64], eio[8], rep[64];
+    char path[256], since[32], epoch[64], eio[8];
     if (lws_hdr_copy(wsi, path, sizeof path, WSI_TOKEN_GET_URI) <= 0 || !path_accepted(h, path) ||
         atomic_load(&h->stopping)) {
         LOG_DEBUG("upgrade_refused hub=%s path=%s", h->cfg.name, path);
@@ -137,12 +193,6 @@ int hub_client_filter(struct hub *h, struct lws *wsi, struct hub_client *c)
     }
     if (c == NULL)
         return 0;
-    if (strcmp(path, "/websocket-service") == 0 && urlarg(wsi, "replica=", rep, sizeof rep))
-        c->replica = 1;
-    if (!c->replica && !atomic_load(&h->accepting)) {
-        LOG_DEBUG("upgrade_refused hub=%s reason=not_accepting", h->cfg.name);
-        return -1; /* a follower that is not in sync yet: the proxy tries another relay */
-    }
     if (strncmp(path, "/socket.io/", 11) == 0 && urlarg(wsi, "EIO=", eio, sizeof eio)) {
         if (strcmp(eio, "4") != 0) {
             LOG_INFO("upgrade_refused hub=%s reason=engine_io_version eio=%s", h->cfg.name, eio);
@@ -152,66 +202,187 @@ int hub_client_filter(struct hub *h, struct lws *wsi, struct hub_client *c)
     }
     hub_client_set_resume(c, urlarg(wsi, "since=", since, sizeof since),
                           urlarg(wsi, "epoch=", epoch, sizeof epoch));
+    char *list = malloc(HUB_URLARG_MAX);
+    if (list && urlarg(wsi, "channels=", list, HUB_URLARG_MAX) && *list) {
+        c->want_chans = list;
+        list = NULL;
+    }
+    free(list);
+    if (h->cfg.auth) {
+        /* Browsers cannot set headers on a websocket: ?token= is the usual carrier. */
+        char *tok = malloc(HUB_URLARG_MAX);
+        const char *t = tok ? urlarg(wsi, "token=", tok, HUB_URLARG_MAX) : NULL;
+        if (t == NULL && tok &&
+            lws_hdr_copy(wsi, tok, HUB_URLARG_MAX, WSI_TOKEN_HTTP_AUTHORIZATION) > 7 &&
+            strncasecmp(tok, "Bearer ", 7) == 0)
+            t = tok + 7;
+        /* A Socket.IO client may bring its token in the CONNECT auth instead. */
+        if ((t || !c->sio) && hub_client_authenticate(h, c, t) != 0)
+            c->refused = 1; /* told with a close code once the handshake is done */
+        else if (t)
+            c->authed = 1;
+        free(tok);
+    }
     return 0;
 }
 
-/* The client starts receiving events: makes the replay plan and queues _connected/_recovery. */
+/* Splits a comma-separated list in place into names (at most max). Returns how many. */
+static size_t split_list(char *s, const char **names, size_t max)
+{
+    size_t n = 0;
+    for (char *save = NULL, *t = strtok_r(s, ",", &save); t && n < max;
+         t = strtok_r(NULL, ",", &save))
+        names[n++] = t;
+    return n;
+}
+
+static void queue_recovery(struct hub *h, struct hub_client *c, int ok, const char *reason,
+                           uint64_t from)
+{
+    char epoch[ENVELOPE_EPOCH_BUF];
+    metric_inc(ok ? h->m_replay_ok : h->m_replay_fail);
+    json_t *d = json_pack("{s:b, s:s, s:s, s:I, s:I, s:I}", "recovered", ok, "reason", reason,
+                          "epoch", hub_epoch(h, epoch), "since", (json_int_t)c->since, "from",
+                          (json_int_t)from, "offset", (json_int_t)hub_last_offset(h));
+    hub_queue_ctrl(c, hub_control_frame(c, "_recovery", d));
+    json_decref(d);
+}
+
+/* Asks the fetcher for since+1 .. to for this client; it is parked until the answer. */
+void hub_client_fetch(struct hub *h, struct hub_client *c, uint64_t since, uint64_t to, int first)
+{
+    const char *names[HUB_CHANNELS_MAX];
+    size_t n = 0;
+    for (uint32_t i = 0; c->chans && i < c->chans->n && n < HUB_CHANNELS_MAX; i++)
+        names[n++] = c->chans->v[i].name;
+    c->fetch_ticket = h->next_ticket++;
+    c->fetch_first = first;
+    c->fetch_since = since;
+    c->fetch_to = to;
+    c->cursor = HUB_PARKED;
+    metric_inc(h->m_fetches);
+    struct hub_fetch req = {c->fetch_ticket, since, to, names, n};
+    h->fetch(h->fetch_ud, &req);
+}
+
 void hub_client_join(struct hub *h, struct hub_client *c)
 {
-    struct history_epoch_span lineage[HISTORY_LINEAGE_MAX];
     char epoch[ENVELOPE_EPOCH_BUF];
     pthread_mutex_lock(&h->lock);
     uint64_t last = history_last(h->hist), first = history_first(h->hist);
-    uint64_t committed = h->committed;
     snprintf(epoch, sizeof epoch, "%s", history_epoch(h->hist));
-    size_t nl = history_lineage(h->hist, lineage, HISTORY_LINEAGE_MAX);
     enum history_plan_result plan = HISTORY_RECOVERED;
-    uint64_t from = (c->replica ? last : committed) + 1;
+    uint64_t from = last + 1;
     if (c->has_since)
         plan = history_plan(h->hist, c->epoch, c->since, &from);
     pthread_mutex_unlock(&h->lock);
 
-    if (c->replica) {
-        /* A replica gets everything held; if it cannot resume it resyncs from our first. */
-        if (plan != HISTORY_RECOVERED)
-            from = first;
-        c->cursor = from;
-        c->live_from = from;
-        c->acked = from - 1;
-        c->ack_at_us = hub_now_us();
-        h->nreplicas++;
-    } else {
-        if (plan == HISTORY_RECOVERED && from > committed + 1)
-            from = committed + 1; /* resuming ahead of the commit: wait for it */
-        c->cursor = from;
-        c->live_from = committed + 1;
-    }
-    json_t *d = json_pack("{s:I, s:s}", "offset", (json_int_t)(c->replica ? last : committed),
-                          "epoch", epoch);
-    if (c->replica) {
-        json_t *l = json_array();
-        for (size_t i = 0; i < nl; i++)
-            json_array_append_new(
-                l, json_pack("[s, I]", lineage[i].epoch, (json_int_t)lineage[i].first));
-        json_object_set_new(d, "lineage", l);
-        json_object_set_new(d, "first", json_integer((json_int_t)first));
-    }
+    c->cursor = from;
+    c->live_from = last + 1;
+    json_t *d = json_pack("{s:I, s:s}", "offset", (json_int_t)last, "epoch", epoch);
     hub_queue_ctrl(c, hub_control_frame(c, "_connected", d));
     json_decref(d);
-    if (c->has_since) {
-        int ok = plan == HISTORY_RECOVERED;
-        metric_inc(ok ? h->m_replay_ok : h->m_replay_fail);
-        d = json_pack("{s:b, s:s, s:s, s:I, s:I, s:I}", "recovered", ok, "reason",
-                      history_plan_name(plan), "epoch", epoch, "since", (json_int_t)c->since,
-                      "from", (json_int_t)from, "offset",
-                      (json_int_t)(c->replica ? last : committed));
-        hub_queue_ctrl(c, hub_control_frame(c, "_recovery", d));
-        json_decref(d);
+    /* Over MongoDB the stream holds more than the ring, and a client may have seen offsets
+     * this relay has not tailed yet: the store decides. */
+    int fetch = c->has_since && h->fetch && (plan == HISTORY_TRUNCATED || plan == HISTORY_AHEAD);
+    if (c->want_chans) {
+        const char *names[HUB_CHANNELS_MAX + 1];
+        size_t n = split_list(c->want_chans, names, HUB_CHANNELS_MAX + 1);
+        json_t *refused = json_array();
+        hub_client_channels(h, c, names, n, 1, refused);
+        hub_queue_subscribed(h, c, refused, fetch ? c->since + 1 : from);
+        free(c->want_chans);
+        c->want_chans = NULL;
     }
-    LOG_DEBUG("client_join hub=%s peer=%s sio=%d replica=%d since=%s%llu replay=%s clients=%llu",
-              h->cfg.name, c->peer, c->sio, c->replica, c->has_since ? "" : "-",
-              (unsigned long long)c->since, c->has_since ? history_plan_name(plan) : "none",
+    if (fetch)
+        hub_client_fetch(h, c, c->since, plan == HISTORY_TRUNCATED ? first - 1 : c->since, 1);
+    else if (c->has_since)
+        queue_recovery(h, c, plan == HISTORY_RECOVERED, history_plan_name(plan), from);
+    LOG_DEBUG("client_join hub=%s peer=%s sio=%d since=%s%llu replay=%s channels=%zu clients=%llu",
+              h->cfg.name, c->peer, c->sio, c->has_since ? "" : "-", (unsigned long long)c->since,
+              c->has_since ? history_plan_name(plan) : "none", hub_chanset_count(c->chans),
               (unsigned long long)h->nclients);
+}
+
+static const char *fetch_reason(enum hub_fetch_status st)
+{
+    switch (st) {
+    case HUB_FETCH_OK:
+    case HUB_FETCH_MORE:
+        return "recovered";
+    case HUB_FETCH_TRUNCATED:
+        return "history_truncated";
+    case HUB_FETCH_AHEAD:
+        return "offset_ahead";
+    case HUB_FETCH_FAILED:
+        break;
+    }
+    return "store_unavailable";
+}
+
+/* One fetch answer for client c. Takes ownership of r's frames. */
+static void fetched(struct hub *h, struct hub_client *c, struct hub_fetch_result *r)
+{
+    int ok = r->st == HUB_FETCH_OK || r->st == HUB_FETCH_MORE;
+    c->fetch_ticket = 0;
+    if (!ok) {
+        for (size_t i = 0; i < r->n; i++)
+            frame_unref(r->frames[i]);
+        free(r->frames);
+        c->cursor = hub_last_offset(h) + 1;
+        if (c->fetch_first)
+            queue_recovery(h, c, 0, fetch_reason(r->st), c->cursor);
+        else
+            hub_client_kill(c, HUB_CLOSE_SLOW, "replay fell behind the store");
+        hub_want_write(c);
+        return;
+    }
+    if (c->fetch_first)
+        queue_recovery(h, c, 1, "recovered", c->fetch_since + 1);
+    drop_pending(c);
+    size_t keep = 0;
+    uint64_t top = c->fetch_to;
+    for (size_t i = 0; i < r->n; i++) {
+        struct frame *f = r->frames[i];
+        if (f->offset > c->fetch_since && f->offset <= c->fetch_to && hub_client_wants(c, f))
+            r->frames[keep++] = f;
+        else
+            frame_unref(f);
+    }
+    if (r->st == HUB_FETCH_MORE && keep > 0)
+        top = r->frames[keep - 1]->offset;
+    c->pend = r->frames;
+    c->npend = (uint32_t)keep;
+    c->ipend = 0;
+    if (keep == 0) {
+        free(c->pend);
+        c->pend = NULL;
+    }
+    c->cursor = top + 1; /* the ring (or the next fetch) continues from here */
+    hub_want_write(c);
+}
+
+void hub_take_fetches(struct hub *h)
+{
+    pthread_mutex_lock(&h->lock);
+    struct hub_fetch_result *list = h->results;
+    h->results = NULL;
+    pthread_mutex_unlock(&h->lock);
+    while (list) {
+        struct hub_fetch_result *r = list;
+        list = r->next;
+        struct hub_client *c = h->clients;
+        while (c && c->fetch_ticket != r->ticket)
+            c = c->next;
+        if (c && c->close_code != -1) {
+            fetched(h, c, r);
+        } else {
+            for (size_t i = 0; i < r->n; i++)
+                frame_unref(r->frames[i]);
+            free(r->frames);
+        }
+        free(r);
+    }
 }
 
 void hub_client_established(struct hub *h, struct lws *wsi, struct hub_client *c)
@@ -236,6 +407,9 @@ void hub_client_established(struct hub *h, struct lws *wsi, struct hub_client *c
         metric_inc(h->m_rejected);
         c->close_code = HUB_CLOSE_FULL;
         c->close_reason = "server full";
+    } else if (c->refused) {
+        c->close_code = HUB_CLOSE_UNAUTHORIZED;
+        c->close_reason = "unauthorized";
     }
     if (c->sio) {
         /* Engine.IO handshake; events start once the client joins namespace "/". */
@@ -249,7 +423,7 @@ void hub_client_established(struct hub *h, struct lws *wsi, struct hub_client *c
         c->cursor = HUB_NOT_JOINED;
         c->live_from = HUB_NOT_JOINED;
         c->ping_at_us = hub_now_us();
-    } else {
+    } else if (c->close_code == 0) {
         hub_client_join(h, c);
     }
     hub_want_write(c);
@@ -263,208 +437,39 @@ void hub_client_kill(struct hub_client *c, int code, const char *reason)
     lws_set_timeout(c->wsi, PENDING_TIMEOUT_CLOSE_SEND, LWS_TO_KILL_ASYNC);
 }
 
-static int write_frame(struct lws *wsi, const struct frame *f)
+/* {"subscribe":[...]} or {"unsubscribe":[...]} from a plain client; anything else is ignored. */
+static void plain_message(struct hub *h, struct hub_client *c, const char *in, size_t len)
 {
-    size_t n = frame_wire_len(f);
-    return lws_write(wsi, (unsigned char *)frame_wire(f), n, LWS_WRITE_RAW) < (int)n ? -1 : 0;
-}
-
-/*
- * Writes the client's pending events (at most HUB_BATCH frames, HUB_BATCH_BYTES bytes) as
- * pre-framed raw bytes with one send() (hub_send_frames). Sets *last to the newest offset.
- * Returns -1 when the write failed.
- */
-static int write_events(struct hub *h, struct hub_client *c, uint64_t *last_out)
-{
-    struct frame *fs[HUB_BATCH];
-    int nf = 0;
-    size_t bytes = 0;
-    pthread_mutex_lock(&h->lock);
-    /* Clients see committed events only; replicas see everything, so the commit can advance. */
-    uint64_t last = c->replica ? history_last(h->hist) : h->committed;
-    while (c->cursor != HUB_NOT_JOINED && nf < HUB_BATCH && c->cursor + (uint64_t)nf <= last) {
-        struct frame *f = history_get(h->hist, c->cursor + (uint64_t)nf);
-        if (f == NULL)
-            break; /* caught up, or fell out of history (the sweep closes it) */
-        if (c->replica && f->rep) {
-            struct frame *rep = frame_ref(f->rep);
-            frame_unref(f);
-            f = rep;
-        } else if (c->sio && f->alt) {
-            struct frame *alt = frame_ref(f->alt);
-            frame_unref(f);
-            f = alt;
-        }
-        if (nf > 0 && bytes + frame_wire_len(f) > HUB_BATCH_BYTES) {
-            frame_unref(f);
-            break;
-        }
-        bytes += frame_wire_len(f);
-        fs[nf++] = f;
-    }
-    pthread_mutex_unlock(&h->lock);
-    int rc = hub_send_frames(h, c, fs, nf, bytes);
-    for (int i = 0; i < nf; i++)
-        frame_unref(fs[i]);
-    *last_out = last;
-    if (rc < 0)
-        return -1;
-    if (nf) {
-        c->cursor += (uint64_t)nf;
-        metric_add(h->m_frames, (uint64_t)nf);
-    }
-    return 0;
-}
-
-/*
- * Replicas and the commit: a replica is in sync once it has acknowledged everything
- * committed; the commit is the newest offset every in-sync replica acknowledged (or the
- * newest event when none is), and never moves back. An in-sync replica that stops
- * acknowledging for replica_timeout_ms is dropped so clients are not held up by it.
- */
-static uint64_t update_commit(struct hub *h, uint64_t last, int64_t now)
-{
-    pthread_mutex_lock(&h->lock);
-    uint64_t committed = h->committed;
-    pthread_mutex_unlock(&h->lock);
-    uint64_t lowest = last;
-    int insync = 0;
-    for (struct hub_client *c = h->clients; c; c = c->next) {
-        if (!c->replica || c->close_code == -1 || c->cursor == HUB_NOT_JOINED)
-            continue;
-        if (c->acked >= last)
-            c->ack_at_us = now;
-        if (!c->insync && c->acked >= committed) {
-            c->insync = 1;
-            atomic_fetch_add(&h->ninsync, 1);
-            LOG_INFO("replica_in_sync hub=%s peer=%s acked=%llu", h->cfg.name, c->peer,
-                     (unsigned long long)c->acked);
-        }
-        if (!c->insync)
-            continue;
-        if (now - c->ack_at_us > h->cfg.replica_timeout_ms * 1000) {
-            LOG_WARN("replica_dropped hub=%s peer=%s acked=%llu last=%llu", h->cfg.name, c->peer,
-                     (unsigned long long)c->acked, (unsigned long long)last);
-            c->insync = 0;
-            atomic_fetch_sub(&h->ninsync, 1);
-            hub_client_kill(c, 4009, "replica not acknowledging");
-            continue;
-        }
-        insync++;
-        if (c->acked < lowest)
-            lowest = c->acked;
-    }
-    pthread_mutex_lock(&h->lock);
-    if (insync == 0)
-        lowest = history_last(h->hist); /* alone: everything appended is committed */
-    if (lowest > h->committed) {
-        h->committed = lowest;
-        pthread_cond_broadcast(&h->committed_cond);
-    }
-    committed = h->committed;
-    pthread_mutex_unlock(&h->lock);
-    return committed;
-}
-
-/*
- * Writes a client's new events from the sweep, without a round trip through poll() for
- * POLLOUT: the socket nearly always has room, and when it has not, lws keeps the tail and
- * calls back. A backlog larger than one batch continues from the writeable callback.
- */
-static void push_events(struct hub *h, struct hub_client *c)
-{
-    uint64_t last;
-    if (write_events(h, c, &last) != 0) {
-        hub_client_kill(c, LWS_CLOSE_STATUS_UNEXPECTED_CONDITION, "write failed");
+    if (len == 0 || in[0] != '{')
+        return; /* plain clients' other messages carry nothing the hub acts on */
+    json_t *m = json_loadb(in, len, 0, NULL);
+    json_t *sub = json_object_get(m, "subscribe"), *uns = json_object_get(m, "unsubscribe");
+    json_t *list = sub ? sub : uns;
+    if (!json_is_array(list) || json_array_size(list) > HUB_CHANNELS_MAX) {
+        json_t *d = json_pack("{s:s, s:s}", "code", "bad_message", "message",
+                              "expected {\"subscribe\":[names]} or {\"unsubscribe\":[names]}");
+        hub_queue_ctrl(c, hub_control_frame(c, "_error", d));
+        json_decref(d);
+        json_decref(m);
+        hub_want_write(c);
         return;
     }
-    if (c->cursor <= last)
-        hub_want_write(c);
-}
-
-void hub_sweep(struct hub *h)
-{
-    pthread_mutex_lock(&h->lock);
-    uint64_t first = history_first(h->hist), last = history_last(h->hist);
-    pthread_mutex_unlock(&h->lock);
-    int stopping = atomic_load(&h->stopping);
-    int64_t now = hub_now_us();
-    int resync = atomic_exchange(&h->resync, 0);
-    uint64_t committed = update_commit(h, last, now);
-    for (struct hub_client *c = h->clients, *nx; c; c = nx) {
-        nx = c->next;
-        if (c->close_code == -1)
-            continue; /* already being killed */
-        if (resync && !c->replica) {
-            /* The history was replaced: positions in it may mean other events now. */
-            hub_client_kill(c, HUB_CLOSE_RESYNC, "relay resynced: reconnect with since");
-            continue;
-        }
-        int joined = c->cursor != HUB_NOT_JOINED;
-        uint64_t top = c->replica ? last : committed; /* what this client may be sent */
-        uint64_t base = c->cursor > c->live_from ? c->cursor : c->live_from;
-        uint64_t lag = joined && top + 1 > base ? top + 1 - base : 0;
-        if (!stopping && joined && (lag > (uint64_t)h->cfg.queue_limit || c->cursor < first)) {
-            metric_inc(h->m_slow);
-            LOG_INFO("slow_client_closed hub=%s peer=%s lag=%llu limit=%d", h->cfg.name, c->peer,
-                     (unsigned long long)lag, h->cfg.queue_limit);
-            hub_client_kill(c, HUB_CLOSE_SLOW, "slow client: queue limit exceeded");
-            continue;
-        }
-        if (!stopping) {
-            if (c->sio)
-                hub_sio_heartbeat(h, c, now);
-            else
-                hub_ping_check(h, c, now);
-            if (c->close_code == -1)
-                continue;
-        }
-        if (stopping && c->close_code == 0 &&
-            (!joined || c->cursor > top || now >= h->stop_deadline_us)) {
-            c->close_code = HUB_CLOSE_GOING_AWAY;
-            c->close_reason = "going away";
-        }
-        if (c->cursor <= top && c->nctrl == 0 && c->close_code == 0 && !c->want_write &&
-            !lws_partial_buffered(c->wsi))
-            push_events(h, c);
-        else if (c->cursor <= top || c->nctrl > 0 || c->close_code > 0)
-            hub_want_write(c);
+    const char *names[HUB_CHANNELS_MAX];
+    size_t n = 0;
+    json_t *refused = json_array(), *v;
+    size_t i;
+    json_array_foreach(list, i, v)
+    {
+        if (json_is_string(v))
+            names[n++] = json_string_value(v);
+        else
+            json_array_append_new(refused,
+                                  json_pack("{s:s, s:s}", "channel", "", "reason", "invalid"));
     }
-}
-
-int hub_client_writeable(struct hub *h, struct hub_client *c)
-{
-    struct lws *wsi = c->wsi;
-    c->want_write = 0;
-    while (c->nctrl > 0) {
-        struct frame *f = c->ctrl[0];
-        int rc = write_frame(wsi, f);
-        frame_unref(f);
-        memmove(c->ctrl, c->ctrl + 1, sizeof c->ctrl[0] * (size_t)(--c->nctrl));
-        if (rc < 0)
-            return -1;
-        if (lws_send_pipe_choked(wsi)) {
-            hub_want_write(c);
-            return 0;
-        }
-    }
-    if (c->close_code > 0 && c->close_code != HUB_CLOSE_GOING_AWAY) {
-        lws_close_reason(wsi, (enum lws_close_status)c->close_code,
-                         (unsigned char *)c->close_reason, strlen(c->close_reason));
-        return -1;
-    }
-    uint64_t last;
-    if (write_events(h, c, &last) != 0)
-        return -1;
-    int caught_up = c->cursor == HUB_NOT_JOINED || c->cursor > last;
-    if (c->close_code == HUB_CLOSE_GOING_AWAY &&
-        (caught_up || hub_now_us() >= h->stop_deadline_us)) {
-        lws_close_reason(wsi, LWS_CLOSE_STATUS_GOINGAWAY, (unsigned char *)"going away", 10);
-        return -1;
-    }
-    if (!caught_up || c->close_code > 0 || c->nctrl > 0)
-        hub_want_write(c);
-    return 0;
+    hub_client_channels(h, c, names, n, sub != NULL, refused);
+    hub_queue_subscribed(h, c, refused, hub_client_next_offset(h, c));
+    json_decref(m);
+    hub_want_write(c);
 }
 
 int hub_client_receive(struct hub *h, struct lws *wsi, struct hub_client *c, const char *in,
@@ -488,21 +493,11 @@ int hub_client_receive(struct hub *h, struct lws *wsi, struct hub_client *c, con
     }
     if (lws_is_final_fragment(wsi) && lws_remaining_packet_payload(wsi) == 0)
         c->rx_bytes = 0;
-    /* Plain clients' messages carry nothing the hub acts on; Socket.IO control packets and
-     * replicas' acknowledgements ("ack N") do. */
+    if (c->close_code != 0)
+        return 0; /* being closed: nothing it says matters now */
     if (c->sio && whole)
         return hub_sio_packet(h, c, in, len);
-    if (c->replica && whole && len > 4 && len < 32 && memcmp(in, "ack ", 4) == 0) {
-        char num[32];
-        memcpy(num, in + 4, len - 4);
-        num[len - 4] = '\0';
-        char *end;
-        unsigned long long n = strtoull(num, &end, 10);
-        if (*end == '\0' && n > c->acked) {
-            c->acked = n;
-            c->ack_at_us = hub_now_us();
-            hub_sweep(h); /* the commit may advance now */
-        }
-    }
+    if (!c->sio && whole && c->cursor != HUB_NOT_JOINED)
+        plain_message(h, c, in, len);
     return 0;
 }

@@ -1,78 +1,254 @@
 /*
- * hub_write — how a client's pre-framed bytes reach its socket (lws service thread only).
- *
- * Frames are sent with one send() as soon as they are due, without waiting for POLLOUT:
- * the socket nearly always has room. Whatever the socket does not take is copied into lws's
- * buffered-out list (lws_write RAW): lws sends it before anything else once the socket
- * drains (its own pings and close frames included, so nothing interleaves inside a frame)
- * and then calls the writeable callback. While lws holds such a tail, frames go through
- * lws too, appended in order.
+ * hub_write — getting events to clients: the writeable callback (control frames, then a
+ * replay fetched from the store, then the ring) and the sweep that runs on every wake-up:
+ * it moves each client's cursor past events of channels it did not join, closes clients
+ * that fell too far behind, and asks lws for a write only where something is due. Runs on
+ * the lws service thread only.
  */
-#include <errno.h>
+#include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 
 #include "hub_impl.h"
+#include "log.h"
 
-/* Copies fs' bytes after the first `skip` into lws's buffered-out list, in batch-sized writes. */
-static int hand_to_lws(struct hub *h, struct lws *wsi, struct frame *const *fs, int nf, size_t skip)
+static int write_frame(struct lws *wsi, const struct frame *f)
 {
-    unsigned char *b = h->batch + LWS_PRE;
-    size_t n = 0;
-    for (int i = 0; i < nf; i++) {
-        const unsigned char *p = frame_wire(fs[i]);
-        size_t len = frame_wire_len(fs[i]);
-        if (skip >= len) {
-            skip -= len;
+    size_t n = frame_wire_len(f);
+    return lws_write(wsi, (unsigned char *)frame_wire(f), n, LWS_WRITE_RAW) < (int)n ? -1 : 0;
+}
+
+/* The frame in the client's framing (a new reference). */
+static struct frame *framed(const struct hub_client *c, struct frame *f)
+{
+    return frame_ref(c->sio && f->alt ? f->alt : f);
+}
+
+/* Writes fs[0..n) (total bytes) with one send (hub_send.c); releases them. Returns -1 when
+ * the write failed. */
+static int write_batch(struct hub *h, struct hub_client *c, struct frame **fs, int n, size_t bytes)
+{
+    int rc = hub_send_frames(h, c, fs, n, bytes);
+    for (int i = 0; i < n; i++)
+        frame_unref(fs[i]);
+    if (rc == 0 && n > 0)
+        metric_add(h->m_frames, (uint64_t)n);
+    return rc;
+}
+
+/* Writes the next batch of a replay the fetcher delivered. */
+static int write_pending(struct hub *h, struct hub_client *c)
+{
+    struct frame *fs[HUB_BATCH];
+    int nf = 0;
+    size_t bytes = 0;
+    while (c->ipend < c->npend && nf < HUB_BATCH) {
+        struct frame *f = framed(c, c->pend[c->ipend]);
+        if (nf > 0 && bytes + frame_wire_len(f) > HUB_BATCH_BYTES) {
+            frame_unref(f);
+            break;
+        }
+        frame_unref(c->pend[c->ipend]);
+        c->pend[c->ipend++] = NULL;
+        bytes += frame_wire_len(f);
+        fs[nf++] = f;
+    }
+    if (c->ipend == c->npend) {
+        free(c->pend);
+        c->pend = NULL;
+        c->npend = c->ipend = 0;
+    }
+    return write_batch(h, c, fs, nf, bytes);
+}
+
+/*
+ * Writes the client's next events from the ring (at most HUB_BATCH frames, HUB_BATCH_BYTES
+ * bytes) as pre-framed raw bytes, skipping other channels' events and gaps, with one send()
+ * (hub_send.c). Sets *last to the newest offset. Returns -1 when the write failed.
+ */
+static int write_events(struct hub *h, struct hub_client *c, uint64_t *last_out)
+{
+    struct frame *fs[HUB_BATCH];
+    int nf = 0, scanned = 0;
+    size_t bytes = 0;
+    pthread_mutex_lock(&h->lock);
+    uint64_t last = history_last(h->hist), first = history_first(h->hist);
+    uint64_t cur = c->cursor;
+    while (cur <= last && cur >= first && nf < HUB_BATCH && scanned < HUB_SCAN_MAX) {
+        struct frame *f = history_get(h->hist, cur);
+        scanned++;
+        if (f == NULL || !hub_client_wants(c, f)) {
+            frame_unref(f);
+            cur++; /* a gap in the stream, or another channel's event */
             continue;
         }
-        p += skip;
-        len -= skip;
-        skip = 0;
-        while (len > 0) {
-            size_t take = len < HUB_BATCH_BYTES - n ? len : HUB_BATCH_BYTES - n;
-            memcpy(b + n, p, take);
-            n += take;
-            p += take;
-            len -= take;
-            if (n == HUB_BATCH_BYTES) {
-                if (lws_write(wsi, b, n, LWS_WRITE_RAW) < (int)n)
-                    return -1;
-                n = 0;
-            }
+        struct frame *w = framed(c, f);
+        frame_unref(f);
+        if (nf > 0 && bytes + frame_wire_len(w) > HUB_BATCH_BYTES) {
+            frame_unref(w);
+            break;
         }
+        bytes += frame_wire_len(w);
+        fs[nf++] = w;
+        cur++;
     }
-    if (n > 0 && lws_write(wsi, b, n, LWS_WRITE_RAW) < (int)n)
+    pthread_mutex_unlock(&h->lock);
+    *last_out = last;
+    if (write_batch(h, c, fs, nf, bytes) != 0)
         return -1;
+    c->cursor = cur;
     return 0;
 }
 
-int hub_send_frames(struct hub *h, struct hub_client *c, struct frame *const *fs, int nf,
-                    size_t bytes)
+static int parked(const struct hub_client *c)
+{
+    return c->cursor == HUB_NOT_JOINED || c->cursor == HUB_PARKED;
+}
+
+int hub_client_writeable(struct hub *h, struct hub_client *c)
 {
     struct lws *wsi = c->wsi;
-    size_t sent = 0;
-    if (nf <= 0)
-        return 0;
-    if (bytes <= HUB_BATCH_BYTES && !lws_is_ssl(wsi) && !lws_partial_buffered(wsi)) {
-        /* One frame goes from its own buffer; several are copied into one contiguous run
-         * first: the kernel copies one long segment faster than dozens of short ones
-         * (sendmsg with an iovec per frame cost 14 % more CPU per delivery). */
-        const unsigned char *p = frame_wire(fs[0]);
-        if (nf > 1) {
-            unsigned char *b = h->batch + LWS_PRE;
-            for (int i = 0; i < nf; i++) {
-                memcpy(b, frame_wire(fs[i]), frame_wire_len(fs[i]));
-                b += frame_wire_len(fs[i]);
-            }
-            p = h->batch + LWS_PRE;
-        }
-        ssize_t n = send(lws_get_socket_fd(wsi), p, bytes, MSG_NOSIGNAL | MSG_DONTWAIT);
-        if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
+    c->want_write = 0;
+    while (c->nctrl > 0) {
+        struct frame *f = c->ctrl[0];
+        int rc = write_frame(wsi, f);
+        frame_unref(f);
+        memmove(c->ctrl, c->ctrl + 1, sizeof c->ctrl[0] * (size_t)(--c->nctrl));
+        if (rc < 0)
             return -1;
-        sent = n > 0 ? (size_t)n : 0;
-        if (sent == bytes)
+        if (lws_send_pipe_choked(wsi)) {
+            hub_want_write(c);
             return 0;
+        }
     }
-    return hand_to_lws(h, wsi, fs, nf, sent);
+    if (c->close_code > 0 && c->close_code != HUB_CLOSE_GOING_AWAY) {
+        lws_close_reason(wsi, (enum lws_close_status)c->close_code,
+                         (unsigned char *)c->close_reason, strlen(c->close_reason));
+        return -1;
+    }
+    uint64_t last = 0;
+    if (c->npend > 0) {
+        if (write_pending(h, c) != 0)
+            return -1;
+        last = hub_last_offset(h);
+    } else if (!parked(c)) {
+        if (write_events(h, c, &last) != 0)
+            return -1;
+    }
+    int caught_up = parked(c) || (c->npend == 0 && c->cursor > last);
+    if (c->close_code == HUB_CLOSE_GOING_AWAY &&
+        (caught_up || hub_now_us() >= h->stop_deadline_us)) {
+        lws_close_reason(wsi, LWS_CLOSE_STATUS_GOINGAWAY, (unsigned char *)"going away", 10);
+        return -1;
+    }
+    if (!caught_up || c->close_code > 0 || c->nctrl > 0)
+        hub_want_write(c);
+    return 0;
+}
+
+/*
+ * Writes a client's new events from the sweep, without a round trip through poll() for
+ * POLLOUT: the socket nearly always has room, and when it has not, lws keeps the tail and
+ * calls back. A backlog larger than one batch continues from the writeable callback.
+ * Takes the hub lock itself.
+ */
+static void push_events(struct hub *h, struct hub_client *c)
+{
+    uint64_t last;
+    if (write_events(h, c, &last) != 0) {
+        hub_client_kill(c, LWS_CLOSE_STATUS_UNEXPECTED_CONDITION, "write failed");
+        return;
+    }
+    if (c->cursor <= last)
+        hub_want_write(c);
+}
+
+/* Moves a joined client's cursor past frames it should not get (lock held). */
+static void skip_foreign(struct hub *h, struct hub_client *c, uint64_t last)
+{
+    int scanned = 0;
+    while (c->cursor <= last && scanned++ < HUB_SCAN_MAX) {
+        struct frame *f = history_get(h->hist, c->cursor);
+        if (f != NULL && hub_client_wants(c, f)) {
+            frame_unref(f);
+            return;
+        }
+        frame_unref(f);
+        if (f == NULL && c->cursor < history_first(h->hist))
+            return; /* fell out of the ring: not a gap */
+        c->cursor++;
+    }
+}
+
+/* Sweep step for one joined client (lock held). Returns 1 when it should be killed as slow. */
+static int sweep_cursor(struct hub *h, struct hub_client *c, uint64_t first, uint64_t last,
+                        int stopping)
+{
+    if (c->npend > 0)
+        return 0; /* sending a fetched replay: the ring waits */
+    if (c->cursor < first && h->fetch && !stopping)
+        return 2; /* the ring moved past the replay: continue from the store */
+    skip_foreign(h, c, last);
+    uint64_t base = c->cursor > c->live_from ? c->cursor : c->live_from;
+    uint64_t lag = last + 1 > base ? last + 1 - base : 0;
+    return !stopping && (lag > (uint64_t)h->cfg.queue_limit || c->cursor < first);
+}
+
+void hub_sweep(struct hub *h)
+{
+    int stopping = atomic_load(&h->stopping);
+    int64_t now = hub_now_us();
+    int reset = atomic_exchange(&h->reset, 0);
+    pthread_mutex_lock(&h->lock);
+    uint64_t first = history_first(h->hist), last = history_last(h->hist);
+    for (struct hub_client *c = h->clients, *nx; c; c = nx) {
+        nx = c->next;
+        if (c->close_code == -1)
+            continue; /* already being killed */
+        if (reset) {
+            /* The stream was replaced: positions in it may mean other events now. */
+            hub_client_kill(c, HUB_CLOSE_RESTART, "stream restarted: reconnect with since");
+            continue;
+        }
+        int joined = !parked(c);
+        int verdict = joined ? sweep_cursor(h, c, first, last, stopping) : 0;
+        if (verdict == 2) {
+            pthread_mutex_unlock(&h->lock);
+            hub_client_fetch(h, c, c->cursor - 1, first - 1, 0);
+            pthread_mutex_lock(&h->lock);
+            first = history_first(h->hist);
+            last = history_last(h->hist);
+            continue;
+        }
+        if (verdict == 1) {
+            metric_inc(h->m_slow);
+            LOG_INFO("slow_client_closed hub=%s peer=%s cursor=%llu last=%llu limit=%d",
+                     h->cfg.name, c->peer, (unsigned long long)c->cursor, (unsigned long long)last,
+                     h->cfg.queue_limit);
+            hub_client_kill(c, HUB_CLOSE_SLOW, "slow client: queue limit exceeded");
+            continue;
+        }
+        if (!stopping) {
+            if (c->sio)
+                hub_sio_heartbeat(h, c, now);
+            else
+                hub_ping_check(h, c, now);
+            if (c->close_code == -1)
+                continue;
+        }
+        if (stopping && c->close_code == 0 &&
+            (!joined || c->cursor > last || now >= h->stop_deadline_us)) {
+            c->close_code = HUB_CLOSE_GOING_AWAY;
+            c->close_reason = "going away";
+        }
+        if (joined && c->cursor <= last && c->npend == 0 && c->nctrl == 0 && c->close_code == 0 &&
+            !c->want_write && !lws_partial_buffered(c->wsi)) {
+            pthread_mutex_unlock(&h->lock);
+            push_events(h, c);
+            pthread_mutex_lock(&h->lock);
+        } else if ((joined && c->cursor <= last) || c->npend > 0 || c->nctrl > 0 ||
+                   c->close_code > 0) {
+            hub_want_write(c);
+        }
+    }
+    pthread_mutex_unlock(&h->lock);
 }

@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "emitter.h"
 #include "hub.h"
@@ -79,12 +80,21 @@ static void publish(struct api *a, const json_t *doc)
         return;
     }
     const char *id = json_string_value(json_object_get(doc, "_id"));
+    const char *store = json_string_value(json_object_get(doc, "store"));
+    char channel[48] = "";
+    if (a->store_channels && store && *store)
+        snprintf(channel, sizeof channel, "store-%s", store);
+    if (a->emit_delay_ms > 0) {
+        /* The lab's dual-write window: the product is stored, nobody is told yet. */
+        struct timespec ts = {a->emit_delay_ms / 1000, (a->emit_delay_ms % 1000) * 1000000L};
+        nanosleep(&ts, NULL);
+    }
     if (a->hub) {
-        if (hub_publish(a->hub, "new_product", s, len, NULL) == 0)
+        if (hub_publish(a->hub, "new_product", channel, s, len) == 0)
             LOG_WARN("publish_failed id=%s reason=hub_stopping", id ? id : "?");
         else
             metric_inc(a->m_published);
-    } else if (emitter_push(a->emitter, "new_product", id ? id : "", s, len) == 0) {
+    } else if (emitter_push(a->emitter, "new_product", channel, id ? id : "", s, len) == 0) {
         metric_inc(a->m_published);
     }
     free(s);

@@ -26,6 +26,8 @@ struct api {
     struct emitter *emitter; /* relay mode, else NULL */
     const char *pod;
     struct metrics *metrics;
+    int store_channels; /* announce on store-<store> */
+    long emit_delay_ms; /* lab only: pause between the write and the announcement */
 
     atomic_int ready;    /* index created and a primary known (GET /readyz) */
     atomic_int stopping; /* SIGTERM seen: new creates get 503 */

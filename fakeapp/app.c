@@ -134,6 +134,8 @@ struct app *app_new(const struct fakeapp_config *c, volatile sig_atomic_t *stop_
     a->api.hub = a->hub;
     a->api.emitter = a->emitter;
     a->api.pod = a->pod;
+    a->api.store_channels = c->store_channels;
+    a->api.emit_delay_ms = c->emit_delay_ms;
     struct httpd_config hc = {
         .bind = c->bind,
         .port = (int)c->port,

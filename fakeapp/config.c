@@ -7,43 +7,135 @@
 
 #define FAKEAPP_FLAGS(c)                                                                           \
     {                                                                                              \
-        {"port", "FAKEAPP_PORT", FLAG_INT, &(c)->port,                                             \
-         "HTTP API port: /products, /healthz, /readyz, /metrics (default 3000)", 0, 65535},       \
-        {"ws-port", "FAKEAPP_WS_PORT", FLAG_INT, &(c)->ws_port,                                    \
-         "embedded mode: websocket port, paths /socket.io/ and /websocket-service (default 3001)", \
-         0, 65535},                                                                                \
-        {"bind", "FAKEAPP_BIND", FLAG_STR, &(c)->bind,                                             \
-         "address both ports listen on (default 0.0.0.0)", 0, 0},                                  \
-        {"mongo-uri", "MONGO_URI", FLAG_STR, &(c)->mongo_uri,                                      \
-         "MongoDB connection string (default mongodb://127.0.0.1:27017/?replicaSet=rs0)", 0, 0},  \
-        {"db", "FAKEAPP_DB", FLAG_STR, &(c)->db, "database name (default relaylab)", 0, 0},        \
-        {"ws-mode", "FAKEAPP_WS_MODE", FLAG_STR, &(c)->ws_mode_name,                               \
-         "how new_product reaches clients: embedded, relay or none (default embedded)", 0, 0},    \
-        {"relay-url", "RELAY_URL", FLAG_STR, &(c)->relay_url,                                      \
-         "relay mode: the relay's intake (default http://127.0.0.1:8081/emit)", 0, 0},            \
-        {"relay-token", "RELAY_TOKEN", FLAG_STR, &(c)->relay_token,                                \
-         "relay mode: bearer token for the intake (default: none)", 0, 0},                         \
-        {"pod", "POD_NAME", FLAG_STR, &(c)->pod,                                                   \
-         "name of this replica, in X-Served-By and in every product (default: host name)", 0, 0}, \
-        {"log-level", "FAKEAPP_LOG_LEVEL", FLAG_STR, &(c)->log_level,                              \
-         "debug, info, warn or error (default info)", 0, 0},                                       \
-        {"http-threads", "FAKEAPP_HTTP_THREADS", FLAG_INT, &(c)->http_threads,                     \
-         "HTTP worker threads, each with its own MongoDB client from the pool (default 4)", 1,    \
-         64},                                                                                      \
-        {"max-body", "FAKEAPP_MAX_BODY", FLAG_SIZE, &(c)->max_body,                                \
-         "largest request body; larger gets 413 (default 16k)", 64, 16L * 1024 * 1024},           \
-        {"db-timeout", "FAKEAPP_DB_TIMEOUT", FLAG_DURATION, &(c)->db_timeout_ms,                   \
-         "MongoDB server selection timeout; socket timeout is twice this (default 3s)", 100,      \
-         60000},                                                                                   \
-        {"emit-queue", "FAKEAPP_EMIT_QUEUE", FLAG_INT, &(c)->emit_queue,                           \
-         "relay mode: events queued for the relay; more are dropped and counted (default 10000)", \
-         1, 10000000},                                                                             \
-        {"emit-retries", "FAKEAPP_EMIT_RETRIES", FLAG_INT, &(c)->emit_retries,                     \
-         "relay mode: retries of a failed POST /emit, with jittered backoff (default 8)", 0, 100}, \
-        {"emit-timeout", "FAKEAPP_EMIT_TIMEOUT", FLAG_DURATION, &(c)->emit_timeout_ms,             \
-         "relay mode: time allowed for one POST /emit (default 2s)", 10, 600000},                 \
-        {"drain-timeout", "FAKEAPP_DRAIN_TIMEOUT", FLAG_DURATION, &(c)->drain_ms,                  \
-         "on SIGTERM: time to finish requests and flush queued events (default 5s)", 0, 600000},  \
+        {"port",                                                                                   \
+         "FAKEAPP_PORT",                                                                           \
+         FLAG_INT,                                                                                 \
+         &(c)->port,                                                                               \
+         "HTTP API port: /products, /healthz, /readyz, /metrics (default 3000)",                   \
+         0,                                                                                        \
+         65535},                                                                                   \
+            {"ws-port",                                                                            \
+             "FAKEAPP_WS_PORT",                                                                    \
+             FLAG_INT,                                                                             \
+             &(c)->ws_port,                                                                        \
+             "embedded mode: websocket port, paths /socket.io/ and /websocket-service (default "   \
+             "3001)",                                                                              \
+             0,                                                                                    \
+             65535},                                                                               \
+            {"bind",                                                                               \
+             "FAKEAPP_BIND",                                                                       \
+             FLAG_STR,                                                                             \
+             &(c)->bind,                                                                           \
+             "address both ports listen on (default 0.0.0.0)",                                     \
+             0,                                                                                    \
+             0},                                                                                   \
+            {"mongo-uri",                                                                          \
+             "MONGO_URI",                                                                          \
+             FLAG_STR,                                                                             \
+             &(c)->mongo_uri,                                                                      \
+             "MongoDB connection string (default mongodb://127.0.0.1:27017/?replicaSet=rs0)",      \
+             0,                                                                                    \
+             0},                                                                                   \
+            {"db", "FAKEAPP_DB", FLAG_STR, &(c)->db, "database name (default relaylab)", 0, 0},    \
+            {"ws-mode",                                                                            \
+             "FAKEAPP_WS_MODE",                                                                    \
+             FLAG_STR,                                                                             \
+             &(c)->ws_mode_name,                                                                   \
+             "how new_product reaches clients: embedded, relay or none (default embedded)",        \
+             0,                                                                                    \
+             0},                                                                                   \
+            {"relay-url",                                                                          \
+             "RELAY_URL",                                                                          \
+             FLAG_STR,                                                                             \
+             &(c)->relay_url,                                                                      \
+             "relay mode: the relay's intake (default http://127.0.0.1:8081/emit)",                \
+             0,                                                                                    \
+             0},                                                                                   \
+            {"relay-token",                                                                        \
+             "RELAY_TOKEN",                                                                        \
+             FLAG_STR,                                                                             \
+             &(c)->relay_token,                                                                    \
+             "relay mode: bearer token for the intake (default: none)",                            \
+             0,                                                                                    \
+             0},                                                                                   \
+            {"pod",                                                                                \
+             "POD_NAME",                                                                           \
+             FLAG_STR,                                                                             \
+             &(c)->pod,                                                                            \
+             "name of this replica, in X-Served-By and in every product (default: host name)",     \
+             0,                                                                                    \
+             0},                                                                                   \
+            {"log-level",                                                                          \
+             "FAKEAPP_LOG_LEVEL",                                                                  \
+             FLAG_STR,                                                                             \
+             &(c)->log_level,                                                                      \
+             "debug, info, warn or error (default info)",                                          \
+             0,                                                                                    \
+             0},                                                                                   \
+            {"http-threads",                                                                       \
+             "FAKEAPP_HTTP_THREADS",                                                               \
+             FLAG_INT,                                                                             \
+             &(c)->http_threads,                                                                   \
+             "HTTP worker threads, each with its own MongoDB client from the pool (default 4)",    \
+             1,                                                                                    \
+             64},                                                                                  \
+            {"max-body",                                                                           \
+             "FAKEAPP_MAX_BODY",                                                                   \
+             FLAG_SIZE,                                                                            \
+             &(c)->max_body,                                                                       \
+             "largest request body; larger gets 413 (default 16k)",                                \
+             64,                                                                                   \
+             16L * 1024 * 1024},                                                                   \
+            {"db-timeout",                                                                         \
+             "FAKEAPP_DB_TIMEOUT",                                                                 \
+             FLAG_DURATION,                                                                        \
+             &(c)->db_timeout_ms,                                                                  \
+             "MongoDB server selection timeout; socket timeout is twice this (default 3s)",        \
+             100,                                                                                  \
+             60000},                                                                               \
+            {"emit-queue",                                                                         \
+             "FAKEAPP_EMIT_QUEUE",                                                                 \
+             FLAG_INT,                                                                             \
+             &(c)->emit_queue,                                                                     \
+             "relay mode: events queued for the relay; more are dropped and counted (default "     \
+             "10000)",                                                                             \
+             1,                                                                                    \
+             10000000},                                                                            \
+            {"emit-retries",                                                                       \
+             "FAKEAPP_EMIT_RETRIES",                                                               \
+             FLAG_INT,                                                                             \
+             &(c)->emit_retries,                                                                   \
+             "relay mode: retries of a failed POST /emit, with jittered backoff (default 8)",      \
+             0,                                                                                    \
+             100},                                                                                 \
+            {"emit-timeout",                                                                       \
+             "FAKEAPP_EMIT_TIMEOUT",                                                               \
+             FLAG_DURATION,                                                                        \
+             &(c)->emit_timeout_ms,                                                                \
+             "relay mode: time allowed for one POST /emit (default 2s)",                           \
+             10,                                                                                   \
+             600000},                                                                              \
+            {"drain-timeout",                                                                      \
+             "FAKEAPP_DRAIN_TIMEOUT",                                                              \
+             FLAG_DURATION,                                                                        \
+             &(c)->drain_ms,                                                                       \
+             "on SIGTERM: time to finish requests and flush queued events (default 5s)",           \
+             0,                                                                                    \
+             600000},                                                                              \
+            {"store-channels",                                                                     \
+             "FAKEAPP_STORE_CHANNELS",                                                             \
+             FLAG_BOOL,                                                                            \
+             &(c)->store_channels,                                                                 \
+             "announce a product that has a store on channel store-<store>, not to everyone",      \
+             0,                                                                                    \
+             0},                                                                                   \
+            {"emit-delay",                                                                         \
+             "FAKEAPP_EMIT_DELAY",                                                                 \
+             FLAG_DURATION,                                                                        \
+             &(c)->emit_delay_ms,                                                                  \
+             "lab only: wait this long between storing a product and announcing it (default 0)",   \
+             0,                                                                                    \
+             60000},                                                                               \
     }
 
 static void defaults(struct fakeapp_config *c)
@@ -69,9 +161,12 @@ static void defaults(struct fakeapp_config *c)
 const char *fakeapp_ws_mode_name(enum fakeapp_ws_mode m)
 {
     switch (m) {
-    case FAKEAPP_WS_EMBEDDED: return "embedded";
-    case FAKEAPP_WS_RELAY: return "relay";
-    case FAKEAPP_WS_NONE: return "none";
+    case FAKEAPP_WS_EMBEDDED:
+        return "embedded";
+    case FAKEAPP_WS_RELAY:
+        return "relay";
+    case FAKEAPP_WS_NONE:
+        return "none";
     }
     return "none";
 }
@@ -155,13 +250,14 @@ void fakeapp_config_usage(FILE *out)
 {
     struct fakeapp_config c;
     struct flag flags[] = FAKEAPP_FLAGS(&c);
-    flags_usage(out, "fakeapp [flags]",
-                "relaylab fakeapp: the product app. POST /products stores a product in MongoDB\n"
-                "(unique req_id, w:majority, retryable writes) and announces it as new_product:\n"
-                "  embedded  on its own websocket port, to its own clients only (the broken setup)\n"
-                "  relay     by POST /emit to the relay, which reaches every client (the fix)\n"
-                "  none      not at all\n"
-                "API: POST /products, GET /products?limit=N, GET /products/<id>, GET /healthz,\n"
-                "GET /readyz, GET /metrics. SIGTERM: stop accepting, finish requests, flush, exit 0.",
-                flags, sizeof flags / sizeof flags[0]);
+    flags_usage(
+        out, "fakeapp [flags]",
+        "relaylab fakeapp: the product app. POST /products stores a product in MongoDB\n"
+        "(unique req_id, w:majority, retryable writes) and announces it as new_product:\n"
+        "  embedded  on its own websocket port, to its own clients only (the broken setup)\n"
+        "  relay     by POST /emit to the relay, which reaches every client (the fix)\n"
+        "  none      not at all\n"
+        "API: POST /products, GET /products?limit=N, GET /products/<id>, GET /healthz,\n"
+        "GET /readyz, GET /metrics. SIGTERM: stop accepting, finish requests, flush, exit 0.",
+        flags, sizeof flags / sizeof flags[0]);
 }

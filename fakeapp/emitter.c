@@ -215,19 +215,22 @@ oom:
     return NULL;
 }
 
-int emitter_push(struct emitter *e, const char *event, const char *id, const char *payload,
-                 size_t payload_len)
+int emitter_push(struct emitter *e, const char *event, const char *channel, const char *id,
+                 const char *payload, size_t payload_len)
 {
     struct item it;
     snprintf(it.id, sizeof it.id, "%s", id);
-    size_t cap = payload_len + strlen(event) + strlen(it.id) + 64;
+    char ch[96] = "";
+    if (channel && *channel)
+        snprintf(ch, sizeof ch, ",\"channel\":\"%.64s\"", channel);
+    size_t cap = payload_len + strlen(event) + strlen(it.id) + strlen(ch) + 64;
     it.body = malloc(cap);
     if (it.body == NULL) {
         metric_inc(e->m_dropped);
         return -1;
     }
-    int n = snprintf(it.body, cap, "{\"event\":\"%s\",\"payload\":%.*s,\"id\":\"%s\"}", event,
-                     (int)payload_len, payload, it.id);
+    int n = snprintf(it.body, cap, "{\"event\":\"%s\",\"payload\":%.*s,\"id\":\"%s\"%s}", event,
+                     (int)payload_len, payload, it.id, ch);
     it.len = (size_t)n;
     pthread_mutex_lock(&e->lock);
     if (e->closing || e->count == e->cap) {

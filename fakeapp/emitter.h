@@ -4,7 +4,8 @@
  *
  * emitter_push() copies the event into a bounded queue and returns at once; when the queue
  * is full the event is dropped and counted. The thread keeps one libcurl handle (HTTP
- * keep-alive), sends {"event":"new_product","payload":DOC,"id":ID} with the bearer token,
+ * keep-alive), sends {"event":"new_product","payload":DOC,"id":ID[,"channel":C]} with the
+ * bearer token,
  * and retries transport errors, 429 and 5xx with jittered exponential backoff; the relay
  * deduplicates by id, so a retry never shows twice. Every outcome is a counter:
  * fakeapp_emits_total{result="ok|retried|failed|dropped"}.
@@ -37,8 +38,8 @@ struct emitter *emitter_new(const struct emitter_config *c, char *err, size_t er
  * The strings are copied. Returns 0, or -1 when the event was dropped (queue full, stopping).
  * Never blocks on the network. Thread-safe.
  */
-int emitter_push(struct emitter *e, const char *event, const char *id, const char *payload,
-                 size_t payload_len);
+int emitter_push(struct emitter *e, const char *event, const char *channel, const char *id,
+                 const char *payload, size_t payload_len);
 
 /*
  * Stops taking events, sends what is queued for at most flush_ms, drops (and counts) the

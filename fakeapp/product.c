@@ -1,5 +1,6 @@
 #include "product.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
@@ -114,6 +115,28 @@ static int check_req_id(json_t *v, struct product_input *out, char *err, size_t 
     return 0;
 }
 
+static int check_store(json_t *v, struct product_input *out, char *err, size_t errlen)
+{
+    if (v == NULL || json_is_null(v))
+        return 0;
+    if (!json_is_string(v)) {
+        snprintf(err, errlen, "'store' must be a string, got %s", jsonx_type_name(v));
+        return -1;
+    }
+    const char *s = json_string_value(v);
+    size_t n = json_string_length(v);
+    int ok = n >= 1 && n <= PRODUCT_STORE_MAX;
+    for (size_t i = 0; ok && i < n; i++)
+        ok = isalnum((unsigned char)s[i]) || s[i] == '_' || s[i] == '-';
+    if (!ok) {
+        snprintf(err, errlen, "'store' must be 1-%d characters of [A-Za-z0-9_-]",
+                 PRODUCT_STORE_MAX);
+        return -1;
+    }
+    memcpy(out->store, s, n + 1);
+    return 0;
+}
+
 int product_parse(const char *body, size_t len, struct product_input *out, char *err, size_t errlen)
 {
     memset(out, 0, sizeof *out);
@@ -125,12 +148,14 @@ int product_parse(const char *body, size_t len, struct product_input *out, char 
     json_t *v;
     json_object_foreach(root, key, v)
     {
-        if (strcmp(key, "name") != 0 && strcmp(key, "price") != 0 && strcmp(key, "req_id") != 0) {
+        if (strcmp(key, "name") != 0 && strcmp(key, "price") != 0 && strcmp(key, "req_id") != 0 &&
+            strcmp(key, "store") != 0) {
             /* %.64s of a key with control bytes would be echoed; keep the message printable. */
             if (has_control(key, strlen(key)))
-                snprintf(err, errlen, "unknown field (allowed: name, price, req_id)");
+                snprintf(err, errlen, "unknown field (allowed: name, price, req_id, store)");
             else
-                snprintf(err, errlen, "unknown field '%.64s' (allowed: name, price, req_id)", key);
+                snprintf(err, errlen, "unknown field '%.64s' (allowed: name, price, req_id, store)",
+                         key);
             goto out;
         }
     }
@@ -143,7 +168,8 @@ int product_parse(const char *body, size_t len, struct product_input *out, char 
     }
     if (check_name(json_object_get(root, "name"), out, err, errlen) != 0 ||
         check_price(json_object_get(root, "price"), out, err, errlen) != 0 ||
-        check_req_id(json_object_get(root, "req_id"), out, err, errlen) != 0)
+        check_req_id(json_object_get(root, "req_id"), out, err, errlen) != 0 ||
+        check_store(json_object_get(root, "store"), out, err, errlen) != 0)
         goto out;
     rc = 0;
 out:

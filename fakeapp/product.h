@@ -2,8 +2,9 @@
  * product — the product document: validation of what clients send (pure functions, no I/O)
  * and the JSON shape of what is stored and returned.
  *
- * A stored product is {"_id":"<24 hex>","name","price","req_id","pod","created_at"}; the
- * same object is the websocket payload (data) of new_product.
+ * A stored product is {"_id":"<24 hex>","name","price","req_id","pod","created_at"} plus
+ * "store" when the client gave one; the same object is the websocket payload (data) of
+ * new_product.
  */
 #ifndef FAKEAPP_PRODUCT_H
 #define FAKEAPP_PRODUCT_H
@@ -17,12 +18,14 @@
 #define PRODUCT_MAX_DEPTH 8 /* JSON nesting accepted in a body */
 #define PRODUCT_LIST_DEFAULT 20
 #define PRODUCT_LIST_MAX 1000
-#define PRODUCT_ID_LEN 24 /* hex characters of an ObjectId */
+#define PRODUCT_ID_LEN 24    /* hex characters of an ObjectId */
+#define PRODUCT_STORE_MAX 32 /* bytes of [A-Za-z0-9_-] */
 
 struct product_input {
     char name[PRODUCT_NAME_MAX * 4 + 1]; /* UTF-8, NUL-terminated */
     double price;
     char req_id[PRODUCT_REQ_ID_MAX + 1];
+    char store[PRODUCT_STORE_MAX + 1]; /* optional: "" when absent */
 };
 
 /*

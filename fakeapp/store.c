@@ -140,7 +140,7 @@ static json_t *doc_to_json(const bson_t *b)
         bson_oid_to_string(bson_iter_oid(&it), hex);
         json_object_set_new(o, "_id", json_string(hex));
     }
-    static const char *const fields[] = {"name", "price", "req_id", "pod", "created_at"};
+    static const char *const fields[] = {"name", "price", "req_id", "store", "pod", "created_at"};
     for (size_t i = 0; i < sizeof fields / sizeof fields[0]; i++) {
         if (!bson_iter_init_find(&it, b, fields[i]))
             continue;
@@ -236,6 +236,8 @@ enum store_result store_create(struct store *s, const struct product_input *in, 
     bson_t *d = BCON_NEW("_id", BCON_OID(&oid), "name", BCON_UTF8(in->name), "price",
                          BCON_DOUBLE(in->price), "req_id", BCON_UTF8(in->req_id), "pod",
                          BCON_UTF8(pod), "created_at", BCON_UTF8(at));
+    if (in->store[0])
+        BSON_APPEND_UTF8(d, "store", in->store);
     mongoc_client_t *cl = mongoc_client_pool_pop(s->pool);
     mongoc_collection_t *coll = mongoc_client_get_collection(cl, s->db, STORE_COLLECTION);
     bson_t reply;

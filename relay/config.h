@@ -8,7 +8,9 @@
 #include <stddef.h>
 #include <stdio.h>
 
-#define RELAY_MAX_PEERS 9
+#include "flags.h"
+
+#define RELAY_WATCH_MAX 16
 
 struct relay_config {
     long ws_port;
@@ -27,23 +29,24 @@ struct relay_config {
     long dedup_max;
     long http_threads;
     long body_timeout_ms;
+    long max_channels;
     const char *epoch;
     const char *log_level;
-    /* High availability (docs/relay-ha.md): every member lists all members in one order. */
-    const char *peers_arg;   /* "host:wsport:httpport,..." or NULL for a single relay */
-    const char *id_arg;      /* this relay's index in peers: "1", or a name ending "-1" */
-    long replica_timeout_ms;
-    long election_ms;
-    struct relay_peer {
-        char host[128];
-        int ws_port, http_port;
-    } peers[RELAY_MAX_PEERS];
-    int npeers; /* 0 = not clustered */
-    int id;
+    /* Over MongoDB (docs/relay-ha.md): every relay with the same URI serves one stream. */
+    const char *mongo_uri;
+    const char *mongo_db;
+    long emit_timeout_ms;       /* an emit not confirmed by a majority in this time gets 503 */
+    long retention_ms;          /* events older than this are trimmed from MongoDB */
+    long retention_events;      /* and beyond this many */
+    struct flag_list watch_arg; /* DB.COLL=EVENT items, each may hold several, comma-separated */
+    struct relay_watch {
+        char db[64], coll[128], event[65];
+    } watch[RELAY_WATCH_MAX];
+    int nwatch;
 };
 
-/* Parses "h:ws:http,..." into c->peers. Returns 0, or -1 with a message in err. */
-int relay_peers_parse(struct relay_config *c, const char *s, char *err, size_t errlen);
+/* Parses "db.coll=event[,db.coll=event...]" into c->watch. Returns 0, or -1 with err. */
+int relay_watch_parse(struct relay_config *c, const char *s, char *err, size_t errlen);
 
 /*
  * Parses argv and the environment into c (defaults first). Returns 0 on success, 1 when

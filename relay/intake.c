@@ -25,9 +25,12 @@ int intake_parse(const char *body, size_t len, struct emit_req *out, char *err, 
     int rc = -1;
     const char *key;
     json_t *v;
-    json_object_foreach(root, key, v) {
-        if (strcmp(key, "event") != 0 && strcmp(key, "payload") != 0 && strcmp(key, "id") != 0) {
-            snprintf(err, errlen, "unknown field '%.64s' (allowed: event, payload, id)", key);
+    json_object_foreach(root, key, v)
+    {
+        if (strcmp(key, "event") != 0 && strcmp(key, "payload") != 0 && strcmp(key, "id") != 0 &&
+            strcmp(key, "channel") != 0) {
+            snprintf(err, errlen, "unknown field '%.64s' (allowed: event, payload, id, channel)",
+                     key);
             goto out;
         }
     }
@@ -67,6 +70,19 @@ int intake_parse(const char *body, size_t len, struct emit_req *out, char *err, 
             goto out;
         }
         memcpy(out->id, json_string_value(id), json_string_length(id) + 1);
+    }
+    json_t *ch = json_object_get(root, "channel");
+    if (ch != NULL && !json_is_null(ch)) {
+        if (!json_is_string(ch)) {
+            snprintf(err, errlen, "'channel' must be a string, got %s", jsonx_type_name(ch));
+            goto out;
+        }
+        if (!envelope_channel_valid(json_string_value(ch), json_string_length(ch))) {
+            snprintf(err, errlen, "'channel' must be 1-%d characters of [A-Za-z0-9_.:-]",
+                     ENVELOPE_CHANNEL_MAX);
+            goto out;
+        }
+        memcpy(out->channel, json_string_value(ch), json_string_length(ch) + 1);
     }
     out->payload = jsonx_dump(pl, &out->payload_len);
     if (out->payload == NULL) {

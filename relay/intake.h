@@ -1,6 +1,7 @@
 /*
  * intake — parsing and validation of POST /emit bodies:
- *   {"event":"new_product","payload":{...},"id":"<optional idempotency key>"}
+ *   {"event":"new_product","payload":{...},"id":"<optional idempotency key>",
+ *    "channel":"<optional channel; absent = broadcast>"}
  * Pure: no I/O, no globals, so the fuzzer and unit tests can drive it directly.
  */
 #ifndef RELAY_INTAKE_H
@@ -17,7 +18,8 @@ struct emit_req {
     char event[ENVELOPE_EVENT_MAX + 1];
     char *payload; /* compact JSON, malloc'd: release with emit_req_cleanup */
     size_t payload_len;
-    char id[INTAKE_ID_MAX + 1]; /* "" when absent */
+    char id[INTAKE_ID_MAX + 1];             /* "" when absent */
+    char channel[ENVELOPE_CHANNEL_MAX + 1]; /* "" = broadcast */
 };
 
 /*

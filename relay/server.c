@@ -7,13 +7,13 @@
 #include <string.h>
 #include <time.h>
 
-#include "cluster.h"
 #include "dedup.h"
 #include "httpd.h"
 #include "hub.h"
 #include "intake.h"
 #include "log.h"
 #include "metrics.h"
+#include "mstore.h"
 
 struct relay {
     struct relay_config cfg;
@@ -23,9 +23,9 @@ struct relay {
     struct httpd *http;
     pthread_mutex_t emit_lock; /* makes dedup lookup + publish + insert atomic */
     struct dedup *dedup;
-    struct cluster *cluster; /* NULL for a single relay */
+    struct mstore *store; /* NULL in memory */
     struct metric *m_accepted, *m_duplicate, *m_invalid, *m_draining, *m_emit_bytes;
-    struct metric *m_forwarded, *m_no_leader;
+    struct metric *m_unconfirmed, *m_unavailable;
 };
 
 static int64_t now_ms(void)
@@ -40,39 +40,13 @@ static int draining(const struct relay *r)
     return r->stop_flag && *r->stop_flag;
 }
 
-/* A follower hands the emit to the leader and relays its answer. */
-static void forward_emit(struct relay *r, const struct httpd_request *req,
-                         struct httpd_response *resp)
-{
-    if (httpd_header(req, "X-Relay-Forwarded")) {
-        /* The sender thought we lead; we do not (any more). Never forward twice. */
-        httpd_reply_error(resp, 503, "not_leader", "this relay is not the leader; retry");
-        httpd_add_header(resp, "Retry-After", "1");
-        return;
-    }
-    char *out;
-    size_t outlen;
-    long code = cluster_forward(r->cluster, req->body, req->body_len,
-                                httpd_header(req, "Authorization"), &out, &outlen);
-    if (code == 0) {
-        metric_inc(r->m_no_leader);
-        httpd_reply_error(resp, 503, "no_leader", "no relay leader reachable right now; retry");
-        httpd_add_header(resp, "Retry-After", "1");
-        return;
-    }
-    metric_inc(r->m_forwarded);
-    resp->status = (int)code;
-    resp->body = out;
-    resp->len = outlen;
-    resp->content_type = "application/json";
-}
-
 static void handle_emit(const struct httpd_request *req, struct httpd_response *resp, void *ud)
 {
     struct relay *r = ud;
     if (draining(r)) {
         metric_inc(r->m_draining);
-        httpd_reply_error(resp, 503, "draining", "relay is shutting down; retry on another replica");
+        httpd_reply_error(resp, 503, "draining",
+                          "relay is shutting down; retry on another replica");
         httpd_add_header(resp, "Retry-After", "1");
         return;
     }
@@ -83,42 +57,46 @@ static void handle_emit(const struct httpd_request *req, struct httpd_response *
         httpd_reply_error(resp, 400, "bad_request", "%s", err);
         return;
     }
-    if (r->cluster && !cluster_is_leader(r->cluster)) {
-        emit_req_cleanup(&e);
-        forward_emit(r, req, resp);
-        return;
-    }
     uint64_t off = 0;
     int dup = 0;
-    pthread_mutex_lock(&r->emit_lock);
-    if (e.id[0] && dedup_lookup(r->dedup, e.id, now_ms(), &off)) {
-        dup = 1;
+    if (r->store) {
+        enum mstore_result res = mstore_emit(r->store, &e, &off);
+        emit_req_cleanup(&e);
+        if (res == MSTORE_UNCONFIRMED || res == MSTORE_UNAVAILABLE || res == MSTORE_STOPPING) {
+            metric_inc(res == MSTORE_UNCONFIRMED ? r->m_unconfirmed : r->m_unavailable);
+            if (res == MSTORE_UNCONFIRMED)
+                httpd_reply_error(resp, 503, "not_confirmed",
+                                  "MongoDB did not confirm the event in time; it may still be "
+                                  "delivered: retry with the same id");
+            else
+                httpd_reply_error(resp, 503, "store_unavailable",
+                                  "MongoDB is unavailable; retry (with the same id)");
+            httpd_add_header(resp, "Retry-After", "1");
+            return;
+        }
+        dup = res == MSTORE_DUPLICATE;
     } else {
-        off = hub_publish(r->hub, e.event, e.payload, e.payload_len, e.id);
-        if (off != 0 && e.id[0] && dedup_insert(r->dedup, e.id, off, now_ms()) != 0)
-            LOG_WARN("dedup_insert_failed id=%s", e.id);
-    }
-    pthread_mutex_unlock(&r->emit_lock);
-    emit_req_cleanup(&e);
-    if (off == 0) {
-        httpd_reply_error(resp, 503, "unavailable", "relay could not accept the event (stopping or out of memory)");
-        return;
-    }
-    /* With followers, acknowledge once every in-sync follower holds the event (it is then
-     * also what clients see), so a failover cannot lose an acknowledged event. Not committed
-     * in time: 503, and the caller's retry with the same id finds it here and waits again. */
-    if (r->cluster && !hub_wait_commit(r->hub, off, r->cfg.replica_timeout_ms + 500)) {
-        LOG_WARN("emit_not_committed offset=%llu", (unsigned long long)off);
-        httpd_reply_error(resp, 503, "not_committed",
-                          "event %llu is not replicated yet; retry with the same id",
-                          (unsigned long long)off);
-        httpd_add_header(resp, "Retry-After", "1");
-        return;
+        pthread_mutex_lock(&r->emit_lock);
+        if (e.id[0] && dedup_lookup(r->dedup, e.id, now_ms(), &off)) {
+            dup = 1;
+        } else {
+            off = hub_publish(r->hub, e.event, e.channel, e.payload, e.payload_len);
+            if (off != 0 && e.id[0] && dedup_insert(r->dedup, e.id, off, now_ms()) != 0)
+                LOG_WARN("dedup_insert_failed id=%s", e.id);
+        }
+        pthread_mutex_unlock(&r->emit_lock);
+        emit_req_cleanup(&e);
+        if (off == 0) {
+            httpd_reply_error(resp, 503, "unavailable",
+                              "relay could not accept the event (stopping or out of memory)");
+            return;
+        }
     }
     metric_inc(dup ? r->m_duplicate : r->m_accepted);
     metric_add(r->m_emit_bytes, req->body_len);
     char epoch[ENVELOPE_EPOCH_BUF];
-    json_t *o = json_pack("{s:I, s:s}", "offset", (json_int_t)off, "epoch", hub_epoch(r->hub, epoch));
+    json_t *o =
+        json_pack("{s:I, s:s}", "offset", (json_int_t)off, "epoch", hub_epoch(r->hub, epoch));
     if (dup)
         json_object_set_new(o, "duplicate", json_true());
     httpd_reply_json(resp, 202, o);
@@ -142,8 +120,10 @@ static void handle_readyz(const struct httpd_request *req, struct httpd_response
         httpd_reply_json(resp, 503, json_pack("{s:s}", "status", "draining"));
         return;
     }
-    if (r->cluster && !cluster_ready(r->cluster)) {
-        httpd_reply_json(resp, 503, json_pack("{s:s}", "status", "syncing"));
+    char why[200];
+    if (r->store && !mstore_ready(r->store, why, sizeof why)) {
+        httpd_reply_json(resp, 503,
+                         json_pack("{s:s, s:s}", "status", "not_delivering", "reason", why));
         return;
     }
     httpd_reply_json(resp, 200,
@@ -156,22 +136,11 @@ static void handle_cluster(const struct httpd_request *req, struct httpd_respons
 {
     (void)req;
     struct relay *r = ud;
-    if (r->cluster == NULL) {
-        httpd_reply_json(resp, 200, json_pack("{s:s}", "role", "single"));
+    if (r->store == NULL) {
+        httpd_reply_json(resp, 200, json_pack("{s:s}", "role", "memory"));
         return;
     }
-    httpd_reply_json(resp, 200, cluster_status(r->cluster));
-}
-
-/* A follower mirrored an event that carried an emit id: remember it, so a retry of that emit
- * reaching this relay after a failover is acknowledged, not broadcast again. */
-static void on_mirrored(void *ud, const char *id, uint64_t offset)
-{
-    struct relay *r = ud;
-    pthread_mutex_lock(&r->emit_lock);
-    if (dedup_insert(r->dedup, id, offset, now_ms()) != 0)
-        LOG_WARN("dedup_insert_failed id=%s", id);
-    pthread_mutex_unlock(&r->emit_lock);
+    httpd_reply_json(resp, 200, mstore_status(r->store));
 }
 
 static void handle_metrics(const struct httpd_request *req, struct httpd_response *resp, void *ud)
@@ -191,10 +160,8 @@ static void handle_metrics(const struct httpd_request *req, struct httpd_respons
 }
 
 static const struct httpd_route routes[] = {
-    {"POST", "/emit", 0, 1, 1, handle_emit},
-    {"GET", "/healthz", 0, 0, 0, handle_healthz},
-    {"GET", "/readyz", 0, 0, 0, handle_readyz},
-    {"GET", "/metrics", 0, 0, 0, handle_metrics},
+    {"POST", "/emit", 0, 1, 1, handle_emit},      {"GET", "/healthz", 0, 0, 0, handle_healthz},
+    {"GET", "/readyz", 0, 0, 0, handle_readyz},   {"GET", "/metrics", 0, 0, 0, handle_metrics},
     {"GET", "/cluster", 0, 0, 0, handle_cluster},
 };
 
@@ -223,10 +190,10 @@ struct relay *relay_new(const struct relay_config *c, volatile sig_atomic_t *sto
                                "result=\"invalid\"", "POST /emit requests by outcome.");
     r->m_draining = metrics_add(r->metrics, METRIC_COUNTER, "relay_emits_total",
                                 "result=\"draining\"", "POST /emit requests by outcome.");
-    r->m_forwarded = metrics_add(r->metrics, METRIC_COUNTER, "relay_emits_total",
-                                 "result=\"forwarded\"", "POST /emit requests by outcome.");
-    r->m_no_leader = metrics_add(r->metrics, METRIC_COUNTER, "relay_emits_total",
-                                 "result=\"no_leader\"", "POST /emit requests by outcome.");
+    r->m_unconfirmed = metrics_add(r->metrics, METRIC_COUNTER, "relay_emits_total",
+                                   "result=\"unconfirmed\"", "POST /emit requests by outcome.");
+    r->m_unavailable = metrics_add(r->metrics, METRIC_COUNTER, "relay_emits_total",
+                                   "result=\"unavailable\"", "POST /emit requests by outcome.");
     r->m_emit_bytes = metrics_add(r->metrics, METRIC_COUNTER, "relay_emit_bytes_total", NULL,
                                   "Bytes of accepted /emit bodies.");
 
@@ -243,9 +210,21 @@ struct relay *relay_new(const struct relay_config *c, volatile sig_atomic_t *sto
     hc.drain_ms = c->drain_ms;
     hc.metrics = r->metrics;
     hc.name = "relay";
-    hc.replica_timeout_ms = c->replica_timeout_ms;
+    hc.max_channels = (int)c->max_channels;
+    if (c->mongo_uri) {
+        /* The stream's epoch and position come from MongoDB; the ring starts `history`
+         * events back, so the tail's first catch-up fills it. */
+        r->store = mstore_open(c, r->metrics, stop_flag, err, errlen);
+        if (r->store == NULL)
+            goto fail;
+        uint64_t head = mstore_head(r->store);
+        hc.epoch = mstore_epoch(r->store);
+        hc.first_offset = head >= (uint64_t)c->history ? head - (uint64_t)c->history + 1 : 1;
+    }
     r->hub = hub_new(&hc, err, errlen);
     if (r->hub == NULL)
+        goto fail;
+    if (r->store && mstore_start(r->store, r->hub, err, errlen) != 0)
         goto fail;
 
     struct httpd_config h = {
@@ -261,10 +240,10 @@ struct relay *relay_new(const struct relay_config *c, volatile sig_atomic_t *sto
         .bearer_token = c->token,
         .metrics = r->metrics,
     };
-    if (c->npeers > 0) {
-        r->cluster = cluster_new(c, r->hub, on_mirrored, r, stop_flag, err, errlen);
-        if (r->cluster == NULL)
-            goto fail;
+    if (r->store) {
+        /* An emit waits for MongoDB's majority: a thread per connection keeps one slow
+         * write from holding up other apps' requests and the probes. */
+        h.thread_per_connection = 1;
     }
     r->http = httpd_new(&h, err, errlen);
     if (r->http == NULL)
@@ -279,9 +258,9 @@ int relay_run(struct relay *r)
 {
     char epoch[ENVELOPE_EPOCH_BUF];
     LOG_INFO("relay_listening ws_port=%d http_port=%d epoch=%s history=%ld queue_limit=%ld "
-             "token=%s",
+             "token=%s store=%s",
              hub_port(r->hub), httpd_port(r->http), hub_epoch(r->hub, epoch), r->cfg.history,
-             r->cfg.queue_limit, r->cfg.token ? "set" : "none");
+             r->cfg.queue_limit, r->cfg.token ? "set" : "none", r->store ? "mongodb" : "memory");
     int rc = hub_run(r->hub, r->stop_flag);
     /* The hub has drained its clients; stop taking events, finishing requests in flight. */
     httpd_quiesce(r->http);
@@ -293,7 +272,7 @@ void relay_free(struct relay *r)
     if (r == NULL)
         return;
     httpd_free(r->http);
-    cluster_free(r->cluster);
+    mstore_close(r->store);
     hub_free(r->hub);
     dedup_free(r->dedup);
     metrics_free(r->metrics);

@@ -101,7 +101,7 @@ static void push(struct emitter *e, int i)
     char id[32], doc[128];
     snprintf(id, sizeof id, "%024d", i);
     int n = snprintf(doc, sizeof doc, "{\"_id\":\"%s\",\"name\":\"p\",\"price\":1}", id);
-    emitter_push(e, "new_product", id, doc, (size_t)n);
+    emitter_push(e, "new_product", NULL, id, doc, (size_t)n);
 }
 
 /* Polls until the emitter's counters satisfy ok+retried+failed >= n, for up to 5 s. */

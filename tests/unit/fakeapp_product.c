@@ -22,6 +22,10 @@ START_TEST(valid_product)
     ck_assert_str_eq(in.req_id, "r-1.a:B_2");
     ck_assert_int_eq(parse("{\"req_id\":\"x\",\"price\":0,\"name\":\"n\"}", &in, err), 0);
     ck_assert(in.price == 0);
+    ck_assert_str_eq(in.store, "");
+    ck_assert_int_eq(
+        parse("{\"req_id\":\"x\",\"price\":0,\"name\":\"n\",\"store\":\"st-7_a\"}", &in, err), 0);
+    ck_assert_str_eq(in.store, "st-7_a");
 }
 END_TEST
 
@@ -54,7 +58,7 @@ static const struct bad_case bad[] = {
     {"{\"name\":\"a\",\"req_id\":\"a\"}", "missing field 'price'"},
     {"{\"name\":\"a\",\"price\":1}", "missing field 'req_id'"},
     {"{\"name\":\"a\",\"price\":1,\"req_id\":\"a\",\"x\":1}",
-     "unknown field 'x' (allowed: name, price, req_id)"},
+     "unknown field 'x' (allowed: name, price, req_id, store)"},
     {"{\"name\":[],\"price\":1,\"req_id\":\"a\"}", "'name' must be a string, got array"},
     {"{\"name\":\"\",\"price\":1,\"req_id\":\"a\"}", "'name' must not be empty"},
     {"{\"name\":\"a\\nb\",\"price\":1,\"req_id\":\"a\"}",
@@ -70,6 +74,12 @@ static const struct bad_case bad[] = {
      "'req_id' must be 1-64 characters of [A-Za-z0-9_.:-]"},
     {"{\"a\":{\"b\":{\"c\":{\"d\":{\"e\":{\"f\":{\"g\":{\"h\":{\"i\":1}}}}}}}}}",
      "JSON nested deeper than 8 levels"},
+    {"{\"name\":\"a\",\"price\":1,\"req_id\":\"a\",\"store\":7}",
+     "'store' must be a string, got integer"},
+    {"{\"name\":\"a\",\"price\":1,\"req_id\":\"a\",\"store\":\"\"}",
+     "'store' must be 1-32 characters of [A-Za-z0-9_-]"},
+    {"{\"name\":\"a\",\"price\":1,\"req_id\":\"a\",\"store\":\"s.7\"}",
+     "'store' must be 1-32 characters of [A-Za-z0-9_-]"},
 };
 
 START_TEST(bad_input_messages)

@@ -31,8 +31,9 @@ START_TEST(flags_both_forms)
 {
     struct relay_config c;
     char err[256];
-    char *argv[] = {"relay", "--ws-port", "9000", "--http-port=9001", "--token", "t0k",
-                    "--max-body", "1m", "--ping-interval", "500ms", "--history=5", NULL};
+    char *argv[] = {"relay",           "--ws-port", "9000",        "--http-port=9001",
+                    "--token",         "t0k",       "--max-body",  "1m",
+                    "--ping-interval", "500ms",     "--history=5", NULL};
     ck_assert_int_eq(parse(&c, err, 11, argv), 0);
     ck_assert_int_eq(c.ws_port, 9000);
     ck_assert_int_eq(c.http_port, 9001);
@@ -101,45 +102,64 @@ START_TEST(bad_flags_named)
 }
 END_TEST
 
-START_TEST(peers_and_ids)
+START_TEST(mongo_and_watch)
 {
     struct relay_config c;
     char err[256];
-    char *argv[] = {"relay", "--peers", "relay-0.relay:8080:8081,10.0.0.2:9080:9081,h3:1:2",
-                    "--id", "relay-1", NULL};
-    ck_assert_int_eq(parse(&c, err, 5, argv), 0);
-    ck_assert_int_eq(c.npeers, 3);
-    ck_assert_int_eq(c.id, 1);
-    ck_assert_str_eq(c.peers[0].host, "relay-0.relay");
-    ck_assert_int_eq(c.peers[0].ws_port, 8080);
-    ck_assert_int_eq(c.peers[1].http_port, 9081);
-    ck_assert_str_eq(c.peers[2].host, "h3");
-    setenv("RELAY_PEERS", "a:1:2,b:3:4", 1);
-    setenv("RELAY_ID", "0", 1);
+    char *argv[] = {"relay",
+                    "--mongo-uri",
+                    "mongodb://m1:27017,m2:27017/?replicaSet=rs0",
+                    "--watch",
+                    "relaylab.products=new_product",
+                    "--watch",
+                    "shop.orders=order_placed,shop.users=user_joined",
+                    NULL};
+    ck_assert_int_eq(parse(&c, err, 7, argv), 0);
+    ck_assert_str_eq(c.mongo_db, "relay");
+    ck_assert_int_eq(c.nwatch, 3);
+    ck_assert_str_eq(c.watch[0].db, "relaylab");
+    ck_assert_str_eq(c.watch[0].coll, "products");
+    ck_assert_str_eq(c.watch[0].event, "new_product");
+    ck_assert_str_eq(c.watch[2].coll, "users");
+    ck_assert_int_eq(c.emit_timeout_ms, 5000);
+    ck_assert_int_eq(c.retention_events, 1000000);
+
+    /* The env twin is one more item; flags replace it. */
+    setenv("RELAY_MONGO_URI", "mongodb://h/?replicaSet=rs0", 1);
+    setenv("RELAY_WATCH", "a.b=c_created,d.e.f=g", 1);
     char *none[] = {"relay", NULL};
     ck_assert_int_eq(parse(&c, err, 1, none), 0);
-    ck_assert_int_eq(c.npeers, 2);
-    ck_assert_int_eq(c.id, 0);
-    unsetenv("RELAY_PEERS");
-    unsetenv("RELAY_ID");
+    ck_assert_int_eq(c.nwatch, 2);
+    ck_assert_str_eq(c.watch[1].db, "d");
+    ck_assert_str_eq(c.watch[1].coll, "e.f");
+    char *one[] = {"relay", "--watch", "x.y=z", NULL};
+    ck_assert_int_eq(parse(&c, err, 3, one), 0);
+    ck_assert_int_eq(c.nwatch, 1);
+    unsetenv("RELAY_WATCH");
+    unsetenv("RELAY_MONGO_URI");
+
     struct {
-        char *peers, *id;
+        char *flag, *value;
         const char *want;
     } bad[] = {
-        {"a:1:2,b:3:4", "2", "--id must name"},
-        {"a:1:2,b:3:4", NULL, "--id must name"},
-        {"a:1:2,b:3:4", "relay-x", "--id must name"},
-        {"a:1", "0", "not host:wsport:httpport"},
-        {"a:1:70000", "0", "bad ports"},
-        {"a:1:2,,b:3:4", "0", "empty"},
-        {"a:1:2,a:1:2,a:1:2,a:1:2,a:1:2,a:1:2,a:1:2,a:1:2,a:1:2,a:1:2", "0", "at most 9"},
+        {"--watch", "products=new_product", "not DB.COLLECTION=EVENT"},
+        {"--watch", "db.products", "not DB.COLLECTION=EVENT"},
+        {"--watch", "db.products=1bad", "not DB.COLLECTION=EVENT"},
+        {"--watch", "d b.products=ev", "not DB.COLLECTION=EVENT"},
+        {"--mongo-uri", "http://x", "must start with mongodb://"},
+        {"--mongo-db", "a.b", "--mongo-db must be"},
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
-        char *args[] = {"relay", "--peers", bad[i].peers, "--id", bad[i].id, NULL};
-        ck_assert_int_eq(parse(&c, err, bad[i].id ? 5 : 3, args), -1);
+        char *args[] = {"relay", "--mongo-uri", "mongodb://h/", bad[i].flag, bad[i].value, NULL};
+        ck_assert_int_eq(parse(&c, err, 5, args), -1);
         ck_assert_msg(strstr(err, bad[i].want) != NULL, "case %zu: '%s' lacks '%s'", i, err,
                       bad[i].want);
     }
+    char *nouri[] = {"relay", "--watch", "a.b=c", NULL};
+    ck_assert_int_eq(parse(&c, err, 3, nouri), -1);
+    ck_assert_msg(strstr(err, "needs --mongo-uri") != NULL, "%s", err);
+    char *peers[] = {"relay", "--peers", "a:1:2", NULL};
+    ck_assert_int_eq(parse(&c, err, 3, peers), -1); /* the home-made cluster is gone */
 }
 END_TEST
 
@@ -170,7 +190,7 @@ int main(void)
     tcase_add_test(tc, flags_both_forms);
     tcase_add_test(tc, env_twins_and_flag_wins);
     tcase_add_test(tc, bad_flags_named);
-    tcase_add_test(tc, peers_and_ids);
+    tcase_add_test(tc, mongo_and_watch);
     tcase_add_test(tc, value_parsers);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);

@@ -482,7 +482,7 @@ def check_kind_config(c, root):
 
 
 def check_relay_cluster(c, ov, objs, rel):
-    """StatefulSet + headless Service + RELAY_PEERS/RELAY_ID as docs/relay-ha.md needs them."""
+    """The relays of relay-ha: several relays over the MongoDB replica set (docs/relay-ha.md)."""
     problems = []
     n, peers_name = rel["replicas"], rel["peers_service"]
     sts = find(objs, "StatefulSet", RELAY_NAME)
@@ -506,7 +506,7 @@ def check_relay_cluster(c, ov, objs, rel):
             problems.append(f"Service/{RELAY_NAME} does not select the relay StatefulSet")
     if sts is None:
         problems.append(f"no StatefulSet/{RELAY_NAME}")
-        c.report(f"{ov}: relay cluster ({n} members, headless Service, RELAY_PEERS, RELAY_ID)", problems)
+        c.report(f"{ov}: relay cluster ({n} relays over MongoDB, headless Service, RELAY_MONGO_URI)", problems)
         return
     spec = sts.get("spec") or {}
     if spec.get("replicas") != n:
@@ -524,35 +524,22 @@ def check_relay_cluster(c, ov, objs, rel):
     for ct in cts:
         ports = {p.get("name"): p.get("containerPort") for p in ct.get("ports") or []}
         env = env_map(ct)
-        peers = env.get("RELAY_PEERS") or {}
-        value = peers.get("value")
-        if not isinstance(value, str) or not value:
-            problems.append("RELAY_PEERS is not a literal value")
-            value = ""
-        elif re.search(r"\s", value):
-            problems.append(f"RELAY_PEERS {value!r} contains white space")
-        members = value.split(",") if value else []
-        if len(members) != n:
-            problems.append(f"RELAY_PEERS lists {len(members)} members for {n} replicas")
-        for i, m in enumerate(members):
-            want = f"{RELAY_NAME}-{i}.{peers_name}.{NAMESPACE}.svc.cluster.local"
-            parts = m.split(":")
-            if len(parts) != 3:
-                problems.append(f"RELAY_PEERS member {i} {m!r} is not host:wsport:httpport")
-                continue
-            host, wsp, httpp = parts
-            if host != want:
-                problems.append(f"RELAY_PEERS member {i} host {host!r}, want {want!r}")
-            if wsp != str(ports.get("ws")) or httpp != str(ports.get("intake")):
-                problems.append(f"RELAY_PEERS member {i} ports {wsp}:{httpp} are not the container ports "
-                                f"ws {ports.get('ws')} and intake {ports.get('intake')}")
-        rid = env.get("RELAY_ID") or {}
-        field = ((rid.get("valueFrom") or {}).get("fieldRef") or {}).get("fieldPath")
-        if field != "metadata.name" or "value" in rid:
-            problems.append("RELAY_ID is not the downward API metadata.name (relay-N -> member N)")
+        for gone in ("RELAY_PEERS", "RELAY_ID", "RELAY_REPLICA_TIMEOUT", "RELAY_ELECTION_INTERVAL"):
+            if gone in env:
+                problems.append(f"{gone} is set: the relay's own election is gone (RELAY_MONGO_URI)")
+        uri = (env.get("RELAY_MONGO_URI") or {}).get("value")
+        if not isinstance(uri, str) or not uri.startswith("mongodb://"):
+            problems.append("RELAY_MONGO_URI is not a literal mongodb:// URI")
+        else:
+            hosts = uri[len("mongodb://"):].split("/")[0].split(",")
+            want = [f"mongo-{i}.mongo.{NAMESPACE}.svc.cluster.local:27017" for i in range(3)]
+            if sorted(hosts) != want:
+                problems.append(f"RELAY_MONGO_URI hosts {hosts}, want the mongo StatefulSet's {want}")
+            if "replicaSet=" not in uri:
+                problems.append("RELAY_MONGO_URI names no replicaSet")
         get = (ct.get("readinessProbe") or {}).get("httpGet") or {}
         if get.get("path") != "/readyz" or get.get("port") not in ("intake", ports.get("intake")):
-            problems.append("readiness probe is not GET /readyz on the intake port (503 until in sync)")
+            problems.append("readiness probe is not GET /readyz on the intake port (503 while not delivering)")
         if not (ct.get("lifecycle") or {}).get("preStop"):
             problems.append("no preStop hook")
     pdbs = [p for p in by_kind(objs, "PodDisruptionBudget")
@@ -563,8 +550,8 @@ def check_relay_cluster(c, ov, objs, rel):
         pspec = pdbs[0]["spec"]
         if not (pspec.get("maxUnavailable") == 1 or pspec.get("minAvailable") == n - 1):
             problems.append("the PodDisruptionBudget does not allow exactly one member down")
-    c.report(f"{ov}: relay cluster ({n} members, headless Service {peers_name}, RELAY_PEERS, RELAY_ID, "
-             f"readiness /readyz)", problems)
+    c.report(f"{ov}: relay cluster ({n} relays over MongoDB, headless Service {peers_name}, "
+             f"RELAY_MONGO_URI, readiness /readyz)", problems)
 
 
 # ---------------------------------------------------------------------------------------
