@@ -20,7 +20,7 @@ source bench/lib.sh
 OUT=${BENCH_OUT:-out/bench}
 RESULTS=$OUT/results.jsonl
 B=$BUILD/bench/relay_bench
-SERVERS=${BENCH_SERVERS:-relay nchan2 nchan1 socketio}
+SERVERS=${BENCH_SERVERS-relay nchan2 nchan1 socketio}
 FANOUT=${BENCH_FANOUT:-1000,5000,10000}
 SECS=${BENCH_SECONDS:-5}
 LAT_SECS=${BENCH_LAT_SECONDS:-10}

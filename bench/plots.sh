@@ -13,14 +13,25 @@ data=$OUT/plot-data
 rm -rf "$data"
 mkdir -p "$data"
 
-# gp_lines FILE_PREFIX COLUMNS: "'file' using 1:2 with linespoints title 'name'" for each file.
+# One colour per server in every plot; the relay's lines are the thick ones.
+colour() {
+  case $1 in
+    relay) echo "#1f5fbf" ;; relay-sio) echo "#59a5e8" ;; relay-mongo) echo "#8c6bb1" ;;
+    nchan2) echo "#2ca02c" ;; nchan1) echo "#98c878" ;; socketio) echo "#e6740f" ;;
+    *) echo "#777777" ;;
+  esac
+}
+
+# gp_lines FILE_PREFIX STYLE: "'file' using 1:2 with STYLE ... title 'name'" for each file.
 gp_lines() {
-  local f name list=""
+  local f name lw list=""
   for f in "$data/$1"-*.tsv; do
     [ -s "$f" ] || continue
     name=${f##*/"$1"-}
     name=${name%.tsv}
-    list+="${list:+, }'$f' using 1:2 with $2 lw 2 title '$name'"
+    lw=2
+    [ "${name%%-*}" = relay ] && lw=3
+    list+="${list:+, }'$f' using 1:2 with $2 lw $lw lc rgb '$(colour "$name")' title '$name'"
   done
   echo "$list"
 }
