@@ -78,6 +78,18 @@ $(BIN)/wsprint: $(BUILD)/tools/wsprint.o $(COMMON_LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS_CORE)
 
+# socket.io-client's browser bundle for fakeapp's page (GET /socket.io/socket.io.js): copied
+# from the npm package that make deps installs (tests/e2e/node) to $(BIN)/web/, where fakeapp
+# looks by default. Nothing of it is kept in git; without the package fakeapp's page says so.
+SIO_CLIENT_PKG := tests/e2e/node/node_modules/socket.io-client
+SIO_CLIENT_WEB := $(BIN)/web/socket.io-client
+all: $(if $(wildcard $(SIO_CLIENT_PKG)/dist/socket.io.min.js),$(SIO_CLIENT_WEB)/dist/socket.io.min.js)
+$(SIO_CLIENT_WEB)/dist/socket.io.min.js: $(SIO_CLIENT_PKG)/dist/socket.io.min.js $(SIO_CLIENT_PKG)/package.json
+	@mkdir -p $(SIO_CLIENT_WEB)/dist
+	cp $(SIO_CLIENT_PKG)/package.json $(SIO_CLIENT_WEB)/package.json
+	cp $(SIO_CLIENT_PKG)/dist/socket.io.min.js.map $(SIO_CLIENT_WEB)/dist/ 2>/dev/null || true
+	cp $< $@
+
 # mongo-init: initiates a real mongod replica set for local-cluster/mongo-up; links libmongoc.
 all: $(BIN)/mongo-init
 $(BIN)/mongo-init: $(BUILD)/tools/mongo-init.o $(COMMON_LIB)

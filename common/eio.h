@@ -1,15 +1,16 @@
 /*
- * eio — the Socket.IO v4 / Engine.IO v4 framing the hub speaks on /socket.io/ to clients
- * that ask for it (?EIO=4&transport=websocket, as socket.io-client with
- * transports: ["websocket"] does). Pure encode/classify functions, no I/O.
+ * eio — the Socket.IO v5 / Engine.IO v4 packets the hub speaks on /socket.io/, over either
+ * transport (websocket, HTTP long-polling). Pure encode/classify functions, no I/O.
  *
- *   server -> client  0{"sid":..,"upgrades":[],"pingInterval":..,"pingTimeout":..,"maxPayload":..}
- *                     40{"sid":..}                 namespace "/" joined
- *                     42["event",data,meta]         an event; meta = {"offset":N,"epoch":"E"}
- *                     2                             heartbeat ping (client answers 3)
- *                     44{"message":..}              namespace refused
- *   client -> server  40 or 40{auth}, 3, 41, 42[...], 1
- * Only the default namespace "/" is served.
+ *   server -> client 0{"sid":..,"upgrades":[..],"pingInterval":..,"pingTimeout":..,"maxPayload":..}
+ *                     40{"sid":..,"pid":..}          namespace "/" joined (pid: recovery)
+ *                     42["event",data,"E:N"]          an event; "E:N" = epoch:offset
+ *                     42["_connected",data,"E:N"]     control events carry the position too
+ *                     43<id>[...]                     acknowledgement of a client event
+ *                     2 / 3probe / 6 / 1              ping, probe answer, noop, close
+ *                     44/nsp,{"message":..}           namespace refused
+ *   client -> server  40 or 40{auth}, 41, 42[..], 43<id>[..], 3, 2probe, 5, 6, 1
+ * Only the default namespace "/" is served; binary packets (45/46, "b..." payloads) are not.
  */
 #ifndef RELAYLAB_EIO_H
 #define RELAYLAB_EIO_H
@@ -21,32 +22,66 @@
 
 enum eio_packet {
     EIO_INVALID = 0,
-    EIO_CLOSE,          /* "1" */
-    EIO_PING,           /* "2" (Engine.IO v3 clients ping; we answer "3") */
-    EIO_PONG,           /* "3" */
-    EIO_NOOP,           /* "6" */
-    EIO_SIO_CONNECT,    /* "40" or "40{auth}" on the default namespace */
-    EIO_SIO_CONNECT_NSP,/* "40/other,..." : a namespace we do not serve */
-    EIO_SIO_DISCONNECT, /* "41" */
-    EIO_SIO_EVENT,      /* "42..." or "43..." (ack): from the client, ignored */
+    EIO_CLOSE,           /* "1" */
+    EIO_PING,            /* "2" (Engine.IO v3 clients ping; we answer "3") */
+    EIO_PING_PROBE,      /* "2probe": the first packet on an upgrading websocket */
+    EIO_PONG,            /* "3" */
+    EIO_UPGRADE,         /* "5": completes an upgrade */
+    EIO_NOOP,            /* "6" */
+    EIO_SIO_CONNECT,     /* "40" or "40{auth}" on the default namespace */
+    EIO_SIO_CONNECT_NSP, /* "40/other,..." : a namespace we do not serve */
+    EIO_SIO_DISCONNECT,  /* "41" */
+    EIO_SIO_EVENT,       /* "42[..]" with a valid event array, optionally "42<id>[..]" */
+    EIO_SIO_ACK,         /* "43<id>[..]" */
+};
+
+/* The parts of a Socket.IO packet that eio_classify() located (pointers into the message). */
+struct eio_sio {
+    const char *payload; /* CONNECT: the auth object (empty when none); EVENT/ACK: the array */
+    size_t plen;
+    const char *nsp; /* "/admin" for CONNECT_NSP (no trailing ','); "/" otherwise */
+    size_t nsp_len;
+    int64_t ack_id; /* EVENT/ACK: the id after the type, -1 when none */
 };
 
 /*
- * Classifies one complete text message from a client. For EIO_SIO_CONNECT, *payload and
- * *plen point at the auth JSON after "40" (empty when none).
+ * Classifies one complete Engine.IO packet from a client (one websocket message, or one
+ * packet of a polling payload). Socket.IO packets are checked as the reference parser
+ * does: a known type, an optional namespace and ack id, and a payload that is valid JSON of
+ * the right shape (CONNECT: an object; EVENT: an array starting with a non-reserved name;
+ * ACK: an array; DISCONNECT: none). out may be NULL. Returns EIO_INVALID for anything else.
  */
-enum eio_packet eio_classify(const char *msg, size_t len, const char **payload, size_t *plen);
+enum eio_packet eio_classify(const char *msg, size_t len, struct eio_sio *out);
+
+/*
+ * Parses an offset string "EPOCH:N" (what events carry as their last argument). epoch is
+ * copied to epoch_out (>= 33 bytes). Returns 0, or -1 when malformed.
+ */
+int eio_offset_parse(const char *s, size_t len, char *epoch_out, size_t epoch_len, uint64_t *n);
+
+/* 1 when s is a private session id we accept from a client: 1..64 of [A-Za-z0-9_-]. */
+int eio_pid_valid(const char *s);
 
 /* Encoders: each returns a new sealed frame (caller unrefs), or NULL when out of memory. */
-struct frame *eio_open(const char *sid, long ping_interval_ms, long ping_timeout_ms,
+/* 0{...}; upgrades is 1 for ["websocket"] (polling sessions), 0 for []. */
+struct frame *eio_open(const char *sid, int upgrades, long ping_interval_ms, long ping_timeout_ms,
                        size_t max_payload);
-struct frame *eio_joined(const char *sid);
+/* 40{"sid":..,"pid":..}; pid NULL omits it. */
+struct frame *eio_joined(const char *sid, const char *pid);
 struct frame *eio_ping(void);
 struct frame *eio_pong(void);
+struct frame *eio_probe_answer(void); /* "3probe" */
+struct frame *eio_noop(void);         /* "6" */
+struct frame *eio_close(void);        /* "1" */
 /* 44/nsp,{"message":..}: nsp_packet is what followed "40" in the client's packet ("/nsp,..."). */
 struct frame *eio_namespace_refused(const char *nsp_packet, size_t len, const char *message);
-/* 42["event",data_json,{"offset":N,"epoch":"E"}]; offset 0 omits the meta argument. */
+/*
+ * 42["event",data_json,"EPOCH:OFFSET"]. With epoch NULL or "" the offset argument is left
+ * out. The frame's offset field is set to offset.
+ */
 struct frame *eio_event(const char *event, const char *data_json, size_t data_len, uint64_t offset,
                         const char *epoch);
+/* 43<id>[args...]: args_json is a JSON array. */
+struct frame *eio_ack(int64_t id, const char *args_json, size_t args_len);
 
 #endif

@@ -62,6 +62,9 @@ static int hub_callback(struct lws *wsi, enum lws_callback_reasons reason, void 
             return -1;
         return 0;
     case LWS_CALLBACK_HTTP:
+        /* Engine.IO long-polling on /socket.io/ (hub_poll.c). */
+        if (h && in && hub_poll_serves(h, (const char *)in))
+            return hub_poll_http(h, wsi, (int)reason, user, in, len);
         /* Plain HTTP on the websocket port: a health answer for probes, else a hint. */
         if (in && strcmp((const char *)in, "/healthz") == 0) {
             if (lws_return_http_status(wsi, HTTP_STATUS_OK, "ok"))
@@ -71,6 +74,14 @@ static int hub_callback(struct lws *wsi, enum lws_callback_reasons reason, void 
             return -1;
         }
         return lws_http_transaction_completed(wsi) ? -1 : 0;
+    case LWS_CALLBACK_HTTP_BODY:
+    case LWS_CALLBACK_HTTP_BODY_COMPLETION:
+    case LWS_CALLBACK_HTTP_WRITEABLE:
+    case LWS_CALLBACK_CLOSED_HTTP:
+    case LWS_CALLBACK_HTTP_DROP_PROTOCOL:
+        return h ? hub_poll_http(h, wsi, (int)reason, user, in, len) : 0;
+    case LWS_CALLBACK_HTTP_CONFIRM_UPGRADE:
+        return h && in ? hub_sio_confirm_upgrade(h, wsi, (const char *)in) : 0;
     case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION:
         if (hub_client_filter(h, wsi, c) != 0) {
             metric_inc(h->m_rejected);
@@ -78,10 +89,12 @@ static int hub_callback(struct lws *wsi, enum lws_callback_reasons reason, void 
         }
         return 0;
     case LWS_CALLBACK_ESTABLISHED:
+        if (c->probe) /* a websocket upgrading a Socket.IO polling session */
+            return hub_poll_probe_established(h, wsi, c);
         hub_client_established(h, wsi, c);
         return 0;
     case LWS_CALLBACK_SERVER_WRITEABLE:
-        if (!c->established)
+        if (!c->established && !c->probe)
             return 0;
         return hub_client_writeable(h, c);
     case LWS_CALLBACK_RECEIVE:
@@ -91,7 +104,9 @@ static int hub_callback(struct lws *wsi, enum lws_callback_reasons reason, void 
         hub_client_heard(c);
         return 0;
     case LWS_CALLBACK_CLOSED:
-        if (c) {
+        if (c && c->probe) {
+            hub_poll_probe_closed(h, c);
+        } else if (c) {
             LOG_DEBUG("client_closed hub=%s peer=%s", h->cfg.name, c->peer);
             hub_client_unlink(h, c);
             hub_client_release(c);
@@ -223,6 +238,10 @@ struct hub *hub_new(const struct hub_config *cfg, char *err, size_t errlen)
         goto fail;
     }
     register_metrics(h, m);
+    if (hub_poll_init(h, m) != 0) {
+        snprintf(err, errlen, "out of memory");
+        goto fail;
+    }
 
     lws_set_log_level(LLL_ERR | (log_threshold <= LOG_LEVEL_DEBUG ? LLL_WARN : 0), lws_log_to_ours);
     h->protocols[0] = (struct lws_protocols){
@@ -265,6 +284,7 @@ struct hub *hub_new(const struct hub_config *cfg, char *err, size_t errlen)
     lws_sul_schedule(h->ctx, 0, &h->tick, tick_cb, HUB_TICK_MS * LWS_US_PER_MS);
     return h;
 fail:
+    hub_poll_free(h);
     if (h->ctx)
         lws_context_destroy(h->ctx);
     if (h->loop)
@@ -284,6 +304,7 @@ void hub_free(struct hub *h)
         return;
     if (h->loop)
         hub_accept_stop(h);
+    hub_poll_free(h); /* polling sessions first: they point at lws connections */
     if (h->ctx)
         lws_context_destroy(h->ctx);
     if (h->loop)

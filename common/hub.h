@@ -42,6 +42,17 @@
 
 struct hub;
 
+/* A file the hub serves over plain HTTP on its port (GET, with ETag and 304), such as the
+ * socket.io client at /socket.io/socket.io.js, as the Socket.IO server serves it. */
+struct hub_file {
+    const char *path; /* exact request path */
+    const char *body;
+    size_t len;
+    const char *content_type;
+    const char *etag;          /* quoted, e.g. "\"4.8.1\""; NULL = none */
+    const char *cache_control; /* NULL = none */
+};
+
 /*
  * What an authenticated client may join: the channels of its token. any = 1 allows every
  * channel; else only names[0..n). An unauthenticated hub lets clients join any channel.
@@ -78,6 +89,8 @@ struct hub_config {
     hub_auth_fn auth;      /* NULL = clients need no token */
     void *auth_ud;
     struct metrics *metrics; /* optional: the hub registers its metrics here */
+    const struct hub_file *files; /* optional files served over HTTP (borrowed; outlive the hub) */
+    size_t nfiles;
     const char *name;        /* for logs, e.g. "relay" */
 };
 

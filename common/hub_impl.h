@@ -66,6 +66,15 @@ struct hub_client {
     uint64_t fetch_since, fetch_to;
     struct frame **pend;
     uint32_t npend, ipend;
+    /* Socket.IO transports (hub_sio.c, hub_poll*.c). A client that upgrades from polling to
+     * websocket moves: its state (all of the above) is copied into the websocket's
+     * per-session data and the client list is relinked (hub_poll_probe.c take_over), so
+     * nothing may keep a hub_client pointer across callbacks except the client list. */
+    struct hub_poll *poll;      /* long-polling session this client is (NULL: a websocket) */
+    struct hub_poll *upgrading; /* probe: the polling session this websocket may take over */
+    int probe;                  /* a websocket opened with ?sid= to upgrade a polling session */
+    int64_t sio_open_us;        /* when the Engine.IO session opened (Socket.IO connect timeout) */
+    char *sio_pid;              /* pid the client asked to recover, until the answer (owned) */
 };
 
 /* A fetch answer waiting for the lws thread. */
@@ -109,6 +118,7 @@ struct hub {
     unsigned char *batch; /* LWS_PRE + HUB_BATCH_BYTES scratch for coalesced sends (lws thread) */
     struct frame *ping;   /* the websocket PING frame, pre-framed (hub_ping.c) */
     struct metrics *own_metrics;
+    struct hub_polls *polls; /* Socket.IO long-polling sessions (hub_poll.c; lws thread) */
     struct metric *m_clients, *m_conns, *m_events, *m_frames, *m_slow, *m_rejected, *m_replay_ok,
         *m_replay_fail, *m_unauth, *m_chan_refused, *m_fetches;
 };
@@ -211,12 +221,60 @@ void hub_client_heard(struct hub_client *c);
 /* Pings a client quiet for ping_interval; closes one quiet for twice that plus 10 s. */
 void hub_ping_check(struct hub *h, struct hub_client *c, int64_t now);
 
+/* Adds an established client to the list and counts it. */
+void hub_client_link(struct hub *h, struct hub_client *c);
+/*
+ * Takes the frames the client is due next, in its framing, for a transport that writes them
+ * all at once (long-polling): a replay the fetcher delivered first, else the ring from the
+ * cursor, skipping other channels' events; at most max frames and max_bytes bytes (at least
+ * one when any is due). The client is moved past them. Returns how many were stored in fs
+ * (new references, caller unrefs); *last is the newest offset held.
+ */
+int hub_client_take(struct hub *h, struct hub_client *c, struct frame **fs, int max,
+                    size_t max_bytes, uint64_t *last);
+
 /* Socket.IO (hub_sio.c). */
 long hub_sio_ping_interval_ms(const struct hub *h);
 long hub_sio_ping_timeout_ms(const struct hub *h);
-/* Sends "2" every pingInterval; closes a client that did not answer "3" within pingTimeout. */
+/* Sends "2" every pingInterval; closes a client that did not answer "3" within pingTimeout,
+ * or that did not join a namespace within the connect timeout. */
 void hub_sio_heartbeat(struct hub *h, struct hub_client *c, int64_t now);
 /* A complete Socket.IO packet from the client. Returns -1 to close the connection. */
 int hub_sio_packet(struct hub *h, struct hub_client *c, const char *in, size_t len);
+/* Starts a Socket.IO session on c (either transport): sid, open packet, timers. */
+void hub_sio_open(struct hub *h, struct hub_client *c, int polling);
+/*
+ * A control event in Socket.IO framing, 42["name",data]. _connected (fresh joins) and
+ * _recovery end with the client's position "EPOCH:N" too, so socket.io-client's offset is
+ * right even before the first event.
+ */
+struct frame *hub_sio_control_frame(const struct hub_client *c, const char *name,
+                                    const json_t *data, const char *json, size_t len);
+/* The replay plan is decided (ok = the client's position is recovered), just before its
+ * _recovery is queued: a client that asked with a pid gets its CONNECT answer now. */
+void hub_sio_recovery_decided(struct hub_client *c, int ok);
+/* Upgrade filter for /socket.io/ (query EIO, transport, sid). 0 = accept. */
+int hub_sio_filter(struct hub *h, struct lws *wsi, struct hub_client *c);
+/* LWS_CALLBACK_HTTP_CONFIRM_UPGRADE: answers a bad Engine.IO upgrade with 400 (returns 1). */
+int hub_sio_confirm_upgrade(struct hub *h, struct lws *wsi, const char *upgrade);
+
+/* Socket.IO over HTTP long-polling (hub_poll.c, hub_poll_http.c). */
+int hub_poll_init(struct hub *h, struct metrics *m);
+void hub_poll_free(struct hub *h); /* before the lws context goes */
+/* 1 when the hub answers HTTP requests for this path (Engine.IO polling). */
+int hub_poll_serves(const struct hub *h, const char *path);
+/* Every HTTP callback reason of the hub's vhost; returns what the lws callback returns. */
+int hub_poll_http(struct hub *h, struct lws *wsi, int reason, void *user, void *in, size_t len);
+/* hub_want_write / hub_client_kill for a polling client. */
+void hub_poll_want_write(struct hub_client *c);
+void hub_poll_kill(struct hub_client *c, int code, const char *reason);
+/* Per sweep: expiry of a polling session that is not polled. */
+void hub_poll_tick(struct hub *h, struct hub_client *c, int64_t now);
+/* The upgrade probe: a websocket opened with ?sid=. Return as lws callbacks. */
+int hub_poll_probe_established(struct hub *h, struct lws *wsi, struct hub_client *c);
+int hub_poll_probe_packet(struct hub *h, struct hub_client *c, int packet);
+void hub_poll_probe_closed(struct hub *h, struct hub_client *c);
+/* Finds a live polling session by sid. */
+struct hub_poll *hub_poll_find(struct hub *h, const char *sid);
 
 #endif

@@ -8,7 +8,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/random.h>
 #include <time.h>
 
 #include "eio.h"
@@ -32,7 +31,7 @@ struct frame *hub_control_frame(const struct hub_client *c, const char *name, js
         return NULL;
     struct frame *f;
     if (c->sio) {
-        f = eio_event(name, s, len, 0, "");
+        f = hub_sio_control_frame(c, name, data, s, len);
     } else {
         json_t *o = json_pack("{s:s, s:O}", "event", name, "data", data);
         free(s);
@@ -59,6 +58,10 @@ void hub_queue_ctrl(struct hub_client *c, struct frame *f)
 
 void hub_want_write(struct hub_client *c)
 {
+    if (c->poll) {
+        hub_poll_want_write(c);
+        return;
+    }
     if (!c->want_write) {
         c->want_write = 1;
         lws_callback_on_writable(c->wsi);
@@ -109,8 +112,10 @@ void hub_client_release(struct hub_client *c)
     hub_chanset_free(c->chans);
     hub_chanset_free(c->allowed);
     free(c->want_chans);
+    free(c->sio_pid);
     c->chans = c->allowed = NULL;
     c->want_chans = NULL;
+    c->sio_pid = NULL;
     drop_pending(c);
 }
 
@@ -185,7 +190,7 @@ int hub_client_authenticate(struct hub *h, struct hub_client *c, const char *tok
 
 int hub_client_filter(struct hub *h, struct lws *wsi, struct hub_client *c)
 {
-    char path[256], since[32], epoch[64], eio[8];
+    char path[256], since[32], epoch[64];
     if (lws_hdr_copy(wsi, path, sizeof path, WSI_TOKEN_GET_URI) <= 0 || !path_accepted(h, path) ||
         atomic_load(&h->stopping)) {
         LOG_DEBUG("upgrade_refused hub=%s path=%s", h->cfg.name, path);
@@ -193,13 +198,8 @@ int hub_client_filter(struct hub *h, struct lws *wsi, struct hub_client *c)
     }
     if (c == NULL)
         return 0;
-    if (strncmp(path, "/socket.io/", 11) == 0 && urlarg(wsi, "EIO=", eio, sizeof eio)) {
-        if (strcmp(eio, "4") != 0) {
-            LOG_INFO("upgrade_refused hub=%s reason=engine_io_version eio=%s", h->cfg.name, eio);
-            return -1; /* Socket.IO v2 (EIO=3) clients are not served */
-        }
-        c->sio = 1;
-    }
+    if (strncmp(path, "/socket.io/", 11) == 0 && hub_sio_filter(h, wsi, c) != 0)
+        return -1; /* sets c->sio for Engine.IO clients (and c->probe for an upgrade) */
     hub_client_set_resume(c, urlarg(wsi, "since=", since, sizeof since),
                           urlarg(wsi, "epoch=", epoch, sizeof epoch));
     char *list = malloc(HUB_URLARG_MAX);
@@ -240,6 +240,8 @@ static void queue_recovery(struct hub *h, struct hub_client *c, int ok, const ch
                            uint64_t from)
 {
     char epoch[ENVELOPE_EPOCH_BUF];
+    if (c->sio)
+        hub_sio_recovery_decided(c, ok); /* its CONNECT answer goes first */
     metric_inc(ok ? h->m_replay_ok : h->m_replay_fail);
     json_t *d = json_pack("{s:b, s:s, s:s, s:I, s:I, s:I}", "recovered", ok, "reason", reason,
                           "epoch", hub_epoch(h, epoch), "since", (json_int_t)c->since, "from",
@@ -385,9 +387,8 @@ void hub_take_fetches(struct hub *h)
     }
 }
 
-void hub_client_established(struct hub *h, struct lws *wsi, struct hub_client *c)
+void hub_client_link(struct hub *h, struct hub_client *c)
 {
-    c->wsi = wsi;
     c->established = 1;
     c->next = h->clients;
     if (h->clients)
@@ -396,6 +397,12 @@ void hub_client_established(struct hub *h, struct lws *wsi, struct hub_client *c
     h->nclients++;
     metric_set(h->m_clients, (int64_t)h->nclients);
     metric_inc(h->m_conns);
+}
+
+void hub_client_established(struct hub *h, struct lws *wsi, struct hub_client *c)
+{
+    c->wsi = wsi;
+    hub_client_link(h, c);
     lws_get_peer_simple(wsi, c->peer, sizeof c->peer);
     if (strncmp(c->peer, "::ffff:", 7) == 0) /* IPv4-mapped: log the IPv4 address */
         memmove(c->peer, c->peer + 7, strlen(c->peer + 7) + 1);
@@ -413,16 +420,7 @@ void hub_client_established(struct hub *h, struct lws *wsi, struct hub_client *c
     }
     if (c->sio) {
         /* Engine.IO handshake; events start once the client joins namespace "/". */
-        unsigned char r[8];
-        if (getrandom(r, sizeof r, 0) != (ssize_t)sizeof r)
-            memset(r, 0x5a, sizeof r);
-        snprintf(c->sid, sizeof c->sid, "%02x%02x%02x%02x%02x%02x%02x%02x", r[0], r[1], r[2], r[3],
-                 r[4], r[5], r[6], r[7]);
-        hub_queue_ctrl(c, eio_open(c->sid, hub_sio_ping_interval_ms(h), hub_sio_ping_timeout_ms(h),
-                                   h->cfg.max_message));
-        c->cursor = HUB_NOT_JOINED;
-        c->live_from = HUB_NOT_JOINED;
-        c->ping_at_us = hub_now_us();
+        hub_sio_open(h, c, 0);
     } else if (c->close_code == 0) {
         hub_client_join(h, c);
     }
@@ -432,6 +430,10 @@ void hub_client_established(struct hub *h, struct lws *wsi, struct hub_client *c
 /* Closes a client from outside its own callback (the socket may be choked). */
 void hub_client_kill(struct hub_client *c, int code, const char *reason)
 {
+    if (c->poll) {
+        hub_poll_kill(c, code, reason);
+        return;
+    }
     c->close_code = -1;
     lws_close_reason(c->wsi, (enum lws_close_status)code, (unsigned char *)reason, strlen(reason));
     lws_set_timeout(c->wsi, PENDING_TIMEOUT_CLOSE_SEND, LWS_TO_KILL_ASYNC);

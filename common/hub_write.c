@@ -35,15 +35,15 @@ static int write_batch(struct hub *h, struct hub_client *c, struct frame **fs, i
     return rc;
 }
 
-/* Writes the next batch of a replay the fetcher delivered. */
-static int write_pending(struct hub *h, struct hub_client *c)
+/* Takes the next batch of a replay the fetcher delivered (the client moves past it). */
+static int take_pending(struct hub_client *c, struct frame **fs, int max, size_t max_bytes,
+                       size_t *bytes_out)
 {
-    struct frame *fs[HUB_BATCH];
     int nf = 0;
     size_t bytes = 0;
-    while (c->ipend < c->npend && nf < HUB_BATCH) {
+    while (c->ipend < c->npend && nf < max) {
         struct frame *f = framed(c, c->pend[c->ipend]);
-        if (nf > 0 && bytes + frame_wire_len(f) > HUB_BATCH_BYTES) {
+        if (nf > 0 && bytes + frame_wire_len(f) > max_bytes) {
             frame_unref(f);
             break;
         }
@@ -57,6 +57,16 @@ static int write_pending(struct hub *h, struct hub_client *c)
         c->pend = NULL;
         c->npend = c->ipend = 0;
     }
+    *bytes_out = bytes;
+    return nf;
+}
+
+/* Writes the next batch of a replay the fetcher delivered. */
+static int write_pending(struct hub *h, struct hub_client *c)
+{
+    struct frame *fs[HUB_BATCH];
+    size_t bytes;
+    int nf = take_pending(c, fs, HUB_BATCH, HUB_BATCH_BYTES, &bytes);
     return write_batch(h, c, fs, nf, bytes);
 }
 
@@ -65,15 +75,16 @@ static int write_pending(struct hub *h, struct hub_client *c)
  * bytes) as pre-framed raw bytes, skipping other channels' events and gaps, with one send()
  * (hub_send.c). Sets *last to the newest offset. Returns -1 when the write failed.
  */
-static int write_events(struct hub *h, struct hub_client *c, uint64_t *last_out)
+static int take_ring(struct hub *h, const struct hub_client *c, struct frame **fs, int max,
+                     size_t max_bytes, size_t *bytes_out, uint64_t *cur_out, uint64_t *last_out,
+                     uint64_t *first_out)
 {
-    struct frame *fs[HUB_BATCH];
     int nf = 0, scanned = 0;
     size_t bytes = 0;
     pthread_mutex_lock(&h->lock);
     uint64_t last = history_last(h->hist), first = history_first(h->hist);
     uint64_t cur = c->cursor;
-    while (cur <= last && cur >= first && nf < HUB_BATCH && scanned < HUB_SCAN_MAX) {
+    while (cur <= last && cur >= first && nf < max && scanned < HUB_SCAN_MAX) {
         struct frame *f = history_get(h->hist, cur);
         scanned++;
         if (f == NULL || !hub_client_wants(c, f)) {
@@ -83,7 +94,7 @@ static int write_events(struct hub *h, struct hub_client *c, uint64_t *last_out)
         }
         struct frame *w = framed(c, f);
         frame_unref(f);
-        if (nf > 0 && bytes + frame_wire_len(w) > HUB_BATCH_BYTES) {
+        if (nf > 0 && bytes + frame_wire_len(w) > max_bytes) {
             frame_unref(w);
             break;
         }
@@ -93,6 +104,19 @@ static int write_events(struct hub *h, struct hub_client *c, uint64_t *last_out)
     }
     pthread_mutex_unlock(&h->lock);
     *last_out = last;
+    *first_out = first;
+    *cur_out = cur;
+    *bytes_out = bytes;
+    return nf;
+}
+
+static int write_events(struct hub *h, struct hub_client *c, uint64_t *last_out,
+                        uint64_t *first_out)
+{
+    struct frame *fs[HUB_BATCH];
+    size_t bytes;
+    uint64_t cur;
+    int nf = take_ring(h, c, fs, HUB_BATCH, HUB_BATCH_BYTES, &bytes, &cur, last_out, first_out);
     if (write_batch(h, c, fs, nf, bytes) != 0)
         return -1;
     c->cursor = cur;
@@ -102,6 +126,26 @@ static int write_events(struct hub *h, struct hub_client *c, uint64_t *last_out)
 static int parked(const struct hub_client *c)
 {
     return c->cursor == HUB_NOT_JOINED || c->cursor == HUB_PARKED;
+}
+
+int hub_client_take(struct hub *h, struct hub_client *c, struct frame **fs, int max,
+                    size_t max_bytes, uint64_t *last)
+{
+    size_t bytes;
+    uint64_t cur;
+    int nf = 0;
+    *last = hub_last_offset(h);
+    if (c->npend > 0) {
+        nf = take_pending(c, fs, max, max_bytes, &bytes);
+    } else if (!parked(c)) {
+        uint64_t first;
+        nf = take_ring(h, c, fs, max, max_bytes, &bytes, &cur, last, &first);
+        c->cursor = cur;
+        if (nf == 0 && c->cursor < first && h->fetch && !atomic_load(&h->stopping))
+            hub_client_fetch(h, c, c->cursor - 1, first - 1, 0); /* the ring moved past it */
+    }
+    metric_add(h->m_frames, (uint64_t)nf);
+    return nf;
 }
 
 int hub_client_writeable(struct hub *h, struct hub_client *c)
@@ -125,14 +169,21 @@ int hub_client_writeable(struct hub *h, struct hub_client *c)
                          (unsigned char *)c->close_reason, strlen(c->close_reason));
         return -1;
     }
-    uint64_t last = 0;
+    uint64_t last = 0, first = 0;
     if (c->npend > 0) {
         if (write_pending(h, c) != 0)
             return -1;
         last = hub_last_offset(h);
     } else if (!parked(c)) {
-        if (write_events(h, c, &last) != 0)
+        if (write_events(h, c, &last, &first) != 0)
             return -1;
+        if (c->cursor < first && c->close_code == 0) {
+            /* The ring moved past this client (a long replay): continue from the store, or
+             * leave it to the sweep, which closes it as slow. Never spin on writeables. */
+            if (h->fetch && !atomic_load(&h->stopping))
+                hub_client_fetch(h, c, c->cursor - 1, first - 1, 0);
+            return 0;
+        }
     }
     int caught_up = parked(c) || (c->npend == 0 && c->cursor > last);
     if (c->close_code == HUB_CLOSE_GOING_AWAY &&
@@ -153,13 +204,13 @@ int hub_client_writeable(struct hub *h, struct hub_client *c)
  */
 static void push_events(struct hub *h, struct hub_client *c)
 {
-    uint64_t last;
-    if (write_events(h, c, &last) != 0) {
+    uint64_t last, first;
+    if (write_events(h, c, &last, &first) != 0) {
         hub_client_kill(c, LWS_CLOSE_STATUS_UNEXPECTED_CONDITION, "write failed");
         return;
     }
-    if (c->cursor <= last)
-        hub_want_write(c);
+    if (c->cursor <= last || c->cursor < first)
+        hub_want_write(c); /* more than a batch, or the ring moved past: the callback decides */
 }
 
 /* Moves a joined client's cursor past frames it should not get (lock held). */
@@ -230,7 +281,7 @@ void hub_sweep(struct hub *h)
         if (!stopping) {
             if (c->sio)
                 hub_sio_heartbeat(h, c, now);
-            else
+            else if (c->poll == NULL)
                 hub_ping_check(h, c, now);
             if (c->close_code == -1)
                 continue;
@@ -240,8 +291,8 @@ void hub_sweep(struct hub *h)
             c->close_code = HUB_CLOSE_GOING_AWAY;
             c->close_reason = "going away";
         }
-        if (joined && c->cursor <= last && c->npend == 0 && c->nctrl == 0 && c->close_code == 0 &&
-            !c->want_write && !lws_partial_buffered(c->wsi)) {
+        if (joined && c->poll == NULL && c->cursor <= last && c->npend == 0 && c->nctrl == 0 &&
+            c->close_code == 0 && !c->want_write && !lws_partial_buffered(c->wsi)) {
             pthread_mutex_unlock(&h->lock);
             push_events(h, c);
             pthread_mutex_lock(&h->lock);

@@ -9,6 +9,7 @@
 #include "hub.h"
 #include "jsonx.h"
 #include "log.h"
+#include "page.h"
 #include "product.h"
 #include "store.h"
 
@@ -236,5 +237,7 @@ const struct httpd_route api_routes[] = {
     {"POST", "/products", 0, 1, 0, counted_create}, {"GET", "/products", 0, 0, 0, counted_list},
     {"GET", PRODUCTS_PREFIX, 1, 0, 0, counted_get}, {"GET", "/healthz", 0, 0, 0, handle_healthz},
     {"GET", "/readyz", 0, 0, 0, handle_readyz},     {"GET", "/metrics", 0, 0, 0, handle_metrics},
+    {"GET", "/", 0, 0, 0, page_index},              {"GET", "/socket.io/", 1, 0, 0, page_client},
+    {"GET", "/favicon.ico", 0, 0, 0, page_favicon},
 };
 const size_t api_nroutes = sizeof api_routes / sizeof api_routes[0];

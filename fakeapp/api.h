@@ -18,6 +18,7 @@
 struct store;
 struct hub;
 struct emitter;
+struct sio_client;
 
 /* State shared by the handlers. Owned by the app; the pointers are borrowed. */
 struct api {
@@ -26,6 +27,7 @@ struct api {
     struct emitter *emitter; /* relay mode, else NULL */
     const char *pod;
     struct metrics *metrics;
+    const struct sio_client *sio_client; /* the page's socket.io bundle, or NULL (page.c) */
     int store_channels; /* announce on store-<store> */
     long emit_delay_ms; /* lab only: pause between the write and the announcement */
 

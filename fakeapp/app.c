@@ -14,6 +14,7 @@
 #include "hub.h"
 #include "log.h"
 #include "metrics.h"
+#include "sio_client.h"
 #include "store.h"
 
 struct app {
@@ -24,6 +25,7 @@ struct app {
     struct store *store;
     struct hub *hub;
     struct emitter *emitter;
+    struct sio_client *sio_client;
     struct httpd *http;
     struct api api;
     int api_ready;
@@ -72,6 +74,22 @@ static void *watch_db(void *arg)
     return NULL;
 }
 
+/* The page's socket.io-client bundle. Missing is not fatal: the page says so. */
+static void load_page_client(struct app *a)
+{
+    char path[4096], err[512];
+    if (a->cfg.sio_client)
+        snprintf(path, sizeof path, "%s", a->cfg.sio_client);
+    else if (sio_client_default_path(path, sizeof path) != 0)
+        return;
+    a->sio_client = sio_client_load(path, err, sizeof err);
+    if (a->sio_client)
+        LOG_INFO("sio_client_loaded version=%s path=%s", sio_client_version(a->sio_client), path);
+    else
+        LOG_WARN("sio_client_missing error=\"%s\" hint=\"make deps && make, or --sio-client FILE\"",
+                 err);
+}
+
 static int start_ws(struct app *a, char *err, size_t errlen)
 {
     if (a->cfg.ws_mode == FAKEAPP_WS_EMBEDDED) {
@@ -84,6 +102,8 @@ static int start_ws(struct app *a, char *err, size_t errlen)
         hc.metrics = a->metrics;
         hc.name = a->pod;
         hc.history = 1000;
+        if (a->sio_client) /* the Socket.IO server serves its client, as the seed's did */
+            hc.files = sio_client_files(a->sio_client, &hc.nfiles);
         a->hub = hub_new(&hc, err, errlen);
         return a->hub ? 0 : -1;
     }
@@ -128,12 +148,14 @@ struct app *app_new(const struct fakeapp_config *c, volatile sig_atomic_t *stop_
     a->store = store_new(&sc, err, errlen);
     if (a->store == NULL)
         goto fail;
+    load_page_client(a);
     if (start_ws(a, err, errlen) != 0)
         goto fail;
     a->api.store = a->store;
     a->api.hub = a->hub;
     a->api.emitter = a->emitter;
     a->api.pod = a->pod;
+    a->api.sio_client = a->sio_client;
     a->api.store_channels = c->store_channels;
     a->api.emit_delay_ms = c->emit_delay_ms;
     struct httpd_config hc = {
@@ -225,6 +247,7 @@ void app_free(struct app *a)
     httpd_free(a->http);
     emitter_free(a->emitter, 0);
     hub_free(a->hub);
+    sio_client_free(a->sio_client);
     store_free(a->store);
     if (a->api_ready)
         api_cleanup(&a->api);

@@ -136,6 +136,14 @@
              "lab only: wait this long between storing a product and announcing it (default 0)",   \
              0,                                                                                    \
              60000},                                                                               \
+            {"sio-client",                                                                         \
+             "FAKEAPP_SIO_CLIENT",                                                                 \
+             FLAG_STR,                                                                             \
+             &(c)->sio_client,                                                                     \
+             "socket.io-client's dist/socket.io.min.js for the page at / (default: "               \
+             "web/socket.io-client/ next to the program, copied there by make)",                   \
+             0,                                                                                    \
+             0},                                                                                   \
     }
 
 static void defaults(struct fakeapp_config *c)
@@ -243,6 +251,8 @@ int fakeapp_config_parse(struct fakeapp_config *c, int argc, char **argv, char *
     }
     if (c->relay_token && *c->relay_token == '\0')
         c->relay_token = NULL;
+    if (c->sio_client && *c->sio_client == '\0')
+        c->sio_client = NULL;
     return 0;
 }
 
@@ -256,8 +266,9 @@ void fakeapp_config_usage(FILE *out)
         "(unique req_id, w:majority, retryable writes) and announces it as new_product:\n"
         "  embedded  on its own websocket port, to its own clients only (the broken setup)\n"
         "  relay     by POST /emit to the relay, which reaches every client (the fix)\n"
-        "  none      not at all\n"
+        "  none      not at all (the relay's --watch announces the insert)\n"
         "API: POST /products, GET /products?limit=N, GET /products/<id>, GET /healthz,\n"
-        "GET /readyz, GET /metrics. SIGTERM: stop accepting, finish requests, flush, exit 0.",
+        "GET /readyz, GET /metrics; GET / is the product page (live over Socket.IO).\n"
+        "SIGTERM: stop accepting, finish requests, flush, exit 0.",
         flags, sizeof flags / sizeof flags[0]);
 }

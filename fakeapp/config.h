@@ -29,6 +29,7 @@ struct fakeapp_config {
     long emit_retries;    /* relay mode: attempts after the first */
     long emit_timeout_ms; /* relay mode: one POST /emit */
     long drain_ms;        /* on SIGTERM: time to finish requests and flush the queue */
+    const char *sio_client; /* socket.io-client bundle for the page; NULL = next to the program */
     int store_channels;   /* a product with a store is announced on channel store-<store> */
     long emit_delay_ms;   /* lab only: a pause between the write and the announcement */
 };

@@ -12,6 +12,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <jansson.h>
+
 #include "log.h"
 #include "mstore_impl.h"
 
@@ -48,6 +50,43 @@ static bson_t *stored_token(struct mwatch *mw, mongoc_client_t *cl)
     return token;
 }
 
+/*
+ * ObjectIds and dates in relaxed extended JSON are {"$oid": "..."} and {"$date": "..."}:
+ * clients get plain strings, as an app that serialises its document itself would send.
+ */
+static json_t *plain(json_t *v)
+{
+    if (json_is_object(v)) {
+        json_t *oid = json_object_get(v, "$oid"), *date = json_object_get(v, "$date");
+        if (json_object_size(v) == 1 && json_is_string(oid))
+            return json_incref(oid);
+        if (json_object_size(v) == 1 && json_is_string(date))
+            return json_incref(date);
+        const char *k;
+        json_t *x;
+        json_object_foreach(v, k, x) json_object_set_new(v, k, plain(x));
+    } else if (json_is_array(v)) {
+        for (size_t i = 0; i < json_array_size(v); i++)
+            json_array_set_new(v, i, plain(json_array_get(v, i)));
+    }
+    return json_incref(v);
+}
+
+/* The inserted document as compact JSON (malloc'd), or NULL. */
+static char *doc_json(const bson_t *doc, size_t *len)
+{
+    char *ext = bson_as_relaxed_extended_json(doc, NULL);
+    json_t *j = ext ? json_loads(ext, JSON_DECODE_ANY, NULL) : NULL;
+    bson_free(ext);
+    json_t *p = j ? plain(j) : NULL;
+    char *out = p ? json_dumps(p, JSON_COMPACT | JSON_ENCODE_ANY) : NULL;
+    json_decref(p);
+    json_decref(j);
+    if (out)
+        *len = strlen(out);
+    return out;
+}
+
 static void item_done(void *ud, struct mseq_item *it)
 {
     (void)ud;
@@ -62,16 +101,15 @@ static void announce(struct mwatch *mw, const bson_t *full, const bson_t *token)
     struct mstore *s = mw->s;
     struct mseq_item *it = calloc(1, sizeof *it);
     size_t jl = 0;
-    char *json = bson_as_relaxed_extended_json(full, &jl);
+    char *json = doc_json(full, &jl);
     if (it == NULL || json == NULL) {
         free(it);
-        bson_free(json);
+        free(json);
         return;
     }
     it->refs = 1;
-    it->data = strdup(json);
+    it->data = json;
     it->data_len = jl;
-    bson_free(json);
     snprintf(it->event, sizeof it->event, "%s", mw->w->event);
     bson_iter_t id;
     char key[100] = "";

@@ -23,7 +23,7 @@ start_relay main $((base)) $((base + 1))
 "$E2E" resume $((base)) $((base + 1)) || true
 "$E2E" badws $((base)) $((base + 1)) || true
 
-start_relay slowq $((base + 6)) $((base + 7)) --queue-limit 100
+start_relay slowq $((base + 6)) $((base + 7)) --queue-limit 500
 "$E2E" slow $((base + 6)) $((base + 7)) || true
 slow=$(curl -fsS "http://127.0.0.1:$((base + 7))/metrics" | awk '/^ws_slow_client_closes_total /{print $2}')
 expect slow_counted_in_metrics "$([ "${slow:-0}" -ge 1 ] && echo 0 || echo 1)" "ws_slow_client_closes_total=${slow:-none}"

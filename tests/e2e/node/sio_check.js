@@ -12,6 +12,10 @@ function check(ok, name, why) {
   if (ok) console.log(`PASS: ${name}`);
   else { console.log(`FAIL: ${name}: ${why}`); failures++; }
 }
+function parseOffset(s) {
+  const i = typeof s === 'string' ? s.lastIndexOf(':') : -1;
+  return i < 0 ? { offset: NaN, epoch: undefined } : { epoch: s.slice(0, i), offset: Number(s.slice(i + 1)) };
+}
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 async function until(cond, ms) {
   const end = Date.now() + ms;
@@ -31,7 +35,8 @@ function emit(seq) {
 function client(opts = {}) {
   const st = { events: [], recovery: null, connected: null, sock: null, disconnectReason: null };
   st.sock = io(url, { transports: ['websocket'], reconnection: false, ...opts });
-  st.sock.on('new_product', (data, meta) => st.events.push({ data, meta }));
+  // The last argument is the offset string "EPOCH:N" (what connection state recovery keeps).
+  st.sock.on('new_product', (data, off) => st.events.push({ data, meta: parseOffset(off) }));
   st.sock.on('_recovery', (d) => { st.recovery = d; });
   st.sock.on('_connected', (d) => { st.connected = d; });
   st.sock.on('disconnect', (reason) => { st.disconnectReason = reason; });

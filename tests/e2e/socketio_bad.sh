@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Malformed Engine.IO long-polling and upgrade requests against the relay's /socket.io/, each
+# with its documented answer (docs/protocol.md): unknown sid, bad EIO, bad transport, bad
+# handshake method, oversized and lying POSTs, bad packets and separators, invalid UTF-8,
+# concurrent polls and posts, requests after close, expiry, CORS. Needs node (make deps).
+set -euo pipefail
+# shellcheck source=tests/e2e/lib.sh
+source "$(dirname "$0")/lib.sh"
+
+node_dir=$RELAYLAB_ROOT/tests/e2e/node
+command -v node >/dev/null || { fail sio_prerequisites "node is needed (make deps)"; exit 1; }
+base=$(e2e_port_base 2)
+start_bg relay "$RELAYLAB_BIN/relay" --bind 127.0.0.1 --ws-port "$base" --http-port $((base + 1)) \
+  --ping-interval 1s --max-message 4k
+wait_http "http://127.0.0.1:$((base + 1))/readyz" 10 || { fail relay_start "see $E2E_TMP/relay.log"; exit 1; }
+timeout 120 node "$node_dir/sio_bad.js" "$base" 4096 1000 || true
+# The relay still answers its intake and counts the refusals.
+errors=$(curl -fsS "http://127.0.0.1:$((base + 1))/metrics" | awk '/^sio_polling_errors_total /{print $2}')
+expect sio_errors_counted "$([ "${errors:-0}" -ge 20 ] && echo 0 || echo 1)" "sio_polling_errors_total=${errors:-none}"
+exit "$E2E_FAILS"
