@@ -76,11 +76,16 @@ extra_polling() {
   server_stop
   if [ "${ans:0:2}" != "0{" ]; then
     skip relay-polling fanout "the relay does not serve Engine.IO long-polling yet (the sio engineer is adding it)"
-  elif ! "$B" 2>&1 | grep -q -- --polling; then
+  elif ! grep -q -- --polling <<<"$("$B" 2>&1 || true)"; then
     skip relay-polling fanout "the relay serves long-polling, but relay_bench has no polling subscriber yet"
   else
-    fresh relay relay-polling fanout --clients 1000 --seconds "$SECS" --publishers "$PUBS" --polling
-    fresh socketio socketio-polling fanout --clients 1000 --seconds "$SECS" --publishers "$PUBS" --polling
+    local s poll=(--path '/socket.io/?EIO=4&transport=polling' --polling --publishers "$PUBS")
+    for s in relay socketio; do
+      [ -z "$(server_missing "$s")" ] || continue
+      fresh "$s" "$s-polling" fanout --clients 1000 --seconds "$SECS" "${poll[@]}"
+      fresh "$s" "$s-polling" latency --clients 1000 --rate 200 --seconds "$LAT_SECS" "${poll[@]}" \
+        --cdf "$OUT/cdf-$s-polling.tsv"
+    done
   fi
 }
 

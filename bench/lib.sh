@@ -169,7 +169,7 @@ measure() {
   line=$(timeout 400 "$B" "$mode" --label "$label" --port "$WS_PORT" --pids "$SERVER_PIDS" \
     --path "$SUB_PATH" --pub-url "$PUB_URL" "${SUB_FLAGS[@]}" "$@" 2>>"$tmp/relay_bench.log" |
     tail -1) || true
-  if ! jq -e . >/dev/null 2>&1 <<<"$line"; then
+  if [ -z "$line" ] || ! jq -e . >/dev/null 2>&1 <<<"$line"; then
     line=$(jq -cn --arg s "$label" --arg m "$mode" --arg e "$(tail -3 "$tmp/relay_bench.log" | tr '\n' ' ')" \
       '{server: $s, mode: $m, error: ("relay_bench failed or timed out: " + $e)}')
   fi

@@ -17,6 +17,7 @@ mkdir -p "$data"
 colour() {
   case $1 in
     relay) echo "#1f5fbf" ;; relay-sio) echo "#59a5e8" ;; relay-mongo) echo "#8c6bb1" ;;
+    relay-polling) echo "#17becf" ;; socketio-polling) echo "#f5b26b" ;;
     nchan2) echo "#2ca02c" ;; nchan1) echo "#98c878" ;; socketio) echo "#e6740f" ;;
     *) echo "#777777" ;;
   esac

@@ -63,18 +63,31 @@ static void usage(void)
             "  --steps LIST     idle: client counts at which memory is read (default 1000,"
             "2000,5000,10000)\n"
             "  --event NAME     event name published (default bench)\n"
-            "  --publishers P   publishing threads, one connection each (default 1)\n");
+            "  --publishers P   publishing threads, one connection each (default 1)\n"
+            "  --polling        Socket.IO subscribers on HTTP long-polling (implies --sio)\n");
 }
 
 static int parse(struct opts *o, int argc, char **argv)
 {
-    static const struct option lo[] = {
-        {"port", 1, 0, 'p'},        {"path", 1, 0, 'P'},       {"sio", 0, 0, 's'},
-        {"pub-url", 1, 0, 'u'},     {"body", 1, 0, 'b'},       {"pids", 1, 0, 'i'},
-        {"label", 1, 0, 'l'},       {"clients", 1, 0, 'n'},    {"seconds", 1, 0, 't'},
-        {"rate", 1, 0, 'r'},        {"window", 1, 0, 'w'},     {"channels", 1, 0, 'c'},
-        {"channel-arg", 1, 0, 'a'}, {"cdf", 1, 0, 'f'},        {"steps", 1, 0, 'S'},
-        {"event", 1, 0, 'e'},       {"publishers", 1, 0, 'j'}, {0, 0, 0, 0}};
+    static const struct option lo[] = {{"port", 1, 0, 'p'},
+                                       {"path", 1, 0, 'P'},
+                                       {"sio", 0, 0, 's'},
+                                       {"pub-url", 1, 0, 'u'},
+                                       {"body", 1, 0, 'b'},
+                                       {"pids", 1, 0, 'i'},
+                                       {"label", 1, 0, 'l'},
+                                       {"clients", 1, 0, 'n'},
+                                       {"seconds", 1, 0, 't'},
+                                       {"rate", 1, 0, 'r'},
+                                       {"window", 1, 0, 'w'},
+                                       {"channels", 1, 0, 'c'},
+                                       {"channel-arg", 1, 0, 'a'},
+                                       {"cdf", 1, 0, 'f'},
+                                       {"steps", 1, 0, 'S'},
+                                       {"event", 1, 0, 'e'},
+                                       {"publishers", 1, 0, 'j'},
+                                       {"polling", 0, 0, 'L'},
+                                       {0, 0, 0, 0}};
     char err[160];
     *o = (struct opts){.label = "server",
                        .clients = 1000,
@@ -145,6 +158,10 @@ static int parse(struct opts *o, int argc, char **argv)
             break;
         case 'j':
             o->sub.publishers = atoi(optarg);
+            break;
+        case 'L':
+            o->sub.polling = 1;
+            o->sub.proto = BSUB_SIO;
             break;
         default:
             return -1;

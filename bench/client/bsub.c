@@ -170,7 +170,7 @@ struct bsub *bsub_new(const struct bsub_config *c, int max, char *err, size_t er
     s->last_k = malloc((size_t)max * (size_t)s->cfg.publishers * sizeof *s->last_k);
     s->lat = hist_new();
     static const struct bws_callbacks cbs = {on_open, on_text, on_close};
-    s->ws = bws_new(max, &cbs, s, err, errlen);
+    s->ws = bws_new(max, s->cfg.polling, &cbs, s, err, errlen);
     if (s->s == NULL || s->up_us == NULL || s->last_k == NULL || s->lat == NULL || s->ws == NULL) {
         if (s->ws)
             snprintf(err, errlen, "out of memory");

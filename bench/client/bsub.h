@@ -27,6 +27,7 @@ struct bsub_config {
     const char *channel_arg; /* query argument naming it (plain), e.g. "channels" or "ch" */
     int latency_every;       /* record the latency of events whose k is a multiple (0 = 1) */
     int publishers;          /* publisher j sends k = j mod publishers: order is per publisher */
+    int polling;             /* BSUB_SIO over Engine.IO long-polling instead of websocket */
 };
 
 struct bsub_totals {

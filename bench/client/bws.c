@@ -11,44 +11,17 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#define BWS_READ 65536
-#define BWS_HEAD_MAX 4096         /* an upgrade response larger than this is refused */
-#define BWS_FRAME_MAX (16u << 20) /* a frame larger than this closes the connection */
-#define BWS_EVENTS 1024
+#include "bws_impl.h"
 
-enum { S_FREE, S_CONNECTING, S_UPGRADING, S_OPEN };
-
-struct conn {
-    int fd;
-    uint8_t state;
-    uint8_t msg_op; /* opcode of the fragmented message being assembled (0 = none) */
-    char *tail;     /* unparsed bytes carried to the next read */
-    uint32_t tail_len, tail_cap;
-    char *msg; /* fragments of a message */
-    uint32_t msg_len, msg_cap;
-    char *req; /* the upgrade request until it is sent */
-};
-
-struct bws {
-    int ep;
-    int max;
-    int open;
-    uint64_t bytes;
-    uint32_t mask_seed;
-    struct conn *c;
-    struct bws_callbacks cb;
-    void *ud;
-    char *rbuf;
-    struct epoll_event ev[BWS_EVENTS];
-};
-
-struct bws *bws_new(int max, const struct bws_callbacks *cb, void *ud, char *err, size_t errlen)
+struct bws *bws_new(int max, int polling, const struct bws_callbacks *cb, void *ud, char *err,
+                    size_t errlen)
 {
     struct bws *b = calloc(1, sizeof *b);
     if (b == NULL)
         goto oom;
     b->ep = -1;
     b->max = max;
+    b->polling = polling;
     b->cb = *cb;
     b->ud = ud;
     b->mask_seed = 0x9e3779b9u;
@@ -80,6 +53,8 @@ static void conn_release(struct bws *b, struct conn *c)
     free(c->tail);
     free(c->msg);
     free(c->req);
+    free(c->path);
+    free(c->out);
     memset(c, 0, sizeof *c);
     c->fd = -1;
 }
@@ -99,7 +74,7 @@ void bws_free(struct bws *b)
     free(b);
 }
 
-static void conn_end(struct bws *b, int i, int code, const char *why)
+void bws_conn_end(struct bws *b, int i, int code, const char *why)
 {
     conn_release(b, &b->c[i]);
     if (b->cb.on_close)
@@ -141,16 +116,20 @@ int bws_connect(struct bws *b, int i, const char *ip, int port, const char *path
         snprintf(err, errlen, "connect %s:%d: %s", ip, port, strerror(errno));
         goto fail;
     }
+    b->ip = ip;
+    b->port = port;
     size_t cap = strlen(path) + strlen(ip) + 256;
-    c->req = malloc(cap);
-    if (c->req == NULL) {
+    c->req = b->polling ? NULL : malloc(cap);
+    c->path = b->polling ? strdup(path) : NULL;
+    if (c->req == NULL && c->path == NULL) {
         snprintf(err, errlen, "out of memory");
         goto fail;
     }
-    snprintf(c->req, cap,
-             "GET %s HTTP/1.1\r\nHost: %s:%d\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-             "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n",
-             path, ip, port);
+    if (c->req)
+        snprintf(c->req, cap,
+                 "GET %s HTTP/1.1\r\nHost: %s:%d\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                 "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n",
+                 path, ip, port);
     struct epoll_event ev = {.events = EPOLLOUT, .data.u32 = (uint32_t)i};
     if (epoll_ctl(b->ep, EPOLL_CTL_ADD, c->fd, &ev) != 0) {
         snprintf(err, errlen, "epoll_ctl: %s", strerror(errno));
@@ -161,6 +140,7 @@ int bws_connect(struct bws *b, int i, const char *ip, int port, const char *path
 fail:
     close(c->fd);
     free(c->req);
+    free(c->path);
     memset(c, 0, sizeof *c);
     c->fd = -1;
     return -1;
@@ -194,15 +174,16 @@ int bws_send_text(struct bws *b, int i, const char *data, size_t len)
 {
     if (i < 0 || i >= b->max || b->c[i].state != S_OPEN)
         return -1;
+    if (b->polling)
+        return bws_poll_send(b, i, data, len);
     if (send_frame(&b->c[i], b, 1, data, len) != 0) {
-        conn_end(b, i, 1006, "send buffer full");
+        bws_conn_end(b, i, 1006, "send buffer full");
         return -1;
     }
     return 0;
 }
 
-/* Appends to a growable buffer; -1 when it would pass BWS_FRAME_MAX or memory runs out. */
-static int grow_append(char **buf, uint32_t *len, uint32_t *cap, const char *d, size_t n)
+int bws_grow_append(char **buf, uint32_t *len, uint32_t *cap, const char *d, size_t n)
 {
     if ((size_t)*len + n > BWS_FRAME_MAX)
         return -1;
@@ -248,7 +229,7 @@ static long parse_frames(struct bws *b, int i, char *p, size_t n)
             hl = 10;
         }
         if (len > BWS_FRAME_MAX) {
-            conn_end(b, i, 1009, "frame too big");
+            bws_conn_end(b, i, 1009, "frame too big");
             return -1;
         }
         if (masked)
@@ -262,12 +243,12 @@ static long parse_frames(struct bws *b, int i, char *p, size_t n)
         at += hl + (size_t)len;
         if (op == 8) {
             int code = len >= 2 ? ((unsigned char)pl[0] << 8 | (unsigned char)pl[1]) : 1005;
-            conn_end(b, i, code, "closed by the server");
+            bws_conn_end(b, i, code, "closed by the server");
             return -1;
         }
         if (op == 9) {
             if (len <= 125 && send_frame(c, b, 10, pl, (size_t)len) != 0) {
-                conn_end(b, i, 1006, "pong not sent");
+                bws_conn_end(b, i, 1006, "pong not sent");
                 return -1;
             }
             continue;
@@ -278,8 +259,8 @@ static long parse_frames(struct bws *b, int i, char *p, size_t n)
             /* A fragmented message: assemble it (servers here rarely fragment). */
             if (op != 0)
                 c->msg_op = (uint8_t)op;
-            if (grow_append(&c->msg, &c->msg_len, &c->msg_cap, pl, (size_t)len) != 0) {
-                conn_end(b, i, 1009, "message too big");
+            if (bws_grow_append(&c->msg, &c->msg_len, &c->msg_cap, pl, (size_t)len) != 0) {
+                bws_conn_end(b, i, 1009, "message too big");
                 return -1;
             }
             if (!fin)
@@ -310,7 +291,7 @@ static long parse_head(struct bws *b, int i, const char *p, size_t n)
     const char *end = memmem(p, n, "\r\n\r\n", 4);
     if (end == NULL) {
         if (n > BWS_HEAD_MAX) {
-            conn_end(b, i, 0, "upgrade response too long");
+            bws_conn_end(b, i, 0, "upgrade response too long");
             return -1;
         }
         return 0;
@@ -319,7 +300,7 @@ static long parse_head(struct bws *b, int i, const char *p, size_t n)
         char why[96];
         const char *eol = memchr(p, '\r', n);
         snprintf(why, sizeof why, "upgrade refused: %.*s", (int)(eol ? eol - p : 0), p);
-        conn_end(b, i, 0, why);
+        bws_conn_end(b, i, 0, why);
         return -1;
     }
     b->c[i].state = S_OPEN;
@@ -354,7 +335,7 @@ static void on_readable(struct bws *b, int i)
         if (c->tail_cap - c->tail_len < BWS_READ) {
             char *t = realloc(c->tail, (size_t)c->tail_len + BWS_READ);
             if (t == NULL) {
-                conn_end(b, i, 1006, "out of memory");
+                bws_conn_end(b, i, 1006, "out of memory");
                 return;
             }
             c->tail = t;
@@ -365,8 +346,8 @@ static void on_readable(struct bws *b, int i)
     }
     ssize_t r = read(c->fd, buf + have, BWS_READ);
     if (r == 0 || (r < 0 && errno != EAGAIN && errno != EINTR)) {
-        conn_end(b, i, c->state == S_OPEN ? 1006 : 0,
-                 r == 0 ? "connection closed" : strerror(errno));
+        bws_conn_end(b, i, c->state == S_OPEN ? 1006 : 0,
+                     r == 0 ? "connection closed" : strerror(errno));
         return;
     }
     if (r < 0)
@@ -390,8 +371,8 @@ static void on_readable(struct bws *b, int i)
         c->tail_len = (uint32_t)rest;
     } else {
         c->tail_len = 0;
-        if (grow_append(&c->tail, &c->tail_len, &c->tail_cap, buf + used, rest) != 0)
-            conn_end(b, i, 1009, "frame too big");
+        if (bws_grow_append(&c->tail, &c->tail_len, &c->tail_cap, buf + used, rest) != 0)
+            bws_conn_end(b, i, 1009, "frame too big");
     }
 }
 
@@ -401,12 +382,12 @@ static void on_connected(struct bws *b, int i)
     int e = 0;
     socklen_t el = sizeof e;
     if (getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &e, &el) != 0 || e != 0) {
-        conn_end(b, i, 0, strerror(e ? e : errno));
+        bws_conn_end(b, i, 0, strerror(e ? e : errno));
         return;
     }
     size_t n = strlen(c->req);
     if (send(c->fd, c->req, n, MSG_NOSIGNAL) != (ssize_t)n) {
-        conn_end(b, i, 0, "upgrade request not sent");
+        bws_conn_end(b, i, 0, "upgrade request not sent");
         return;
     }
     free(c->req);
@@ -414,7 +395,7 @@ static void on_connected(struct bws *b, int i)
     c->state = S_UPGRADING;
     struct epoll_event ev = {.events = EPOLLIN, .data.u32 = (uint32_t)i};
     if (epoll_ctl(b->ep, EPOLL_CTL_MOD, c->fd, &ev) != 0)
-        conn_end(b, i, 0, "epoll_ctl failed");
+        bws_conn_end(b, i, 0, "epoll_ctl failed");
 }
 
 int bws_service(struct bws *b, int timeout_ms)
@@ -426,11 +407,17 @@ int bws_service(struct bws *b, int timeout_ms)
         int i = (int)b->ev[k].data.u32;
         switch (b->c[i].state) {
         case S_CONNECTING:
-            on_connected(b, i);
+            if (b->polling)
+                bws_poll_connected(b, i);
+            else
+                on_connected(b, i);
             break;
         case S_UPGRADING:
         case S_OPEN:
-            on_readable(b, i);
+            if (b->polling)
+                bws_poll_readable(b, i);
+            else
+                on_readable(b, i);
             break;
         default:
             break; /* ended earlier in this batch */

@@ -1,6 +1,8 @@
 /*
  * bws — the benchmark's websocket client: many connections on one epoll loop, raw sockets.
  *
+ * Socket.IO's long-polling transport is here too (bws_poll.c), for clients that do not upgrade.
+ *
  * Why not wsclient (lws): libwebsockets here runs a poll() loop that scans every socket on
  * every wake-up, so at 10,000 connections the client, not the server under test, would set
  * the figures. bws does only what a subscriber needs: connect (optionally from a given
@@ -29,8 +31,14 @@ struct bws_callbacks {
     void (*on_close)(struct bws *b, int conn, int code, const char *why, void *ud);
 };
 
-/* A pool for up to max connections. Returns NULL with a message in err. Caller frees. */
-struct bws *bws_new(int max, const struct bws_callbacks *cb, void *ud, char *err, size_t errlen);
+/*
+ * A pool for up to max connections. With polling, the connections are Socket.IO clients on
+ * Engine.IO's HTTP long-polling transport instead of websockets (bws_poll.c): every
+ * Engine.IO packet the server sends arrives through on_text like a websocket message, and
+ * bws_send_text() POSTs one. Returns NULL with a message in err. Caller frees.
+ */
+struct bws *bws_new(int max, int polling, const struct bws_callbacks *cb, void *ud, char *err,
+                    size_t errlen);
 /* Closes every socket (no callbacks) and frees the pool. Accepts NULL. */
 void bws_free(struct bws *b);
 
