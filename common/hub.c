@@ -130,6 +130,8 @@ static void tick_cb(lws_sorted_usec_list_t *sul)
     struct hub *h = lws_container_of(sul, struct hub, tick);
     if (h->stop_flag && *h->stop_flag && !atomic_load(&h->stopping))
         hub_stop(h);
+    if (h->loop)
+        hub_accept_tick(h);
     hub_sweep(h);
     lws_sul_schedule(h->ctx, 0, &h->tick, tick_cb, HUB_TICK_MS * LWS_US_PER_MS);
 }

@@ -31,8 +31,15 @@ static void on_listen(struct ev_loop *loop, ev_io *w, int revents)
     struct hub *h = w->data;
     for (int i = 0; i < HUB_ACCEPT_BURST; i++) {
         int fd = accept4(h->listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        if (fd < 0 && (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM)) {
+            /* Out of descriptors: the backlog stays readable, so stop watching it until the
+             * next tick rather than spin (lws's own listener does the same). */
+            ev_io_stop(h->loop, &h->listen_w);
+            h->listen_paused = 1;
+            return;
+        }
         if (fd < 0)
-            return; /* EAGAIN: drained; EMFILE and the like: the next wake-up retries */
+            return; /* EAGAIN: drained; ECONNABORTED and the like: the next wake-up */
         if (atomic_load(&h->stopping)) {
             close(fd);
             continue;
@@ -103,6 +110,14 @@ int hub_accept_start(struct hub *h, char *err, size_t errlen)
     h->listen_w.data = h;
     ev_io_start(h->loop, &h->listen_w);
     return 0;
+}
+
+void hub_accept_tick(struct hub *h)
+{
+    if (h->listen_fd >= 0 && h->listen_paused) {
+        h->listen_paused = 0;
+        ev_io_start(h->loop, &h->listen_w);
+    }
 }
 
 void hub_accept_stop(struct hub *h)

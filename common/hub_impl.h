@@ -93,6 +93,7 @@ struct hub {
     struct ev_loop *loop; /* epoll via libev (lws's evlib plugin); NULL: lws's poll() loop */
     int listen_fd;        /* with loop: the hub's own listener (hub_accept.c), else -1 */
     ev_io listen_w;
+    int listen_paused; /* out of descriptors: not watching the listener until the next tick */
     struct lws_vhost *vhost; /* where accepted connections are adopted */
     struct lws_protocols protocols[2];
     lws_retry_bo_t retry;
@@ -212,6 +213,8 @@ int hub_send_frames(struct hub *h, struct hub_client *c, struct frame *const *fs
 /* The listening socket on the libev loop (hub_accept.c). Returns 0, or -1 with err. */
 int hub_accept_start(struct hub *h, char *err, size_t errlen);
 void hub_accept_stop(struct hub *h);
+/* Every tick: watches the listener again after running out of descriptors. */
+void hub_accept_tick(struct hub *h);
 
 /* Keepalive of plain clients (hub_ping.c). */
 /* A pre-framed websocket PING frame; NULL when out of memory. Caller unrefs. */
