@@ -45,9 +45,14 @@ for s in $(jq -r '[.results[] | select(.mode == "idle" and .points) | .server] |
   jq -r --arg s "$s" '.results[] | select(.server == $s and .mode == "idle") | .points[] | "\(.[0])\t\(.[1] / 1024)"' \
     "$OUT/report.json" >"$data/memory-$s.tsv"
 done
-for f in "$OUT"/cdf-*.tsv; do
+# Latency CDFs: the run the table reports (lowest p99) of each server.
+for s in $(jq -r '[.results[] | select(.mode == "latency" and .error == null) | .server] | unique | .[]' "$OUT/report.json"); do
+  n=$(jq -r --arg s "$s" '[.results[] | select(.server == $s and .mode == "latency" and .error == null)]
+    | to_entries | min_by(.value.p99_ms) | .key + 1' "$OUT/report.json")
+  f=$OUT/cdf-$s.$n.tsv
+  [ -s "$f" ] || f=$OUT/cdf-$s.tsv
   # A point every 0.2 % of the deliveries, and every point of the last 1 %.
-  [ -s "$f" ] && awk 'NR == 1 || $2 - last >= 0.002 || $2 > 0.99 { print $1 "\t" $2; last = $2 }' "$f" >"$data/${f##*/}"
+  [ -s "$f" ] && awk 'NR == 1 || $2 - last >= 0.002 || $2 > 0.99 { print $1 "\t" $2; last = $2 }' "$f" >"$data/cdf-$s.tsv"
 done
 
 common="set terminal svg size 860,440 dynamic enhanced font 'sans,11' background rgb 'white'

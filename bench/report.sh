@@ -17,6 +17,9 @@ jq -s -f /dev/stdin "$RESULTS" >"$OUT/report.json" <<'JQ'
 def num: if type == "number" then . else null end;
 # The measurement of server $s in mode $m (with $n clients), or the record that skipped it.
 def pick($s; $m; $n): [.[] | select(.server == $s and ((.mode == $m and ($n == null or .clients == $n)) or (.mode == "all" and .skipped)))] | first;
+# The best of the repeated measurements (latency: lowest p99; storm: quickest), or pick's.
+def best($s; $m; $n; k): [.[] | select(.server == $s and .mode == $m and ($n == null or .clients == $n) and .error == null and .skipped == null)] as $ok
+  | if ($ok | length) > 0 then ($ok | min_by(k)) else pick($s; $m; $n) end;
 def cell($r; f): if $r == null then null elif $r.skipped then {skipped: $r.skipped}
                  elif $r.error then {error: $r.error} else {value: ($r | f | num)} end;
 def fmt($u): if . == null then "" elif .skipped then "skipped" elif .error then "ERROR"
@@ -54,21 +57,21 @@ def maxof($s; $m; f): [.[] | select(.server == $s and .mode == $m and .error == 
     + [row("fan-out: server CPU s per million deliveries"; [$S[] as $s | $all | cpu_per_M($s)]; "num"; false)]
     + [row("fan-out: server CPU, % of one core (max)"; [$S[] as $s | $all | maxof($s; "fanout"; .server_cpu_pct)]; "int"; null)]
     + [row("fan-out: client CPU, % of one core (max)"; [$S[] as $s | $all | maxof($s; "fanout"; .client_cpu_pct)]; "int"; null)]
-    + [row("latency 1,000 clients: events/s sustained"; [$S[] as $s | cell($all | pick($s; "latency"; 1000); .events_per_s)]; "int"; null)]
-    + [("p50", "p99", "p999") as $p | row("latency 1,000 clients x 200/s: \($p) ms"; [$S[] as $s | cell($all | pick($s; "latency"; 1000); .["\($p)_ms"])]; "num"; false)]
+    + [row("latency 1,000 clients: events/s sustained"; [$S[] as $s | cell($all | best($s; "latency"; 1000; .p99_ms); .events_per_s)]; "int"; null)]
+    + [("p50", "p99", "p999") as $p | row("latency 1,000 clients x 200/s: \($p) ms"; [$S[] as $s | cell($all | best($s; "latency"; 1000; .p99_ms); .["\($p)_ms"])]; "num"; false)]
     + [row("idle: RSS KiB per upgraded connection"; [$S[] as $s | cell($all | pick($s; "idle"; null); .bytes_per_conn / 1024)]; "num"; false)]
     + [row("idle: connections measured"; [$S[] as $s | cell($all | pick($s; "idle"; null); .clients)]; "int"; null)]
-    + [row("connect storm: s until all upgraded"; [$S[] as $s | cell($all | pick($s; "storm"; null); if .all_s < 0 then null else .all_s end)]; "num"; false)]
-    + [row("connect storm: clients"; [$S[] as $s | cell($all | pick($s; "storm"; null); .clients)]; "int"; null)]
+    + [row("connect storm: s until all upgraded"; [$S[] as $s | cell($all | best($s; "storm"; null; .all_s); if .all_s < 0 then null else .all_s end)]; "num"; false)]
+    + [row("connect storm: clients"; [$S[] as $s | cell($all | best($s; "storm"; null; .all_s); .clients)]; "int"; null)]
     + [row("Socket.IO ws clients: fan-out 1,000, deliveries/s"; [cell($all | pick("relay-sio"; "fanout"; 1000); .deliveries_per_s), null, null, cell($all | pick("socketio"; "fanout"; 1000); .deliveries_per_s)]; "rate"; true)]
-    + [row("Socket.IO ws clients: events/s sustained (x 200/s)"; [cell($all | pick("relay-sio"; "latency"; 1000); .events_per_s), null, null, cell($all | pick("socketio"; "latency"; 1000); .events_per_s)]; "int"; null)]
-    + [row("Socket.IO ws clients: p99 ms at 1,000 x 200/s"; [cell($all | pick("relay-sio"; "latency"; 1000); .p99_ms), null, null, cell($all | pick("socketio"; "latency"; 1000); .p99_ms)]; "num"; false)]
+    + [row("Socket.IO ws clients: events/s sustained (x 200/s)"; [cell($all | best("relay-sio"; "latency"; 1000; .p99_ms); .events_per_s), null, null, cell($all | best("socketio"; "latency"; 1000; .p99_ms); .events_per_s)]; "int"; null)]
+    + [row("Socket.IO ws clients: p99 ms at 1,000 x 200/s"; [cell($all | best("relay-sio"; "latency"; 1000; .p99_ms); .p99_ms), null, null, cell($all | best("socketio"; "latency"; 1000; .p99_ms); .p99_ms)]; "num"; false)]
     + [row("Socket.IO polling clients: fan-out 1,000, deliveries/s"; [cell($all | pick("relay-polling"; "fanout"; null); .deliveries_per_s), null, null, cell($all | pick("socketio-polling"; "fanout"; null); .deliveries_per_s)]; "rate"; true)]
-    + [row("Socket.IO polling clients: events/s sustained (x 200/s)"; [cell($all | pick("relay-polling"; "latency"; null); .events_per_s), null, null, cell($all | pick("socketio-polling"; "latency"; null); .events_per_s)]; "int"; null)]
-    + [row("Socket.IO polling clients: p99 ms at 1,000 x 200/s"; [cell($all | pick("relay-polling"; "latency"; null); .p99_ms), null, null, cell($all | pick("socketio-polling"; "latency"; null); .p99_ms)]; "num"; false)]
+    + [row("Socket.IO polling clients: events/s sustained (x 200/s)"; [cell($all | best("relay-polling"; "latency"; null; .p99_ms); .events_per_s), null, null, cell($all | best("socketio-polling"; "latency"; null; .p99_ms); .events_per_s)]; "int"; null)]
+    + [row("Socket.IO polling clients: p99 ms at 1,000 x 200/s"; [cell($all | best("relay-polling"; "latency"; null; .p99_ms); .p99_ms), null, null, cell($all | best("socketio-polling"; "latency"; null; .p99_ms); .p99_ms)]; "num"; false)]
     + [row("MongoDB-backed relay: emits/s (1,000 clients)"; [cell($all | pick("relay-mongo"; "fanout"; null); .events_per_s), null, null, null]; "int"; true)]
     + [row("  in-memory relay: emits/s (1,000 clients)"; [cell($all | pick("relay"; "fanout"; 1000); .events_per_s), null, null, null]; "int"; true)]
-    + [row("MongoDB-backed relay: p99 ms at 1,000 x 200/s"; [cell($all | pick("relay-mongo"; "latency"; null); .p99_ms), null, null, null]; "num"; false)]
+    + [row("MongoDB-backed relay: p99 ms at 1,000 x 200/s"; [cell($all | best("relay-mongo"; "latency"; null; .p99_ms); .p99_ms), null, null, null]; "num"; false)]
     + [(1, 10, 100) as $k | row("channels: 5,000 clients on \($k), deliveries/s"; [cell($all | pick("relay-ch\($k)"; "fanout"; null) // pick("relay-ch"; "fanout"; null); .deliveries_per_s), cell($all | pick("nchan2-ch\($k)"; "fanout"; null); .deliveries_per_s), null, null]; "rate"; true)]
   ),
   skipped: [$all[] | select(.skipped) | {server, mode, skipped}],
@@ -97,7 +100,8 @@ cat <<'TXT' | tee -a "$OUT/table.txt"
 
 "vs X": how many times better the relay is than X (more deliveries/s; less latency, memory,
 time or CPU). Fan-out is saturated: the publisher keeps the server busy, every event is
-counted in. Ratios hold within one run on one machine; absolute numbers are noise here.
+counted in. Latency and storm: the better of BENCH_REPEAT runs, for every server alike.
+Ratios hold within one run on one machine; absolute numbers are noise here.
 TXT
 jq -r '.client as $c | .machine[] | "machine (\(.when)): \(.nproc) cores, load average \(.loadavg)"' "$OUT/report.json" | tee -a "$OUT/table.txt"
 jq -r '"client: " + .client' "$OUT/report.json" | tee -a "$OUT/table.txt"
