@@ -213,7 +213,6 @@ struct hub *hub_new(const struct hub_config *cfg, char *err, size_t errlen)
         return NULL;
     }
     h->cfg = *cfg;
-    h->listen_fd = -1;
     h->paths = cfg->paths ? cfg->paths : default_paths;
     char epoch[ENVELOPE_EPOCH_BUF];
     if (cfg->epoch && envelope_epoch_valid(cfg->epoch))

@@ -5,9 +5,13 @@
  * connection's handshake timeout goes into one sorted list that is walked from its head,
  * as is the list of header buffers when one is freed; both hold every connection still in
  * its handshake. A 10,000-client connect storm then spent more time walking those lists
- * than anything else. Here the loop accepts HUB_ACCEPT_BURST connections per wake-up and
- * hands them to lws (lws_adopt_socket_vhost), so few are ever mid-handshake at once; the
- * kernel's backlog (4096) holds the rest for the next iteration.
+ * than anything else.
+ *
+ * Here accepting and handing to lws are separate: every wake-up drains the kernel's
+ * backlog into a queue of our own (so the backlog never overflows and no client waits a
+ * second for a retransmitted SYN), and each loop iteration hands HUB_ADOPT_BURST of the
+ * queued connections to lws (lws_adopt_socket_vhost), so few are ever mid-handshake in
+ * lws at once. While the queue is not empty an idle watcher keeps the loop from blocking.
  */
 #include <errno.h>
 #include <ev.h>
@@ -15,31 +19,37 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include "hub_impl.h"
 
-#define HUB_ACCEPT_BURST 32
+#define HUB_ADOPT_BURST 32    /* connections handed to lws per loop iteration */
+#define HUB_ACCEPT_QUEUE 8192 /* accepted, not yet handed to lws */
 #define HUB_LISTEN_BACKLOG 4096
 
-static void on_listen(struct ev_loop *loop, ev_io *w, int revents)
+enum { PAUSE_FDS = 1, PAUSE_FULL = 2 }; /* out of descriptors (until a tick); queue full */
+
+struct hub_accept {
+    struct hub *h;
+    int fd;
+    ev_io io;
+    ev_check check;
+    ev_idle idle;
+    int paused; /* not watching the listener: PAUSE_FDS or PAUSE_FULL */
+    unsigned head, n;
+    int q[HUB_ACCEPT_QUEUE];
+};
+
+static void adopt_some(struct hub_accept *a)
 {
-    (void)loop;
-    (void)revents;
-    struct hub *h = w->data;
-    for (int i = 0; i < HUB_ACCEPT_BURST; i++) {
-        int fd = accept4(h->listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
-        if (fd < 0 && (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM)) {
-            /* Out of descriptors: the backlog stays readable, so stop watching it until the
-             * next tick rather than spin (lws's own listener does the same). */
-            ev_io_stop(h->loop, &h->listen_w);
-            h->listen_paused = 1;
-            return;
-        }
-        if (fd < 0)
-            return; /* EAGAIN: drained; ECONNABORTED and the like: the next wake-up */
+    struct hub *h = a->h;
+    for (int i = 0; i < HUB_ADOPT_BURST && a->n > 0; i++) {
+        int fd = a->q[a->head];
+        a->head = (a->head + 1) % HUB_ACCEPT_QUEUE;
+        a->n--;
         if (atomic_load(&h->stopping)) {
             close(fd);
             continue;
@@ -49,6 +59,55 @@ static void on_listen(struct ev_loop *loop, ev_io *w, int revents)
         /* On failure lws has closed the socket. */
         (void)lws_adopt_socket_vhost(h->vhost, fd);
     }
+    if (a->n == 0)
+        ev_idle_stop(h->loop, &a->idle);
+}
+
+static void pause_listener(struct hub_accept *a, int why)
+{
+    ev_io_stop(a->h->loop, &a->io);
+    a->paused = why;
+}
+
+static void on_listen(struct ev_loop *loop, ev_io *w, int revents)
+{
+    (void)revents;
+    struct hub_accept *a = w->data;
+    while (a->n < HUB_ACCEPT_QUEUE) {
+        int fd = accept4(a->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        if (fd < 0) {
+            /* Out of descriptors, the backlog stays readable: stop watching it until the
+             * next tick rather than spin (lws's own listener does the same). EAGAIN:
+             * drained; ECONNABORTED and the like: the next wake-up. */
+            if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM)
+                pause_listener(a, PAUSE_FDS);
+            break;
+        }
+        a->q[(a->head + a->n) % HUB_ACCEPT_QUEUE] = fd;
+        a->n++;
+    }
+    if (a->n == HUB_ACCEPT_QUEUE)
+        pause_listener(a, PAUSE_FULL); /* the queue takes the rest once it has room */
+    if (a->n > 0)
+        ev_idle_start(loop, &a->idle);
+}
+
+/* After each loop iteration's events: the next few queued connections go to lws. */
+static void on_check(struct ev_loop *loop, ev_check *w, int revents)
+{
+    (void)loop;
+    (void)revents;
+    struct hub_accept *a = w->data;
+    adopt_some(a);
+    if (a->paused == PAUSE_FULL && a->n < HUB_ACCEPT_QUEUE / 2)
+        hub_accept_tick(a->h);
+}
+
+static void on_idle(struct ev_loop *loop, ev_idle *w, int revents)
+{
+    (void)loop;
+    (void)w;
+    (void)revents; /* only there so the loop does not block while connections wait */
 }
 
 /* A listening socket on bind:port (all addresses, both families, when bind is empty). */
@@ -98,33 +157,52 @@ int hub_accept_start(struct hub *h, char *err, size_t errlen)
         snprintf(err, errlen, "no lws vhost to adopt connections into");
         return -1;
     }
-    h->listen_fd = listen_on(h->cfg.bind, h->cfg.port, err, errlen);
-    if (h->listen_fd < 0)
+    struct hub_accept *a = calloc(1, sizeof *a);
+    if (a == NULL) {
+        snprintf(err, errlen, "out of memory");
         return -1;
+    }
+    a->h = h;
+    a->fd = listen_on(h->cfg.bind, h->cfg.port, err, errlen);
+    if (a->fd < 0) {
+        free(a);
+        return -1;
+    }
     struct sockaddr_storage sa;
     socklen_t sl = sizeof sa;
-    if (getsockname(h->listen_fd, (struct sockaddr *)&sa, &sl) == 0)
+    if (getsockname(a->fd, (struct sockaddr *)&sa, &sl) == 0)
         h->port = ntohs(sa.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&sa)->sin6_port
                                                  : ((struct sockaddr_in *)&sa)->sin_port);
-    ev_io_init(&h->listen_w, on_listen, h->listen_fd, EV_READ);
-    h->listen_w.data = h;
-    ev_io_start(h->loop, &h->listen_w);
+    ev_io_init(&a->io, on_listen, a->fd, EV_READ);
+    ev_check_init(&a->check, on_check);
+    ev_idle_init(&a->idle, on_idle);
+    a->io.data = a->check.data = a->idle.data = a;
+    ev_io_start(h->loop, &a->io);
+    ev_check_start(h->loop, &a->check);
+    h->acceptor = a;
     return 0;
 }
 
 void hub_accept_tick(struct hub *h)
 {
-    if (h->listen_fd >= 0 && h->listen_paused) {
-        h->listen_paused = 0;
-        ev_io_start(h->loop, &h->listen_w);
+    struct hub_accept *a = h->acceptor;
+    if (a && a->paused && a->n < HUB_ACCEPT_QUEUE) {
+        a->paused = 0;
+        ev_io_start(h->loop, &a->io);
     }
 }
 
 void hub_accept_stop(struct hub *h)
 {
-    if (h->listen_fd < 0)
+    struct hub_accept *a = h->acceptor;
+    if (a == NULL)
         return;
-    ev_io_stop(h->loop, &h->listen_w);
-    close(h->listen_fd);
-    h->listen_fd = -1;
+    ev_io_stop(h->loop, &a->io);
+    ev_check_stop(h->loop, &a->check);
+    ev_idle_stop(h->loop, &a->idle);
+    close(a->fd);
+    for (; a->n > 0; a->n--, a->head = (a->head + 1) % HUB_ACCEPT_QUEUE)
+        close(a->q[a->head]);
+    free(a);
+    h->acceptor = NULL;
 }

@@ -5,7 +5,6 @@
 #ifndef RELAYLAB_HUB_IMPL_H
 #define RELAYLAB_HUB_IMPL_H
 
-#include <ev.h>
 #include <jansson.h>
 #include <libwebsockets.h>
 #include <pthread.h>
@@ -91,10 +90,8 @@ struct hub {
     const char *const *paths;
     struct lws_context *ctx;
     struct ev_loop *loop; /* epoll via libev (lws's evlib plugin); NULL: lws's poll() loop */
-    int listen_fd;        /* with loop: the hub's own listener (hub_accept.c), else -1 */
-    ev_io listen_w;
-    int listen_paused; /* out of descriptors: not watching the listener until the next tick */
-    struct lws_vhost *vhost; /* where accepted connections are adopted */
+    struct hub_accept *acceptor; /* with loop: the hub's own listener (hub_accept.c) */
+    struct lws_vhost *vhost;     /* where accepted connections are adopted */
     struct lws_protocols protocols[2];
     lws_retry_bo_t retry;
     lws_sorted_usec_list_t tick;
