@@ -159,7 +159,8 @@ int hub_client_writeable(struct hub *h, struct hub_client *c)
         memmove(c->ctrl, c->ctrl + 1, sizeof c->ctrl[0] * (size_t)(--c->nctrl));
         if (rc < 0)
             return -1;
-        if (lws_send_pipe_choked(wsi)) {
+        /* lws kept what the socket did not take; no poll() to ask (lws_send_pipe_choked). */
+        if (lws_partial_buffered(wsi)) {
             hub_want_write(c);
             return 0;
         }
