@@ -72,6 +72,12 @@ static void reply_store_error(struct api *a, struct httpd_response *resp, enum s
 /* Announces a new product by the configured mode. */
 static void publish(struct api *a, const json_t *doc)
 {
+    if (a->emit_delay_ms > 0) {
+        /* The lab's dual-write window: the product is stored, nobody is told yet, and the
+         * client has no answer. In --ws-mode none the relay's watch announces it anyway. */
+        struct timespec ts = {a->emit_delay_ms / 1000, (a->emit_delay_ms % 1000) * 1000000L};
+        nanosleep(&ts, NULL);
+    }
     if (a->hub == NULL && a->emitter == NULL)
         return;
     size_t len;
@@ -85,11 +91,6 @@ static void publish(struct api *a, const json_t *doc)
     char channel[48] = "";
     if (a->store_channels && store && *store)
         snprintf(channel, sizeof channel, "store-%s", store);
-    if (a->emit_delay_ms > 0) {
-        /* The lab's dual-write window: the product is stored, nobody is told yet. */
-        struct timespec ts = {a->emit_delay_ms / 1000, (a->emit_delay_ms % 1000) * 1000000L};
-        nanosleep(&ts, NULL);
-    }
     if (a->hub) {
         if (hub_publish(a->hub, "new_product", channel, s, len) == 0)
             LOG_WARN("publish_failed id=%s reason=hub_stopping", id ? id : "?");
@@ -140,10 +141,41 @@ static void handle_create(const struct httpd_request *req, struct httpd_response
     httpd_reply_json(resp, created ? 201 : 200, doc);
 }
 
+/*
+ * GET /products?req_id=X: the product a request created, or 404. loadgen --verify-path asks
+ * this after a run to learn whether requests of unknown outcome (timeouts, 5xx) committed.
+ */
+static void handle_find_req_id(struct api *a, const char *req_id, struct httpd_response *resp)
+{
+    if (!product_req_id_valid(req_id, strlen(req_id))) {
+        httpd_reply_error(resp, 400, "bad_request",
+                          "'req_id' must be 1-%d characters of [A-Za-z0-9_.:-]",
+                          PRODUCT_REQ_ID_MAX);
+        return;
+    }
+    json_t *doc = NULL;
+    char err[512];
+    enum store_result r = store_find_req_id(a->store, req_id, &doc, err, sizeof err);
+    if (r == STORE_NOT_FOUND) {
+        httpd_reply_error(resp, 404, "not_found", "no product with req_id %s", req_id);
+        return;
+    }
+    if (r != STORE_OK) {
+        reply_store_error(a, resp, r, err);
+        return;
+    }
+    httpd_reply_json(resp, 200, doc);
+}
+
 static void handle_list(const struct httpd_request *req, struct httpd_response *resp, void *ud)
 {
     struct api *a = ud;
     httpd_add_header(resp, "X-Served-By", a->pod);
+    const char *req_id = httpd_query(req, "req_id");
+    if (req_id != NULL) {
+        handle_find_req_id(a, req_id, resp);
+        return;
+    }
     long limit;
     char err[512];
     if (product_parse_limit(httpd_query(req, "limit"), &limit, err, sizeof err) != 0) {

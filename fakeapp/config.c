@@ -133,7 +133,7 @@
              "FAKEAPP_EMIT_DELAY",                                                                 \
              FLAG_DURATION,                                                                        \
              &(c)->emit_delay_ms,                                                                  \
-             "lab only: wait this long between storing a product and announcing it (default 0)",   \
+             "lab only: after storing a product, wait this long before announcing it (default 0)", \
              0,                                                                                    \
              60000},                                                                               \
             {"sio-client",                                                                         \

@@ -1,17 +1,25 @@
 #include "store.h"
 
 #include <mongoc/mongoc.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
 
+#include "log.h"
+#include "mongolog.h"
+
 #define STORE_COLLECTION "products"
+
+/* Set once a store_free gave up waiting for the driver: mongoc must not be cleaned up. */
+static atomic_int abandoned;
 
 struct store {
     mongoc_uri_t *uri;
     mongoc_client_pool_t *pool;
     mongoc_client_t *probe; /* single-threaded, for store_probe() */
+    long close_ms;          /* store_free waits at most this long for the driver */
     char db[64];
     atomic_int index_ready; /* written by the probe thread, read by request threads */
 };
@@ -19,11 +27,13 @@ struct store {
 void store_global_init(void)
 {
     mongoc_init();
+    mongolog_install();
 }
 
 void store_global_cleanup(void)
 {
-    mongoc_cleanup();
+    if (!atomic_load(&abandoned))
+        mongoc_cleanup();
 }
 
 /* Sets an int option unless the connection string already has it. */
@@ -41,6 +51,7 @@ struct store *store_new(const struct store_config *c, char *err, size_t errlen)
         return NULL;
     }
     snprintf(s->db, sizeof s->db, "%s", c->db);
+    s->close_ms = c->close_ms > 0 ? c->close_ms : 500;
     bson_error_t e;
     s->uri = mongoc_uri_new_with_error(c->uri, &e);
     if (s->uri == NULL) {
@@ -78,17 +89,48 @@ fail:
     return NULL;
 }
 
-void store_free(struct store *s)
+/* Destroys the clients: they send endSessions, which waits for a server selection. */
+static void *teardown(void *arg)
 {
-    if (s == NULL)
-        return;
+    struct store *s = arg;
     if (s->probe)
         mongoc_client_destroy(s->probe);
     if (s->pool)
         mongoc_client_pool_destroy(s->pool);
     if (s->uri)
         mongoc_uri_destroy(s->uri);
+    return NULL;
+}
+
+int store_free(struct store *s)
+{
+    if (s == NULL)
+        return 0;
+    /* With MongoDB unreachable the pool's endSessions waits for a server selection
+     * (--db-timeout); shutdown must not. Tear down on a thread and wait close_ms. */
+    pthread_t th;
+    if (pthread_create(&th, NULL, teardown, s) != 0) {
+        teardown(s);
+        free(s);
+        return 0;
+    }
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_sec += s->close_ms / 1000;
+    until.tv_nsec += (s->close_ms % 1000) * 1000000L;
+    if (until.tv_nsec >= 1000000000L) {
+        until.tv_sec++;
+        until.tv_nsec -= 1000000000L;
+    }
+    if (pthread_timedjoin_np(th, NULL, &until) != 0) {
+        /* Leave the thread and the driver's memory to the process exit. */
+        pthread_detach(th);
+        atomic_store(&abandoned, 1);
+        LOG_WARN("mongo_close_abandoned reason=no_server_answered wait_ms=%ld", s->close_ms);
+        return -1;
+    }
     free(s);
+    return 0;
 }
 
 /* Server error codes that mean "no usable primary right now" (retry later). */
@@ -204,7 +246,8 @@ static enum store_result find_one(mongoc_client_t *cl, const char *db, const bso
                                   json_t **doc, char *err, size_t errlen)
 {
     mongoc_collection_t *coll = mongoc_client_get_collection(cl, db, STORE_COLLECTION);
-    bson_t *opts = BCON_NEW("limit", BCON_INT64(1));
+    /* limit 1 + singleBatch: the server closes the cursor with its reply (no killCursors). */
+    bson_t *opts = BCON_NEW("limit", BCON_INT64(1), "singleBatch", BCON_BOOL(true));
     mongoc_cursor_t *cur = mongoc_collection_find_with_opts(coll, filter, opts, NULL);
     const bson_t *b;
     enum store_result r = STORE_NOT_FOUND;
@@ -224,6 +267,15 @@ static enum store_result find_one(mongoc_client_t *cl, const char *db, const bso
     return r;
 }
 
+/*
+ * One round trip for both outcomes: findAndModify({req_id}, {$setOnInsert: product},
+ * upsert, new) inserts the product when the req_id is new and returns the stored one
+ * otherwise. (The first version inserted, and on a duplicate key ran a find: the retry
+ * path paid two round trips where a new product paid one.) It is a retryable write, so a
+ * retry after a network error is answered by the server, not run twice; and the upsert
+ * shows in a change stream as the insert it is. The product is ours when it carries the
+ * _id we generated: a retry of our own request that landed earlier is still a creation.
+ */
 enum store_result store_create(struct store *s, const struct product_input *in, const char *pod,
                                json_t **doc, int *created, char *err, size_t errlen)
 {
@@ -233,32 +285,49 @@ enum store_result store_create(struct store *s, const struct product_input *in, 
     bson_oid_init(&oid, NULL);
     char at[40];
     now_iso(at, sizeof at);
-    bson_t *d = BCON_NEW("_id", BCON_OID(&oid), "name", BCON_UTF8(in->name), "price",
-                         BCON_DOUBLE(in->price), "req_id", BCON_UTF8(in->req_id), "pod",
-                         BCON_UTF8(pod), "created_at", BCON_UTF8(at));
+    bson_t *query = BCON_NEW("req_id", BCON_UTF8(in->req_id));
+    bson_t product = BSON_INITIALIZER;
+    BSON_APPEND_OID(&product, "_id", &oid);
+    BSON_APPEND_UTF8(&product, "name", in->name);
+    BSON_APPEND_DOUBLE(&product, "price", in->price);
     if (in->store[0])
-        BSON_APPEND_UTF8(d, "store", in->store);
+        BSON_APPEND_UTF8(&product, "store", in->store);
+    BSON_APPEND_UTF8(&product, "pod", pod);
+    BSON_APPEND_UTF8(&product, "created_at", at);
+    bson_t *update = bson_new();
+    BSON_APPEND_DOCUMENT(update, "$setOnInsert", &product);
+    bson_destroy(&product);
+    mongoc_find_and_modify_opts_t *opts = mongoc_find_and_modify_opts_new();
+    mongoc_find_and_modify_opts_set_update(opts, update);
+    mongoc_find_and_modify_opts_set_flags(opts, MONGOC_FIND_AND_MODIFY_UPSERT |
+                                                    MONGOC_FIND_AND_MODIFY_RETURN_NEW);
     mongoc_client_t *cl = mongoc_client_pool_pop(s->pool);
     mongoc_collection_t *coll = mongoc_client_get_collection(cl, s->db, STORE_COLLECTION);
     bson_t reply;
     bson_error_t e;
+    bson_iter_t it;
     enum store_result r;
-    if (mongoc_collection_insert_one(coll, d, NULL, &reply, &e)) {
-        *doc = doc_to_json(d);
-        *created = 1;
-        r = *doc ? STORE_OK : STORE_ERROR;
+    if (mongoc_collection_find_and_modify_with_opts(coll, query, opts, &reply, &e)) {
+        if (bson_iter_init_find(&it, &reply, "value") && BSON_ITER_HOLDS_DOCUMENT(&it)) {
+            uint32_t len;
+            const uint8_t *data;
+            bson_t value;
+            bson_iter_document(&it, &len, &data);
+            if (bson_init_static(&value, data, len)) {
+                *doc = doc_to_json(&value);
+                *created = bson_iter_init_find(&it, &value, "_id") && BSON_ITER_HOLDS_OID(&it) &&
+                           bson_oid_equal(bson_iter_oid(&it), &oid);
+            }
+            r = *doc ? STORE_OK : STORE_ERROR;
+        } else {
+            r = STORE_ERROR;
+            snprintf(err, errlen, "findAndModify returned no document");
+        }
     } else if (is_duplicate(&e)) {
-        /* The req_id exists. When it holds our own _id, a retried insert landed twice at the
-         * wire level but once in the database: it is still our creation. */
-        bson_t *filter = BCON_NEW("req_id", BCON_UTF8(in->req_id));
-        r = find_one(cl, s->db, filter, doc, err, errlen);
-        bson_destroy(filter);
-        if (r == STORE_OK) {
-            json_t *id = json_object_get(*doc, "_id");
-            char hex[25];
-            bson_oid_to_string(&oid, hex);
-            *created = json_is_string(id) && strcmp(json_string_value(id), hex) == 0;
-        } else if (r == STORE_NOT_FOUND) {
+        /* Two upserts of one req_id raced (servers before 4.2 do not retry that): the other
+         * one's product is there now. */
+        r = find_one(cl, s->db, query, doc, err, errlen);
+        if (r == STORE_NOT_FOUND) {
             r = STORE_UNAVAILABLE;
             snprintf(err, errlen, "req_id exists but its product could not be read yet");
         }
@@ -269,7 +338,9 @@ enum store_result store_create(struct store *s, const struct product_input *in, 
     bson_destroy(&reply);
     mongoc_collection_destroy(coll);
     mongoc_client_pool_push(s->pool, cl);
-    bson_destroy(d);
+    mongoc_find_and_modify_opts_destroy(opts);
+    bson_destroy(update);
+    bson_destroy(query);
     return r;
 }
 
@@ -284,6 +355,18 @@ enum store_result store_get(struct store *s, const char *id_hex, json_t **doc, c
     bson_oid_t oid;
     bson_oid_init_from_string(&oid, id_hex);
     bson_t *filter = BCON_NEW("_id", BCON_OID(&oid));
+    mongoc_client_t *cl = mongoc_client_pool_pop(s->pool);
+    enum store_result r = find_one(cl, s->db, filter, doc, err, errlen);
+    mongoc_client_pool_push(s->pool, cl);
+    bson_destroy(filter);
+    return r;
+}
+
+enum store_result store_find_req_id(struct store *s, const char *req_id, json_t **doc, char *err,
+                                    size_t errlen)
+{
+    *doc = NULL;
+    bson_t *filter = BCON_NEW("req_id", BCON_UTF8(req_id));
     mongoc_client_t *cl = mongoc_client_pool_pop(s->pool);
     enum store_result r = find_one(cl, s->db, filter, doc, err, errlen);
     mongoc_client_pool_push(s->pool, cl);

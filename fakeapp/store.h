@@ -5,7 +5,7 @@
  * back). Writes use w:majority with retryable writes; server selection and sockets have
  * bounded timeouts, so every call returns within a few seconds even when the database is
  * gone. req_id has a unique index: creating a product whose req_id exists returns the
- * stored one instead.
+ * stored one instead, in the same single round trip (an upserting findAndModify).
  *
  * A second, single-threaded client serves store_probe(), which creates the index and
  * checks that a primary is known; call it from one thread only.
@@ -31,16 +31,27 @@ struct store_config {
     const char *uri; /* mongodb:// connection string */
     const char *db;
     long timeout_ms; /* serverSelectionTimeoutMS; socketTimeoutMS = 2 x; 0 = 3000 */
+    long close_ms;   /* store_free waits at most this for the driver's goodbye; 0 = 500 */
 };
 
-/* Must be called once before store_new (mongoc_init) and after the last store_free. */
+/*
+ * Must be called once before store_new (mongoc_init, and the driver's log through ours:
+ * mongolog_install, so after log_init) and after the last store_free (mongoc_cleanup,
+ * skipped when a store_free had to leave the driver to the process exit).
+ */
 void store_global_init(void);
 void store_global_cleanup(void);
 
 /* Parses the URI and creates the pool; does not connect. Returns NULL with a message in err. */
 struct store *store_new(const struct store_config *c, char *err, size_t errlen)
     __attribute__((warn_unused_result));
-void store_free(struct store *s); /* accepts NULL */
+/*
+ * Frees the store (accepts NULL). The driver says goodbye to the servers (endSessions),
+ * which with MongoDB unreachable would wait a full server selection; store_free waits at
+ * most close_ms for it. Returns 0, or -1 when it gave up: the driver is then left to the
+ * process exit (store_global_cleanup skips mongoc_cleanup), and the caller should exit.
+ */
+int store_free(struct store *s);
 
 /*
  * Ensures the unique index on req_id (once per store) and checks that a primary can be
@@ -64,6 +75,10 @@ enum store_result store_create(struct store *s, const struct product_input *in, 
 /* Finds one product by its 24-hex _id. *doc is a new reference on STORE_OK. */
 enum store_result store_get(struct store *s, const char *id_hex, json_t **doc, char *err,
                             size_t errlen) __attribute__((warn_unused_result));
+
+/* Finds the product created with req_id. *doc is a new reference on STORE_OK. */
+enum store_result store_find_req_id(struct store *s, const char *req_id, json_t **doc, char *err,
+                                    size_t errlen) __attribute__((warn_unused_result));
 
 /* The newest `limit` products (by _id, descending). *arr is a new JSON array on STORE_OK. */
 enum store_result store_list(struct store *s, long limit, json_t **arr, char *err, size_t errlen)

@@ -2,10 +2,16 @@
 # shellcheck disable=SC2034  # the variables here are used by the scripts that source it
 # Shared by the kind-cluster scripts (sourced, not run). Every kubectl call goes through
 # k/kn, pinned to the kind cluster's own context, so a user's other clusters are never
-# touched whatever their current context is.
+# touched whatever their current context is. These scripts run on a laptop: bash 3.2
+# (macOS) and BSD tools too, so no mapfile, no associative arrays, no GNU timeout, and an
+# array that may be empty is expanded as ${a[@]+"${a[@]}"}.
 
 KIND_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 ROOT=$(cd "$KIND_DIR/.." && pwd)
+# shellcheck source=lab/catalog.sh
+source "$ROOT/lab/catalog.sh"
+# shellcheck source=lab/portable.sh
+source "$ROOT/lab/portable.sh"
 CLUSTER=${RELAYLAB_KIND_CLUSTER:-relaylab}
 CONTEXT=kind-$CLUSTER
 NS=relaylab
@@ -22,19 +28,30 @@ ENVOY_GATEWAY_MANIFEST=${ENVOY_GATEWAY_MANIFEST:-https://github.com/envoyproxy/g
 
 # Images the manifests run; kind-cluster/load-images builds and loads them.
 IMAGE_TAG=dev
-PROGRAM_IMAGES=(relay fakeapp loadgen mongosim)
+PROGRAM_IMAGES="relay fakeapp loadgen mongosim"
+
+# Where loadgen shards (kind-cluster/loadgen-job) keep their histories on each node.
+NODE_OUT=/relaylab-out
 
 log() { printf '%s kind-cluster: %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 die() {
   log "error: $*"
-  exit 1
+  exit "$LAB_FAIL"
+}
+usage_error() {
+  log "$*"
+  exit "$LAB_USAGE"
+}
+skip() {
+  log "skipped: $*"
+  exit "$LAB_SKIP"
 }
 
 # need TOOL...: fail early, with a pointer to the docs, when a tool is missing.
 need() {
   local t
   for t in "$@"; do
-    command -v "$t" >/dev/null 2>&1 || die "'$t' not found on PATH (see docs/kind.md, Requirements)"
+    command -v "$t" >/dev/null 2>&1 || die "'$t' not found on PATH (see docs/kind.md, What a laptop needs)"
   done
 }
 
@@ -44,8 +61,9 @@ kn() { kubectl --context "$CONTEXT" -n "$NS" "$@"; }
 cluster_exists() { kind get clusters 2>/dev/null | grep -qx "$CLUSTER"; }
 require_cluster() {
   need kind kubectl
-  cluster_exists || die "no kind cluster '$CLUSTER': run kind-cluster/up first"
+  cluster_exists || die "no kind cluster '$CLUSTER': run lab --cluster kind up TOPOLOGY"
 }
+nodes() { kind get nodes --name "$CLUSTER" 2>/dev/null; }
 
 # topologies: the overlays, one per line.
 topologies() {
@@ -55,6 +73,11 @@ topologies() {
   done
 }
 is_topology() { [ -n "${1:-}" ] && [ -f "$KIND_DIR/manifests/overlays/$1/kustomization.yaml" ]; }
+
+# The topology deployed now (apply records it on the namespace).
+current_topology() {
+  k get namespace "$NS" -o jsonpath='{.metadata.annotations.relaylab\.dev/topology}' 2>/dev/null || true
+}
 
 # seconds DURATION: "300s" / "5m" / "90" -> seconds.
 seconds() {
@@ -68,18 +91,19 @@ seconds() {
 
 # retry ATTEMPTS PAUSE CMD...: run CMD until it succeeds, at most ATTEMPTS times.
 retry() {
-  local attempts=$1 pause=$2 i
+  local attempts=$1 pause=$2 i=1
   shift 2
-  for ((i = 1; i <= attempts; i++)); do
+  while [ "$i" -le "$attempts" ]; do
     if "$@"; then
       return 0
     fi
     [ "$i" -lt "$attempts" ] && sleep "$pause"
+    i=$((i + 1))
   done
   return 1
 }
 
-# wait_until SECONDS WHAT CMD...: poll CMD every 2s until it succeeds or SECONDS pass.
+# wait_until SECONDS WHAT CMD...: poll CMD every second until it succeeds or SECONDS pass.
 wait_until() {
   local limit=$1 what=$2 start
   shift 2
@@ -89,26 +113,95 @@ wait_until() {
       log "timed out after ${limit}s waiting for $what"
       return 1
     fi
-    sleep 2
+    sleep 1
   done
 }
 
-# relay_cluster POD: a relay member's GET /cluster (intake port 8081) through the API
-# server's pod proxy: the relay image has no curl, and no port-forward is left running.
-relay_cluster() {
-  k get --raw "/api/v1/namespaces/$NS/pods/$1:8081/proxy/cluster" --request-timeout=3s 2>/dev/null
+# ---------------------------------------------------------------- members by index
+
+# pods_of LABEL: the pods with app.kubernetes.io/name=LABEL that are not terminating,
+# sorted by name.
+pods_of() {
+  kn get pods -l "app.kubernetes.io/name=$1" --sort-by=.metadata.name --no-headers \
+    -o custom-columns=NAME:.metadata.name,DELETING:.metadata.deletionTimestamp |
+    awk '$2 == "<none>" { print $1 }'
 }
 
-# app_pod N|NAME: the N-th running app pod (1-based, sorted by name), or NAME itself.
-app_pod() {
-  local want=$1 pods
-  if [[ $want =~ ^[0-9]+$ ]]; then
-    pods=$(kn get pods -l app.kubernetes.io/name=fakeapp --field-selector=status.phase=Running \
-      --sort-by=.metadata.name -o jsonpath='{range .items[*]}{.metadata.name}{"\n"}{end}')
-    [ "$want" -ge 1 ] || die "app index starts at 1"
-    sed -n "${want}p" <<<"$pods" | grep . || die "no running app pod #$want (have: $(tr '\n' ' ' <<<"$pods"))"
-  else
-    kn get pod "$want" -o name >/dev/null || die "no pod $want"
-    echo "$want"
+# member ROLE N: the pod of member N (1-based, the order `lab status` shows): app N is
+# the N-th app pod by name, relay N the N-th relay pod, mongo N is mongo-(N-1). Exits 2
+# when there is no such member.
+member() {
+  local role=$1 n=$2 label pods count
+  case $role in
+    app) label=fakeapp ;;
+    relay) label=relay ;;
+    mongo)
+      kn get pod "mongo-$((n - 1))" -o name >/dev/null 2>&1 || usage_error "MongoDB has no member $n"
+      echo "mongo-$((n - 1))"
+      return 0
+      ;;
+  esac
+  pods=$(pods_of "$label")
+  count=$(printf '%s' "$pods" | grep -c . || true)
+  [ "$count" -gt 0 ] || usage_error "this topology has no $role"
+  [ "$n" -le "$count" ] || usage_error "there are ${role}s 1..$count, not $n"
+  printf '%s\n' "$pods" | sed -n "${n}p"
+}
+
+# pod_node POD: the kind node (a Docker container) the pod runs on.
+pod_node() { kn get pod "$1" -o jsonpath='{.spec.nodeName}'; }
+
+# container_pid POD CONTAINER: the main process of the container as the node sees it.
+# Signals are sent from the node because the program is PID 1 of its container, which
+# ignores SIGSTOP/SIGKILL sent from inside its own PID namespace (and the images have no
+# tools to send them with).
+container_pid() {
+  local pod=$1 container=$2 node cid pid
+  node=$(pod_node "$pod")
+  cid=$(kn get pod "$pod" -o jsonpath="{.status.containerStatuses[?(@.name==\"$container\")].containerID}")
+  cid=${cid#*://}
+  if [ -z "$node" ] || [ -z "$cid" ]; then
+    die "pod $pod has no running container $container"
   fi
+  pid=$(docker exec "$node" crictl inspect --output go-template --template '{{.info.pid}}' "$cid")
+  [[ $pid =~ ^[0-9]+$ ]] || die "could not find the process of $pod/$container"
+  echo "$pid"
+}
+
+# sandbox_pid POD: the pod sandbox's (pause container's) process, whose network namespace
+# the pod's containers share. It lives as long as the pod, so a partition applied through it
+# survives container restarts and can always be healed.
+sandbox_pid() {
+  local pod=$1 node id pid
+  node=$(pod_node "$pod")
+  id=$(docker exec "$node" crictl pods --name "$pod" --namespace "$NS" --state ready -q | head -n 1)
+  [ -n "$id" ] || die "no ready sandbox for pod $pod on $node"
+  pid=$(docker exec "$node" crictl inspectp --output go-template --template '{{.info.pid}}' "$id")
+  [[ $pid =~ ^[0-9]+$ ]] || die "could not find the sandbox process of $pod"
+  echo "$pid"
+}
+
+# signal ROLE N SIG CONTAINER: send SIG to member N's program from its node.
+signal_member() {
+  local role=$1 n=$2 sig=$3 container=$4 pod node pid
+  pod=$(member "$role" "$n")
+  node=$(pod_node "$pod")
+  pid=$(container_pid "$pod" "$container")
+  log "SIG$sig -> $pod (pid $pid on $node)"
+  docker exec "$node" kill -s "$sig" "$pid"
+}
+
+# wait_ready POD: bounded wait until POD is Ready.
+wait_ready() {
+  kn wait --for=condition=Ready "pod/$1" --timeout="$WAIT" >/dev/null || die "pod $1 did not become ready"
+}
+
+# mongo_primary: the primary's host:port as the replica set names it, or nothing.
+mongo_primary() {
+  local m out
+  for m in mongo-0 mongo-1 mongo-2; do
+    out=$(kn exec "$m" -c mongo -- mongosh --quiet --eval 'db.hello().primary || ""' 2>/dev/null | tr -d '\r') || continue
+    [ -n "$out" ] && { echo "$out"; return 0; }
+  done
+  return 0
 }

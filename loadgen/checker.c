@@ -11,8 +11,9 @@
 
 /* The fields of one history record that the checker reads. */
 struct rec {
-    long long t, client, offset, code, clients;
-    int has_t, has_client, has_offset, has_code, has_clients, recovered, final;
+    long long t, client, offset, code, clients, wall_us;
+    int has_t, has_client, has_offset, has_code, has_clients, has_wall, recovered, final;
+    int exists; /* verify: 1 exists, 0 absent, -1 not said (the check itself failed) */
     struct js_val type, req_id, pod, epoch, src;
 };
 
@@ -24,6 +25,8 @@ struct lg_check *lg_check_new(void)
     c->req_ids = strtab_new();
     c->epochs = strtab_new();
     c->pods = strtab_new();
+    c->aligned = 1;
+    c->skew_margin_us = LG_DEFAULT_SKEW_MARGIN_US;
     if (c->req_ids == NULL || c->epochs == NULL || c->pods == NULL) {
         lg_check_free(c);
         return NULL;
@@ -40,6 +43,7 @@ void lg_check_free(struct lg_check *c)
         free(c->clients[i].iv);
     }
     free(c->clients);
+    free(c->shard_last);
     free(c->reqs);
     free(c->codes);
     strtab_free(c->req_ids);
@@ -91,6 +95,7 @@ static int parse_rec(const char *line, size_t len, struct rec *r)
     struct js_val k, v;
     int rc;
     memset(r, 0, sizeof *r);
+    r->exists = -1;
     if (js_obj_open(&o, line, len) != 0)
         return -1;
     while ((rc = js_obj_next(&o, &k, &v)) == 1) {
@@ -128,6 +133,12 @@ static int parse_rec(const char *line, size_t len, struct rec *r)
         case 'e':
             if (js_eq(&k, "epoch") && v.type == JS_STRING)
                 r->epoch = v;
+            else if (js_eq(&k, "exists") && (v.type == JS_TRUE || v.type == JS_FALSE))
+                r->exists = v.type == JS_TRUE;
+            break;
+        case 'w':
+            if (js_eq(&k, "wall_us"))
+                r->has_wall = js_int(&v, &r->wall_us) == 0;
             break;
         case 's':
             if (js_eq(&k, "src") && v.type == JS_STRING)
@@ -146,10 +157,14 @@ static int parse_rec(const char *line, size_t len, struct rec *r)
     return 0;
 }
 
-static struct client *client_get(struct lg_check *c, long long id)
+/* The client of the current shard with local id `local` (its global id is local + base). */
+static struct client *client_get(struct lg_check *c, long long local)
 {
-    if (id < 0 || (unsigned long long)id >= MAX_CLIENT_ID)
+    if (local < 0 || (unsigned long long)local + c->client_base >= MAX_CLIENT_ID)
         return NULL;
+    long long id = local + (long long)c->client_base;
+    if ((uint32_t)id + 1 > c->next_base)
+        c->next_base = (uint32_t)id + 1;
     size_t cap = c->nclients;
     if ((size_t)id >= c->nclients) {
         size_t n = c->nclients ? c->nclients : 16;
@@ -164,6 +179,7 @@ static struct client *client_get(struct lg_check *c, long long id)
     }
     struct client *cl = &c->clients[id];
     cl->seen = 1;
+    cl->shard = c->shard;
     return cl;
 }
 
@@ -252,6 +268,14 @@ static int apply_request(struct lg_check *c, const struct rec *r)
     if (js_eq(ty, "invoke")) {
         q->invoked = 1;
         q->invoke_t = r->t;
+        q->shard = c->shard;
+        return 0;
+    }
+    if (js_eq(ty, "verify")) {
+        c->verify_records++;
+        /* The first definite answer counts; a failed check leaves room for a later one. */
+        if (q->verified == VER_NONE || q->verified == VER_ERROR)
+            q->verified = r->exists < 0 ? VER_ERROR : r->exists ? VER_EXISTS : VER_ABSENT;
         return 0;
     }
     if (q->outcome != OUT_NONE)
@@ -273,6 +297,46 @@ static int apply_request(struct lg_check *c, const struct rec *r)
     return 0;
 }
 
+/*
+ * A shard's start record: its wall clock at t = 0 puts it on the timeline of the first shard
+ * that had one (times of other shards are shifted by the difference).
+ */
+static void start_shard_clock(struct lg_check *c, const struct rec *r)
+{
+    if (!r->has_wall)
+        return;
+    c->shard_has_wall = 1;
+    if (!c->has_ref_wall) {
+        c->has_ref_wall = 1;
+        c->ref_wall = r->wall_us;
+    }
+    c->t_offset = r->wall_us - c->ref_wall;
+}
+
+long long lg_shard_end(const struct lg_check *c, uint16_t shard)
+{
+    if (shard < c->capshards && c->shard_last[shard] != T_OPEN)
+        return c->shard_last[shard];
+    return c->last_t;
+}
+
+void lg_check_next_shard(struct lg_check *c)
+{
+    if (!c->shard_has_wall)
+        c->aligned = 0;
+    c->shard++;
+    c->client_base =
+        c->next_base > c->declared_clients ? c->next_base : (uint32_t)c->declared_clients;
+    c->next_base = c->client_base;
+    c->t_offset = 0;
+    c->shard_has_wall = 0;
+}
+
+void lg_check_set_skew_margin(struct lg_check *c, long long us)
+{
+    c->skew_margin_us = us < 0 ? 0 : us;
+}
+
 int lg_check_line(struct lg_check *c, const char *line, size_t len)
 {
     while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r' || line[len - 1] == ' '))
@@ -285,17 +349,32 @@ int lg_check_line(struct lg_check *c, const char *line, size_t len)
         c->malformed++;
         return 0;
     }
-    if (r.t > c->last_t)
-        c->last_t = r.t;
     const struct js_val *ty = &r.type;
+    if (js_eq(ty, "start"))
+        start_shard_clock(c, &r);
+    r.t += c->t_offset;
+    if (!c->has_t || r.t > c->last_t)
+        c->last_t = r.t;
+    size_t had = c->capshards;
+    if (grow((void **)&c->shard_last, &c->capshards, (size_t)c->shard + 1, sizeof(long long)) != 0)
+        return -1;
+    for (size_t i = had; i < c->capshards; i++)
+        c->shard_last[i] = T_OPEN;
+    if (c->shard_last[c->shard] == T_OPEN || r.t > c->shard_last[c->shard])
+        c->shard_last[c->shard] = r.t;
+    if (!c->has_t || r.t < c->first_t)
+        c->first_t = r.t;
+    c->has_t = 1;
     int rc = 0;
-    if (js_eq(ty, "invoke") || js_eq(ty, "ok") || js_eq(ty, "fail") || js_eq(ty, "info"))
+    if (js_eq(ty, "invoke") || js_eq(ty, "ok") || js_eq(ty, "fail") || js_eq(ty, "info") ||
+        js_eq(ty, "verify"))
         rc = apply_request(c, &r);
     else if (js_eq(ty, "frame") || js_eq(ty, "connect") || js_eq(ty, "disconnect") ||
              js_eq(ty, "connect_fail") || js_eq(ty, "recovery"))
         rc = apply_client(c, &r);
-    else if (js_eq(ty, "start") && r.has_clients)
-        c->declared_clients = (uint64_t)r.clients;
+    else if (js_eq(ty, "start") && r.has_clients &&
+             c->client_base + (uint64_t)r.clients > c->declared_clients)
+        c->declared_clients = c->client_base + (uint64_t)r.clients;
     /* hello, end and unknown types carry nothing the checker judges. */
     if (rc > 0)
         c->malformed++;
@@ -327,4 +406,15 @@ int lg_check_file(struct lg_check *c, const char *path, char *err, size_t errlen
     free(line);
     fclose(f);
     return rc;
+}
+
+int lg_check_files(struct lg_check *c, const char *const *paths, size_t n, char *err, size_t errlen)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (i > 0)
+            lg_check_next_shard(c);
+        if (lg_check_file(c, paths[i], err, errlen) != 0)
+            return -1;
+    }
+    return 0;
 }

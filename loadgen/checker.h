@@ -15,7 +15,21 @@
  *   first of one req_id at one client; out_of_order = a (non-duplicate) frame whose offset is
  *   below the highest offset that client already received in the same epoch; unexpected =
  *   a frame whose req_id was never invoked (or that has no req_id);
- * - event latency = receive time of the first copy - the request's invoke (scheduled) time.
+ * - event latency = receive time of the first copy - the request's invoke (scheduled) time;
+ * - gap_lost = acknowledged products created during a client's session (first connect to last
+ *   disconnect) that it neither was entitled to nor received: what reconnect gaps took away;
+ *   undelivered = acknowledged products no client received at all;
+ * - with `verify` records (loadgen run --verify-path): committed_unknown = requests of unknown
+ *   outcome whose product exists; unannounced = existing products that no client received
+ *   although some client was connected throughout the request.
+ *
+ * Several histories (the shards of one run, each from its own loadgen process) are judged as
+ * one: feed them with lg_check_files(). Each shard's client ids are renumbered after the
+ * previous shards'. Each shard measures time on its own monotonic clock; when every shard's
+ * `start` record carries `wall_us` (its wall clock at t = 0) the shards are put on one
+ * timeline and a client may be owed a request of another shard, with a guard band (the skew
+ * margin) on both sides of each connected interval. Without wall_us a client is only owed
+ * the requests of its own shard, which it measured on its own clock.
  */
 #ifndef LOADGEN_CHECKER_H
 #define LOADGEN_CHECKER_H
@@ -27,6 +41,8 @@
 
 #define LG_MAX_LISTED 1000 /* anomalies listed by name in the report, per kind */
 #define LG_REQ_ID_MAX 64
+#define LG_NO_CLIENT UINT32_MAX
+#define LG_DEFAULT_SKEW_MARGIN_US 50000LL
 
 struct lg_anomaly {
     uint32_t client;
@@ -43,7 +59,7 @@ struct lg_anomaly_list {
 struct lg_client_stats {
     uint32_t id;
     char src[48];
-    uint64_t entitled, received, lost, duplicated, out_of_order, unexpected, frames;
+    uint64_t entitled, received, lost, duplicated, out_of_order, unexpected, frames, gap_lost;
     uint64_t connects, failed, drops;
 };
 
@@ -60,10 +76,17 @@ struct lg_close_count {
 struct lg_result {
     uint64_t clients;
     uint64_t req_sent, req_ok, req_failed, req_unknown;
+    /* Verification (verify records): unknown requests whose product exists / that exist for
+     * certain not / that got no definite answer; acknowledged requests found missing. */
+    int has_verify; /* 0 when unknown requests exist but nothing verified them: null */
+    uint64_t req_committed_unknown, req_uncommitted_unknown, req_unverified, req_acked_missing;
     uint64_t ev_expected, ev_received, ev_lost, ev_duplicated, ev_out_of_order, ev_unexpected;
-    uint64_t ev_frames;     /* every data frame received, copies included */
-    uint64_t ev_unentitled; /* distinct events received that the client was not entitled to */
-    int has_delivery_ratio; /* 0 when nothing was expected: the ratio is null, not 1 */
+    uint64_t ev_gap_lost;    /* see the definitions above; missed = lost + gap_lost */
+    uint64_t ev_undelivered; /* acknowledged products no client received */
+    uint64_t ev_unannounced; /* valid when has_verify */
+    uint64_t ev_frames;      /* every data frame received, copies included */
+    uint64_t ev_unentitled;  /* distinct events received that the client was not entitled to */
+    int has_delivery_ratio;  /* 0 when nothing was expected: the ratio is null, not 1 */
     double delivery_ratio;
     int has_client_delivery;
     double client_delivery_min, client_delivery_mean, client_delivery_max;
@@ -77,10 +100,14 @@ struct lg_result {
     struct lg_close_count *close_codes;
     size_t nclose_codes;
     struct lg_anomaly_list lost, duplicated, out_of_order, unexpected;
+    struct lg_anomaly_list unannounced; /* client is LG_NO_CLIENT */
     struct lg_client_stats *per_client; /* clients entries, by id */
     size_t nper_client;
     uint64_t history_lines, history_malformed;
-    long long duration_us; /* last t in the history */
+    long long duration_us; /* last t in the history (from the earliest shard's start) */
+    uint32_t shards;       /* histories judged together */
+    int aligned;           /* the shards shared one timeline (wall_us in every start) */
+    long long skew_margin_us;
 };
 
 struct lg_check;
@@ -99,6 +126,19 @@ int lg_check_line(struct lg_check *c, const char *line, size_t len)
 /* Feeds every line of the file at path. Returns 0, or -1 with a message in err. */
 int lg_check_file(struct lg_check *c, const char *path, char *err, size_t errlen)
     __attribute__((warn_unused_result));
+
+/*
+ * Starts the next shard: lines fed from now on come from another loadgen process (its own
+ * client ids and clock). The first history needs no call.
+ */
+void lg_check_next_shard(struct lg_check *c);
+
+/* Feeds n histories as the shards of one run. Returns 0, or -1 with a message in err. */
+int lg_check_files(struct lg_check *c, const char *const *paths, size_t n, char *err, size_t errlen)
+    __attribute__((warn_unused_result));
+
+/* The guard band for entitlement across aligned shards (default 50 ms). */
+void lg_check_set_skew_margin(struct lg_check *c, long long us);
 
 /* Judges everything fed so far. Returns the result (caller frees), or NULL when out of memory. */
 struct lg_result *lg_check_finish(struct lg_check *c);

@@ -1,8 +1,10 @@
-/* checker_impl.h — the checker's state, shared by checker.c (ingest) and checker_judge.c. Private.
+/* checker_impl.h — the checker's state, shared by checker.c (ingest), checker_judge.c
+ * (entitlement, per client) and checker_products.c (per product). Private.
  */
 #ifndef LOADGEN_CHECKER_IMPL_H
 #define LOADGEN_CHECKER_IMPL_H
 
+#include <limits.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -10,15 +12,19 @@
 #include "strtab.h"
 
 #define MAX_CLIENT_ID (1u << 24)
-#define T_OPEN (-1LL) /* interval still open */
+#define T_OPEN LLONG_MIN /* interval still open (times may be negative once shards are aligned) */
 
 enum outcome { OUT_NONE = 0, OUT_OK, OUT_FAIL, OUT_INFO };
+/* What a `verify` record said about a request's product. */
+enum verified { VER_NONE = 0, VER_EXISTS, VER_ABSENT, VER_ERROR };
 
 struct req {
-    long long invoke_t, ack_t;
-    uint8_t invoked, outcome;
+    long long invoke_t, ack_t; /* ack_t: time of the first outcome record, whatever it was */
+    uint8_t invoked, outcome, verified, seen_any; /* seen_any: some client received a copy */
+    uint16_t shard;                               /* the history the invoke came from */
     uint32_t pod1;  /* pod index + 1 from the ok record, 0 when unknown */
     uint32_t stamp; /* client id + 1 of the client being judged that received it */
+    uint32_t mark;  /* client id + 1 of the client being judged that was entitled to it */
 };
 
 struct frame_rec {
@@ -32,6 +38,7 @@ struct interval {
 
 struct client {
     int seen;
+    uint16_t shard;
     char src[48];
     struct frame_rec *frames;
     size_t nframes, capframes;
@@ -50,8 +57,37 @@ struct lg_check {
     uint64_t recovered, recovery_failed, opened;
     struct lg_close_count *codes;
     size_t ncodes, capcodes;
-    long long last_t;
+    long long first_t, last_t;
+    int has_t;
     uint64_t lines, malformed;
+    uint64_t verify_records;
+    /* Shards: histories of several loadgen processes judged as one run. */
+    uint16_t shard;           /* index of the history being fed */
+    uint32_t client_base;     /* global id of the current shard's client 0 */
+    uint32_t next_base;       /* first global id after every client seen so far */
+    long long t_offset;       /* added to every t of the current shard */
+    int shard_has_wall;       /* the current shard's start record carried wall_us */
+    int aligned;              /* every shard so far had wall_us: one timeline */
+    int has_ref_wall;         /* ref_wall holds shard 0's wall clock at its t = 0 */
+    long long ref_wall;       /* microseconds since the epoch */
+    long long skew_margin_us; /* guard band for entitlement across shards */
+    long long *shard_last;    /* last t of each shard (an open interval ends there) */
+    size_t capshards;
 };
+
+/* The last t of a shard's history: where its clients' open intervals end. */
+long long lg_shard_end(const struct lg_check *c, uint16_t shard);
+
+/* 1 when client cl may be judged against request q at all, with the window [from, until]
+ * narrowed by the skew margin when they come from different shards. */
+int lg_window(const struct lg_check *c, const struct client *cl, const struct req *q,
+              long long *from, long long *until);
+
+/* Counts an anomaly and names it while fewer than LG_MAX_LISTED are named. */
+void lg_list_add(struct lg_anomaly_list *l, const struct lg_check *c, uint32_t client, uint32_t req,
+                 long long offset);
+
+/* Per-product judgement (undelivered, unannounced, verification). Returns 0 or -1 (memory). */
+int lg_judge_products(struct lg_check *c, struct lg_result *res);
 
 #endif

@@ -4,8 +4,8 @@
 
 #include "checker_impl.h"
 
-static void list_add(struct lg_anomaly_list *l, const struct lg_check *c, uint32_t client,
-                     uint32_t req, long long offset)
+void lg_list_add(struct lg_anomaly_list *l, const struct lg_check *c, uint32_t client, uint32_t req,
+                 long long offset)
 {
     l->total++;
     if (l->n >= LG_MAX_LISTED || l->items == NULL)
@@ -45,22 +45,25 @@ static void judge_frames(struct lg_check *c, struct judge *j, uint32_t id, struc
         st->frames++;
         if (f->req == STRTAB_NONE || !c->reqs[f->req].invoked) {
             st->unexpected++;
-            list_add(&res->unexpected, c, id, f->req, f->offset);
+            lg_list_add(&res->unexpected, c, id, f->req, f->offset);
             continue;
         }
         struct req *q = &c->reqs[f->req];
+        q->seen_any = 1;
         if (q->stamp == id + 1) {
             st->duplicated++;
-            list_add(&res->duplicated, c, id, f->req, f->offset);
+            lg_list_add(&res->duplicated, c, id, f->req, f->offset);
             continue;
         }
         q->stamp = id + 1;
-        hist_record(res->latency, f->t > q->invoke_t ? (uint64_t)(f->t - q->invoke_t) : 0);
+        /* Latency needs one clock: the client's own shard, or shards on one timeline. */
+        if (q->shard == cl->shard || c->aligned)
+            hist_record(res->latency, f->t > q->invoke_t ? (uint64_t)(f->t - q->invoke_t) : 0);
         if (f->offset < 0 || f->epoch == STRTAB_NONE)
             continue;
         if (j->epoch_stamp[f->epoch] == id + 1 && f->offset < j->epoch_max[f->epoch]) {
             st->out_of_order++;
-            list_add(&res->out_of_order, c, id, f->req, f->offset);
+            lg_list_add(&res->out_of_order, c, id, f->req, f->offset);
             continue;
         }
         j->epoch_stamp[f->epoch] = id + 1;
@@ -68,45 +71,88 @@ static void judge_frames(struct lg_check *c, struct judge *j, uint32_t id, struc
     }
 }
 
-/* Counts what the client was entitled to and which of those it received (stamps set). */
+int lg_window(const struct lg_check *c, const struct client *cl, const struct req *q,
+              long long *from, long long *until)
+{
+    if (q->shard == cl->shard)
+        return 1;
+    if (!c->aligned)
+        return 0; /* another clock: this client cannot be judged against that request */
+    *from += c->skew_margin_us;
+    *until -= c->skew_margin_us;
+    return *from <= *until;
+}
+
+/* First index in the acknowledged requests (sorted by invoke time) invoked at or after t. */
+static size_t first_at(const struct lg_check *c, const struct judge *j, long long t)
+{
+    size_t lo = 0, hi = j->nacked;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (c->reqs[j->acked[mid]].invoke_t < t)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
+/*
+ * Counts what the client was entitled to and which of those it received (stamps set), then
+ * what its reconnect gaps took away: acknowledged requests inside its session (first
+ * connect to last disconnect) that it was not entitled to and did not receive.
+ */
 static void judge_entitled(struct lg_check *c, struct judge *j, uint32_t id, struct lg_result *res,
                            struct lg_client_stats *st)
 {
     struct client *cl = &c->clients[id];
     for (size_t k = 0; k < cl->niv; k++) {
-        long long from = cl->iv[k].from, until = cl->iv[k].until;
-        if (until == T_OPEN)
-            until = c->last_t;
-        size_t lo = 0, hi = j->nacked;
-        while (lo < hi) {
-            size_t mid = lo + (hi - lo) / 2;
-            if (c->reqs[j->acked[mid]].invoke_t < from)
-                lo = mid + 1;
-            else
-                hi = mid;
-        }
-        for (size_t i = lo; i < j->nacked; i++) {
+        long long from0 = cl->iv[k].from, until0 = cl->iv[k].until;
+        if (until0 == T_OPEN)
+            until0 = lg_shard_end(c, cl->shard);
+        /* Requests of another shard are judged in a narrower window, so start from the
+         * earliest candidate: the interval's own start. */
+        for (size_t i = first_at(c, j, from0); i < j->nacked; i++) {
             uint32_t r = j->acked[i];
-            const struct req *q = &c->reqs[r];
-            if (q->invoke_t > until)
+            struct req *q = &c->reqs[r];
+            if (q->invoke_t > until0)
                 break;
-            if (q->ack_t > until)
+            long long from = from0, until = until0;
+            if (!lg_window(c, cl, q, &from, &until) || q->invoke_t < from || q->ack_t > until)
                 continue;
+            if (q->mark == id + 1)
+                continue; /* already owed through an earlier interval */
+            q->mark = id + 1;
             st->entitled++;
             if (q->stamp == id + 1) {
                 st->received++;
-                c->reqs[r].stamp = 0; /* entitled and received: not a bonus */
             } else {
                 st->lost++;
-                list_add(&res->lost, c, id, r, -1);
+                lg_list_add(&res->lost, c, id, r, -1);
             }
         }
     }
-    /* What is still stamped was received without entitlement (distinct events). */
+    if (cl->niv > 0) {
+        long long span0 = cl->iv[0].from, span1 = cl->iv[cl->niv - 1].until;
+        if (span1 == T_OPEN)
+            span1 = lg_shard_end(c, cl->shard);
+        for (size_t i = first_at(c, j, span0); i < j->nacked; i++) {
+            const struct req *q = &c->reqs[j->acked[i]];
+            if (q->invoke_t > span1)
+                break;
+            long long from = span0, until = span1;
+            if (!lg_window(c, cl, q, &from, &until) || q->invoke_t < from || q->ack_t > until)
+                continue;
+            if (q->mark != id + 1 && q->stamp != id + 1)
+                st->gap_lost++;
+        }
+    }
+    /* What was received without entitlement (distinct events): not a bonus, not a loss. */
     for (size_t i = 0; i < cl->nframes; i++) {
         uint32_t r = cl->frames[i].req;
         if (r != STRTAB_NONE && c->reqs[r].stamp == id + 1) {
-            res->ev_unentitled++;
+            if (c->reqs[r].mark != id + 1)
+                res->ev_unentitled++;
             c->reqs[r].stamp = 0;
         }
     }
@@ -178,15 +224,22 @@ struct lg_result *lg_check_finish(struct lg_check *c)
     res->duplicated.items = calloc(LG_MAX_LISTED, sizeof(struct lg_anomaly));
     res->out_of_order.items = calloc(LG_MAX_LISTED, sizeof(struct lg_anomaly));
     res->unexpected.items = calloc(LG_MAX_LISTED, sizeof(struct lg_anomaly));
+    res->unannounced.items = calloc(LG_MAX_LISTED, sizeof(struct lg_anomaly));
     j.epoch_max = calloc((size_t)nep + 1, sizeof *j.epoch_max);
     j.epoch_stamp = calloc((size_t)nep + 1, sizeof *j.epoch_stamp);
     if (res->latency == NULL || res->req_latency == NULL || res->per_client == NULL ||
         res->lost.items == NULL || res->duplicated.items == NULL ||
-        res->out_of_order.items == NULL || res->unexpected.items == NULL || j.epoch_max == NULL ||
-        j.epoch_stamp == NULL || judge_requests(c, &j, res) != 0)
+        res->out_of_order.items == NULL || res->unexpected.items == NULL ||
+        res->unannounced.items == NULL || j.epoch_max == NULL || j.epoch_stamp == NULL ||
+        judge_requests(c, &j, res) != 0)
         goto fail;
-    for (uint32_t r = 0; r < strtab_count(c->req_ids); r++)
+    for (uint32_t r = 0; r < strtab_count(c->req_ids); r++) {
         c->reqs[r].stamp = 0;
+        c->reqs[r].mark = 0;
+        c->reqs[r].seen_any = 0;
+    }
+    if (!c->shard_has_wall)
+        c->aligned = 0; /* the last shard's start had no wall clock */
 
     res->clients = nclients;
     res->nper_client = nclients;
@@ -211,6 +264,7 @@ struct lg_result *lg_check_finish(struct lg_check *c)
         res->ev_out_of_order += st->out_of_order;
         res->ev_unexpected += st->unexpected;
         res->ev_frames += st->frames;
+        res->ev_gap_lost += st->gap_lost;
         res->conn_failed += st->failed;
         res->conn_dropped += st->drops;
         if (st->entitled > 0) {
@@ -240,9 +294,14 @@ struct lg_result *lg_check_finish(struct lg_check *c)
     if (c->ncodes > 0)
         memcpy(res->close_codes, c->codes, c->ncodes * sizeof *res->close_codes);
     res->nclose_codes = c->ncodes;
+    if (lg_judge_products(c, res) != 0)
+        goto fail;
     res->history_lines = c->lines;
     res->history_malformed = c->malformed;
-    res->duration_us = c->last_t;
+    res->duration_us = c->has_t ? c->last_t - (c->first_t < 0 ? c->first_t : 0) : 0;
+    res->shards = (uint32_t)c->shard + 1;
+    res->aligned = c->aligned;
+    res->skew_margin_us = c->skew_margin_us;
     free(j.acked);
     free(j.epoch_max);
     free(j.epoch_stamp);
@@ -269,6 +328,7 @@ void lg_result_free(struct lg_result *r)
     free(r->duplicated.items);
     free(r->out_of_order.items);
     free(r->unexpected.items);
+    free(r->unannounced.items);
     free(r->per_client);
     free(r);
 }

@@ -21,9 +21,113 @@ static const char run_description[] =
     "from the scheduled send time. Exit 0 when every --expect holds, 1 otherwise, 2 on usage\n"
     "errors. See docs/loadgen.md.";
 static const char check_synopsis[] =
-    "loadgen check HISTORY [--json F] [--junit F] [--details] [--expect EXPR]...";
+    "loadgen check HISTORY... [--json F] [--junit F] [--details] [--expect EXPR]...";
 static const char check_description[] =
-    "Checks a history written by `loadgen run` (same report, same expectations).";
+    "Checks a history written by `loadgen run` (same report, same expectations). Several\n"
+    "histories are the shards of one run (loadgen run --shard I/K) and get one verdict.";
+
+/* ---------------------------------------------------------------------------------------
+ * The lab's block: sharded runs, the start gate, post-run verification and the checker's
+ * options (owned by the lab; the rest of this file is the run's own configuration).
+ */
+
+static void lab_defaults(struct lg_config *c)
+{
+    c->shard_text = "";
+    c->start_gate = "";
+    c->gate_timeout_ms = 120000;
+    c->verify_path = "";
+    c->skew_margin_ms = 50;
+}
+
+#define LAB_RUN_FLAGS 5
+static size_t lab_run_flags(struct lg_config *c, struct flag *f)
+{
+    struct flag t[LAB_RUN_FLAGS] = {
+        {"shard", "LOADGEN_SHARD", FLAG_STR, &c->shard_text,
+         "I/K: be shard I of K (0-based): a K-th of the clients, requests and rate", 0, 0},
+        {"start-gate", "LOADGEN_START_GATE", FLAG_STR, &c->start_gate,
+         "after warmup, start sending only once this file exists", 0, 0},
+        {"gate-timeout", "LOADGEN_GATE_TIMEOUT", FLAG_DURATION, &c->gate_timeout_ms,
+         "wait at most this long for --start-gate (2m)", 1, 3600000},
+        {"verify-path", "LOADGEN_VERIFY_PATH", FLAG_STR, &c->verify_path,
+         "after the run GET this ({{req_id}} replaced) for unknown outcomes", 0, 0},
+        {"verify-all", "LOADGEN_VERIFY_ALL", FLAG_BOOL, &c->verify_all,
+         "verify acknowledged requests too (default false)", 0, 0},
+    };
+    memcpy(f, t, sizeof t);
+    return LAB_RUN_FLAGS;
+}
+
+/* The checker's own flags, for `check`. */
+static size_t lab_check_flags(struct lg_config *c, struct flag *f)
+{
+    struct flag t[] = {
+        {"skew-margin", "LOADGEN_SKEW_MARGIN", FLAG_DURATION, &c->skew_margin_ms,
+         "guard band for entitlement across shards (50ms)", 0, 600000},
+    };
+    memcpy(f, t, sizeof t);
+    return sizeof t / sizeof t[0];
+}
+
+/* Keeps the addresses of positions index, index + count, ... (or one, when too few). */
+static void shard_source_ips(struct lg_config *c)
+{
+    if (c->nips == 0)
+        return;
+    size_t k = (size_t)c->shard_count, i = (size_t)c->shard_index, n = 0;
+    if (c->nips < k) {
+        memmove(c->ips[0], c->ips[i % c->nips], sizeof c->ips[0]);
+        c->nips = 1;
+        return;
+    }
+    for (size_t j = i; j < c->nips; j += k)
+        memmove(c->ips[n++], c->ips[j], sizeof c->ips[0]);
+    c->nips = n;
+}
+
+/*
+ * --shard I/K: this process runs the I-th share of the workload the other flags describe:
+ * clients and requests split as evenly as possible (the first shards take the remainders),
+ * the rate divided by K, every K-th source address. The shards' histories are judged
+ * together by `loadgen check H0 ... HK-1`.
+ */
+static int lab_finish_run(struct lg_config *c, char *err, size_t errlen)
+{
+    if (*c->shard_text == '\0')
+        return 0;
+    char *end;
+    long i = strtol(c->shard_text, &end, 10);
+    long k = *end == '/' ? strtol(end + 1, &end, 10) : 0;
+    if (*end != '\0' || k < 1 || k > 65535 || i < 0 || i >= k) {
+        snprintf(err, errlen, "--shard expects I/K with 0 <= I < K <= 65535, got '%s'",
+                 c->shard_text);
+        return -1;
+    }
+    if (c->clients < k) {
+        snprintf(err, errlen, "--shard %s: fewer clients (%ld) than shards", c->shard_text,
+                 c->clients);
+        return -1;
+    }
+    c->shard_index = i;
+    c->shard_count = k;
+    c->clients = c->clients / k + (i < c->clients % k);
+    if (c->rate > 0) {
+        long total =
+            c->requests > 0 ? c->requests : (long)floor(c->rate * (double)c->duration_ms / 1000.0);
+        long mine = total / k + (i < total % k);
+        c->rate /= (double)k;
+        if (mine > 0)
+            c->requests = mine;
+        else
+            c->rate = 0; /* nothing to send: listen for --duration like the others */
+    }
+    shard_source_ips(c);
+    return 0;
+}
+
+/* ---------------------------------------------------------------------------------------
+ * end of the lab's block */
 
 static void set_defaults(struct lg_config *c)
 {
@@ -51,6 +155,7 @@ static void set_defaults(struct lg_config *c)
     c->json = "";
     c->junit = "";
     c->log_level = "info";
+    lab_defaults(c);
 }
 
 #define F(n, e, t, d, h, lo, hi)                                                                   \
@@ -334,7 +439,7 @@ static int finish_run(struct lg_config *c, char *err, size_t errlen)
     if (n < 0)
         return -1;
     c->nips = (size_t)n;
-    return 0;
+    return lab_finish_run(c, err, errlen);
 }
 
 int lg_config_parse(struct lg_config *c, int argc, char **argv, FILE *out, char *err, size_t errlen)
@@ -357,8 +462,9 @@ int lg_config_parse(struct lg_config *c, int argc, char **argv, FILE *out, char 
         snprintf(err, errlen, "unknown subcommand '%s': run or check", argv[1]);
         return -1;
     }
-    struct flag flags[40];
+    struct flag flags[64];
     size_t nf = c->mode == LG_MODE_RUN ? run_flags(c, flags) : 0;
+    nf += c->mode == LG_MODE_RUN ? lab_run_flags(c, flags + nf) : lab_check_flags(c, flags + nf);
     nf += common_flags(c, flags + nf);
     char **rest = calloc((size_t)argc + 1, sizeof *rest);
     if (rest == NULL) {
@@ -367,28 +473,38 @@ int lg_config_parse(struct lg_config *c, int argc, char **argv, FILE *out, char 
     }
     int nrest = 0;
     int rc = take_expects(c, argc - 1, argv + 1, rest, &nrest, err, errlen);
-    char *pos[2];
+    /* check: every positional argument is a history (argv strings, kept by pointer). */
+    char **pos = calloc((size_t)argc + 1, sizeof *pos);
     size_t npos = 0;
     enum flags_result fr = FLAGS_ERROR;
-    if (rc == 0)
-        fr = flags_parse(flags, nf, nrest, rest, pos, c->mode == LG_MODE_CHECK ? 2 : 0, &npos, err,
-                         errlen);
+    if (rc == 0 && pos != NULL)
+        fr = flags_parse(flags, nf, nrest, rest, pos, c->mode == LG_MODE_CHECK ? (size_t)argc : 0,
+                         &npos, err, errlen);
+    else if (rc == 0)
+        snprintf(err, errlen, "out of memory");
     free(rest);
-    if (rc != 0 || fr == FLAGS_ERROR)
+    if (rc != 0 || fr == FLAGS_ERROR) {
+        free(pos);
         return -1;
+    }
     if (fr == FLAGS_HELP) {
+        free(pos);
         flags_usage(out, c->mode == LG_MODE_RUN ? run_synopsis : check_synopsis,
                     c->mode == LG_MODE_RUN ? run_description : check_description, flags, nf);
         return 1;
     }
     if (c->mode == LG_MODE_CHECK) {
-        if (npos != 1) {
-            snprintf(err, errlen, "check takes exactly one HISTORY file");
+        if (npos < 1) {
+            free(pos);
+            snprintf(err, errlen, "check needs at least one HISTORY file");
             return -1;
         }
         c->history = pos[0];
+        c->histories = (const char **)pos;
+        c->nhistories = npos;
         return 0;
     }
+    free(pos);
     if (finish_run(c, err, errlen) != 0) {
         lg_config_cleanup(c);
         return -1;
@@ -398,6 +514,9 @@ int lg_config_parse(struct lg_config *c, int argc, char **argv, FILE *out, char 
 
 void lg_config_cleanup(struct lg_config *c)
 {
+    free(c->histories);
+    c->histories = NULL;
+    c->nhistories = 0;
     free(c->ips);
     c->ips = NULL;
     c->nips = 0;

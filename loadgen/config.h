@@ -35,6 +35,17 @@ struct lg_config {
     const char *req_prefix; /* "" = a random one per run */
     char (*ips)[16];        /* parsed source addresses (owned), nips == 0 = no binding */
     size_t nips;
+    /* --- the lab's block (shards, start gate, verification; checker options) --- */
+    const char *shard_text; /* "I/K": this process is shard I of K; "" = not sharded */
+    long shard_index, shard_count;
+    const char *start_gate; /* start sending once this file exists ("" = no gate) */
+    long gate_timeout_ms;
+    const char *verify_path; /* GET template with {{req_id}}: verify unknown outcomes */
+    int verify_all;          /* verify acknowledged requests too */
+    const char **histories;  /* check: the shards' histories (owned array, argv strings) */
+    size_t nhistories;
+    long skew_margin_ms; /* check: guard band for entitlement across shards */
+    /* --- end of the lab's block --- */
     /* both */
     const char *history, *json, *junit, *log_level;
     int details;

@@ -28,6 +28,11 @@ static const struct {
     {"opened", "connections.opened"},
     {"dropped", "connections.dropped"},
     {"recovered", "connections.recovered"},
+    {"gap_lost", "events.gap_lost"},
+    {"missed", "events.missed"},
+    {"undelivered", "events.undelivered"},
+    {"unannounced", "events.unannounced"},
+    {"committed_unknown", "requests.committed_unknown"},
 };
 
 static const struct {
@@ -152,6 +157,19 @@ int lg_expect_validate(const struct lg_expect *e, const json_t *report, char *er
         return -1;
     }
     return 0;
+}
+
+int lg_expect_actual(const struct lg_expect *e, const json_t *report, double *x)
+{
+    const json_t *v = lookup(report, e->path);
+    if (v == NULL && per_pod(e->path)) {
+        *x = 0;
+        return 1;
+    }
+    if (v == NULL || !json_is_number(v))
+        return 0;
+    *x = json_number_value(v);
+    return 1;
 }
 
 int lg_expect_eval(const struct lg_expect *e, const json_t *report, char *msg, size_t msglen)

@@ -38,6 +38,12 @@ int lg_expect_validate(const struct lg_expect *e, const json_t *report, char *er
  */
 int lg_expect_eval(const struct lg_expect *e, const json_t *report, char *msg, size_t msglen);
 
+/*
+ * The number e's path names in report (a pod that served nothing counts 0). Returns 1 with
+ * *x set, or 0 when the value is null, missing or not a number.
+ */
+int lg_expect_actual(const struct lg_expect *e, const json_t *report, double *x);
+
 const char *lg_op_name(enum lg_op op);
 
 #endif

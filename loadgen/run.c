@@ -17,6 +17,7 @@
 #include "log.h"
 #include "producer.h"
 #include "report.h"
+#include "verify.h"
 
 static volatile sig_atomic_t interrupted;
 
@@ -71,7 +72,8 @@ static void progress_end(const struct lg_config *cfg)
         printf("\n");
 }
 
-static int verdict_from_file(const struct lg_config *cfg, const char *path)
+/* Judges one history, or the shards of one run together. */
+static int verdict_from_files(const struct lg_config *cfg, const char *const *paths, size_t n)
 {
     char err[256];
     struct lg_check *c = lg_check_new();
@@ -79,7 +81,8 @@ static int verdict_from_file(const struct lg_config *cfg, const char *path)
         LOG_ERROR("check_failed reason=\"out of memory\"");
         return 1;
     }
-    if (lg_check_file(c, path, err, sizeof err) != 0) {
+    lg_check_set_skew_margin(c, cfg->skew_margin_ms * 1000LL);
+    if (lg_check_files(c, paths, n, err, sizeof err) != 0) {
         LOG_ERROR("check_failed reason=\"%s\"", err);
         lg_check_free(c);
         return 1;
@@ -106,7 +109,30 @@ static int verdict_from_file(const struct lg_config *cfg, const char *path)
 
 int lg_check_history(const struct lg_config *cfg)
 {
-    return verdict_from_file(cfg, cfg->history);
+    if (cfg->nhistories > 0)
+        return verdict_from_files(cfg, cfg->histories, cfg->nhistories);
+    return verdict_from_files(cfg, &cfg->history, 1);
+}
+
+/*
+ * --start-gate: the shards of one run connect their clients, then wait for the runner to
+ * create the gate file, so that they start sending together. Bounded by --gate-timeout.
+ */
+static void wait_start_gate(const struct lg_config *cfg, struct lg_clients *cs)
+{
+    if (*cfg->start_gate == '\0' || interrupted)
+        return;
+    LOG_INFO("start_gate_wait path=%s", cfg->start_gate);
+    long long until = lg_clock_us() + cfg->gate_timeout_ms * 1000LL;
+    while (!interrupted && access(cfg->start_gate, F_OK) != 0) {
+        if (lg_clock_us() >= until) {
+            LOG_WARN("start_gate_timeout path=%s waited_ms=%ld", cfg->start_gate,
+                     cfg->gate_timeout_ms);
+            return;
+        }
+        progress(cfg, cs, NULL, "gate");
+        sleep_ms(20);
+    }
 }
 
 /* Opens the history: the named file, or a temporary one removed after the check. */
@@ -131,7 +157,16 @@ static void write_start(int fd, const struct lg_config *cfg, const char *prefix,
     struct hlog h;
     if (hlog_init(&h, fd, 0) != 0)
         return;
-    hlog_begin(&h, lg_clock_us(), "start");
+    long long t = lg_clock_us();
+    struct timespec now;
+    clock_gettime(CLOCK_REALTIME, &now);
+    hlog_begin(&h, t, "start");
+    /* The wall clock at t = 0: `loadgen check` puts shards on one timeline with it. */
+    hlog_int(&h, "wall_us", (long long)now.tv_sec * 1000000LL + now.tv_nsec / 1000 - t);
+    if (cfg->shard_count > 0) {
+        hlog_int(&h, "shard", cfg->shard_index);
+        hlog_int(&h, "shards", cfg->shard_count);
+    }
     hlog_int(&h, "clients", cfg->clients);
     hlog_int(&h, "requests", (long long)planned);
     hlog_int(&h, "rate_milli", (long long)(cfg->rate * 1000));
@@ -156,7 +191,7 @@ static void write_end(int fd, const char *why)
 
 int lg_run(const struct lg_config *cfg)
 {
-    char path[512], err[256], prefix[40];
+    char path[512], err[256], prefix[48];
     _Atomic uint64_t acks = 0;
     int threads = (int)cfg->threads;
     if (threads <= 0) {
@@ -175,6 +210,11 @@ int lg_run(const struct lg_config *cfg)
         clock_gettime(CLOCK_REALTIME, &ts);
         snprintf(prefix, sizeof prefix, "lg%08lx%04x-", (unsigned long)ts.tv_sec,
                  (unsigned)((ts.tv_nsec / 1000) ^ (long)getpid()) & 0xffffu);
+    }
+    /* Shards may start in the same second with the same pid (one per pod): keep them apart. */
+    if (cfg->shard_count > 0) {
+        size_t used = strlen(prefix);
+        snprintf(prefix + used, sizeof prefix - used, "s%ld-", cfg->shard_index);
     }
     int fd = open_history(cfg, path, sizeof path);
     if (fd < 0) {
@@ -206,6 +246,7 @@ int lg_run(const struct lg_config *cfg)
     if ((long)ct.connected < cfg->clients)
         LOG_WARN("warmup_incomplete connected=%llu clients=%ld", (unsigned long long)ct.connected,
                  cfg->clients);
+    wait_start_gate(cfg, cs);
     struct lg_producer *p = NULL;
     if (!interrupted && planned > 0) {
         p = lg_producer_start(cfg, prefix, lg_clock_us() + 10000, fd, &acks, err, sizeof err);
@@ -241,9 +282,12 @@ int lg_run(const struct lg_config *cfg)
     progress_end(cfg);
     lg_clients_stop(cs);
     lg_producer_free(p);
+    if (*cfg->verify_path && !interrupted)
+        lg_verify_run(cfg, path, fd, NULL);
     write_end(fd, interrupted ? "interrupted" : "done");
     close(fd);
-    int rc = verdict_from_file(cfg, path);
+    const char *paths[1] = {path};
+    int rc = verdict_from_files(cfg, paths, 1);
     if (!*cfg->history)
         unlink(path);
     return rc;

@@ -20,6 +20,7 @@ const char *cmd_code_name(int code)
         const char *name;
     } names[] = {
         {2, "BadValue"},
+        {28, "PathNotViable"},
         {9, "FailedToParse"},
         {13, "Unauthorized"},
         {14, "TypeMismatch"},
@@ -28,6 +29,9 @@ const char *cmd_code_name(int code)
         {26, "NamespaceNotFound"},
         {40, "ConflictingUpdateOperators"},
         {43, "CursorNotFound"},
+        {52, "DollarPrefixedFieldName"},
+        {56, "EmptyFieldName"},
+        {66, "ImmutableField"},
         {59, "CommandNotFound"},
         {67, "CannotCreateIndex"},
         {73, "InvalidNamespace"},
@@ -35,14 +39,24 @@ const char *cmd_code_name(int code)
         {86, "IndexKeySpecsConflict"},
         {93, "InvalidReplicaSetConfig"},
         {146, "ExceededMemoryLimit"},
+        {175, "QueryPlanKilled"},
+        {260, "InvalidResumeToken"},
         {225, "TransactionTooOld"},
         {286, "ChangeStreamHistoryLost"},
         {10107, "NotWritablePrimary"},
         {11000, "DuplicateKey"},
+        {10334, "BSONObjectTooLarge"},
         {11602, "InterruptedDueToReplStateChange"},
+        {15952, "Location15952"},
+        {15955, "Location15955"},
+        {15956, "Location15956"},
+        {15973, "Location15973"},
+        {17419, "Location17419"},
         {13435, "NotPrimaryNoSecondaryOk"},
+        {40156, "Location40156"},
         {40324, "Location40324"},
         {40415, "Location40415"},
+        {40602, "Location40602"},
     };
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
         if (names[i].code == code)
@@ -86,6 +100,80 @@ int cmd_get_doc(const bson_t *cmd, const char *key, bson_t *out)
     else
         bson_iter_array(&it, &l, &d);
     return bson_init_static(out, d, l) ? 1 : -1;
+}
+
+int cmd_get_doc_at(const bson_iter_t *it, bson_t *out)
+{
+    uint32_t l;
+    const uint8_t *d;
+    if (BSON_ITER_HOLDS_DOCUMENT(it))
+        bson_iter_document(it, &l, &d);
+    else if (BSON_ITER_HOLDS_ARRAY(it))
+        bson_iter_array(it, &l, &d);
+    else
+        return 0;
+    return bson_init_static(out, d, l) ? 1 : 0;
+}
+
+int cmd_check_read_concern(const bson_t *cmd, bson_t *reply)
+{
+    bson_t rc;
+    bson_iter_t it;
+    int have = cmd_get_doc(cmd, "readConcern", &rc);
+    if (have == 0)
+        return 0;
+    if (have < 0) {
+        cmd_error(reply, 14, "readConcern must be an object");
+        return -1;
+    }
+    if (bson_iter_init_find(&it, &rc, "level")) {
+        static const char *levels[] = {"local", "majority", "available", "linearizable",
+                                       "snapshot"};
+        const char *lv = BSON_ITER_HOLDS_UTF8(&it) ? bson_iter_utf8(&it, NULL) : "";
+        int ok = 0;
+        for (size_t i = 0; i < sizeof levels / sizeof levels[0]; i++)
+            ok |= strcmp(lv, levels[i]) == 0;
+        if (!ok) {
+            cmd_error(reply, 9,
+                      "readConcern.level must be either 'local', 'majority', 'available', "
+                      "'linearizable', or 'snapshot'");
+            return -1;
+        }
+    }
+    if (bson_iter_init_find(&it, &rc, "afterClusterTime") && !BSON_ITER_HOLDS_TIMESTAMP(&it)) {
+        cmd_error(reply, 14, "readConcern.afterClusterTime must be a Timestamp");
+        return -1;
+    }
+    return 0;
+}
+
+int cmd_retry_check(struct cmd_ctx *c, const bson_t *cmd, struct retry *r, bson_t *reply)
+{
+    bson_iter_t it;
+    r->on = bson_iter_init_find(&it, cmd, "txnNumber") && cmd_get_doc(cmd, "lsid", &r->lsid) == 1;
+    r->txn = r->on ? cmd_get_int(cmd, "txnNumber", 0) : 0;
+    if (!r->on)
+        return 0;
+    switch (sessions_check(c->sim->sessions, &r->lsid, r->txn, reply, c->now)) {
+    case SESSION_RETRY:
+        return 1; /* already executed: answer with the remembered reply */
+    case SESSION_TOO_OLD:
+        cmd_error(reply, 225,
+                  "Cannot start transaction %lld on session because a newer transaction has "
+                  "already started",
+                  (long long)r->txn);
+        return 1;
+    default:
+        return 0;
+    }
+}
+
+void cmd_retry_done(struct cmd_ctx *c, const struct retry *r, const bson_t *reply)
+{
+    bson_iter_t it;
+    /* Only a write that ran is remembered; a failed command is simply run again. */
+    if (r->on && bson_iter_init_find(&it, reply, "ok") && bson_iter_as_bool(&it))
+        sessions_record(c->sim->sessions, &r->lsid, r->txn, reply, c->now);
 }
 
 int cmd_secondary_ok(const bson_t *cmd)
@@ -244,7 +332,12 @@ static const struct entry table[] = {
     {"getParameter", F_ADMIN},
     {"endSessions", 0},
     {"insert", F_WRITE},
+    {"update", F_WRITE},
+    {"delete", F_WRITE},
+    {"findAndModify", F_WRITE},
+    {"findandmodify", F_WRITE},
     {"find", F_READ},
+    {"distinct", F_READ},
     {"getMore", 0},
     {"killCursors", 0},
     {"count", F_READ},
@@ -292,9 +385,12 @@ static enum cmd_status run(struct cmd_ctx *c, const char *name, const bson_t *cm
     if ((e->flags & F_WRITE) && !primary) {
         bson_t labels;
         cmd_error(reply, 10107, "not primary");
-        BSON_APPEND_ARRAY_BEGIN(reply, "errorLabels", &labels);
-        BSON_APPEND_UTF8(&labels, "0", "RetryableWriteError");
-        bson_append_array_end(reply, &labels);
+        /* Like mongod: the label only goes on retryable writes (those with a txnNumber). */
+        if (bson_iter_init_find(&it, cmd, "txnNumber")) {
+            BSON_APPEND_ARRAY_BEGIN(reply, "errorLabels", &labels);
+            BSON_APPEND_UTF8(&labels, "0", "RetryableWriteError");
+            bson_append_array_end(reply, &labels);
+        }
         return CMD_REPLY;
     }
     if ((e->flags & F_READ) && !primary && !cmd_secondary_ok(cmd)) {
@@ -318,8 +414,18 @@ static enum cmd_status run(struct cmd_ctx *c, const char *name, const bson_t *cm
         cmd_end_sessions(c, cmd, reply);
     } else if (strcmp(name, "insert") == 0) {
         cmd_insert(c, cmd, reply);
+    } else if (strcmp(name, "update") == 0) {
+        cmd_update(c, cmd, reply);
+    } else if (strcmp(name, "delete") == 0) {
+        cmd_delete(c, cmd, reply);
+        if (c->yield)
+            return CMD_WAIT;
+    } else if (strcmp(name, "findAndModify") == 0 || strcmp(name, "findandmodify") == 0) {
+        cmd_find_and_modify(c, cmd, reply);
     } else if (strcmp(name, "find") == 0) {
         cmd_find(c, cmd, reply);
+    } else if (strcmp(name, "distinct") == 0) {
+        cmd_distinct(c, cmd, reply);
     } else if (strcmp(name, "killCursors") == 0) {
         cmd_kill_cursors(c, cmd, reply);
     } else if (strcmp(name, "count") == 0) {

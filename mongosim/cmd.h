@@ -1,8 +1,9 @@
 /*
  * cmd — command dispatch: looks the command name up, checks the member's role, runs the
  * handler and stamps $clusterTime/operationTime on the reply. Handlers live in cmd.c
- * (handshake and misc), cmd_crud.c (insert, find, getMore, killCursors, count), cmd_agg.c
- * (aggregate, change streams) and cmd_admin.c (indexes, catalog, replica set, faults).
+ * (handshake and misc), cmd_crud.c (find, getMore, killCursors, count, distinct),
+ * cmd_write.c (insert, update, delete, findAndModify), cmd_agg.c (aggregate, change
+ * streams) and cmd_admin.c (indexes, catalog, replica set, faults).
  */
 #ifndef MONGOSIM_CMD_H
 #define MONGOSIM_CMD_H
@@ -22,13 +23,17 @@ struct cmd_ctx {
     int64_t
         wait_deadline; /* in: 0 on the first run, else the deadline of the wait; out on CMD_WAIT */
     int close_after;   /* out: close this connection once the reply is written */
+    int64_t progress;  /* in/out: a yielding command's work so far (0 on the first run) */
+    int yield;         /* out: the handler did part of its work; run it again at once */
     const char *db;    /* $db */
 };
 
 /*
  * Runs cmd. Returns CMD_REPLY with the reply initialised in *reply (caller destroys), or
  * CMD_WAIT (reply untouched) when the command waits for a topology change, a new oplog
- * entry or ctx->wait_deadline; the caller runs it again then, with wait_deadline kept.
+ * entry or ctx->wait_deadline, or yields (a long deleteMany does its work in chunks so that
+ * other connections are served in between); the caller runs it again then, with
+ * wait_deadline and progress kept.
  */
 enum cmd_status cmd_dispatch(struct cmd_ctx *ctx, const bson_t *cmd, bson_t *reply);
 
@@ -50,6 +55,33 @@ int64_t cmd_get_int(const bson_t *cmd, const char *key, int64_t def);
  * for wrong type. */
 int cmd_get_doc(const bson_t *cmd, const char *key, bson_t *out);
 
+/* Copies the document or array the iterator is at into *out (a static view). Returns 1, or 0
+ * when it holds something else. */
+int cmd_get_doc_at(const bson_iter_t *it, bson_t *out);
+
+/* The command's collection name (the value of its first key), or NULL. */
+const char *cmd_coll_name(const bson_t *cmd);
+
+/* Checks readConcern (level local/majority/available/linearizable/snapshot, optional
+ * afterClusterTime Timestamp); mongosim is always majority-committed. Returns 0, or -1 with
+ * an error in reply. */
+int cmd_check_read_concern(const bson_t *cmd, bson_t *reply);
+
+/* The retryable-write memory of one command (lsid + txnNumber). */
+struct retry {
+    int on;
+    bson_t lsid; /* view into the command */
+    int64_t txn;
+};
+
+/*
+ * Looks the command's (lsid, txnNumber) up. Returns 1 with *reply initialised when the
+ * write was already executed (the remembered reply) or its txnNumber is stale (225
+ * TransactionTooOld); else 0: run the write, then call cmd_retry_done with its reply.
+ */
+int cmd_retry_check(struct cmd_ctx *c, const bson_t *cmd, struct retry *r, bson_t *reply);
+void cmd_retry_done(struct cmd_ctx *c, const struct retry *r, const bson_t *reply);
+
 /* Handlers. Each initialises *reply. */
 enum cmd_status cmd_hello(struct cmd_ctx *c, const bson_t *cmd, bson_t *reply, int legacy);
 void cmd_insert(struct cmd_ctx *c, const bson_t *cmd, bson_t *reply);
@@ -57,6 +89,10 @@ void cmd_find(struct cmd_ctx *c, const bson_t *cmd, bson_t *reply);
 enum cmd_status cmd_get_more(struct cmd_ctx *c, const bson_t *cmd, bson_t *reply);
 void cmd_kill_cursors(struct cmd_ctx *c, const bson_t *cmd, bson_t *reply);
 void cmd_count(struct cmd_ctx *c, const bson_t *cmd, bson_t *reply);
+void cmd_distinct(struct cmd_ctx *c, const bson_t *cmd, bson_t *reply);
+void cmd_update(struct cmd_ctx *c, const bson_t *cmd, bson_t *reply);
+void cmd_delete(struct cmd_ctx *c, const bson_t *cmd, bson_t *reply);
+void cmd_find_and_modify(struct cmd_ctx *c, const bson_t *cmd, bson_t *reply);
 void cmd_aggregate(struct cmd_ctx *c, const bson_t *cmd, bson_t *reply);
 void cmd_create_indexes(struct cmd_ctx *c, const bson_t *cmd, bson_t *reply);
 void cmd_list_indexes(struct cmd_ctx *c, const bson_t *cmd, bson_t *reply);
@@ -77,5 +113,10 @@ void cmd_fault(struct cmd_ctx *c, const char *name, const bson_t *cmd, bson_t *r
 struct cursor;
 void cmd_cursor_reply(struct cmd_ctx *c, struct cursor *cur, const char *ns, int64_t batch,
                       int first, bson_t *reply);
+
+/* getMore on a change-stream cursor: waits (CMD_WAIT) up to maxTimeMS for an event. In
+ * cmd_agg.c. */
+enum cmd_status cmd_change_stream_more(struct cmd_ctx *c, struct cursor *cur, const bson_t *cmd,
+                                       const char *ns, int64_t batch, bson_t *reply);
 
 #endif

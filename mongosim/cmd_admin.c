@@ -97,7 +97,7 @@ static void array_cursor(struct cmd_ctx *c, const bson_t *arr, const char *ns, b
             docs[i++] = bson_new_from_data(d, l);
         }
     }
-    struct cursor *cur = cursors_add(c->sim->cursors, c->member, ns, docs, i, NULL, c->now);
+    struct cursor *cur = cursors_add(c->sim->cursors, c->member, ns, docs, i, NULL, NULL, c->now);
     if (cur == NULL) {
         cmd_error(reply, 146, "out of memory");
         return;

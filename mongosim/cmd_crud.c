@@ -1,4 +1,4 @@
-/* cmd_crud — insert (with retryable-write memory), find, getMore, killCursors, count. */
+/* cmd_crud — the read commands: find, getMore, killCursors, count, distinct. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -6,15 +6,14 @@
 #include "changestream.h"
 #include "cmd.h"
 #include "cursor.h"
+#include "exec.h"
 #include "query.h"
-#include "session.h"
 #include "sim.h"
 #include "store.h"
 
 #define BATCH_BYTES (16 * 1024 * 1024 - 16 * 1024)
 
-/* Returns the command's collection name (the value of its first key) or NULL. */
-static const char *coll_name(const bson_t *cmd)
+const char *cmd_coll_name(const bson_t *cmd)
 {
     bson_iter_t it;
     if (!bson_iter_init(&it, cmd) || !bson_iter_next(&it) || !BSON_ITER_HOLDS_UTF8(&it))
@@ -34,112 +33,42 @@ static void append_doc_at(bson_t *arr, uint32_t i, const bson_t *doc)
 void cmd_cursor_reply(struct cmd_ctx *c, struct cursor *cur, const char *ns, int64_t batch,
                       int first, bson_t *reply)
 {
-    bson_t cd, arr;
+    bson_t cd, arr = BSON_INITIALIZER;
+    uint32_t k = 0;
+    int done = 1;
+    if (cur && cur->lazy) {
+        char err[256] = "";
+        done = lazy_fill(cur->lazy, c->sim->store, &arr, &k, batch, BATCH_BYTES, err, sizeof err);
+        if (done < 0) {
+            bson_destroy(&arr);
+            cursors_kill(c->sim->cursors, cur->id);
+            cmd_error(reply, 175, "%s", err);
+            return;
+        }
+    } else if (cur) {
+        size_t bytes = 0;
+        while (cur->pos < cur->n && (batch < 0 || k < batch)) {
+            bson_t *d = cur->docs[cur->pos];
+            if (k > 0 && bytes + d->len > BATCH_BYTES)
+                break;
+            bytes += d->len;
+            append_doc_at(&arr, k++, d);
+            bson_destroy(d);
+            cur->docs[cur->pos++] = NULL;
+        }
+        done = cur->pos >= cur->n;
+    }
     bson_init(reply);
     BSON_APPEND_DOCUMENT_BEGIN(reply, "cursor", &cd);
-    bson_append_array_begin(&cd, first ? "firstBatch" : "nextBatch", -1, &arr);
-    size_t bytes = 0;
-    uint32_t k = 0;
-    while (cur && cur->pos < cur->n && (batch < 0 || k < batch)) {
-        bson_t *d = cur->docs[cur->pos];
-        if (k > 0 && bytes + d->len > BATCH_BYTES)
-            break;
-        bytes += d->len;
-        append_doc_at(&arr, k++, d);
-        bson_destroy(d);
-        cur->docs[cur->pos++] = NULL;
-    }
-    bson_append_array_end(&cd, &arr);
-    int64_t id = 0;
-    if (cur && cur->pos < cur->n)
-        id = cur->id;
-    else if (cur)
+    BSON_APPEND_ARRAY(&cd, first ? "firstBatch" : "nextBatch", &arr);
+    int64_t id = cur && !done ? cur->id : 0;
+    if (cur && done)
         cursors_kill(c->sim->cursors, cur->id);
     BSON_APPEND_INT64(&cd, "id", id);
     BSON_APPEND_UTF8(&cd, "ns", ns);
     bson_append_document_end(reply, &cd);
     BSON_APPEND_DOUBLE(reply, "ok", 1.0);
-}
-
-void cmd_insert(struct cmd_ctx *c, const bson_t *cmd, bson_t *reply)
-{
-    const char *coll = coll_name(cmd);
-    bson_t docs, lsid;
-    bson_iter_t it;
-    if (coll == NULL) {
-        cmd_error(reply, 73, "insert needs a collection name");
-        return;
-    }
-    if (cmd_get_doc(cmd, "documents", &docs) != 1) {
-        cmd_error(reply, 9, "BSON field 'insert.documents' is missing but a required field");
-        return;
-    }
-    int ordered = !bson_iter_init_find(&it, cmd, "ordered") || bson_iter_as_bool(&it);
-    int has_txn =
-        bson_iter_init_find(&it, cmd, "txnNumber") && cmd_get_doc(cmd, "lsid", &lsid) == 1;
-    int64_t txn = has_txn ? cmd_get_int(cmd, "txnNumber", 0) : 0;
-    if (has_txn) {
-        switch (sessions_check(c->sim->sessions, &lsid, txn, reply, c->now)) {
-        case SESSION_RETRY:
-            return; /* already executed: answer with the remembered reply */
-        case SESSION_TOO_OLD:
-            cmd_error(reply, 225,
-                      "Cannot start transaction %lld on session because a newer "
-                      "transaction has already started",
-                      (long long)txn);
-            return;
-        case SESSION_EXECUTE:
-            break;
-        }
-    }
-    bson_t errs = BSON_INITIALIZER;
-    uint32_t nerr = 0;
-    int32_t n = 0, idx = 0;
-    if (bson_iter_init(&it, &docs)) {
-        while (bson_iter_next(&it)) {
-            char err[512] = "";
-            int code;
-            bson_t d;
-            uint32_t l;
-            const uint8_t *p;
-            if (!BSON_ITER_HOLDS_DOCUMENT(&it)) {
-                code = 14;
-                snprintf(err, sizeof err, "documents must be objects");
-            } else {
-                bson_iter_document(&it, &l, &p);
-                code = bson_init_static(&d, p, l)
-                           ? store_insert(c->sim->store, c->db, coll, &d, err, sizeof err)
-                           : 2;
-            }
-            if (code == 0) {
-                n++;
-            } else {
-                bson_t we;
-                char kb[16];
-                const char *k;
-                bson_uint32_to_string(nerr++, &k, kb, sizeof kb);
-                bson_append_document_begin(&errs, k, -1, &we);
-                BSON_APPEND_INT32(&we, "index", idx);
-                BSON_APPEND_INT32(&we, "code", code);
-                BSON_APPEND_UTF8(&we, "codeName", cmd_code_name(code));
-                BSON_APPEND_UTF8(&we, "errmsg", err);
-                bson_append_document_end(&errs, &we);
-                if (ordered)
-                    break;
-            }
-            idx++;
-        }
-    }
-    bson_init(reply);
-    BSON_APPEND_INT32(reply, "n", n);
-    if (nerr)
-        BSON_APPEND_ARRAY(reply, "writeErrors", &errs);
-    BSON_APPEND_DOUBLE(reply, "ok", 1.0);
-    bson_destroy(&errs);
-    if (has_txn)
-        sessions_record(c->sim->sessions, &lsid, txn, reply, c->now);
-    if (n > 0)
-        c->sim->changed = 1;
+    bson_destroy(&arr);
 }
 
 /* Reads filter/sort/projection arguments shared by find and count. Returns 0 or replies with an
@@ -165,29 +94,42 @@ static int read_query(const bson_t *cmd, const char *fkey, bson_t *filter, bson_
         cmd_error(reply, 2, "%s", err);
         return -1;
     }
-    return 0;
+    return cmd_check_read_concern(cmd, reply);
 }
 
-/* Collects the documents of coll matching filter, sorted. Caller frees the array. */
-static const bson_t **matching(struct coll *coll, const bson_t *filter, size_t *n)
+/* The materialised (sorted in memory) result of a find: projected copies. */
+static int find_sorted(struct coll *coll, const bson_t *filter, const bson_t *sort,
+                       const bson_t *proj, int64_t skip, int64_t limit, bson_t ***docs, size_t *n,
+                       bson_t *reply)
 {
-    size_t total = coll_count(coll);
-    const bson_t **v = malloc((total ? total : 1) * sizeof *v);
-    *n = 0;
-    if (v == NULL)
-        return NULL;
-    for (size_t i = 0; i < total; i++)
-        if (query_match(coll_doc(coll, i), filter))
-            v[(*n)++] = coll_doc(coll, i);
-    return v;
+    char err[256] = "";
+    struct rec **recs;
+    int code = exec_collect(coll, filter, sort, skip, limit, &recs, n, err, sizeof err);
+    if (code != 0) {
+        cmd_error(reply, code, "%s", err);
+        return -1;
+    }
+    *docs = malloc((*n + 1) * sizeof **docs);
+    if (*docs == NULL) {
+        free(recs);
+        cmd_error(reply, 146, "out of memory");
+        return -1;
+    }
+    for (size_t i = 0; i < *n; i++) {
+        bson_t d;
+        sdoc_view(recs[i]->doc, &d);
+        (*docs)[i] = query_project(&d, proj);
+    }
+    free(recs);
+    return 0;
 }
 
 void cmd_find(struct cmd_ctx *c, const bson_t *cmd, bson_t *reply)
 {
-    const char *name = coll_name(cmd);
+    const char *name = cmd_coll_name(cmd);
     bson_t filter, sort, proj;
     bson_iter_t it;
-    char err[256] = "", ns[260];
+    char ns[260];
     if (name == NULL) {
         cmd_error(reply, 73, "find needs a collection name");
         return;
@@ -209,29 +151,23 @@ void cmd_find(struct cmd_ctx *c, const bson_t *cmd, bson_t *reply)
         limit = -limit;
         single = 1;
     }
+    if (limit > 0 && (batch == 0 || batch > limit) && single)
+        batch = limit;
     snprintf(ns, sizeof ns, "%s.%s", c->db, name);
     struct coll *coll = store_coll(c->sim->store, c->db, name, 0);
-    size_t n = 0;
-    const bson_t **v = matching(coll, &filter, &n);
-    if (v == NULL || query_sort(v, n, &sort, err, sizeof err) != 0) {
-        free(v);
-        cmd_error(reply, 2, "%s", err[0] ? err : "out of memory");
-        return;
+    struct plan p;
+    plan_choose(coll, &filter, &sort, limit > 0 ? skip + limit : 0, &p);
+    struct cursor *cur;
+    if (p.sorted) {
+        struct lazy *l = lazy_new(coll, c->db, name, &filter, &proj, &p, skip, limit);
+        cur = l ? cursors_add(c->sim->cursors, c->member, ns, NULL, 0, NULL, l, c->now) : NULL;
+    } else {
+        bson_t **docs;
+        size_t n;
+        if (find_sorted(coll, &filter, &sort, &proj, skip, limit, &docs, &n, reply) != 0)
+            return;
+        cur = cursors_add(c->sim->cursors, c->member, ns, docs, n, NULL, NULL, c->now);
     }
-    size_t from = (size_t)skip < n ? (size_t)skip : n;
-    size_t to = limit > 0 && from + (size_t)limit < n ? from + (size_t)limit : n;
-    bson_t **docs = malloc((to - from + 1) * sizeof *docs);
-    if (docs == NULL) {
-        free(v);
-        cmd_error(reply, 146, "out of memory");
-        return;
-    }
-    for (size_t i = from; i < to; i++)
-        docs[i - from] = query_project(v[i], &proj);
-    free(v);
-    if (single && limit > 0 && (batch == 0 || batch > limit))
-        batch = limit;
-    struct cursor *cur = cursors_add(c->sim->cursors, c->member, ns, docs, to - from, NULL, c->now);
     if (cur == NULL) {
         cmd_error(reply, 146, "out of memory");
         return;
@@ -281,36 +217,7 @@ enum cmd_status cmd_get_more(struct cmd_ctx *c, const bson_t *cmd, bson_t *reply
         cmd_cursor_reply(c, cur, ns, batch > 0 ? batch : -1, 0, reply);
         return CMD_REPLY;
     }
-    bson_t arr = BSON_INITIALIZER;
-    int n = cs_next_batch(cur->cs, c->sim->store, &arr, batch > 0 ? (int)batch : 1000);
-    if (n < 0) {
-        bson_destroy(&arr);
-        cursors_kill(c->sim->cursors, id);
-        cmd_error(reply, 286,
-                  "Resume of change stream was not possible, as the resume point "
-                  "may no longer be in the oplog.");
-        return CMD_REPLY;
-    }
-    if (n == 0) {
-        int64_t wait = cmd_get_int(cmd, "maxTimeMS", 1000);
-        if (c->wait_deadline == 0)
-            c->wait_deadline = c->now + (wait > 0 ? wait : 1000);
-        if (c->now < c->wait_deadline) {
-            bson_destroy(&arr);
-            return CMD_WAIT;
-        }
-    }
-    bson_t cd;
-    bson_init(reply);
-    BSON_APPEND_DOCUMENT_BEGIN(reply, "cursor", &cd);
-    BSON_APPEND_ARRAY(&cd, "nextBatch", &arr);
-    BSON_APPEND_INT64(&cd, "id", id);
-    BSON_APPEND_UTF8(&cd, "ns", ns);
-    cs_append_pbrt(cur->cs, &cd, "postBatchResumeToken");
-    bson_append_document_end(reply, &cd);
-    BSON_APPEND_DOUBLE(reply, "ok", 1.0);
-    bson_destroy(&arr);
-    return CMD_REPLY;
+    return cmd_change_stream_more(c, cur, cmd, ns, batch, reply);
 }
 
 void cmd_kill_cursors(struct cmd_ctx *c, const bson_t *cmd, bson_t *reply)
@@ -346,7 +253,7 @@ void cmd_kill_cursors(struct cmd_ctx *c, const bson_t *cmd, bson_t *reply)
 
 void cmd_count(struct cmd_ctx *c, const bson_t *cmd, bson_t *reply)
 {
-    const char *name = coll_name(cmd);
+    const char *name = cmd_coll_name(cmd);
     bson_t filter, sort, proj;
     if (name == NULL) {
         cmd_error(reply, 73, "count needs a collection name");
@@ -357,17 +264,99 @@ void cmd_count(struct cmd_ctx *c, const bson_t *cmd, bson_t *reply)
     int64_t skip = cmd_get_int(cmd, "skip", 0), limit = cmd_get_int(cmd, "limit", 0);
     if (limit < 0)
         limit = -limit;
-    struct coll *coll = store_coll(c->sim->store, c->db, name, 0);
-    int64_t n = 0;
-    for (size_t i = 0; i < coll_count(coll); i++)
-        n += query_match(coll_doc(coll, i), &filter);
-    n = skip < n ? n - (skip > 0 ? skip : 0) : 0;
-    if (limit > 0 && n > limit)
-        n = limit;
+    int64_t n = exec_count(store_coll(c->sim->store, c->db, name, 0), &filter, skip, limit);
     bson_init(reply);
     if (n <= INT32_MAX)
         BSON_APPEND_INT32(reply, "n", (int32_t)n);
     else
         BSON_APPEND_INT64(reply, "n", n);
     BSON_APPEND_DOUBLE(reply, "ok", 1.0);
+}
+
+static int cmp_values(const void *a, const void *b)
+{
+    return query_compare(a, b);
+}
+
+void cmd_distinct(struct cmd_ctx *c, const bson_t *cmd, bson_t *reply)
+{
+    const char *name = cmd_coll_name(cmd);
+    bson_t filter, sort, proj;
+    bson_iter_t it;
+    char err[256] = "";
+    if (name == NULL) {
+        cmd_error(reply, 73, "distinct needs a collection name");
+        return;
+    }
+    if (!bson_iter_init_find(&it, cmd, "key") || !BSON_ITER_HOLDS_UTF8(&it) ||
+        bson_iter_utf8(&it, NULL)[0] == '\0') {
+        cmd_error(reply, 14, "BSON field 'distinct.key' must be a non-empty string");
+        return;
+    }
+    const char *key = bson_iter_utf8(&it, NULL);
+    if (read_query(cmd, "query", &filter, &sort, &proj, reply) != 0)
+        return;
+    struct rec **recs;
+    size_t n, nv = 0, cap = 64;
+    int code = exec_collect(store_coll(c->sim->store, c->db, name, 0), &filter, NULL, 0, 0, &recs,
+                            &n, err, sizeof err);
+    if (code != 0) {
+        cmd_error(reply, code, "%s", err);
+        return;
+    }
+    bson_value_t *v = malloc(cap * sizeof *v);
+    for (size_t i = 0; i < n && v; i++) {
+        bson_t d;
+        bson_value_t x;
+        sdoc_view(recs[i]->doc, &d);
+        if (!query_get(&d, key, &x))
+            continue;
+        bson_iter_t ai;
+        int is_arr = x.value_type == BSON_TYPE_ARRAY &&
+                     bson_iter_init_from_data(&ai, x.value.v_doc.data, x.value.v_doc.data_len);
+        /* Distinct counts each element of an array on its own, as MongoDB does. */
+        for (int more = 1; more && v;) {
+            bson_value_t e = x;
+            if (is_arr) {
+                if (!bson_iter_next(&ai))
+                    break;
+                e = *bson_iter_value(&ai);
+            } else {
+                more = 0;
+            }
+            if (nv == cap) {
+                bson_value_t *nvp = realloc(v, cap * 2 * sizeof *v);
+                if (nvp == NULL) {
+                    free(v);
+                    v = NULL;
+                    break;
+                }
+                v = nvp;
+                cap *= 2;
+            }
+            v[nv++] = e;
+        }
+    }
+    if (v == NULL) {
+        free(recs);
+        cmd_error(reply, 146, "out of memory");
+        return;
+    }
+    qsort(v, nv, sizeof *v, cmp_values);
+    bson_t arr;
+    uint32_t k = 0;
+    bson_init(reply);
+    BSON_APPEND_ARRAY_BEGIN(reply, "values", &arr);
+    for (size_t i = 0; i < nv; i++) {
+        if (i > 0 && query_compare(&v[i - 1], &v[i]) == 0)
+            continue;
+        char kb[16];
+        const char *ks;
+        bson_uint32_to_string(k++, &ks, kb, sizeof kb);
+        bson_append_value(&arr, ks, -1, &v[i]);
+    }
+    bson_append_array_end(reply, &arr);
+    BSON_APPEND_DOUBLE(reply, "ok", 1.0);
+    free(v);
+    free(recs);
 }

@@ -5,7 +5,7 @@
 
 #include "flags.h"
 
-/* Fills table (which must hold 9 entries) with destinations inside cfg. Returns the count. */
+/* Fills table (which must hold 10 entries) with destinations inside cfg. Returns the count. */
 static size_t config_table(struct mongosim_config *cfg, struct flag *t)
 {
     size_t n = 0;
@@ -55,9 +55,16 @@ static size_t config_table(struct mongosim_config *cfg, struct flag *t)
                            "MONGOSIM_OPLOG_MAX",
                            FLAG_INT,
                            &cfg->oplog_max,
-                           "oplog entries kept for change-stream resumes (default 100000)",
+                           "oplog entries kept for change-stream resumes (default 1000000)",
                            16,
                            100000000};
+    t[n++] = (struct flag){"oplog-size-mb",
+                           "MONGOSIM_OPLOG_SIZE_MB",
+                           FLAG_INT,
+                           &cfg->oplog_mb,
+                           "oplog size bound in MB, documents counted in full (default 256)",
+                           1,
+                           65536};
     t[n++] = (struct flag){"max-conns",
                            "MONGOSIM_MAX_CONNS",
                            FLAG_INT,
@@ -84,7 +91,8 @@ static void config_defaults(struct mongosim_config *cfg)
     cfg->advertise = NULL;
     cfg->set_name = "rs0";
     cfg->election_timeout_ms = 2000;
-    cfg->oplog_max = 100000;
+    cfg->oplog_max = 1000000;
+    cfg->oplog_mb = 256;
     cfg->max_conns = 4096;
     cfg->log_level_name = "info";
     cfg->log_level = LOG_LEVEL_INFO;
@@ -93,7 +101,7 @@ static void config_defaults(struct mongosim_config *cfg)
 int mongosim_config_parse(struct mongosim_config *cfg, int argc, char **argv, char *err,
                           size_t errlen)
 {
-    struct flag table[9];
+    struct flag table[10];
     config_defaults(cfg);
     size_t n = config_table(cfg, table);
     switch (flags_parse(table, n, argc, argv, NULL, 0, NULL, err, errlen)) {
@@ -133,7 +141,7 @@ int mongosim_config_parse(struct mongosim_config *cfg, int argc, char **argv, ch
 void mongosim_config_usage(FILE *out)
 {
     struct mongosim_config dummy;
-    struct flag table[9];
+    struct flag table[10];
     config_defaults(&dummy);
     size_t n = config_table(&dummy, table);
     flags_usage(

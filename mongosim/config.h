@@ -19,6 +19,7 @@ struct mongosim_config {
     const char *set_name;     /* replica-set name */
     long election_timeout_ms; /* no primary for this long → election */
     long oplog_max;           /* oplog entries kept for change streams */
+    long oplog_mb;            /* and about this many MB */
     long max_conns;           /* open client connections, all members together */
     const char *log_level_name;
     enum log_level log_level;

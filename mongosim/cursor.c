@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "changestream.h"
+#include "exec.h"
 
 struct cursors {
     struct cursor *head;
@@ -25,6 +26,7 @@ static void cursor_free(struct cursor *c)
         bson_destroy(c->docs[i]);
     free(c->docs);
     cs_free(c->cs);
+    lazy_free(c->lazy);
     free(c);
 }
 
@@ -41,7 +43,7 @@ void cursors_free(struct cursors *t)
 }
 
 struct cursor *cursors_add(struct cursors *t, int member, const char *ns, bson_t **docs, size_t n,
-                           struct cs *cs, int64_t now)
+                           struct cs *cs, struct lazy *lazy, int64_t now)
 {
     struct cursor *c = calloc(1, sizeof *c);
     if (c == NULL) {
@@ -49,6 +51,7 @@ struct cursor *cursors_add(struct cursors *t, int member, const char *ns, bson_t
             bson_destroy(docs[i]);
         free(docs);
         cs_free(cs);
+        lazy_free(lazy);
         return NULL;
     }
     c->id = t->next_id++;
@@ -57,6 +60,7 @@ struct cursor *cursors_add(struct cursors *t, int member, const char *ns, bson_t
     c->docs = docs;
     c->n = n;
     c->cs = cs;
+    c->lazy = lazy;
     c->last_used = now;
     c->next = t->head;
     t->head = c;
@@ -91,11 +95,6 @@ static int remove_if(struct cursors *t, int (*pred)(const struct cursor *, const
     return n;
 }
 
-static int by_id(const struct cursor *c, const void *arg)
-{
-    return c->id == *(const int64_t *)arg;
-}
-
 static int by_member(const struct cursor *c, const void *arg)
 {
     return c->member == *(const int *)arg;
@@ -108,7 +107,17 @@ static int by_age(const struct cursor *c, const void *arg)
 
 int cursors_kill(struct cursors *t, int64_t id)
 {
-    return remove_if(t, by_id, &id);
+    /* Ids are unique: stop at the first (a new cursor is at the head). */
+    for (struct cursor **pp = &t->head; *pp; pp = &(*pp)->next) {
+        struct cursor *c = *pp;
+        if (c->id == id) {
+            *pp = c->next;
+            cursor_free(c);
+            t->n--;
+            return 1;
+        }
+    }
+    return 0;
 }
 
 void cursors_kill_member(struct cursors *t, int member)

@@ -1,6 +1,7 @@
 /*
- * cursor — open server-side cursors: the remaining documents of a find or aggregate, or a
- * change stream's position. Ids are positive int64 values, never reused.
+ * cursor — open server-side cursors: the remaining documents of an aggregate (or a find that
+ * needed an in-memory sort), a lazy find's parked scan, or a change stream's position. Ids are
+ * positive int64 values, never reused.
  */
 #ifndef MONGOSIM_CURSOR_H
 #define MONGOSIM_CURSOR_H
@@ -9,6 +10,7 @@
 #include <stdint.h>
 
 struct cs;
+struct lazy;
 
 struct cursor {
     int64_t id;
@@ -17,6 +19,7 @@ struct cursor {
     bson_t **docs; /* owned documents still to return (find/aggregate) */
     size_t n, pos;
     struct cs *cs;     /* owned change-stream state, or NULL */
+    struct lazy *lazy; /* owned lazy find state, or NULL */
     int64_t last_used; /* monotonic ms */
     struct cursor *next;
 };
@@ -29,10 +32,10 @@ struct cursors *cursors_new(void);
 /* Frees the table and every cursor in it. Accepts NULL. */
 void cursors_free(struct cursors *t);
 
-/* Adds a cursor of member on ns; takes ownership of docs[0..n) and cs. NULL on OOM (then frees
- * them). */
+/* Adds a cursor of member on ns; takes ownership of docs[0..n), cs and lazy (any may be
+ * absent). NULL on OOM (then frees them). */
 struct cursor *cursors_add(struct cursors *t, int member, const char *ns, bson_t **docs, size_t n,
-                           struct cs *cs, int64_t now);
+                           struct cs *cs, struct lazy *lazy, int64_t now);
 
 /* Returns the cursor with id, or NULL. */
 struct cursor *cursors_get(struct cursors *t, int64_t id);

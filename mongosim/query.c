@@ -1,11 +1,11 @@
 #include "query.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-/* Canonical type ranks; equal ranks compare by value. */
-static int type_rank(bson_type_t t)
+int query_type_rank(bson_type_t t)
 {
     switch (t) {
     case BSON_TYPE_MINKEY:
@@ -105,7 +105,7 @@ static int cmp_docs(const uint8_t *ad, uint32_t al, const uint8_t *bd, uint32_t 
         if (!na || !nb)
             return na - nb;
         const bson_value_t *va = bson_iter_value(&ia), *vb = bson_iter_value(&ib);
-        int c = type_rank(va->value_type) - type_rank(vb->value_type);
+        int c = query_type_rank(va->value_type) - query_type_rank(vb->value_type);
         if (c != 0)
             return c < 0 ? -1 : 1;
         c = strcmp(bson_iter_key(&ia), bson_iter_key(&ib));
@@ -119,7 +119,7 @@ static int cmp_docs(const uint8_t *ad, uint32_t al, const uint8_t *bd, uint32_t 
 
 int query_compare(const bson_value_t *a, const bson_value_t *b)
 {
-    int ra = type_rank(a->value_type), rb = type_rank(b->value_type);
+    int ra = query_type_rank(a->value_type), rb = query_type_rank(b->value_type);
     if (ra != rb)
         return ra < rb ? -1 : 1;
     switch (ra) {
@@ -207,7 +207,7 @@ static int eq_match(int have, const bson_value_t *field, const bson_value_t *wan
     if (!have)
         return want->value_type == BSON_TYPE_NULL;
     if (query_compare(field, want) == 0 &&
-        (type_rank(field->value_type) == type_rank(want->value_type)))
+        (query_type_rank(field->value_type) == query_type_rank(want->value_type)))
         return 1;
     if (field->value_type == BSON_TYPE_ARRAY && want->value_type != BSON_TYPE_ARRAY) {
         bson_t arr;
@@ -237,7 +237,7 @@ static int in_match(int have, const bson_value_t *field, const bson_value_t *lis
 /* Range comparisons only hold between values of the same type class. */
 static int range_match(enum op op, int have, const bson_value_t *field, const bson_value_t *want)
 {
-    if (!have || type_rank(field->value_type) != type_rank(want->value_type))
+    if (!have || query_type_rank(field->value_type) != query_type_rank(want->value_type))
         return 0;
     int c = query_compare(field, want);
     switch (op) {
@@ -420,32 +420,33 @@ struct sort_key {
     int dir;
 };
 
+struct sort_ctx {
+    const struct sort_key *keys;
+    size_t nk;
+};
+
 struct sort_item {
-    const bson_t *doc;
+    void *item;
     size_t idx;
+    bson_value_t *vals; /* nk values: views into the item's document */
 };
 
 static int sort_cmp(const void *pa, const void *pb, void *arg)
 {
     const struct sort_item *a = pa, *b = pb;
-    const struct sort_key *keys = arg;
-    for (const struct sort_key *k = keys; k->path; k++) {
-        bson_value_t va, vb;
-        bson_value_t null = {.value_type = BSON_TYPE_NULL};
-        if (!query_get(a->doc, k->path, &va))
-            va = null;
-        if (!query_get(b->doc, k->path, &vb))
-            vb = null;
-        int c = query_compare(&va, &vb);
+    const struct sort_ctx *cx = arg;
+    for (size_t k = 0; k < cx->nk; k++) {
+        int c = query_compare(&a->vals[k], &b->vals[k]);
         if (c != 0)
-            return c * k->dir;
+            return c * cx->keys[k].dir;
     }
     return a->idx < b->idx ? -1 : a->idx > b->idx;
 }
 
-int query_sort(const bson_t **docs, size_t n, const bson_t *spec, char *err, size_t errlen)
+int query_sort_by(void **items, size_t n, void (*view)(const void *item, bson_t *out),
+                  const bson_t *spec, char *err, size_t errlen)
 {
-    struct sort_key keys[33];
+    struct sort_key keys[32];
     size_t nk = 0;
     bson_iter_t it;
     if (spec == NULL || !bson_iter_init(&it, spec))
@@ -463,40 +464,64 @@ int query_sort(const bson_t **docs, size_t n, const bson_t *spec, char *err, siz
         keys[nk].path = bson_iter_key(&it);
         keys[nk++].dir = (int)d;
     }
-    keys[nk].path = NULL;
     if (nk == 0 || n < 2)
         return 0;
-    struct sort_item *items = malloc(n * sizeof *items);
-    if (items == NULL) {
+    struct sort_item *si = malloc(n * sizeof *si);
+    bson_value_t *vals = malloc(n * nk * sizeof *vals);
+    if (si == NULL || vals == NULL) {
+        free(si);
+        free(vals);
         snprintf(err, errlen, "out of memory");
         return -1;
     }
+    for (size_t i = 0; i < n; i++) {
+        bson_t doc;
+        view(items[i], &doc);
+        si[i] = (struct sort_item){items[i], i, vals + i * nk};
+        for (size_t k = 0; k < nk; k++)
+            if (!query_get(&doc, keys[k].path, &si[i].vals[k]))
+                si[i].vals[k] = (bson_value_t){.value_type = BSON_TYPE_NULL};
+    }
+    struct sort_ctx cx = {keys, nk};
+    qsort_r(si, n, sizeof *si, sort_cmp, &cx);
     for (size_t i = 0; i < n; i++)
-        items[i] = (struct sort_item){docs[i], i};
-    qsort_r(items, n, sizeof *items, sort_cmp, keys);
-    for (size_t i = 0; i < n; i++)
-        docs[i] = items[i].doc;
-    free(items);
+        items[i] = si[i].item;
+    free(si);
+    free(vals);
     return 0;
+}
+
+static void bson_view(const void *item, bson_t *out)
+{
+    const bson_t *b = item;
+    bson_init_static(out, bson_get_data(b), b->len);
+}
+
+int query_sort(const bson_t **docs, size_t n, const bson_t *spec, char *err, size_t errlen)
+{
+    return query_sort_by((void **)docs, n, bson_view, spec, err, errlen);
 }
 
 /* Returns 1 for an inclusion projection, 0 for exclusion; -1 when mixed. */
 static int projection_kind(const bson_t *proj)
 {
     bson_iter_t it;
-    int incl = -2;
+    int incl = -2, id = 1;
     if (!bson_iter_init(&it, proj))
         return -1;
     while (bson_iter_next(&it)) {
         int on = bson_iter_as_bool(&it);
-        if (strcmp(bson_iter_key(&it), "_id") == 0)
+        if (strcmp(bson_iter_key(&it), "_id") == 0) {
+            id = on;
             continue;
+        }
         if (incl == -2)
             incl = on;
         else if (incl != on)
             return -1;
     }
-    return incl == -2 ? 1 : incl;
+    /* Only _id: {_id: 1} keeps just _id, {_id: 0} keeps everything else. */
+    return incl == -2 ? id : incl;
 }
 
 int query_check_projection(const bson_t *proj, char *err, size_t errlen)

@@ -17,6 +17,9 @@
  */
 int query_compare(const bson_value_t *a, const bson_value_t *b);
 
+/* MongoDB's canonical rank of a BSON type (values of equal rank compare by value). */
+int query_type_rank(bson_type_t t);
+
 /* Checks that filter only uses supported operators. Returns 0, or -1 with a reason in err. */
 int query_check(const bson_t *filter, char *err, size_t errlen);
 
@@ -28,6 +31,13 @@ int query_match(const bson_t *doc, const bson_t *filter);
  * reason in err for a malformed spec. The documents are borrowed.
  */
 int query_sort(const bson_t **docs, size_t n, const bson_t *spec, char *err, size_t errlen);
+
+/*
+ * query_sort over any items: view(item, &doc) initialises a read-only view of an item's
+ * document (it must stay valid during the sort).
+ */
+int query_sort_by(void **items, size_t n, void (*view)(const void *item, bson_t *out),
+                  const bson_t *spec, char *err, size_t errlen);
 
 /* Checks a projection ({a:1,b:1} or {a:0}); returns 0, or -1 with a reason in err. */
 int query_check_projection(const bson_t *proj, char *err, size_t errlen);

@@ -42,6 +42,7 @@ struct conn {
     int64_t out_ready_at;
     struct wire_msg *pending; /* a request waiting for a change or its deadline */
     int64_t wait_deadline;
+    int64_t progress; /* a yielding command's work so far (cmd_ctx.progress) */
     int close_after_flush, dead;
     uint32_t events; /* what epoll watches now */
     struct conn *next;
@@ -305,11 +306,13 @@ static void conn_run(struct server *s, struct conn *c, struct wire_msg *msg, int
                           .conn_id = c->id,
                           .now = now,
                           .wait_deadline = c->pending == msg ? c->wait_deadline : 0,
+                          .progress = c->pending == msg ? c->progress : 0,
                           .db = msg->db};
     bson_t reply;
     if (cmd_dispatch(&ctx, &msg->cmd, &reply) == CMD_WAIT) {
         c->pending = msg;
         c->wait_deadline = ctx.wait_deadline;
+        c->progress = ctx.progress;
         return;
     }
     c->pending = NULL;

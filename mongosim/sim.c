@@ -15,7 +15,7 @@ struct msim *msim_new(const struct mongosim_config *cfg, char *err, size_t errle
     if (s == NULL)
         goto oom;
     s->cfg = cfg;
-    s->store = store_new((size_t)cfg->oplog_max);
+    s->store = store_new((size_t)cfg->oplog_max, (size_t)cfg->oplog_mb * 1024 * 1024);
     s->repl = calloc(1, sizeof *s->repl);
     s->cursors = cursors_new();
     s->sessions = sessions_new(100000);

@@ -4,215 +4,59 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "query.h"
 #include "sim.h"
-
-/* A set of key byte strings (for unique indexes), open addressing. */
-struct keyset {
-    struct kslot {
-        uint8_t *key;
-        size_t len;
-        uint64_t hash;
-    } * slots;
-    size_t cap, used;
-};
-
-struct index {
-    char name[128];
-    bson_t *key; /* owned; a pointer because bson_t wants 128-byte alignment */
-    int unique, sparse;
-    struct keyset set; /* unique indexes only */
-};
 
 struct coll {
     char db[128], name[128];
-    bson_t **docs;
-    size_t n, cap;
-    struct index *idx;
+    int64_t uuid, next_rid;
+    struct skiplist recs; /* payload: struct rec, ordered by rid */
+    struct index **idx;
     size_t nidx;
 };
 
 struct store {
     struct coll **colls;
     size_t ncolls, capcolls;
-    struct oplog_entry *ring;
-    size_t ring_cap;
-    uint64_t last_seq;
-    uint32_t ts_t, ts_i;
-    int64_t wall_ms;
+    struct oplog *log;
+    int64_t next_uuid;
+    const struct index *dup_ix; /* the index of the last 11000, for store_dup_info */
+    struct sdoc *dup_doc;       /* the document that collided */
 };
 
-static uint64_t fnv1a(const uint8_t *p, size_t n)
+static int cmp_rid(const struct sl_node *n, const void *probe, const void *ctx)
 {
-    uint64_t h = 1469598103934665603ULL;
-    for (size_t i = 0; i < n; i++) {
-        h ^= p[i];
-        h *= 1099511628211ULL;
-    }
-    return h;
-}
-
-static int keyset_has(const struct keyset *ks, const uint8_t *k, size_t n, uint64_t h)
-{
-    if (ks->cap == 0)
-        return 0;
-    for (size_t i = h & (ks->cap - 1);; i = (i + 1) & (ks->cap - 1)) {
-        const struct kslot *s = &ks->slots[i];
-        if (s->key == NULL)
-            return 0;
-        if (s->hash == h && s->len == n && memcmp(s->key, k, n) == 0)
-            return 1;
-    }
-}
-
-/* Adds a copy of k; returns 0 or -1 on OOM. */
-static int keyset_add(struct keyset *ks, const uint8_t *k, size_t n, uint64_t h)
-{
-    if ((ks->used + 1) * 2 > ks->cap) {
-        size_t ncap = ks->cap ? ks->cap * 2 : 64;
-        struct kslot *ns = calloc(ncap, sizeof *ns);
-        if (ns == NULL)
-            return -1;
-        for (size_t i = 0; i < ks->cap; i++) {
-            if (ks->slots[i].key == NULL)
-                continue;
-            size_t j = ks->slots[i].hash & (ncap - 1);
-            while (ns[j].key)
-                j = (j + 1) & (ncap - 1);
-            ns[j] = ks->slots[i];
-        }
-        free(ks->slots);
-        ks->slots = ns;
-        ks->cap = ncap;
-    }
-    uint8_t *copy = malloc(n ? n : 1);
-    if (copy == NULL)
-        return -1;
-    memcpy(copy, k, n);
-    size_t j = h & (ks->cap - 1);
-    while (ks->slots[j].key)
-        j = (j + 1) & (ks->cap - 1);
-    ks->slots[j] = (struct kslot){copy, n, h};
-    ks->used++;
-    return 0;
-}
-
-static void keyset_free(struct keyset *ks)
-{
-    for (size_t i = 0; i < ks->cap; i++)
-        free(ks->slots[i].key);
-    free(ks->slots);
-    memset(ks, 0, sizeof *ks);
-}
-
-/*
- * Builds the key of doc under index ix into out ({"": v1, "": v2}, numbers as doubles so
- * that 1 and 1.0 collide). Returns 0 when every key field is missing (sparse skip), else 1.
- */
-static int index_key(const struct index *ix, const bson_t *doc, bson_t *out)
-{
-    bson_iter_t it;
-    int present = 0;
-    bson_init(out);
-    if (!bson_iter_init(&it, ix->key))
-        return 1;
-    while (bson_iter_next(&it)) {
-        bson_iter_t di, found;
-        const char *path = bson_iter_key(&it);
-        int have = bson_iter_init(&di, doc) &&
-                   (strchr(path, '.') ? bson_iter_find_descendant(&di, path, &found)
-                                      : (found = di, bson_iter_find(&found, path)));
-        if (!have) {
-            bson_append_null(out, "", 0);
-            continue;
-        }
-        present = 1;
-        if (BSON_ITER_HOLDS_INT32(&found) || BSON_ITER_HOLDS_INT64(&found) ||
-            BSON_ITER_HOLDS_DOUBLE(&found))
-            bson_append_double(out, "", 0, bson_iter_as_double(&found));
-        else
-            bson_append_value(out, "", 0, bson_iter_value(&found));
-    }
-    return present || !ix->sparse;
-}
-
-/* Formats a duplicate-key message like a real server's. */
-static void dup_message(const struct coll *c, const struct index *ix, const bson_t *doc, char *err,
-                        size_t errlen)
-{
-    char *kv = NULL;
-    bson_t shown = BSON_INITIALIZER;
-    bson_iter_t it;
-    if (bson_iter_init(&it, ix->key)) {
-        while (bson_iter_next(&it)) {
-            bson_iter_t di, found;
-            const char *path = bson_iter_key(&it);
-            if (bson_iter_init(&di, doc) && bson_iter_find_descendant(&di, path, &found))
-                bson_append_value(&shown, path, -1, bson_iter_value(&found));
-            else
-                bson_append_null(&shown, path, -1);
-        }
-    }
-    kv = bson_as_relaxed_extended_json(&shown, NULL);
-    snprintf(err, errlen, "E11000 duplicate key error collection: %s.%s index: %s dup key: %s",
-             c->db, c->name, ix->name, kv ? kv : "{}");
-    bson_free(kv);
-    bson_destroy(&shown);
-}
-
-static int index_add_doc(struct index *ix, const bson_t *doc)
-{
-    if (!ix->unique)
-        return 0;
-    bson_t k;
-    int use = index_key(ix, doc, &k);
-    int rc = 0;
-    if (use)
-        rc = keyset_add(&ix->set, bson_get_data(&k), k.len, fnv1a(bson_get_data(&k), k.len));
-    bson_destroy(&k);
-    return rc;
-}
-
-static int index_conflicts(const struct index *ix, const bson_t *doc)
-{
-    if (!ix->unique)
-        return 0;
-    bson_t k;
-    int use = index_key(ix, doc, &k);
-    int hit =
-        use && keyset_has(&ix->set, bson_get_data(&k), k.len, fnv1a(bson_get_data(&k), k.len));
-    bson_destroy(&k);
-    return hit;
+    (void)ctx;
+    int64_t a = ((const struct rec *)sl_payload(n))->rid, b = *(const int64_t *)probe;
+    return a < b ? -1 : a > b;
 }
 
 static void coll_free(struct coll *c)
 {
     if (c == NULL)
         return;
-    for (size_t i = 0; i < c->n; i++)
-        bson_destroy(c->docs[i]);
-    free(c->docs);
+    for (struct sl_node *n = sl_first(&c->recs); n; n = sl_next(n))
+        sdoc_unref(((struct rec *)sl_payload(n))->doc);
+    sl_cleanup(&c->recs);
     for (size_t i = 0; i < c->nidx; i++) {
-        bson_destroy(c->idx[i].key);
-        keyset_free(&c->idx[i].set);
+        index_cleanup(c->idx[i]);
+        free(c->idx[i]);
     }
     free(c->idx);
     free(c);
 }
 
-struct store *store_new(size_t oplog_max)
+struct store *store_new(size_t oplog_max, size_t oplog_bytes)
 {
     struct store *s = calloc(1, sizeof *s);
     if (s == NULL)
         return NULL;
-    s->ring_cap = oplog_max ? oplog_max : 1;
-    s->ring = calloc(s->ring_cap, sizeof *s->ring);
-    if (s->ring == NULL) {
+    s->log = oplog_new(oplog_max, oplog_bytes);
+    if (s->log == NULL) {
         free(s);
         return NULL;
     }
-    s->wall_ms = msim_wall_ms();
-    s->ts_t = (uint32_t)(s->wall_ms / 1000);
-    s->ts_i = 1;
+    s->next_uuid = 1;
     return s;
 }
 
@@ -223,37 +67,20 @@ void store_free(struct store *s)
     for (size_t i = 0; i < s->ncolls; i++)
         coll_free(s->colls[i]);
     free(s->colls);
-    for (size_t i = 0; i < s->ring_cap; i++)
-        if (s->ring[i].doc)
-            bson_destroy(s->ring[i].doc);
-    free(s->ring);
+    oplog_free(s->log);
+    sdoc_unref(s->dup_doc);
     free(s);
 }
 
-/* Appends an oplog entry; takes ownership of doc (may be NULL). */
-static void oplog_append(struct store *s, char op, const char *db, const char *coll, bson_t *doc)
+/* Appends index ix (taking it over) to c. Returns 0 or -1 on OOM. */
+static int coll_push_index(struct coll *c, struct index *ix)
 {
-    int64_t wall = msim_wall_ms();
-    uint32_t t = (uint32_t)(wall / 1000);
-    if (t > s->ts_t) {
-        s->ts_t = t;
-        s->ts_i = 1;
-    } else {
-        s->ts_i++;
-    }
-    s->wall_ms = wall;
-    struct oplog_entry *e = &s->ring[s->last_seq % s->ring_cap];
-    if (e->doc)
-        bson_destroy(e->doc);
-    s->last_seq++;
-    e->seq = s->last_seq;
-    e->ts_t = s->ts_t;
-    e->ts_i = s->ts_i;
-    e->wall_ms = wall;
-    e->op = op;
-    snprintf(e->db, sizeof e->db, "%s", db);
-    snprintf(e->coll, sizeof e->coll, "%s", coll);
-    e->doc = doc;
+    struct index **n = realloc(c->idx, (c->nidx + 1) * sizeof *n);
+    if (n == NULL)
+        return -1;
+    c->idx = n;
+    c->idx[c->nidx++] = ix;
+    return 0;
 }
 
 struct coll *store_coll(struct store *s, const char *db, const char *name, int create)
@@ -272,29 +99,205 @@ struct coll *store_coll(struct store *s, const char *db, const char *name, int c
         s->capcolls = ncap;
     }
     struct coll *c = calloc(1, sizeof *c);
-    if (c == NULL || (c->idx = calloc(1, sizeof *c->idx)) == NULL) {
-        free(c);
+    struct index *id = calloc(1, sizeof *id);
+    char err[128];
+    bson_t key = BSON_INITIALIZER;
+    BSON_APPEND_INT32(&key, "_id", 1);
+    int bad = c == NULL || id == NULL || sl_init(&c->recs, (uint64_t)s->next_uuid * 7919) != 0 ||
+              index_init(id, "_id_", &key, 1, 0, err, sizeof err) != 0;
+    bson_destroy(&key);
+    if (bad || coll_push_index(c, id) != 0) {
+        if (id && id->spec)
+            index_cleanup(id);
+        free(id);
+        coll_free(c);
         return NULL;
     }
     strcpy(c->db, db);
     strcpy(c->name, name);
-    struct index *id = &c->idx[0];
-    strcpy(id->name, "_id_");
-    id->key = BCON_NEW("_id", BCON_INT32(1));
-    id->unique = 1;
-    c->nidx = 1;
+    c->uuid = s->next_uuid++;
+    c->next_rid = 1;
     s->colls[s->ncolls++] = c;
     return c;
 }
 
 size_t coll_count(const struct coll *c)
 {
-    return c ? c->n : 0;
+    return c ? c->recs.n : 0;
 }
 
-const bson_t *coll_doc(const struct coll *c, size_t i)
+int64_t coll_uuid(const struct coll *c)
 {
-    return c->docs[i];
+    return c->uuid;
+}
+
+static struct rec *node_rec(struct sl_node *n)
+{
+    return n ? (struct rec *)sl_payload(n) : NULL;
+}
+
+struct rec *coll_first(const struct coll *c)
+{
+    return c ? node_rec(sl_first(&c->recs)) : NULL;
+}
+
+struct rec *coll_next(const struct rec *r)
+{
+    return node_rec(sl_next(r->node));
+}
+
+struct rec *coll_seek_rid(const struct coll *c, int64_t rid, int strict)
+{
+    return node_rec(sl_seek(&c->recs, cmp_rid, &rid, NULL, strict));
+}
+
+struct rec *coll_find_id(const struct coll *c, const bson_value_t *id)
+{
+    if (c == NULL)
+        return NULL;
+    return index_find_equal(c->idx[0], id, -1);
+}
+
+size_t coll_nindexes(const struct coll *c)
+{
+    return c ? c->nidx : 0;
+}
+
+struct index *coll_index(const struct coll *c, size_t i)
+{
+    return c->idx[i];
+}
+
+/* Remembers the collision for store_dup_info and formats a message like a real server's. */
+static int dup_error(struct store *s, const struct coll *c, const struct index *ix,
+                     struct sdoc *doc, char *err, size_t errlen)
+{
+    bson_t shown = BSON_INITIALIZER, d;
+    sdoc_view(doc, &d);
+    for (int i = 0; i < ix->nf; i++) {
+        bson_value_t v;
+        if (query_get(&d, ix->paths[i], &v))
+            bson_append_value(&shown, ix->paths[i], -1, &v);
+        else
+            bson_append_null(&shown, ix->paths[i], -1);
+    }
+    char *kv = bson_as_relaxed_extended_json(&shown, NULL);
+    snprintf(err, errlen, "E11000 duplicate key error collection: %s.%s index: %s dup key: %s",
+             c->db, c->name, ix->name, kv ? kv : "{}");
+    bson_free(kv);
+    bson_destroy(&shown);
+    sdoc_unref(s->dup_doc);
+    s->dup_doc = sdoc_ref(doc);
+    s->dup_ix = ix;
+    return 11000;
+}
+
+void store_dup_info(const struct store *s, bson_t *out)
+{
+    if (s->dup_ix == NULL || s->dup_doc == NULL)
+        return;
+    bson_t kv, d, spec;
+    sdoc_view(s->dup_ix->spec, &spec);
+    sdoc_view(s->dup_doc, &d);
+    BSON_APPEND_DOCUMENT(out, "keyPattern", &spec);
+    BSON_APPEND_DOCUMENT_BEGIN(out, "keyValue", &kv);
+    for (int i = 0; i < s->dup_ix->nf; i++) {
+        bson_value_t v;
+        if (query_get(&d, s->dup_ix->paths[i], &v))
+            bson_append_value(&kv, s->dup_ix->paths[i], -1, &v);
+        else
+            bson_append_null(&kv, s->dup_ix->paths[i], -1);
+    }
+    bson_append_document_end(out, &kv);
+}
+
+/* Checks every unique index of c for another record (not rid) with doc's key. */
+static int unique_check(struct store *s, const struct coll *c, struct sdoc *doc, int64_t rid,
+                        char *err, size_t errlen)
+{
+    bson_t d;
+    sdoc_view(doc, &d);
+    for (size_t i = 0; i < c->nidx; i++) {
+        const struct index *ix = c->idx[i];
+        bson_value_t kv[INDEX_MAX_FIELDS];
+        int arr;
+        if (!ix->unique || !index_key_of(ix, &d, kv, &arr))
+            continue;
+        if (index_find_equal(ix, kv, rid) != NULL)
+            return dup_error(s, c, ix, doc, err, errlen);
+    }
+    return 0;
+}
+
+/* {_id: <doc's _id>} as a new sdoc, or NULL. */
+static struct sdoc *id_key(const struct sdoc *doc)
+{
+    bson_t d, k = BSON_INITIALIZER;
+    bson_iter_t it;
+    sdoc_view(doc, &d);
+    if (bson_iter_init_find(&it, &d, "_id"))
+        bson_append_value(&k, "_id", 3, bson_iter_value(&it));
+    struct sdoc *out = sdoc_from_bson(&k);
+    bson_destroy(&k);
+    return out;
+}
+
+int store_insert_rec(struct store *s, struct coll *c, const bson_t *doc, struct rec **out,
+                     char *err, size_t errlen)
+{
+    bson_iter_t it;
+    bson_t copy = BSON_INITIALIZER;
+    if (bson_iter_init_find(&it, doc, "_id")) {
+        if (BSON_ITER_HOLDS_ARRAY(&it) || BSON_ITER_HOLDS_REGEX(&it) ||
+            BSON_ITER_HOLDS_UNDEFINED(&it)) {
+            snprintf(err, errlen, "can't use an %s for _id",
+                     BSON_ITER_HOLDS_ARRAY(&it) ? "array" : "regex or undefined");
+            bson_destroy(&copy);
+            return 2;
+        }
+        bson_append_value(&copy, "_id", 3, bson_iter_value(&it));
+        bson_copy_to_excluding_noinit(doc, &copy, "_id", NULL);
+    } else {
+        bson_oid_t oid;
+        bson_oid_init(&oid, NULL);
+        BSON_APPEND_OID(&copy, "_id", &oid);
+        bson_concat(&copy, doc);
+    }
+    if (copy.len > STORE_MAX_DOC + 16 * 1024) {
+        snprintf(err, errlen, "object to insert too large. size in bytes: %u, max size: %d",
+                 copy.len, STORE_MAX_DOC);
+        bson_destroy(&copy);
+        return 10334;
+    }
+    struct sdoc *sd = sdoc_from_bson(&copy);
+    bson_destroy(&copy);
+    struct sl_node *node = sl_node_new(&c->recs, sizeof(struct rec));
+    int code = sd == NULL || node == NULL ? 146 : unique_check(s, c, sd, -1, err, errlen);
+    if (code == 146)
+        snprintf(err, errlen, "out of memory");
+    if (code != 0) {
+        sdoc_unref(sd);
+        free(node);
+        return code;
+    }
+    struct rec *r = sl_payload(node);
+    *r = (struct rec){.rid = c->next_rid++, .doc = sd, .node = node};
+    node->item = r;
+    for (size_t i = 0; i < c->nidx; i++) {
+        if (index_add(c->idx[i], r) != 0) {
+            while (i-- > 0)
+                index_del(c->idx[i], r);
+            sdoc_unref(sd);
+            free(node);
+            snprintf(err, errlen, "out of memory");
+            return 146;
+        }
+    }
+    sl_insert(&c->recs, node, cmp_rid, &r->rid, NULL);
+    (void)oplog_append(s->log, 'i', c->db, c->name, sdoc_ref(sd), NULL, NULL);
+    if (out)
+        *out = r;
+    return 0;
 }
 
 int store_insert(struct store *s, const char *db, const char *coll, const bson_t *doc, char *err,
@@ -305,107 +308,130 @@ int store_insert(struct store *s, const char *db, const char *coll, const bson_t
         snprintf(err, errlen, "invalid namespace %s.%s", db, coll);
         return 73;
     }
-    bson_t *copy = bson_new();
-    bson_iter_t it;
-    if (!bson_iter_init_find(&it, doc, "_id")) {
-        bson_oid_t oid;
-        bson_oid_init(&oid, NULL);
-        BSON_APPEND_OID(copy, "_id", &oid);
-    } else if (BSON_ITER_HOLDS_ARRAY(&it)) {
-        bson_destroy(copy);
-        snprintf(err, errlen, "can't use an array for _id");
-        return 2;
+    return store_insert_rec(s, c, doc, NULL, err, errlen);
+}
+
+int store_update(struct store *s, struct coll *c, struct rec *r, const bson_t *newdoc,
+                 const bson_t *desc, char *err, size_t errlen)
+{
+    if (newdoc->len > STORE_MAX_DOC) {
+        snprintf(err, errlen, "Resulting document after update is larger than %d", STORE_MAX_DOC);
+        return 17419;
     }
-    bson_concat(copy, doc);
-    for (size_t i = 0; i < c->nidx; i++) {
-        if (index_conflicts(&c->idx[i], copy)) {
-            dup_message(c, &c->idx[i], copy, err, errlen);
-            bson_destroy(copy);
-            return 11000;
-        }
-    }
-    if (c->n == c->cap) {
-        size_t ncap = c->cap ? c->cap * 2 : 64;
-        bson_t **nd = realloc(c->docs, ncap * sizeof *nd);
-        if (nd == NULL) {
-            bson_destroy(copy);
+    struct sdoc *nd = sdoc_from_bson(newdoc);
+    struct sdoc *dd = desc ? sdoc_from_bson(desc) : NULL;
+    int code =
+        nd == NULL || (desc && dd == NULL) ? 146 : unique_check(s, c, nd, r->rid, err, errlen);
+    if (code == 146)
+        snprintf(err, errlen, "out of memory");
+    for (size_t i = 0; code == 0 && i < c->nidx; i++) {
+        if (index_move(c->idx[i], r, r->doc, nd) != 0) {
+            while (i-- > 0)
+                if (index_move(c->idx[i], r, nd, r->doc) != 0)
+                    c->idx[i]->multikey = 1; /* out of memory twice: keep the planner off it */
             snprintf(err, errlen, "out of memory");
-            return 146;
-        }
-        c->docs = nd;
-        c->cap = ncap;
-    }
-    for (size_t i = 0; i < c->nidx; i++) {
-        if (index_add_doc(&c->idx[i], copy) != 0) {
-            bson_destroy(copy);
-            snprintf(err, errlen, "out of memory");
-            return 146;
+            code = 146;
         }
     }
-    c->docs[c->n++] = copy;
-    oplog_append(s, 'i', db, coll, bson_copy(copy));
+    if (code != 0) {
+        sdoc_unref(nd);
+        sdoc_unref(dd);
+        return code;
+    }
+    struct sdoc *old = r->doc;
+    r->doc = nd;
+    sdoc_unref(old);
+    (void)oplog_append(s->log, desc ? 'u' : 'r', c->db, c->name, desc ? NULL : sdoc_ref(nd),
+                       id_key(nd), dd);
     return 0;
+}
+
+void store_delete(struct store *s, struct coll *c, struct rec *r)
+{
+    for (size_t i = 0; i < c->nidx; i++)
+        index_del(c->idx[i], r);
+    struct sdoc *key = id_key(r->doc);
+    struct sdoc *doc = r->doc;
+    int64_t rid = r->rid;
+    free(sl_remove(&c->recs, cmp_rid, &rid, NULL));
+    sdoc_unref(doc);
+    (void)oplog_append(s->log, 'd', c->db, c->name, NULL, key, NULL);
 }
 
 int store_create_index(struct store *s, const char *db, const char *coll, const char *name,
                        const bson_t *key, int unique, int sparse, char *err, size_t errlen)
 {
-    if (bson_empty(key) || strlen(name) == 0 || strlen(name) >= 128) {
-        snprintf(err, errlen, "index needs a name and a nonempty key");
-        return 67;
+    struct index *ix = calloc(1, sizeof *ix);
+    if (ix == NULL) {
+        snprintf(err, errlen, "out of memory");
+        return 146;
+    }
+    int code = index_init(ix, name, key, unique, sparse, err, errlen);
+    if (code != 0) {
+        free(ix);
+        return code;
     }
     struct coll *c = store_coll(s, db, coll, 1);
     if (c == NULL) {
         snprintf(err, errlen, "invalid namespace %s.%s", db, coll);
-        return 73;
+        code = 73;
+        goto fail;
     }
     for (size_t i = 0; i < c->nidx; i++) {
-        struct index *ix = &c->idx[i];
-        int same_key = bson_equal(ix->key, key);
-        if (strcmp(ix->name, name) == 0) {
-            if (same_key && ix->unique == unique && ix->sparse == sparse)
-                return 0;
-            snprintf(err, errlen, "An existing index has the same name as the requested index: %s",
-                     name);
-            return same_key ? 85 : 86;
+        const struct index *o = c->idx[i];
+        bson_t ospec;
+        sdoc_view(o->spec, &ospec);
+        int same_key = bson_equal(&ospec, key);
+        int same_opts = (o->unique || i == 0) == unique && o->sparse == sparse;
+        if (i == 0 && same_key && strcmp(name, "_id_") == 0)
+            same_opts = 1;
+        if (strcmp(o->name, name) == 0) {
+            if (same_key && same_opts)
+                code = -1;
+            else {
+                snprintf(err, errlen,
+                         "An existing index has the same name as the requested index: %s", name);
+                code = same_key ? 85 : 86;
+            }
+            goto fail;
         }
         if (same_key) {
-            if (ix->unique == unique && ix->sparse == sparse)
-                return 0;
-            snprintf(err, errlen, "Index already exists with a different name: %s", ix->name);
-            return 85;
+            if (same_opts) {
+                code = -1;
+            } else {
+                snprintf(err, errlen, "Index already exists with a different name: %s", o->name);
+                code = 85;
+            }
+            goto fail;
         }
     }
-    struct index *nidx = realloc(c->idx, (c->nidx + 1) * sizeof *nidx);
-    if (nidx == NULL) {
-        snprintf(err, errlen, "out of memory");
-        return 146;
-    }
-    c->idx = nidx;
-    struct index *ix = &c->idx[c->nidx];
-    memset(ix, 0, sizeof *ix);
-    snprintf(ix->name, sizeof ix->name, "%s", name);
-    ix->key = bson_copy(key);
-    ix->unique = unique;
-    ix->sparse = sparse;
-    for (size_t d = 0; d < c->n; d++) {
-        if (index_conflicts(ix, c->docs[d])) {
-            dup_message(c, ix, c->docs[d], err, errlen);
-            bson_destroy(ix->key);
-            ix->key = NULL;
-            keyset_free(&ix->set);
-            return 11000;
+    for (struct rec *r = coll_first(c); r; r = coll_next(r)) {
+        if (ix->unique) {
+            bson_t d;
+            bson_value_t kv[INDEX_MAX_FIELDS];
+            int arr;
+            sdoc_view(r->doc, &d);
+            if (index_key_of(ix, &d, kv, &arr) && index_find_equal(ix, kv, r->rid)) {
+                code = dup_error(s, c, ix, r->doc, err, errlen);
+                goto fail;
+            }
         }
-        if (index_add_doc(ix, c->docs[d]) != 0) {
-            bson_destroy(ix->key);
-            ix->key = NULL;
-            keyset_free(&ix->set);
+        if (index_add(ix, r) != 0) {
             snprintf(err, errlen, "out of memory");
-            return 146;
+            code = 146;
+            goto fail;
         }
     }
-    c->nidx++;
+    if (coll_push_index(c, ix) != 0) {
+        snprintf(err, errlen, "out of memory");
+        code = 146;
+        goto fail;
+    }
     return 0;
+fail:
+    index_cleanup(ix);
+    free(ix);
+    return code < 0 ? 0 : code;
 }
 
 void coll_list_indexes(const struct coll *c, bson_t *arr)
@@ -413,15 +439,16 @@ void coll_list_indexes(const struct coll *c, bson_t *arr)
     for (size_t i = 0; i < c->nidx; i++) {
         char kbuf[16];
         const char *k;
+        bson_t d, spec;
         bson_uint32_to_string((uint32_t)i, &k, kbuf, sizeof kbuf);
-        bson_t d;
+        sdoc_view(c->idx[i]->spec, &spec);
         bson_append_document_begin(arr, k, -1, &d);
         BSON_APPEND_INT32(&d, "v", 2);
-        BSON_APPEND_DOCUMENT(&d, "key", c->idx[i].key);
-        BSON_APPEND_UTF8(&d, "name", c->idx[i].name);
-        if (c->idx[i].unique && i > 0)
+        BSON_APPEND_DOCUMENT(&d, "key", &spec);
+        BSON_APPEND_UTF8(&d, "name", c->idx[i]->name);
+        if (c->idx[i]->unique && i > 0)
             BSON_APPEND_BOOL(&d, "unique", true);
-        if (c->idx[i].sparse)
+        if (c->idx[i]->sparse)
             BSON_APPEND_BOOL(&d, "sparse", true);
         bson_append_document_end(arr, &d);
     }
@@ -432,10 +459,11 @@ int store_drop(struct store *s, const char *db, const char *coll)
     for (size_t i = 0; i < s->ncolls; i++) {
         struct coll *c = s->colls[i];
         if (strcmp(c->db, db) == 0 && strcmp(c->name, coll) == 0) {
+            s->dup_ix = NULL; /* it may be one of c's */
             coll_free(c);
             memmove(&s->colls[i], &s->colls[i + 1], (s->ncolls - i - 1) * sizeof *s->colls);
             s->ncolls--;
-            oplog_append(s, 'd', db, coll, NULL);
+            (void)oplog_append(s->log, 'c', db, coll, NULL, NULL, NULL);
             return 1;
         }
     }
@@ -454,6 +482,8 @@ int store_drop_db(struct store *s, const char *db)
             i++;
         }
     }
+    if (n > 0)
+        (void)oplog_append(s->log, 'D', db, "", NULL, NULL, NULL);
     return n;
 }
 
@@ -468,28 +498,25 @@ struct coll *store_coll_at(struct store *s, size_t i, const char **db, const cha
 
 uint64_t store_last_seq(const struct store *s)
 {
-    return s->last_seq;
+    return oplog_last_seq(s->log);
 }
 
 uint64_t store_first_seq(const struct store *s)
 {
-    return s->last_seq > s->ring_cap ? s->last_seq - s->ring_cap + 1 : 1;
+    return oplog_first_seq(s->log);
 }
 
 const struct oplog_entry *store_oplog(const struct store *s, uint64_t seq)
 {
-    if (seq == 0 || seq > s->last_seq || seq < store_first_seq(s))
-        return NULL;
-    return &s->ring[(seq - 1) % s->ring_cap];
+    return oplog_get(s->log, seq);
 }
 
 void store_last_ts(const struct store *s, uint32_t *t, uint32_t *i)
 {
-    *t = s->ts_t;
-    *i = s->ts_i;
+    oplog_last_ts(s->log, t, i);
 }
 
 int64_t store_last_wall(const struct store *s)
 {
-    return s->wall_ms;
+    return oplog_last_wall(s->log);
 }

@@ -38,6 +38,33 @@ int32_t wire_frame_length(const uint8_t *buf, size_t len, char *err, size_t errl
 }
 
 /*
+ * Checks every nested document and array of data[0..len) on its own: libbson's validator
+ * accepts a nested document whose last byte is not the terminating zero, and
+ * bson_init_static (which every later reader uses) refuses it, so such a command would
+ * fail deep inside a handler. Returns 1 when sound.
+ */
+static int nested_sound(const uint8_t *data, uint32_t len, int depth)
+{
+    bson_t b;
+    bson_iter_t it;
+    if (depth > 200 || !bson_init_static(&b, data, len) || !bson_iter_init(&it, &b))
+        return 0;
+    while (bson_iter_next(&it)) {
+        uint32_t l;
+        const uint8_t *d;
+        if (BSON_ITER_HOLDS_DOCUMENT(&it))
+            bson_iter_document(&it, &l, &d);
+        else if (BSON_ITER_HOLDS_ARRAY(&it))
+            bson_iter_array(&it, &l, &d);
+        else
+            continue;
+        if (!nested_sound(d, l, depth + 1))
+            return 0;
+    }
+    return it.err_off == 0;
+}
+
+/*
  * Checks that a BSON document starts at p with at most avail bytes and is well formed all
  * the way down. Returns its length, or -1.
  */
@@ -51,7 +78,7 @@ static int32_t doc_at(const uint8_t *p, size_t avail, bson_t *view)
     if (!bson_init_static(view, p, (size_t)n))
         return -1;
     bson_error_t e;
-    if (!bson_validate_with_error(view, BSON_VALIDATE_NONE, &e))
+    if (!bson_validate_with_error(view, BSON_VALIDATE_NONE, &e) || !nested_sound(p, (uint32_t)n, 0))
         return -1;
     return n;
 }

@@ -1,11 +1,11 @@
 /* relay — see relay --help and docs/relay.md. */
-#include <curl/curl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "config.h"
 #include "log.h"
+#include "mongolog.h"
 #include "signals.h"
 #include "server.h"
 
@@ -27,20 +27,17 @@ int main(int argc, char **argv)
     enum log_level lvl = LOG_LEVEL_INFO;
     (void)log_level_parse(cfg.log_level, &lvl);
     log_init("relay", lvl);
+    mongolog_install(); /* the MongoDB driver's log through ours (relays over MongoDB) */
 
     signals_on_stop(&stopping);
 
-    /* libcurl (HA: peer probes, forwarding) must be initialised before any thread starts. */
-    curl_global_init(CURL_GLOBAL_DEFAULT);
     struct relay *r = relay_new(&cfg, &stopping, err, sizeof err);
     if (r == NULL) {
         LOG_ERROR("start_failed error=\"%s\"", err);
-        curl_global_cleanup();
         return 1;
     }
     int rc = relay_run(r);
     relay_free(r);
-    curl_global_cleanup();
     LOG_INFO("relay_exit status=%d", rc == 0 ? 0 : 1);
     return rc == 0 ? 0 : 1;
 }

@@ -172,8 +172,8 @@ int mfetch_start(struct mstore *s)
 
 void mfetch_stop(struct mstore *s)
 {
-    if (s->fetch_started)
-        pthread_join(s->fetch_thread, NULL);
+    if (s->fetch_started && mstore_join(s, s->fetch_thread) != 0)
+        return;
     s->fetch_started = 0;
     while (s->fq_head) {
         struct mfetch_req *r = s->fq_head;

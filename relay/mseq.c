@@ -352,8 +352,8 @@ int mseq_start(struct mstore *s)
 
 void mseq_stop(struct mstore *s)
 {
-    if (s->seq_started)
-        pthread_join(s->seq_thread, NULL);
+    if (s->seq_started && mstore_join(s, s->seq_thread) != 0)
+        return; /* stuck in the driver: it still owns the queue */
     s->seq_started = 0;
     /* Anything still queued is answered: the relay is stopping. */
     while (s->head) {

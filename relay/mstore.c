@@ -46,6 +46,26 @@ int mstore_nap(struct mstore *s, long ms)
     return mstore_stopping(s);
 }
 
+int mstore_join(struct mstore *s, pthread_t th)
+{
+    int64_t left = s->close_deadline_ms - mstore_now_ms();
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    if (left > 0) {
+        until.tv_sec += left / 1000;
+        until.tv_nsec += (left % 1000) * 1000000L;
+        if (until.tv_nsec >= 1000000000L) {
+            until.tv_sec++;
+            until.tv_nsec -= 1000000000L;
+        }
+    }
+    if (pthread_timedjoin_np(th, NULL, &until) == 0)
+        return 0;
+    pthread_detach(th);
+    s->abandoned = 1;
+    return -1;
+}
+
 mongoc_collection_t *mstore_events(struct mstore *s, mongoc_client_t *cl)
 {
     mongoc_collection_t *c = mongoc_client_get_collection(cl, s->cfg.mongo_db, "events");
@@ -316,7 +336,7 @@ struct mstore *mstore_open(const struct relay_config *cfg, struct metrics *m,
     LOG_INFO("store_opened db=%s epoch=%s head=%" PRIu64, cfg->mongo_db, s->epoch, s->head0);
     return s;
 fail:
-    mstore_close(s);
+    (void)mstore_close(s);
     return NULL;
 }
 
@@ -342,24 +362,46 @@ int mstore_start(struct mstore *s, struct hub *hub, char *err, size_t errlen)
     return 0;
 }
 
-void mstore_close(struct mstore *s)
+/* The pools' teardown: each sends endSessions, which waits for a server selection. */
+static void *teardown(void *arg)
+{
+    struct mstore *s = arg;
+    if (s->wpool)
+        mongoc_client_pool_destroy(s->wpool);
+    if (s->rpool)
+        mongoc_client_pool_destroy(s->rpool);
+    return NULL;
+}
+
+int mstore_close(struct mstore *s)
 {
     if (s == NULL)
-        return;
+        return 0;
     atomic_store(&s->stopping, 1);
     pthread_mutex_lock(&s->lock);
     pthread_cond_broadcast(&s->work);
     pthread_cond_broadcast(&s->fwork);
     pthread_cond_broadcast(&s->done);
     pthread_mutex_unlock(&s->lock);
+    /* A getMore waits MSTORE_AWAIT_MS at most; a call to a paused member waits for its
+     * socket timeout, which shutdown must not. */
+    s->close_deadline_ms = mstore_now_ms() + MSTORE_AWAIT_MS + 500;
     mwatch_stop(s);
     mfetch_stop(s);
     mtail_stop(s);
     mseq_stop(s);
-    if (s->wpool)
-        mongoc_client_pool_destroy(s->wpool);
-    if (s->rpool)
-        mongoc_client_pool_destroy(s->rpool);
+    if (s->abandoned) {
+        LOG_WARN("store_close_abandoned reason=mongodb_not_answering");
+        return 1; /* threads still hold s and the pools: leave them to the exit */
+    }
+    pthread_t th;
+    s->close_deadline_ms = mstore_now_ms() + 500;
+    if (pthread_create(&th, NULL, teardown, s) != 0)
+        teardown(s);
+    else if (mstore_join(s, th) != 0) {
+        LOG_WARN("store_close_abandoned reason=end_sessions_unanswered");
+        return 1;
+    }
     mongoc_uri_destroy(s->wuri);
     mongoc_uri_destroy(s->ruri);
     pthread_cond_destroy(&s->work);
@@ -368,6 +410,7 @@ void mstore_close(struct mstore *s)
     pthread_mutex_destroy(&s->lock);
     free(s);
     mongoc_cleanup();
+    return 0;
 }
 
 enum mstore_result mstore_emit(struct mstore *s, const struct emit_req *r, uint64_t *offset)

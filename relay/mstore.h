@@ -48,8 +48,13 @@ uint64_t mstore_head(const struct mstore *s);
 int mstore_start(struct mstore *s, struct hub *hub, char *err, size_t errlen)
     __attribute__((warn_unused_result));
 
-/* Stops the threads and frees. Accepts NULL. */
-void mstore_close(struct mstore *s);
+/*
+ * Stops the threads and frees, within about a second and a half: a thread still waiting in
+ * the driver on an unreachable MongoDB (and the driver's own end-of-sessions call) is left
+ * to the process exit. Returns 1 in that case: the hub the store feeds must then not be
+ * freed either. Accepts NULL.
+ */
+int mstore_close(struct mstore *s);
 
 enum mstore_result {
     MSTORE_OK = 0,      /* stored and majority-committed: *offset */

@@ -74,6 +74,8 @@ struct mstore {
     struct mwatch *watch[RELAY_WATCH_MAX];
     int nwatch;
 
+    int64_t close_deadline_ms; /* threads still in a driver call after this are abandoned */
+    int abandoned;
     struct metric *m_batches, *m_conflicts, *m_stream_up, *m_lag, *m_resumes, *m_gaps, *m_offset,
         *m_trimmed, *m_fetch_rows, *m_watch_events, *m_unconfirmed;
 };
@@ -83,6 +85,9 @@ int64_t mstore_wall_ms(void);
 /* Sleeps up to ms, waking early when the store stops. Returns 1 when stopping. */
 int mstore_nap(struct mstore *s, long ms);
 int mstore_stopping(struct mstore *s);
+/* Joins a store thread by the close deadline. 0 joined; -1 abandoned (detached: it is
+ * stuck in a driver call to an unreachable MongoDB) and s->abandoned set. */
+int mstore_join(struct mstore *s, pthread_t th);
 /* <db>.events of a pooled client, with read concern majority. Caller destroys. */
 mongoc_collection_t *mstore_events(struct mstore *s, mongoc_client_t *cl);
 /* Newest (desc = 1) or oldest stored offset, 0 when empty; -1 on error (message in err). */

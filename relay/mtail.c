@@ -245,8 +245,8 @@ int mtail_start(struct mstore *s)
 void mtail_stop(struct mstore *s)
 {
     if (s->tail_started)
-        pthread_join(s->tail_thread, NULL);
+        mstore_join(s, s->tail_thread);
     if (s->trim_started)
-        pthread_join(s->trim_thread, NULL);
+        mstore_join(s, s->trim_thread);
     s->tail_started = s->trim_started = 0;
 }

@@ -237,8 +237,8 @@ int mwatch_start(struct mstore *s)
 void mwatch_stop(struct mstore *s)
 {
     for (int i = 0; i < s->nwatch; i++) {
-        if (s->watch[i]->started)
-            pthread_join(s->watch[i]->thread, NULL);
+        if (s->watch[i]->started && mstore_join(s, s->watch[i]->thread) != 0)
+            continue; /* still running: it keeps its struct */
         free(s->watch[i]);
     }
     s->nwatch = 0;

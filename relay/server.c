@@ -272,10 +272,14 @@ void relay_free(struct relay *r)
     if (r == NULL)
         return;
     httpd_free(r->http);
-    mstore_close(r->store);
-    hub_free(r->hub);
+    /* A store thread still stuck in the driver may touch the hub and the metrics: those are
+     * left to the process exit (the thread keeps them reachable). */
+    int abandoned = mstore_close(r->store) != 0;
+    if (!abandoned) {
+        hub_free(r->hub);
+        metrics_free(r->metrics);
+    }
     dedup_free(r->dedup);
-    metrics_free(r->metrics);
     pthread_mutex_destroy(&r->emit_lock);
     free(r);
 }

@@ -3,6 +3,7 @@
  * local-cluster/mongo-up when mongod is on PATH) and waits until it has a primary.
  *
  *   mongo-init --port-base 27017 [--members 3] [--set-name rs0] [--host 127.0.0.1]
+ *              [--log-level info]
  *
  * Exit codes: 0 primary elected, 1 runtime failure (timeout, command error), 2 usage.
  */
@@ -13,10 +14,11 @@
 
 #include "flags.h"
 #include "log.h"
+#include "mongolog.h"
 
 struct init_config {
     long port_base, members, timeout_ms;
-    const char *set_name, *host;
+    const char *set_name, *host, *log_level;
 };
 
 /* Sends replSetInitiate to the first member; "already initialized" counts as success. */
@@ -74,7 +76,7 @@ static int wait_primary(mongoc_client_t *c, long timeout_ms, char *primary, size
 
 int main(int argc, char **argv)
 {
-    struct init_config cfg = {27017, 3, 60000, "rs0", "127.0.0.1"};
+    struct init_config cfg = {27017, 3, 60000, "rs0", "127.0.0.1", "info"};
     const struct flag flags[] = {
         {"port-base", "MONGO_PORT_BASE", FLAG_INT, &cfg.port_base, "port of member 0", 1, 65535},
         {"members", "MONGO_MEMBERS", FLAG_INT, &cfg.members, "number of members", 1, 7},
@@ -82,6 +84,8 @@ int main(int argc, char **argv)
         {"host", "MONGO_HOST", FLAG_STR, &cfg.host, "host the members are reached at", 0, 0},
         {"timeout", "MONGO_INIT_TIMEOUT", FLAG_DURATION, &cfg.timeout_ms,
          "how long to wait for a primary (default 60s)", 1, 3600000},
+        {"log-level", "MONGO_INIT_LOG_LEVEL", FLAG_STR, &cfg.log_level,
+         "debug, info, warn, error or off (default info); the driver's lines too", 0, 0},
     };
     char err[600];
     switch (flags_parse(flags, sizeof flags / sizeof flags[0], argc, argv, NULL, 0, NULL, err,
@@ -98,7 +102,13 @@ int main(int argc, char **argv)
     case FLAGS_OK:
         break;
     }
-    log_init("mongo-init", LOG_LEVEL_INFO);
+    enum log_level lvl;
+    if (log_level_from_flag(cfg.log_level, &lvl, err, sizeof err) != 0) {
+        fprintf(stderr, "mongo-init: %s\n", err);
+        return 2;
+    }
+    log_init("mongo-init", lvl);
+    mongolog_install(); /* the driver's own lines through ours, never on stdout */
     mongoc_init();
     char uri[400], primary[300] = "";
     snprintf(uri, sizeof uri,

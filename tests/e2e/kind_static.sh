@@ -7,7 +7,10 @@
 #   - `kubectl kustomize` renders every overlay
 #   - tests/e2e/kind/check_manifests.py: the rendered manifests, the kind config and the
 #     Dockerfile agree with the programs (ports, paths, env names in --help, libraries)
-#     and with each topology (routing, exact Ingress annotations)
+#     and with each topology (routing, exact Ingress annotations, relays over MongoDB)
+#   - tests/e2e/kind/check_lab.py: issue 12's points (ingress-nginx shutdown timeout, image
+#     loading, step-down force, restart-relay, partitions that spare probes, the loadgen
+#     Job, bash 3.2 in the laptop scripts, the workflow, both clusters' faults, docs)
 # RELAYLAB_ROOT (default: this repo) and RELAYLAB_BIN (default: $root/bin) locate things.
 set -uo pipefail
 
@@ -93,6 +96,7 @@ if [ -z "$py" ]; then
   echo "FAIL: manifest checks (no python3 with PyYAML: apt-get install python3-yaml)"
 else
   "$py" tests/e2e/kind/check_manifests.py --root "$root" --bin "$bin" --rendered "$tmp/rendered"
+  "$py" tests/e2e/kind/check_lab.py --root "$root"
 fi
 }
 

@@ -42,8 +42,6 @@ PORT_ENV = {
 SERVICES = {
     "app": ("fakeapp", {"http": 3000, "ws": 3001}),
     "relay": ("relay", {"ws": 8080, "intake": 8081}),
-    # relay-ha only: the headless Service that names the members (relay-N.relay-peers...).
-    "relay-peers": ("relay", {"ws": 8080, "intake": 8081}),
     "mongo": ("mongo", {"mongo": 27017}),
 }
 INTAKE_PORT = 8081
@@ -53,13 +51,6 @@ PROBES = {"fakeapp": ("http", "/readyz", "/healthz"), "relay": ("intake", "/read
 TIMEOUTS = {NGINX + "proxy-read-timeout": "3600", NGINX + "proxy-send-timeout": "3600"}
 HASH_REMOTE = {NGINX + "upstream-hash-by": "$remote_addr"}
 HASH_CLIENT_IP = {NGINX + "upstream-hash-by": "$client_ip"}  # the seed's literal value
-COOKIE = {
-    NGINX + "affinity": "cookie",
-    NGINX + "affinity-mode": "persistent",
-    NGINX + "session-cookie-name": "relaylab_affinity",
-    NGINX + "session-cookie-path": "/",
-    NGINX + "session-cookie-max-age": "3600",
-}
 
 # (ingress name, path) -> (service, port number)
 EMBEDDED_ROUTES = {
@@ -67,23 +58,24 @@ EMBEDDED_ROUTES = {
     ("app-ws", "/socket.io/"): ("app", 3001),
     ("app-ws", "/websocket-service"): ("app", 3001),
 }
+# Both websocket paths, plain websockets and Socket.IO, go to the relay where there is one.
 RELAY_ROUTES = {
-    ("app-http", "/"): ("app", 3000),
-    ("relay-ws", "/websocket-service"): ("relay", 8080),
-}
-# relay-ha: both websocket paths over the ready members (Service relay, not the headless one).
-RELAY_HA_ROUTES = {
     ("app-http", "/"): ("app", 3000),
     ("relay-ws", "/websocket-service"): ("relay", 8080),
     ("relay-ws", "/socket.io/"): ("relay", 8080),
 }
-# The relay cluster of relay-ha (docs/relay-ha.md): StatefulSet `relay` of RELAY_MEMBERS
-# members, named by the headless Service RELAY_PEERS_SERVICE.
+# relay-ha (docs/relay-ha.md, issue 10): the Deployment `relay` with RELAY_REPLICAS relays over
+# MongoDB (RELAY_MONGO_URI, database RELAY_MONGO_DB); no StatefulSet, no peer Service.
 RELAY_NAME = "relay"
-RELAY_MEMBERS = 3
-RELAY_PEERS_SERVICE = "relay-peers"
-RELAY_HA = dict(workload="StatefulSet", replicas=RELAY_MEMBERS, peers_service=RELAY_PEERS_SERVICE)
-RELAY_SINGLE = dict(workload="Deployment", replicas=1, peers_service=None)
+RELAY_REPLICAS = 3
+RELAY_MONGO_DB = "relay"
+RETIRED_RELAY_ENV = {"RELAY_PEERS", "RELAY_ID", "RELAY_REPLICA_TIMEOUT", "RELAY_ELECTION_INTERVAL"}
+RELAY_HA = dict(replicas=RELAY_REPLICAS, mongo=True, watch=None)
+# relay-watch: the same relays also announce every insert into the apps' products collection.
+APP_DB = "relaylab"
+RELAY_WATCH = dict(replicas=RELAY_REPLICAS, mongo=True, watch=f"{APP_DB}.products=new_product")
+MONGO_RELAY_ENV = {"RELAY_MONGO_URI", "RELAY_MONGO_DB"}
+RELAY_SINGLE = dict(replicas=1, mongo=False, watch=None)
 
 
 def merge(*ds):
@@ -105,13 +97,14 @@ TOPOLOGIES = {
     "embedded-sticky-clientip": dict(mode="embedded", relay=None, routes=EMBEDDED_ROUTES,
                                      annotations={"app-http": HASH_CLIENT_IP,
                                                   "app-ws": merge(TIMEOUTS, HASH_CLIENT_IP)}),
-    "embedded-cookie": dict(mode="embedded", relay=None, routes=EMBEDDED_ROUTES,
-                            annotations={"app-http": COOKIE, "app-ws": merge(TIMEOUTS, COOKIE)}),
     "relay": dict(mode="relay", relay=RELAY_SINGLE, routes=RELAY_ROUTES,
                   annotations={"app-http": {}, "relay-ws": TIMEOUTS}),
-    # Three clustered relays behind the same Service and Ingress objects as relay.
-    "relay-ha": dict(mode="relay", relay=RELAY_HA, routes=RELAY_HA_ROUTES,
+    # Three relays over MongoDB behind the same Service and Ingress objects as relay.
+    "relay-ha": dict(mode="relay", relay=RELAY_HA, routes=RELAY_ROUTES,
                      annotations={"app-http": {}, "relay-ws": TIMEOUTS}),
+    # relay-ha's relays watching the products collection; the apps make no relay call.
+    "relay-watch": dict(mode="none", relay=RELAY_WATCH, routes=RELAY_ROUTES,
+                        annotations={"app-http": {}, "relay-ws": TIMEOUTS}),
     # Gateway API: no Ingress at all; the same routes as HTTPRoutes.
     "gateway-api": dict(mode="relay", relay=RELAY_SINGLE, routes=RELAY_ROUTES, annotations=None),
 }
@@ -478,80 +471,66 @@ def check_kind_config(c, root):
 
 
 # ---------------------------------------------------------------------------------------
-# the relay cluster of relay-ha
+# relay-ha: relays over MongoDB
 
 
-def check_relay_cluster(c, ov, objs, rel):
-    """The relays of relay-ha: several relays over the MongoDB replica set (docs/relay-ha.md)."""
+def mongo_hosts():
+    return {f"mongo-{i}.mongo.{NAMESPACE}.svc.cluster.local:27017" for i in range(MONGO_REPLICAS)}
+
+
+def check_relays_over_mongo(c, ov, objs, rel, programs):
+    """The Deployment of relays over the replica set, as issue 10's relay expects it."""
     problems = []
-    n, peers_name = rel["replicas"], rel["peers_service"]
-    sts = find(objs, "StatefulSet", RELAY_NAME)
-    headless = find(objs, "Service", peers_name)
-    if headless is None:
-        problems.append(f"no headless Service/{peers_name}")
-    else:
-        spec = headless.get("spec") or {}
-        if spec.get("clusterIP") != "None":
-            problems.append(f"Service/{peers_name} is not headless (clusterIP: None)")
-        if spec.get("publishNotReadyAddresses") is not True:
-            problems.append(f"Service/{peers_name} lacks publishNotReadyAddresses: true (members are named "
-                            "before they are ready)")
-        if sts is not None and sts not in service_workloads(objs, headless):
-            problems.append(f"Service/{peers_name} does not select the relay StatefulSet")
-    svc = find(objs, "Service", RELAY_NAME)
-    if svc is not None:
-        if svc["spec"].get("clusterIP") == "None":
-            problems.append(f"Service/{RELAY_NAME} is headless; the Ingress and the apps need a ClusterIP")
-        if sts is not None and sts not in service_workloads(objs, svc):
-            problems.append(f"Service/{RELAY_NAME} does not select the relay StatefulSet")
-    if sts is None:
-        problems.append(f"no StatefulSet/{RELAY_NAME}")
-        c.report(f"{ov}: relay cluster ({n} relays over MongoDB, headless Service, RELAY_MONGO_URI)", problems)
+    n = rel["replicas"]
+    dep = find(objs, "Deployment", RELAY_NAME)
+    if dep is None:
+        c.report(f"{ov}: relays over MongoDB", [f"no Deployment/{RELAY_NAME}"])
         return
-    spec = sts.get("spec") or {}
-    if spec.get("replicas") != n:
-        problems.append(f"StatefulSet/{RELAY_NAME} replicas {spec.get('replicas')}, want {n}")
-    if spec.get("serviceName") != peers_name:
-        problems.append(f"StatefulSet/{RELAY_NAME} serviceName {spec.get('serviceName')!r}, want {peers_name!r}")
-    if spec.get("podManagementPolicy") != "Parallel":
-        problems.append("podManagementPolicy is not Parallel (the members start and are replaced together)")
-    ps = pod_spec(sts)
-    if not ps.get("terminationGracePeriodSeconds"):
-        problems.append("no terminationGracePeriodSeconds")
-    cts = relay_containers(sts)
-    if len(cts) != 1:
-        problems.append("relay pod does not run exactly one relaylab/relay container")
-    for ct in cts:
-        ports = {p.get("name"): p.get("containerPort") for p in ct.get("ports") or []}
+    if dep["spec"].get("replicas") != n:
+        problems.append(f"Deployment/{RELAY_NAME} replicas {dep['spec'].get('replicas')}, want {n}")
+    svc = find(objs, "Service", RELAY_NAME)
+    if svc is not None and svc["spec"].get("clusterIP") == "None":
+        problems.append(f"Service/{RELAY_NAME} is headless; the Ingress and the apps need a ClusterIP")
+    for o in objs:
+        name = o.get("metadata", {}).get("name")
+        if o.get("kind") in ("StatefulSet", "Service") and is_relay_name(name) and name != RELAY_NAME:
+            problems.append(f"{o['kind']}/{name}: relays over MongoDB need no peer objects")
+    for ct in relay_containers(dep):
         env = env_map(ct)
-        for gone in ("RELAY_PEERS", "RELAY_ID", "RELAY_REPLICA_TIMEOUT", "RELAY_ELECTION_INTERVAL"):
-            if gone in env:
-                problems.append(f"{gone} is set: the relay's own election is gone (RELAY_MONGO_URI)")
-        uri = (env.get("RELAY_MONGO_URI") or {}).get("value")
-        if not isinstance(uri, str) or not uri.startswith("mongodb://"):
-            problems.append("RELAY_MONGO_URI is not a literal mongodb:// URI")
-        else:
-            hosts = uri[len("mongodb://"):].split("/")[0].split(",")
-            want = [f"mongo-{i}.mongo.{NAMESPACE}.svc.cluster.local:27017" for i in range(3)]
-            if sorted(hosts) != want:
-                problems.append(f"RELAY_MONGO_URI hosts {hosts}, want the mongo StatefulSet's {want}")
-            if "replicaSet=" not in uri:
-                problems.append("RELAY_MONGO_URI names no replicaSet")
+        uri = (env.get("RELAY_MONGO_URI") or {}).get("value") or ""
+        m = re.fullmatch(r"mongodb://([^/?]+)/?\?(.*)", uri)
+        if not m or set(m.group(1).split(",")) != mongo_hosts() or f"replicaSet={MONGO_SET}" not in m.group(2).split("&"):
+            problems.append(f"RELAY_MONGO_URI {uri!r} does not list the mongo members (headless Service names) "
+                            f"with replicaSet={MONGO_SET}")
+        db = (env.get("RELAY_MONGO_DB") or {}).get("value")
+        if db != RELAY_MONGO_DB:
+            problems.append(f"RELAY_MONGO_DB={db!r}, want {RELAY_MONGO_DB!r}")
+        watch = (env.get("RELAY_WATCH") or {}).get("value")
+        if watch != rel["watch"]:
+            problems.append(f"RELAY_WATCH={watch!r}, want {rel['watch']!r}")
+        app = find(objs, "Deployment", "app")
+        app_db = None
+        for act in (pod_spec(app).get("containers") or []) if app else []:
+            app_db = (env_map(act).get("FAKEAPP_DB") or {}).get("value")
+        if rel["watch"] and not rel["watch"].startswith(f"{app_db}.products="):
+            problems.append(f"RELAY_WATCH watches {rel['watch']!r}, not the apps' database {app_db!r}")
+        retired = sorted(set(env) & RETIRED_RELAY_ENV)
+        if retired:
+            problems.append(f"retired peer settings {', '.join(retired)} still set")
         get = (ct.get("readinessProbe") or {}).get("httpGet") or {}
+        ports = {p.get("name"): p.get("containerPort") for p in ct.get("ports") or []}
         if get.get("path") != "/readyz" or get.get("port") not in ("intake", ports.get("intake")):
-            problems.append("readiness probe is not GET /readyz on the intake port (503 while not delivering)")
+            problems.append("readiness probe is not GET /readyz on the intake port (503 while the stream is down)")
         if not (ct.get("lifecycle") or {}).get("preStop"):
             problems.append("no preStop hook")
     pdbs = [p for p in by_kind(objs, "PodDisruptionBudget")
-            if selects(((p.get("spec") or {}).get("selector") or {}).get("matchLabels") or {}, pod_labels(sts))]
+            if selects(((p.get("spec") or {}).get("selector") or {}).get("matchLabels") or {}, pod_labels(dep))]
     if len(pdbs) != 1:
         problems.append(f"{len(pdbs)} PodDisruptionBudgets over the relay pods, want 1")
-    else:
-        pspec = pdbs[0]["spec"]
-        if not (pspec.get("maxUnavailable") == 1 or pspec.get("minAvailable") == n - 1):
-            problems.append("the PodDisruptionBudget does not allow exactly one member down")
-    c.report(f"{ov}: relay cluster ({n} relays over MongoDB, headless Service {peers_name}, "
-             f"RELAY_MONGO_URI, readiness /readyz)", problems)
+    elif not (pdbs[0]["spec"].get("maxUnavailable") == 1 or pdbs[0]["spec"].get("minAvailable") == n - 1):
+        problems.append("the PodDisruptionBudget does not allow exactly one relay down")
+    c.report(f"{ov}: relays over MongoDB (Deployment of {n}, RELAY_MONGO_URI to the replica set, "
+             f"RELAY_MONGO_DB={RELAY_MONGO_DB}, readiness /readyz, PDB)", problems)
 
 
 # ---------------------------------------------------------------------------------------
@@ -660,7 +639,7 @@ def check_overlay(c, ov, objs, programs, root):
                 problems.append(f"{w['metadata']['name']} volume {v['name']}: no Secret {v['secret'].get('secretName')}")
     c.report(f"{ov}: Secret and ConfigMap references resolve", problems)
 
-    # -- relay objects only in relay topologies, in the topology's form (one pod or a cluster)
+    # -- relay objects only in relay topologies, in the topology's form (one relay or several)
     rel = exp["relay"]
     problems = []
     if rel is None:
@@ -670,25 +649,23 @@ def check_overlay(c, ov, objs, programs, root):
             problems.append(f"relay objects in a topology without the relay: {', '.join(named)}")
         c.report(f"{ov}: relay objects absent", problems)
     else:
-        other = "Deployment" if rel["workload"] == "StatefulSet" else "StatefulSet"
-        if not find(objs, rel["workload"], RELAY_NAME):
-            problems.append(f"no {rel['workload']}/{RELAY_NAME}")
-        if find(objs, other, RELAY_NAME):
-            problems.append(f"a {other}/{RELAY_NAME} besides the {rel['workload']}")
+        if not find(objs, "Deployment", RELAY_NAME):
+            problems.append(f"no Deployment/{RELAY_NAME}")
+        if find(objs, "StatefulSet", RELAY_NAME):
+            problems.append(f"a StatefulSet/{RELAY_NAME} besides the Deployment")
         if not find(objs, "Service", RELAY_NAME):
             problems.append(f"no Service/{RELAY_NAME}")
-        if rel["peers_service"] is None:
-            if find(objs, "Service", RELAY_PEERS_SERVICE):
-                problems.append(f"Service/{RELAY_PEERS_SERVICE} in a single-relay topology")
-            w = relay_workload(objs)
-            for ct in relay_containers(w) if w else []:
-                clustered = sorted(set(env_map(ct)) & {"RELAY_PEERS", "RELAY_ID"})
-                if clustered:
-                    problems.append(f"single relay with {', '.join(clustered)} set")
-        c.report(f"{ov}: relay objects present ({rel['workload']} {RELAY_NAME}, Service {RELAY_NAME}"
-                 f"{', Service ' + rel['peers_service'] if rel['peers_service'] else ''})", problems)
-        if rel["peers_service"] is not None:
-            check_relay_cluster(c, ov, objs, rel)
+        w = relay_workload(objs)
+        if not rel["mongo"] and w is not None:
+            if w["spec"].get("replicas") != rel["replicas"]:
+                problems.append(f"the single relay has {w['spec'].get('replicas')} replicas")
+            for ct in relay_containers(w):
+                extra = sorted(set(env_map(ct)) & (RETIRED_RELAY_ENV | {"RELAY_MONGO_URI"}))
+                if extra:
+                    problems.append(f"single in-memory relay with {', '.join(extra)} set")
+        c.report(f"{ov}: relay objects present (Deployment {RELAY_NAME}, Service {RELAY_NAME})", problems)
+        if rel["mongo"]:
+            check_relays_over_mongo(c, ov, objs, rel, programs)
 
     # -- the app: mode, relay URL, downward API, probes, resources, graceful termination
     problems = []
@@ -738,7 +715,7 @@ def check_overlay(c, ov, objs, programs, root):
                     problems.append("the app's RELAY_TOKEN is not the relay's")
             else:
                 if "RELAY_URL" in env:
-                    problems.append("RELAY_URL set in an embedded topology")
+                    problems.append(f"RELAY_URL set in a topology whose apps make no relay call (mode {mode})")
             if not (ct.get("lifecycle") or {}).get("preStop"):
                 problems.append("no preStop hook")
             res = ct.get("resources") or {}
@@ -878,9 +855,12 @@ def check_overlay(c, ov, objs, programs, root):
         if text is None:
             c.report(name, [f"bin/{prog} --help printed nothing"])
             continue
-        problems = []
+        problems, pending = [], []
         for var in sorted(env):
             lines = [ln for ln in text.splitlines() if re.search(rf"(?<![A-Z0-9_]){re.escape(var)}(?![A-Z0-9_])", ln)]
+            if not lines and prog == "relay" and var in MONGO_RELAY_ENV and "--mongo-uri" not in text:
+                pending.append(var)  # the relay over MongoDB (issue 10) is not built yet
+                continue
             if not lines:
                 problems.append(f"{var} not in --help")
                 continue
@@ -892,6 +872,9 @@ def check_overlay(c, ov, objs, programs, root):
                     if m and int(m.group(1)) != PROGRAM_PORTS[prog][pname]:
                         problems.append(f"{var}: --help default {m.group(1)} != {PROGRAM_PORTS[prog][pname]}")
         c.report(name, problems)
+        if pending:
+            c.skip(f"{ov}: {', '.join(pending)} in bin/relay --help",
+                   "this relay has no --mongo-uri yet (issue 10); checked once it has")
 
 
 def main():

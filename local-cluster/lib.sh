@@ -1,0 +1,295 @@
+# shellcheck shell=bash
+# shellcheck disable=SC2034 # the variables here are used by the verbs that source it
+# local-cluster/lib.sh — shared by the local cluster's verbs (up, down, status, env, fault):
+# options, the port plan, the processes and their state directory. Sourced, not run.
+#
+# The local cluster runs on Linux only (setsid, /proc, ss, iptables); bash 4.4 or later.
+# Every process runs in the background in its own session, with its pid, command line and
+# log in the state dir, so `up`, `fault` and `down` can be separate invocations.
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+HERE=$ROOT/local-cluster
+# shellcheck source=lab/catalog.sh
+source "$ROOT/lab/catalog.sh"
+BIN=${RELAYLAB_BIN:-$ROOT/bin}
+NGINX=${CLUSTER_NGINX:-$(command -v nginx || echo /usr/sbin/nginx)}
+PORT_BASE=${CLUSTER_PORT_BASE:-21000}
+DIR=${CLUSTER_DIR:-}
+WAIT_S=${CLUSTER_WAIT:-20}
+APPS=3
+MONGO_MEMBERS=3
+PORTS_USED=18 # BASE .. BASE+17
+# Names of every process the cluster may run (for "already running" and down).
+PROC_NAMES=(nginx relay-1 relay-2 relay-3 app-1 app-2 app-3)
+
+say() { echo "local-cluster: $*"; }
+die() {
+  echo "local-cluster: $*" >&2
+  exit "$LAB_FAIL"
+}
+usage_error() {
+  echo "local-cluster: $*" >&2
+  exit "$LAB_USAGE"
+}
+
+# parse_options "$@": takes --port-base/--dir off the front; sets ARGS to the rest (other
+# options are the verb's to accept or refuse).
+ARGS=()
+parse_options() {
+  while [ $# -gt 0 ]; do
+    case $1 in
+      --port-base) PORT_BASE=${2:?--port-base needs a value}; shift 2 ;;
+      --port-base=*) PORT_BASE=${1#*=}; shift ;;
+      --dir) DIR=${2:?--dir needs a value}; shift 2 ;;
+      --dir=*) DIR=${1#*=}; shift ;;
+      --) shift; break ;;
+      -h | --help) ARGS=(--help); return 0 ;;
+      *) break ;;
+    esac
+  done
+  ARGS=("$@")
+  if ! [[ $PORT_BASE =~ ^[0-9]+$ ]] || [ "$PORT_BASE" -lt 1024 ] || [ "$PORT_BASE" -gt 65500 ]; then
+    usage_error "bad port base '$PORT_BASE'"
+  fi
+  DIR=${DIR:-$ROOT/out/cluster-$PORT_BASE}
+  if [ -d "$DIR" ]; then DIR=$(cd "$DIR" && pwd); fi
+  ports
+}
+
+# Port plan: BASE ingress, BASE+1..3 app HTTP, BASE+4..6 app websocket, relay 1 on
+# BASE+7/8 (ws/intake), BASE+10..12 MongoDB, relays 2 and 3 on BASE+13/14 and BASE+15/16,
+# BASE+17 the internal intake proxy of relay-ha.
+ports() {
+  INGRESS_PORT=$PORT_BASE
+  MONGO_PORT=$((PORT_BASE + 10))
+  INTAKE_PROXY_PORT=$((PORT_BASE + 17))
+  TAG=relaylab-cluster-$PORT_BASE
+}
+app_http_port() { echo $((PORT_BASE + $1)); }
+app_ws_port() { echo $((PORT_BASE + 3 + $1)); }
+relay_ws_port() { if [ "$1" -eq 1 ]; then echo $((PORT_BASE + 7)); else echo $((PORT_BASE + 9 + 2 * $1)); fi; }
+relay_http_port() { if [ "$1" -eq 1 ]; then echo $((PORT_BASE + 8)); else echo $((PORT_BASE + 10 + 2 * $1)); fi; }
+mongo_port() { echo $((MONGO_PORT + $1 - 1)); } # member N (1-based)
+
+# relay_count TOPOLOGY: relays the topology runs.
+relay_count() {
+  case $1 in
+    relay) echo 1 ;;
+    relay-ha | relay-watch) echo 3 ;;
+    *) echo 0 ;;
+  esac
+}
+
+need_state() {
+  [ -f "$DIR/state" ] || die "no cluster in $DIR (run: lab up TOPOLOGY)"
+}
+
+state_get() {
+  [ -f "$DIR/state" ] || return 0
+  sed -n "s/^$1=//p" "$DIR/state" | tail -n 1
+}
+
+# ---------------------------------------------------------------- processes
+
+pidfile() { echo "$DIR/pids/$1.pid"; }
+
+# alive PID: the process exists and is not a zombie.
+alive() {
+  local st
+  [ -n "$1" ] && [ -r "/proc/$1/stat" ] || return 1
+  st=$(sed -E 's/^[0-9]+ \(.*\) (.).*/\1/' "/proc/$1/stat" 2>/dev/null) || return 1
+  [ "$st" != Z ]
+}
+
+# proc_state PID: running or paused.
+proc_state() {
+  local st
+  st=$(sed -E 's/^[0-9]+ \(.*\) (.).*/\1/' "/proc/$1/stat" 2>/dev/null || echo '?')
+  case $st in
+    T | t) echo paused ;;
+    *) echo running ;;
+  esac
+}
+
+# pid_of NAME: the recorded pid of NAME if that process still runs, else nothing.
+pid_of() {
+  local f pid
+  f=$(pidfile "$1")
+  [ -s "$f" ] || return 0
+  pid=$(cat "$f")
+  if alive "$pid"; then echo "$pid"; fi
+}
+
+# start_proc NAME CMD...: runs CMD in its own session, log appended to logs/NAME.log; the
+# command line is kept (NUL-separated) so a fault can start the same process again.
+start_proc() {
+  local name=$1
+  shift
+  mkdir -p "$DIR/pids" "$DIR/logs" "$DIR/cmds"
+  printf '%s\0' "$@" >"$DIR/cmds/$name"
+  echo "--- $(date '+%F %T') start: $*" >>"$DIR/logs/$name.log"
+  setsid "$@" >>"$DIR/logs/$name.log" 2>&1 </dev/null &
+  echo $! >"$(pidfile "$name")"
+}
+
+restart_proc() {
+  local name=$1 cmd=()
+  [ -s "$DIR/cmds/$name" ] || die "no recorded command for $name (was the cluster started?)"
+  mapfile -d '' -t cmd <"$DIR/cmds/$name"
+  start_proc "$name" "${cmd[@]}"
+}
+
+# wait_gone PID SECONDS: bounded wait for a process that is not our child to end.
+wait_gone() {
+  local pid=$1 i
+  for ((i = 0; i < $2 * 20; i++)); do
+    alive "$pid" || return 0
+    sleep 0.05
+  done
+  return 1
+}
+
+# stop_proc NAME [SECONDS]: SIGCONT (a paused process cannot act on SIGTERM), SIGTERM,
+# a bounded wait, then SIGKILL.
+stop_proc() {
+  local name=$1 t=${2:-10} pid
+  pid=$(pid_of "$name")
+  if [ -n "$pid" ]; then
+    kill -CONT "$pid" 2>/dev/null || true
+    kill -TERM "$pid" 2>/dev/null || true
+    if ! wait_gone "$pid" "$t"; then
+      echo "local-cluster: $name (pid $pid) did not stop in ${t}s; killing" >&2
+      kill -KILL "$pid" 2>/dev/null || true
+      wait_gone "$pid" 5 || echo "local-cluster: $name (pid $pid) survived SIGKILL" >&2
+    fi
+  fi
+  rm -f "$(pidfile "$name")"
+}
+
+log_tail() {
+  local f=$DIR/logs/$1.log
+  [ -f "$f" ] || return 0
+  echo "---- last lines of $f:" >&2
+  tail -n 15 "$f" | sed 's/^/    /' >&2
+}
+
+# wait_ready NAME URL: bounded wait for URL to answer 2xx while NAME runs.
+wait_ready() {
+  local name=$1 url=$2 i pid
+  for ((i = 0; i < WAIT_S * 10; i++)); do
+    if curl -fsS -o /dev/null --max-time 1 "$url" 2>/dev/null; then return 0; fi
+    pid=$(pid_of "$name")
+    if [ -z "$pid" ]; then
+      echo "local-cluster: $name exited before it was ready ($url)" >&2
+      log_tail "$name"
+      return 1
+    fi
+    sleep 0.1
+  done
+  echo "local-cluster: $name did not become ready within ${WAIT_S}s: $url" >&2
+  log_tail "$name"
+  return 1
+}
+
+# wait_listen NAME PORT: bounded wait until something listens on 127.0.0.1:PORT.
+wait_listen() {
+  local name=$1 port=$2 i
+  for ((i = 0; i < WAIT_S * 10; i++)); do
+    if ss -Htln "sport = :$port" 2>/dev/null | grep -q .; then return 0; fi
+    [ -n "$(pid_of "$name")" ] || { echo "local-cluster: $name exited before listening on $port" >&2; log_tail "$name"; return 1; }
+    sleep 0.1
+  done
+  echo "local-cluster: $name is not listening on port $port after ${WAIT_S}s" >&2
+  log_tail "$name"
+  return 1
+}
+
+# ---------------------------------------------------------------- the members
+
+# The apps' and relays' start commands live in up (apps) and relay.sh (relays); what a
+# fault needs to bring one back is the recorded command line (restart_proc).
+
+wait_app() {
+  local i=$1
+  wait_ready "app-$i" "http://127.0.0.1:$(app_http_port "$i")/readyz" || return 1
+  if [ "$(relay_count "$(state_get topology)")" -eq 0 ]; then
+    wait_listen "app-$i" "$(app_ws_port "$i")" || return 1
+  fi
+}
+
+wait_relay() {
+  wait_ready "relay-$1" "http://127.0.0.1:$(relay_http_port "$1")/readyz"
+}
+
+mongo_mode() { cat "$DIR/mongo/mongo.mode" 2>/dev/null || true; }
+
+mongo_down() {
+  if [ -s "$DIR/mongo/mongo.pid" ]; then
+    "$HERE/mongo-down" --dir "$DIR/mongo" >/dev/null || true
+  fi
+}
+
+nginx_cmd() { "$NGINX" -e "$DIR/logs/nginx-error.log" -p "$DIR/nginx" -c "$DIR/nginx/nginx.conf" "$@"; }
+
+# ---------------------------------------------------------------- partitions
+
+# iptables DROP of a port on the loopback interface, both directions, tagged with a comment
+# naming this cluster; each rule is recorded in DIR/partitions ("WHO PORT sport|dport") so
+# heal and down remove exactly the rules they added.
+iptables_rule() { # -I|-D PORT sport|dport
+  iptables -w 5 "$1" INPUT -i lo -p tcp "--$3" "$2" -m comment --comment "$TAG" -j DROP
+}
+
+# can_partition WHAT: exits 3 (skipped) with the reason when iptables cannot be used here.
+can_partition() {
+  if [ "$(id -u)" -ne 0 ]; then
+    echo "local-cluster: $1 skipped: needs root for iptables" >&2
+    exit "$LAB_SKIP"
+  fi
+  command -v iptables >/dev/null 2>&1 || { echo "local-cluster: $1 skipped: iptables not installed" >&2; exit "$LAB_SKIP"; }
+  if ! iptables -w 5 -S INPUT >/dev/null 2>&1; then
+    echo "local-cluster: $1 skipped: iptables does not work here ($(iptables -w 5 -S INPUT 2>&1 | head -n 1))" >&2
+    exit "$LAB_SKIP"
+  fi
+}
+
+# partition WHO PORT...: cut the ports off (recorded under WHO, e.g. app-2 or mongo-1).
+partition() {
+  local who=$1 port dir
+  shift
+  for port in "$@"; do
+    for dir in dport sport; do
+      iptables_rule -I "$port" "$dir" || die "iptables refused a rule for port $port"
+      echo "$who $port $dir" >>"$DIR/partitions"
+    done
+  done
+}
+
+# heal WHO: remove WHO's rules ("" = every rule of this cluster).
+heal() {
+  local want=${1:-} name port dir keep=()
+  [ -s "$DIR/partitions" ] || return 0
+  while read -r name port dir; do
+    if [ -z "$want" ] || [ "$name" = "$want" ]; then
+      iptables_rule -D "$port" "$dir" 2>/dev/null || true
+    else
+      keep+=("$name $port $dir")
+    fi
+  done <"$DIR/partitions"
+  if [ "${#keep[@]}" -gt 0 ]; then printf '%s\n' "${keep[@]}" >"$DIR/partitions"; else rm -f "$DIR/partitions"; fi
+}
+
+# ---------------------------------------------------------------- teardown
+
+down_all() {
+  local name
+  stop_proc nginx 5
+  for name in "${PROC_NAMES[@]}"; do
+    [[ $name == relay-* ]] && stop_proc "$name" 10
+  done
+  for name in "${PROC_NAMES[@]}"; do
+    [[ $name == app-* ]] && stop_proc "$name" 10
+  done
+  mongo_down
+  heal ""
+}

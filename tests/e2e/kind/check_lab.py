@@ -1,0 +1,356 @@
+#!/usr/bin/env python3
+"""Static checks of the lab's kind side beyond the rendered manifests (issue 12's points).
+
+Usage: check_lab.py --root REPO
+
+Prints one "PASS: name" / "FAIL: name: why" line per check and exits 0 (a crash of the
+checker itself is printed as a FAIL line and exits 1). What it checks, each point a defect
+found on a real cluster before:
+  - ingress-nginx gets a short worker-shutdown-timeout (reload-ingress must drop websockets
+    within a short run), and kind-cluster/create applies it; the local nginx uses the same
+  - images are built without provenance and loaded from an archive (Docker 29's containerd
+    image store breaks `kind load docker-image`), nowhere `kind load docker-image`
+  - the MongoDB step-down uses force and checks the answer, on both clusters
+  - the single relay's restart-relay stops, waits SECS, starts (no rolling restart)
+  - partitions spare loopback and the node's address (kubelet probes) and are entered
+    through the pod sandbox, so heal works after a container restart
+  - the loadgen Indexed Job template (shards in the cluster)
+  - the laptop scripts avoid what macOS's bash 3.2 and BSD tools lack
+  - the GitHub workflow builds the images once and shares them, and every scenario group
+    runs scenario files that assert something, covering every file of chaos/scenarios/
+  - both clusters offer the faults of lab/catalog.sh; docs/kind.md names what a laptop needs
+"""
+
+import argparse
+import os
+import re
+import sys
+import traceback
+
+import yaml
+
+
+class Checks:
+    def report(self, name, problems):
+        if problems:
+            shown = "; ".join(problems[:6])
+            more = f" (+{len(problems) - 6} more)" if len(problems) > 6 else ""
+            print(f"FAIL: {name}: {shown}{more}")
+        else:
+            print(f"PASS: {name}")
+        sys.stdout.flush()
+
+
+def read(root, rel):
+    with open(os.path.join(root, rel), encoding="utf-8") as f:
+        return f.read()
+
+
+def seconds(v):
+    m = re.fullmatch(r"(\d+)(ms|s|m)?", str(v).strip())
+    if not m:
+        return None
+    n = int(m.group(1))
+    return {None: n, "s": n, "ms": n / 1000, "m": n * 60}[m.group(2)]
+
+
+def function_body(text, name):
+    """The text of a bash function `name() {` up to its closing brace at column 0."""
+    m = re.search(rf"^{re.escape(name)}\(\) {{[^\n]*\n(.*?)^}}", text, re.S | re.M)
+    return m.group(1) if m else ""
+
+
+def check_shutdown_timeout(c, root):
+    problems = []
+    cfg = yaml.safe_load(read(root, "kind-cluster/ingress-nginx/controller-config.yaml")) or {}
+    value = (cfg.get("data") or {}).get("worker-shutdown-timeout")
+    secs = seconds(value) if value is not None else None
+    if secs is None:
+        problems.append("controller-config.yaml sets no worker-shutdown-timeout")
+    elif secs > 5:
+        problems.append(f"worker-shutdown-timeout {value} is not short (a run lasts seconds)")
+    create = read(root, "kind-cluster/create")
+    if not re.search(r"patch configmap ingress-nginx-controller[^\n]*\\?\n?[^\n]*controller-config\.yaml", create):
+        problems.append("kind-cluster/create does not patch the controller ConfigMap with controller-config.yaml")
+    tmpl = read(root, "local-cluster/nginx.conf.tmpl")
+    m = re.search(r"^worker_shutdown_timeout\s+(\S+);", tmpl, re.M)
+    if not m or seconds(m.group(1)) != secs:
+        problems.append("the local nginx's worker_shutdown_timeout differs from ingress-nginx's")
+    c.report("ingress: short worker-shutdown-timeout on kind (applied by create) and local alike", problems)
+
+
+def check_image_loading(c, root):
+    problems = []
+    li = read(root, "kind-cluster/load-images")
+    code = "\n".join(ln for ln in li.splitlines() if not ln.lstrip().startswith("#"))
+    if "--provenance=false" not in code:
+        problems.append("load-images does not build with --provenance=false")
+    if not re.search(r"docker save\b", code):
+        problems.append("load-images does not save an image archive")
+    if not re.search(r"kind load image-archive\b", code):
+        problems.append("load-images does not load with kind load image-archive")
+    for d in ("kind-cluster", ".github", "scripts", "chaos", "lab"):
+        for dirpath, _, files in os.walk(os.path.join(root, d)):
+            for f in files:
+                p = os.path.join(dirpath, f)
+                try:
+                    text = open(p, encoding="utf-8").read()
+                except (UnicodeDecodeError, OSError):
+                    continue
+                for ln in text.splitlines():
+                    if "kind load docker-image" in ln and not ln.lstrip().startswith("#"):
+                        problems.append(f"{os.path.relpath(p, root)} uses kind load docker-image")
+    c.report("images: built without provenance, loaded from an archive (containerd image store)", problems)
+
+
+def check_stepdown(c, root):
+    problems = []
+    kf = read(root, "kind-cluster/fault")
+    body = function_body(kf, "stepdown_mongo")
+    if not re.search(r"replSetStepDown:\s*\$secs", body) or "force: true" not in body:
+        problems.append("kind: the step-down is not replSetStepDown with force: true")
+    if '"ok":1' not in body or "die" not in body:
+        problems.append("kind: the step-down's answer is not checked")
+    if "|| true" in body.split("replSetStepDown")[1].split("\n")[0]:
+        problems.append("kind: the step-down's error is discarded")
+    lf = read(root, "local-cluster/fault")
+    lbody = function_body(lf, "stepdown_mongo")
+    if "force=1" not in lbody or "die" not in lbody:
+        problems.append("local: the step-down of a real mongod lacks force or an error check")
+    c.report("stepdown-mongo: force, and a refused step-down is a failure, on both clusters", problems)
+
+
+def check_restart_relay(c, root):
+    problems = []
+    body = function_body(read(root, "kind-cluster/fault"), "restart_relay")
+    if "rollout restart" in body:
+        problems.append("restart-relay uses rollout restart (the new pod starts before the old one stops)")
+    down = re.search(r"scale deployment relay --replicas=\$\(\(replicas - 1\)\)", body)
+    wait = re.search(r"wait --for=delete", body)
+    sleep = re.search(r'sleep "\$secs"', body)
+    up = re.search(r'scale deployment relay --replicas="\$replicas"', body)
+    if not (down and wait and sleep and up and down.start() < wait.start() < sleep.start() < up.start()):
+        problems.append("restart-relay does not scale down, wait for the pod to go, sleep SECS, scale up")
+    if "pod-deletion-cost" not in body:
+        problems.append("restart-relay does not choose relay N (pod-deletion-cost)")
+    c.report("restart-relay N [SECS] on kind: stop, SECS down, start (relay N by deletion cost)", problems)
+
+
+def check_partition(c, root):
+    problems = []
+    kf = read(root, "kind-cluster/fault")
+    part = function_body(kf, "partition_pod")
+    for rule, why in ((r"-A RELAYLAB-IN -i lo -j RETURN", "loopback in"),
+                      (r'-A RELAYLAB-IN -s "\$host" -j RETURN', "the node (kubelet probes) in"),
+                      (r"-A RELAYLAB-OUT -o lo -j RETURN", "loopback out"),
+                      (r'-A RELAYLAB-OUT -d "\$host" -j RETURN', "the node out")):
+        if not re.search(rule, part):
+            problems.append(f"partition does not spare {why}")
+    if "sandbox_pid" not in function_body(kf, "netns"):
+        problems.append("partition/heal do not enter the pod sandbox's namespace")
+    heal = function_body(kf, "heal_pod")
+    if "-X" not in heal or "die" not in heal:
+        problems.append("heal does not remove the chains and check nothing is left")
+    lib = read(root, "kind-cluster/lib.sh")
+    if "crictl inspectp" not in function_body(lib, "sandbox_pid"):
+        problems.append("sandbox_pid does not read the pod sandbox's pid")
+    c.report("partitions on kind: probes pass, healed through the pod sandbox", problems)
+
+
+def check_loadgen_job(c, root):
+    problems = []
+    job = yaml.safe_load(read(root, "kind-cluster/loadgen/job.yaml"))
+    spec = job.get("spec") or {}
+    if job.get("kind") != "Job":
+        problems.append("not a Job")
+    if spec.get("completionMode") != "Indexed":
+        problems.append("completionMode is not Indexed")
+    if spec.get("completions") != spec.get("parallelism"):
+        problems.append("completions != parallelism (the shards must run at once)")
+    if spec.get("backoffLimit") != 0:
+        problems.append("backoffLimit is not 0 (a retried shard would be another run)")
+    if not spec.get("activeDeadlineSeconds"):
+        problems.append("no activeDeadlineSeconds")
+    ps = (spec.get("template") or {}).get("spec") or {}
+    if ps.get("restartPolicy") != "Never":
+        problems.append("restartPolicy is not Never")
+    if not (ps.get("securityContext") or {}).get("runAsNonRoot"):
+        problems.append("not runAsNonRoot")
+    cts = ps.get("containers") or []
+    if len(cts) != 1 or cts[0].get("image") != "relaylab/loadgen:dev" or cts[0].get("imagePullPolicy") != "IfNotPresent":
+        problems.append("not one relaylab/loadgen:dev container with imagePullPolicy IfNotPresent")
+    vols = {v.get("name"): v for v in ps.get("volumes") or []}
+    mounts = {m.get("name"): m.get("mountPath") for ct in cts for m in ct.get("volumeMounts") or []}
+    out = [n for n, v in vols.items() if (v.get("hostPath") or {}).get("path") == "/relaylab-out"]
+    if not out or mounts.get(out[0]) != "/relaylab-out":
+        problems.append("no hostPath /relaylab-out mounted at /relaylab-out")
+    lj = read(root, "kind-cluster/loadgen-job")
+    lib = read(root, "kind-cluster/lib.sh")
+    if "NODE_OUT=/relaylab-out" not in lib:
+        problems.append("lib.sh's NODE_OUT is not the Job's /relaylab-out")
+    for needed in ('--shard "$idx/$shards"', "--start-gate", "$(JOB_COMPLETION_INDEX)", "chmod 0777",
+                   "docker cp", "kind-cluster/loadgen/job.yaml"[len("kind-cluster/"):]):
+        if needed not in lj:
+            problems.append(f"loadgen-job lacks {needed}")
+    c.report("loadgen in the cluster: an Indexed Job of shards, histories on the nodes, a start gate", problems)
+
+
+# What bash 3.2 (macOS) or BSD userland lack, in scripts that run on a laptop.
+BASH32 = [
+    (r"\bmapfile\b|\breadarray\b", "mapfile/readarray (bash 4)"),
+    (r"\b(declare|local|typeset)\s+-[a-zA-Z]*A", "associative arrays (bash 4)"),
+    (r"\b(declare|local)\s+-[a-zA-Z]*n\b", "namerefs (bash 4.3)"),
+    (r"\$\{[A-Za-z_][A-Za-z0-9_]*(,,|\^\^|,|\^)\}", "case conversion (bash 4)"),
+    (r"\bwait\s+-n\b", "wait -n (bash 4.3)"),
+    (r"\|&|&>>", "|& or &>> (bash 4)"),
+    (r"\bcoproc\b", "coproc (bash 4)"),
+    (r"(^|[;&|(]\s*|\s)timeout\s+[0-9]", "GNU timeout (not on macOS; use lab_bounded)"),
+    (r"tail\s+--pid", "tail --pid (GNU)"),
+    (r"date\s+\+%s\.%N|%N\b", "date +%N (GNU; use lab_now)"),
+    (r"\bsed\s+-i\b", "sed -i (differs on BSD)"),
+    (r"\breadlink\s+-f\b", "readlink -f (GNU)"),
+    (r"\bgrep\s+-[a-zA-Z]*P", "grep -P (GNU)"),
+]
+# An array expansion that fails under `set -u` on bash < 4.4 when the array is empty.
+UNGUARDED = re.compile(r'(?<!\+)"\$\{([A-Za-z_][A-Za-z0-9_]*)\[@\]\}"')
+
+
+def laptop_scripts(root):
+    out = ["lab/lab", "lab/catalog.sh", "lab/portable.sh", "chaos/run", "chaos/report", "scripts/demo"]
+    kd = os.path.join(root, "kind-cluster")
+    for f in sorted(os.listdir(kd)):
+        p = os.path.join(kd, f)
+        if os.path.isfile(p) and (os.access(p, os.X_OK) or f.endswith(".sh")):
+            out.append(f"kind-cluster/{f}")
+    return out
+
+
+def check_bash32(c, root):
+    problems = []
+    for rel in laptop_scripts(root):
+        for n, ln in enumerate(read(root, rel).splitlines(), 1):
+            # A line may say why a construct is safe there: "# bash32-ok: <why>".
+            code = ln.split(" #")[0] if not ln.lstrip().startswith("#") else ""
+            if not code.strip() or "bash32-ok" in ln:
+                continue
+            for pat, why in BASH32:
+                if re.search(pat, code):
+                    problems.append(f"{rel}:{n}: {why}")
+            for m in UNGUARDED.finditer(code):
+                problems.append(f'{rel}:{n}: "${{{m.group(1)}[@]}}" fails on bash 3.2 when empty; '
+                                f'write ${{{m.group(1)}[@]+"${{{m.group(1)}[@]}}"}}')
+    c.report(f"laptop scripts ({len(laptop_scripts(root))}) run on bash 3.2 and BSD tools", problems)
+
+
+def scenario_file(root, name):
+    for p in (name, f"chaos/scenarios/{name}.scn"):
+        if os.path.isfile(os.path.join(root, p)):
+            return p
+    return None
+
+
+def check_workflow(c, root):
+    problems = []
+    wf = yaml.safe_load(read(root, ".github/workflows/kind-e2e.yml"))
+    jobs = wf.get("jobs") or {}
+    builders = []
+    for name, job in jobs.items():
+        for st in job.get("steps") or []:
+            run = st.get("run") or ""
+            if re.search(r"load-images --save", run):
+                builders.append(name)
+            if re.search(r"docker build\b", run) or re.search(r"load-images(?!\s+--(save|archive))\b", run):
+                problems.append(f"job {name} builds images itself")
+    if len(builders) != 1:
+        problems.append(f"{len(builders)} jobs build the image archive, want exactly 1")
+    else:
+        b = builders[0]
+        if not any("upload-artifact" in (st.get("uses") or "") for st in jobs[b].get("steps") or []):
+            problems.append(f"job {b} does not upload the archive")
+    e2e = jobs.get("e2e") or {}
+    needs = e2e.get("needs")
+    needs = needs if isinstance(needs, list) else [needs]
+    if builders and builders[0] not in needs:
+        problems.append("e2e does not need the image job")
+    steps = e2e.get("steps") or []
+    if not any("download-artifact" in (st.get("uses") or "") for st in steps):
+        problems.append("e2e does not download the image archive")
+    if not any("load-images --archive" in (st.get("run") or "") for st in steps):
+        problems.append("e2e does not load the archive")
+    c.report("workflow: the images are built once and shared", problems)
+
+    problems = []
+    groups = ((e2e.get("strategy") or {}).get("matrix") or {}).get("include") or []
+    if not groups:
+        problems.append("no scenario groups")
+    if not any("${{ matrix.scenarios }}" in (st.get("run") or "") and "--cluster kind" in (st.get("run") or "")
+               for st in steps):
+        problems.append("no step runs the group's scenarios with --cluster kind")
+    covered = set()
+    for g in groups:
+        names = (g.get("scenarios") or "").split()
+        if not names:
+            problems.append(f"group {g.get('group')} runs nothing")
+        for n in names:
+            p = scenario_file(root, n)
+            if p is None:
+                problems.append(f"group {g.get('group')}: no scenario {n}")
+                continue
+            if not re.search(r"^expect\s", read(root, p), re.M):
+                problems.append(f"group {g.get('group')}: {n} asserts nothing")
+            covered.add(os.path.basename(p))
+    every = {f for f in os.listdir(os.path.join(root, "chaos/scenarios")) if f.endswith(".scn")}
+    if every - covered:
+        problems.append(f"scenarios run by no group: {sorted(every - covered)}")
+    c.report("workflow: every group runs scenarios with expectations, together all of chaos/scenarios", problems)
+
+
+def check_faults_both(c, root):
+    problems = []
+    cat = read(root, "lab/catalog.sh")
+    block = re.search(r'LAB_FAULTS="(.*?)"\n', cat, re.S).group(1)
+    names = [ln.split("|")[0] for ln in block.splitlines() if ln.strip()]
+    kf = read(root, "kind-cluster/fault")
+    lf = read(root, "local-cluster/fault")
+    for n in names:
+        for where, text in (("kind-cluster/fault", kf), ("local-cluster/fault", lf)):
+            if not re.search(rf"^\s+{re.escape(n)}\)", text, re.M):
+                problems.append(f"{where} has no case for {n}")
+    c.report(f"faults: both clusters implement all {len(names)} faults of lab/catalog.sh", problems)
+
+
+def check_docs(c, root):
+    problems = []
+    doc = read(root, "docs/kind.md").lower()
+    for tool in ("docker", "kind", "kubectl", "bash", "jq"):
+        if not re.search(rf"\b{tool}\b", doc):
+            problems.append(f"docs/kind.md does not name {tool}")
+    if "what a laptop needs" not in doc:
+        problems.append("docs/kind.md has no 'What a laptop needs' section")
+    for cmd in ("make kind-demo", "lab --cluster kind up", "chaos/run --cluster kind"):
+        if cmd not in doc:
+            problems.append(f"docs/kind.md does not show {cmd}")
+    c.report("docs/kind.md: what a laptop needs and the commands", problems)
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--root", required=True)
+    root = ap.parse_args().root
+    c = Checks()
+    for check in (check_shutdown_timeout, check_image_loading, check_stepdown, check_restart_relay,
+                  check_partition, check_loadgen_job, check_bash32, check_workflow, check_faults_both,
+                  check_docs):
+        try:
+            check(c, root)
+        except (OSError, KeyError, AttributeError, yaml.YAMLError, IndexError) as e:
+            c.report(check.__name__, [f"could not check: {e!r}"])
+    return 0
+
+
+if __name__ == "__main__":
+    try:
+        sys.exit(main())
+    except Exception:  # a checker bug must show up as a failure, not as silence
+        print("FAIL: check_lab.py crashed: " + traceback.format_exc().replace("\n", " | "))
+        sys.exit(1)

@@ -1,0 +1,93 @@
+// Channels as Socket.IO rooms, with the unmodified socket.io-client and its default options
+// (long-polling, then the upgrade): a socket joins rooms with its auth payload and later
+// with subscribe/unsubscribe events (acknowledged), and receives exactly the events of its
+// rooms plus the broadcast ones; refusals (a bad name, the per-client limit) are told.
+//   node sio_rooms.js WS_PORT HTTP_PORT MAX_CHANNELS
+'use strict';
+const http = require('http');
+const { io } = require('socket.io-client');
+
+const [wsPort, httpPort, maxCh] = process.argv.slice(2).map(Number);
+let failures = 0;
+function check(ok, name, why) {
+  console.log(ok ? `PASS: ${name}` : `FAIL: ${name}: ${why}`);
+  if (!ok) failures++;
+}
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+async function until(cond, ms) {
+  const end = Date.now() + ms;
+  while (Date.now() < end) { if (cond()) return true; await sleep(20); }
+  return cond();
+}
+let n = 0;
+function emit(channel) {
+  const body = JSON.stringify({ event: 'new_product', payload: { n: ++n, ch: channel || '' },
+    ...(channel ? { channel } : {}) });
+  return new Promise((resolve) => {
+    const req = http.request({ host: '127.0.0.1', port: httpPort, path: '/emit', method: 'POST',
+      headers: { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body) } },
+    (res) => { res.resume(); res.on('end', () => resolve(res.statusCode)); });
+    req.on('error', () => resolve(0));
+    req.end(body);
+  });
+}
+function sock(auth) {
+  const st = { got: [], subscribed: [], connected: false };
+  st.s = io(`http://127.0.0.1:${wsPort}`, { auth });
+  st.s.on('connect', () => { st.connected = true; });
+  st.s.on('new_product', (data) => st.got.push(data));
+  st.s.on('_subscribed', (d) => st.subscribed.push(d));
+  return st;
+}
+const chans = (st) => st.got.map((d) => d.ch);
+
+(async () => {
+  const a = sock({ channels: ['store-1'] });
+  const b = sock({ channels: ['store-2'] });
+  const c = sock({});
+  const bad = sock({ channels: ['no spaces allowed', 'store-3'] });
+  const many = sock({ channels: Array.from({ length: maxCh + 3 }, (_, i) => `c${i}`) });
+  const all = [a, b, c, bad, many];
+  check(await until(() => all.every((s) => s.connected), 10000), 'rooms_connected',
+    all.map((s) => s.connected).join(','));
+  await until(() => a.s.io.engine.transport.name === 'websocket', 3000);
+  check(bad.subscribed.length === 1 && bad.subscribed[0].refused.length === 1 &&
+        bad.subscribed[0].refused[0].reason === 'invalid' &&
+        bad.subscribed[0].channels.join() === 'store-3', 'rooms_invalid_name_refused',
+  JSON.stringify(bad.subscribed));
+  const m = many.subscribed[0] || { channels: [], refused: [] };
+  check(m.channels.length === maxCh && m.refused.length === 3 &&
+        m.refused.every((r) => r.reason === 'limit'), 'rooms_limit_refused',
+  `joined ${m.channels.length}, refused ${JSON.stringify(m.refused)}`);
+
+  for (const ch of ['store-1', 'store-2', '', 'store-3', 'store-1']) await emit(ch);
+  await until(() => a.got.length >= 3 && b.got.length >= 2 && c.got.length >= 1, 5000);
+  await sleep(300);
+  check(chans(a).join() === 'store-1,,store-1', 'rooms_auth_join_exact', chans(a).join());
+  check(chans(b).join() === 'store-2,', 'rooms_other_room_exact', chans(b).join());
+  check(chans(c).join() === '', 'rooms_none_broadcast_only', JSON.stringify(chans(c)));
+  check(chans(bad).join() === ',store-3', 'rooms_partial_join_exact', chans(bad).join());
+
+  // Join a room later, with an acknowledgement.
+  const ack = await b.s.timeout(3000).emitWithAck('subscribe', ['store-1']).catch((e) => ({ err: String(e) }));
+  check(ack && ack.ok === true && ack.channels.includes('store-1') && ack.channels.includes('store-2'),
+    'rooms_subscribe_acknowledged', JSON.stringify(ack));
+  const nack = await b.s.timeout(3000).emitWithAck('subscribe', 'bad room').catch((e) => ({ err: String(e) }));
+  check(nack && nack.ok === false && nack.refused[0].reason === 'invalid', 'rooms_bad_subscribe_refused',
+    JSON.stringify(nack));
+  b.got.length = 0;
+  await emit('store-1');
+  await until(() => b.got.length >= 1, 3000);
+  check(chans(b).join() === 'store-1', 'rooms_later_join_delivers', chans(b).join());
+  const left = await b.s.timeout(3000).emitWithAck('unsubscribe', ['store-1']).catch((e) => ({ err: String(e) }));
+  check(left && left.channels.join() === 'store-2', 'rooms_unsubscribe_acknowledged', JSON.stringify(left));
+  b.got.length = 0;
+  await emit('store-1');
+  await emit('store-2');
+  await until(() => b.got.length >= 1, 3000);
+  await sleep(300);
+  check(chans(b).join() === 'store-2', 'rooms_left_room_silent', chans(b).join());
+
+  for (const s of all) s.s.close();
+  process.exit(failures ? 1 : 0);
+})().catch((e) => { console.log(`FAIL: rooms_driver: ${e.stack}`); process.exit(1); });
