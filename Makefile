@@ -23,7 +23,7 @@ OPT := -O2
 LDSAN :=
 endif
 
-PKG_CORE := libwebsockets libmicrohttpd jansson
+PKG_CORE := libwebsockets libmicrohttpd jansson libjwt libcrypto
 CFLAGS_PKG := $(shell pkg-config --cflags $(PKG_CORE) libmongoc-1.0 libcurl check 2>/dev/null)
 CFLAGS := -std=c11 -Wall -Wextra -Werror -g $(OPT) -D_GNU_SOURCE -Icommon $(CFLAGS_PKG) $(EXTRA_CFLAGS)
 LDFLAGS := $(LDSAN) $(EXTRA_LDFLAGS)
@@ -47,7 +47,7 @@ COMMON_SRC := $(wildcard common/*.c)
 COMMON_OBJ := $(COMMON_SRC:%.c=$(BUILD)/%.o)
 COMMON_LIB := $(BUILD)/libcommon.a
 
-.PHONY: all deps test unit e2e bench demo fuzz clean format lint kind-demo kind-down
+.PHONY: all deps test unit e2e bench demo fuzz soak clean format lint kind-demo kind-down
 TOOLS := wsprint
 all: $(foreach p,$(PROGRAMS),$(if $(wildcard $(p)/main.c),$(BIN)/$(p))) $(TOOLS:%=$(BIN)/%)
 
@@ -124,9 +124,15 @@ $(BUILD)/bench/%: $(BUILD)/bench/%.o $(BENCH_CLIENT_OBJ) $(COMMON_LIB)
 $(BUILD)/bench/mongosim_bench: $(BUILD)/bench/mongosim_bench.o $(COMMON_LIB)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS_MONGO) $(LIBS_CORE)
 
+# The soak client: tests/soak/*.c, one program (built by make test too, so it cannot rot).
+SOAK_SRC := $(wildcard tests/soak/*.c)
+SOAK_BIN := $(BUILD)/tests/soak/soakclient
+$(SOAK_BIN): $(SOAK_SRC:%.c=$(BUILD)/%.o) $(COMMON_LIB)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS_CORE) $(LIBS_CURL)
+
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
 
-test: all $(UNIT_BIN) $(E2E_C_BIN)
+test: all $(UNIT_BIN) $(E2E_C_BIN) $(SOAK_BIN)
 	@BUILD=$(BUILD) BIN=$(BIN) SANITIZE="$(SANITIZE)" tests/run
 
 unit: all $(UNIT_BIN)
@@ -137,6 +143,12 @@ e2e: all $(E2E_C_BIN)
 
 deps:
 	@scripts/deps
+
+# make soak (scripts/soak, not part of make test): the relay with thousands of clients, churn,
+# slow clients and bad input for SOAK_SECONDS (600), failing when RSS, fds or queues keep
+# growing or a resumed client misses an event.
+soak: all $(SOAK_BIN)
+	@BUILD=$(BUILD) BIN=$(BIN) scripts/soak
 
 bench: deps all $(BENCH_BIN)
 	@BUILD=$(BUILD) BIN=$(BIN) bench/run

@@ -8,15 +8,27 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "httpd_linger.h"
 #include "jsonx.h"
 #include "log.h"
+
+/* Lingering bounds. Discarding costs no memory (MSG_TRUNC) and little CPU, so the byte bound
+ * is generous: Node's fetch may write a whole 100 MB body before it reads the answer, and
+ * on loopback that takes well under a second; 10 s and 2 s of silence bound slow senders. */
+#define HTTPD_DRAIN_MAX_DEFAULT ((size_t)1024 * 1024 * 1024)
+#define HTTPD_DRAIN_MS_DEFAULT 10000L
+#define HTTPD_DRAIN_IDLE_MS 2000L
+#define HTTPD_MAX_DRAINING_DEFAULT 64u
 
 struct httpd {
     struct httpd_config cfg;
     struct MHD_Daemon *d;
+    struct httpd_linger *linger;
     int port;
     struct metric *m_class[6]; /* index = status / 100 */
 };
@@ -35,7 +47,6 @@ struct req_state {
     const struct httpd_route *route;
     char *body;
     size_t len, cap;
-    int too_big;
     struct timespec start;
 };
 
@@ -108,11 +119,27 @@ const char *httpd_query(const struct httpd_request *r, const char *name)
     return MHD_lookup_connection_value(r->conn, MHD_GET_ARGUMENT_KIND, name);
 }
 
+static void response_cleanup(struct httpd_response *resp)
+{
+    free(resp->body);
+    resp->body = NULL;
+    for (int i = 0; i < resp->nheaders; i++) {
+        free(resp->headers[i][0]);
+        free(resp->headers[i][1]);
+    }
+    resp->nheaders = 0;
+}
+
+static void count_status(struct httpd *h, int status)
+{
+    if (status >= 100 && status < 600)
+        metric_inc(h->m_class[status / 100]);
+}
+
 static enum MHD_Result send_response(struct httpd *h, struct MHD_Connection *conn,
                                      struct httpd_response *resp)
 {
-    if (resp->status >= 100 && resp->status < 600)
-        metric_inc(h->m_class[resp->status / 100]);
+    count_status(h, resp->status);
     const char *body = resp->body ? resp->body : "";
     struct MHD_Response *r =
         MHD_create_response_from_buffer(resp->len, (void *)body, MHD_RESPMEM_MUST_COPY);
@@ -126,12 +153,71 @@ static enum MHD_Result send_response(struct httpd *h, struct MHD_Connection *con
         ret = MHD_queue_response(conn, (unsigned)resp->status, r);
         MHD_destroy_response(r);
     }
-    free(resp->body);
-    for (int i = 0; i < resp->nheaders; i++) {
-        free(resp->headers[i][0]);
-        free(resp->headers[i][1]);
-    }
+    response_cleanup(resp);
     return ret;
+}
+
+/* 1 when the request announces a body (Content-Length above 0, or any Transfer-Encoding). */
+static int request_has_body(struct MHD_Connection *conn)
+{
+    const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Content-Length");
+    const char *te = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Transfer-Encoding");
+    return te != NULL || (cl != NULL && strtoull(cl, NULL, 10) > 0);
+}
+
+/*
+ * Writes resp straight to the client's socket as a complete HTTP/1.1 answer with
+ * Connection: close. libmicrohttpd 0.9.75 only queues a response before the body or after
+ * all of it, and then closes with the body unread; this is how a refusal in the middle of a
+ * body (or one that must not be followed by an abortive close) reaches the client. Nothing
+ * else is being written on the socket at that point: no response is queued yet.
+ * Returns 0 when all of it was accepted by the kernel.
+ */
+static int write_raw(int fd, const char *method, const struct httpd_response *resp)
+{
+    char head[1024];
+    const char *reason = MHD_get_reason_phrase_for((unsigned)resp->status);
+    int head_only = strcmp(method, "HEAD") == 0;
+    size_t blen = resp->body ? resp->len : 0;
+    int n = snprintf(head, sizeof head,
+                     "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n"
+                     "Connection: close\r\n",
+                     resp->status, reason && *reason ? reason : "Error",
+                     resp->content_type ? resp->content_type : "application/json", blen);
+    for (int i = 0; i < resp->nheaders && n > 0 && (size_t)n < sizeof head; i++)
+        if (resp->headers[i][0] && resp->headers[i][1])
+            n += snprintf(head + n, sizeof head - (size_t)n, "%s: %s\r\n", resp->headers[i][0],
+                          resp->headers[i][1]);
+    if (n < 0 || (size_t)n + 2 >= sizeof head)
+        return -1;
+    memcpy(head + n, "\r\n", 2);
+    n += 2;
+    struct iovec iov[2] = {{head, (size_t)n}, {resp->body, head_only ? 0 : blen}};
+    struct msghdr msg = {.msg_iov = iov, .msg_iovlen = 2};
+    ssize_t w = sendmsg(fd, &msg, MSG_NOSIGNAL | MSG_DONTWAIT);
+    return w == (ssize_t)(iov[0].iov_len + iov[1].iov_len) ? 0 : -1;
+}
+
+/*
+ * Answers a request that is refused while its body has not been read (all of it, or any of
+ * it): the answer is written at once, and the connection is closed lingeringly (see
+ * httpd_linger.h) so that the unread body does not turn the close into a reset that would
+ * destroy the answer. Without a body pending it is an ordinary early response.
+ */
+static enum MHD_Result refuse(struct httpd *h, struct MHD_Connection *conn, const char *method,
+                              struct httpd_response *resp, int body_pending)
+{
+    if (!body_pending)
+        return send_response(h, conn, resp);
+    count_status(h, resp->status);
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+    if (ci != NULL && write_raw(ci->connect_fd, method, resp) == 0 && h->linger != NULL &&
+        httpd_linger_add(h->linger, ci->connect_fd) != 0)
+        LOG_DEBUG("linger_full server=%s status=%d", h->cfg.name ? h->cfg.name : "http",
+                  resp->status);
+    response_cleanup(resp);
+    return MHD_NO; /* libmicrohttpd closes its descriptor; the lingering copy keeps the socket */
 }
 
 static enum MHD_Result reply_error_now(struct httpd *h, struct MHD_Connection *conn, int status,
@@ -142,6 +228,18 @@ static enum MHD_Result reply_error_now(struct httpd *h, struct MHD_Connection *c
     if (allow)
         httpd_add_header(&resp, "Allow", allow);
     return send_response(h, conn, &resp);
+}
+
+/* An error decided from the headers: refused lingeringly when a body follows. */
+static enum MHD_Result refuse_error(struct httpd *h, struct MHD_Connection *conn,
+                                    const char *method, int status, const char *code,
+                                    const char *msg, const char *hname, const char *hvalue)
+{
+    struct httpd_response resp = {0};
+    httpd_reply_error(&resp, status, code, "%s", msg);
+    if (hname)
+        httpd_add_header(&resp, hname, hvalue);
+    return refuse(h, conn, method, &resp, request_has_body(conn));
 }
 
 static int path_matches(const struct httpd_route *r, const char *path)
@@ -164,9 +262,66 @@ static int is_json_type(const char *ct)
 }
 
 /* First call for a request: route it and check what can be checked from the headers. */
+struct framing {
+    int cl_count;
+    int cl_differ;
+    char cl_first[32];
+};
+
+static enum MHD_Result count_lengths(void *cls, enum MHD_ValueKind kind, const char *key,
+                                     const char *value)
+{
+    (void)kind;
+    struct framing *f = cls;
+    if (strcasecmp(key, "Content-Length") == 0) {
+        if (f->cl_count++ == 0)
+            snprintf(f->cl_first, sizeof f->cl_first, "%s", value ? value : "");
+        else if (value == NULL || strcmp(value, f->cl_first) != 0)
+            f->cl_differ = 1;
+    }
+    return MHD_YES;
+}
+
+/*
+ * How the body is framed, checked before anything else (RFC 9112 section 6): libmicrohttpd
+ * 0.9.75 takes the first of two different Content-Length headers, lets Transfer-Encoding win
+ * over Content-Length and keeps the connection, and waits forever on a transfer coding it
+ * does not know. Each of those lets a proxy and this server disagree on where a request
+ * ends (request smuggling), so each is refused, and the connection closed.
+ * Returns 0, or the status with a message.
+ */
+static int framing_error(struct MHD_Connection *conn, char *msg, size_t msglen)
+{
+    struct framing f = {0};
+    MHD_get_connection_values(conn, MHD_HEADER_KIND, count_lengths, &f);
+    const char *te = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Transfer-Encoding");
+    if (f.cl_differ) {
+        snprintf(msg, msglen, "conflicting Content-Length headers");
+        return MHD_HTTP_BAD_REQUEST;
+    }
+    if (te != NULL && f.cl_count > 0) {
+        snprintf(msg, msglen, "both Content-Length and Transfer-Encoding");
+        return MHD_HTTP_BAD_REQUEST;
+    }
+    if (te != NULL && strcasecmp(te, "chunked") != 0) {
+        snprintf(msg, msglen, "Transfer-Encoding '%.40s' is not supported (only chunked)", te);
+        return MHD_HTTP_NOT_IMPLEMENTED;
+    }
+    return 0;
+}
+
 static enum MHD_Result start_request(struct httpd *h, struct MHD_Connection *conn, const char *url,
                                      const char *method, void **con_cls)
 {
+    char fmsg[96];
+    int fst = framing_error(conn, fmsg, sizeof fmsg);
+    if (fst != 0) {
+        struct httpd_response resp = {0};
+        httpd_reply_error(&resp, fst,
+                          fst == MHD_HTTP_NOT_IMPLEMENTED ? "not_implemented" : "bad_request", "%s",
+                          fmsg);
+        return refuse(h, conn, method, &resp, 1); /* the connection must not be reused */
+    }
     const struct httpd_route *route = NULL;
     char allow[128] = "";
     for (size_t i = 0; i < h->cfg.nroutes; i++) {
@@ -189,24 +344,21 @@ static enum MHD_Result start_request(struct httpd *h, struct MHD_Connection *con
         char msg[320];
         snprintf(msg, sizeof msg, "method %.16s not allowed on %.64s; allowed: %s", method, url,
                  allow);
-        return reply_error_now(h, conn, MHD_HTTP_METHOD_NOT_ALLOWED, "method_not_allowed", msg,
-                               allow);
+        return refuse_error(h, conn, method, MHD_HTTP_METHOD_NOT_ALLOWED, "method_not_allowed", msg,
+                            "Allow", allow);
     }
     if (route == NULL) {
         char msg[200];
         snprintf(msg, sizeof msg, "no such endpoint: %.120s", url);
-        return reply_error_now(h, conn, MHD_HTTP_NOT_FOUND, "not_found", msg, NULL);
+        return refuse_error(h, conn, method, MHD_HTTP_NOT_FOUND, "not_found", msg, NULL, NULL);
     }
     if (route->auth && h->cfg.bearer_token) {
         const char *a = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Authorization");
         if (a == NULL || strncasecmp(a, "Bearer ", 7) != 0 ||
-            !httpd_secret_equal(a + 7, h->cfg.bearer_token)) {
-            struct httpd_response resp = {0};
-            httpd_reply_error(&resp, MHD_HTTP_UNAUTHORIZED, "unauthorized",
-                              a ? "bad bearer token" : "missing Authorization: Bearer token");
-            httpd_add_header(&resp, "WWW-Authenticate", "Bearer");
-            return send_response(h, conn, &resp);
-        }
+            !httpd_secret_equal(a + 7, h->cfg.bearer_token))
+            return refuse_error(h, conn, method, MHD_HTTP_UNAUTHORIZED, "unauthorized",
+                                a ? "bad bearer token" : "missing Authorization: Bearer token",
+                                "WWW-Authenticate", "Bearer");
     }
     if (route->json_body) {
         const char *ct = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Content-Type");
@@ -214,8 +366,8 @@ static enum MHD_Result start_request(struct httpd *h, struct MHD_Connection *con
             char msg[200];
             snprintf(msg, sizeof msg, "Content-Type must be application/json, got '%.64s'",
                      ct ? ct : "(none)");
-            return reply_error_now(h, conn, MHD_HTTP_UNSUPPORTED_MEDIA_TYPE,
-                                   "unsupported_media_type", msg, NULL);
+            return refuse_error(h, conn, method, MHD_HTTP_UNSUPPORTED_MEDIA_TYPE,
+                                "unsupported_media_type", msg, NULL, NULL);
         }
     }
     const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Content-Length");
@@ -223,7 +375,7 @@ static enum MHD_Result start_request(struct httpd *h, struct MHD_Connection *con
         char msg[200];
         snprintf(msg, sizeof msg, "body of %.20s bytes exceeds the limit of %zu bytes", cl,
                  h->cfg.max_body);
-        return reply_error_now(h, conn, 413, "body_too_large", msg, NULL);
+        return refuse_error(h, conn, method, 413, "body_too_large", msg, NULL, NULL);
     }
     struct req_state *st = calloc(1, sizeof *st);
     if (st == NULL)
@@ -234,17 +386,26 @@ static enum MHD_Result start_request(struct httpd *h, struct MHD_Connection *con
     return MHD_YES;
 }
 
-static enum MHD_Result take_body(struct httpd *h, struct req_state *st, const char *data,
-                                 size_t *size)
+static enum MHD_Result take_body(struct httpd *h, struct MHD_Connection *conn, const char *method,
+                                 struct req_state *st, const char *data, size_t *size)
 {
     size_t n = *size;
     *size = 0;
     long limit = h->cfg.body_timeout_ms > 0 ? h->cfg.body_timeout_ms : 10000;
-    if (elapsed_ms(&st->start) > 2 * limit)
-        return MHD_NO; /* a drip far past the deadline: drop the connection */
-    if (st->too_big || st->len + n > h->cfg.max_body) {
-        st->too_big = 1;
-        return MHD_YES; /* keep reading (and discarding) to answer 413 at the end */
+    char msg[160];
+    if (elapsed_ms(&st->start) > limit) {
+        snprintf(msg, sizeof msg, "request body took longer than %ld ms to arrive", limit);
+        struct httpd_response resp = {0};
+        httpd_reply_error(&resp, MHD_HTTP_REQUEST_TIMEOUT, "body_timeout", "%s", msg);
+        return refuse(h, conn, method, &resp, 1);
+    }
+    if (st->len + n > h->cfg.max_body) {
+        /* A chunked body (or one without a length) that outgrows the limit: answer now and
+         * discard the rest while lingering, rather than read it all through the server. */
+        snprintf(msg, sizeof msg, "body exceeds the limit of %zu bytes", h->cfg.max_body);
+        struct httpd_response resp = {0};
+        httpd_reply_error(&resp, 413, "body_too_large", "%s", msg);
+        return refuse(h, conn, method, &resp, 1);
     }
     if (st->len + n + 1 > st->cap) {
         size_t cap = st->cap ? st->cap : 1024;
@@ -272,14 +433,9 @@ static enum MHD_Result access_cb(void *cls, struct MHD_Connection *conn, const c
     if (st == NULL)
         return start_request(h, conn, url, method, con_cls);
     if (*upload_data_size > 0)
-        return take_body(h, st, upload_data, upload_data_size);
+        return take_body(h, conn, method, st, upload_data, upload_data_size);
 
     long limit = h->cfg.body_timeout_ms > 0 ? h->cfg.body_timeout_ms : 10000;
-    if (st->too_big) {
-        char msg[160];
-        snprintf(msg, sizeof msg, "body exceeds the limit of %zu bytes", h->cfg.max_body);
-        return reply_error_now(h, conn, 413, "body_too_large", msg, NULL);
-    }
     if (st->len > 0 && elapsed_ms(&st->start) > limit) {
         char msg[160];
         snprintf(msg, sizeof msg, "request body took longer than %ld ms to arrive", limit);
@@ -351,6 +507,20 @@ struct httpd *httpd_new(const struct httpd_config *c, char *err, size_t errlen)
                                         "HTTP responses by status class.");
         }
     }
+    struct httpd_linger_config lc = {
+        .slots = c->max_draining ? c->max_draining : HTTPD_MAX_DRAINING_DEFAULT,
+        .max_bytes = c->drain_max ? c->drain_max : HTTPD_DRAIN_MAX_DEFAULT,
+        .max_ms = c->drain_ms > 0 ? c->drain_ms : HTTPD_DRAIN_MS_DEFAULT,
+        .idle_ms = HTTPD_DRAIN_IDLE_MS,
+        .metrics = c->metrics,
+    };
+    if (lc.idle_ms > lc.max_ms)
+        lc.idle_ms = lc.max_ms;
+    h->linger = httpd_linger_new(&lc, err, errlen);
+    if (h->linger == NULL) {
+        free(h);
+        return NULL;
+    }
     unsigned threads = c->threads ? c->threads : 2;
     unsigned maxc = c->max_connections ? c->max_connections : 1024;
     if (c->thread_per_connection) {
@@ -375,6 +545,7 @@ struct httpd *httpd_new(const struct httpd_config *c, char *err, size_t errlen)
     if (h->d == NULL) {
         snprintf(err, errlen, "cannot listen for HTTP on %s:%d (address in use?)",
                  (c->bind && *c->bind) ? c->bind : "0.0.0.0", c->port);
+        httpd_linger_free(h->linger);
         free(h);
         return NULL;
     }
@@ -398,6 +569,7 @@ void httpd_free(struct httpd *h)
         return;
     if (h->d)
         MHD_stop_daemon(h->d);
+    httpd_linger_free(h->linger);
     free(h);
 }
 

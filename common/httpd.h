@@ -7,6 +7,13 @@
  * exceeds max_body (checked on Content-Length and while reading), 408 when the body took
  * longer than body_timeout_ms to arrive, and JSON error bodies {"error","message"}.
  * Handlers run on libmicrohttpd's threads (a pool of `threads`), so they must be thread-safe.
+ *
+ * Every error reaches the client, also one that is still sending its body (Node's fetch
+ * sends a whole body before it reads; curl without Expect: 100-continue): a request refused
+ * before its body is read (413 on Content-Length or once a chunked body outgrows max_body,
+ * 401, 404, 405, 415, 408 in mid-body) is answered at once and its connection closed
+ * lingeringly, as nginx does: the rest of the body is read and discarded, never buffered,
+ * for at most drain_max bytes and drain_ms, then the socket is closed (httpd_linger.h).
  */
 #ifndef RELAYLAB_HTTPD_H
 #define RELAYLAB_HTTPD_H
@@ -63,7 +70,10 @@ struct httpd_config {
     void *ud;
     const char *name;         /* for logs */
     const char *bearer_token; /* for routes with auth; NULL = open */
-    struct metrics *metrics;  /* optional: http_responses_total{class=...} */
+    struct metrics *metrics;  /* optional: http_responses_total{class=...}, http_linger_* */
+    size_t drain_max;         /* body bytes of a refused request discarded; 0 = 1 GiB */
+    long drain_ms;            /* how long a refused request may keep sending; 0 = 10 s */
+    unsigned max_draining;    /* refused connections draining at once; 0 = 64 */
 };
 
 /* Starts serving. Returns NULL with a message in err (e.g. the port is taken). */

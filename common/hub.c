@@ -172,6 +172,12 @@ static void register_metrics(struct hub *h, struct metrics *m)
                     "Channel joins refused (invalid, forbidden by the token, limit).");
     h->m_fetches = metrics_add(m, METRIC_COUNTER, "ws_replay_fetches_total", NULL,
                                "Replays beyond the memory ring asked of the store.");
+    h->m_lag_max = metrics_add(m, METRIC_GAUGE, "ws_client_lag_max", NULL,
+                               "Events the furthest-behind client has yet to receive.");
+    h->m_lag_sum = metrics_add(m, METRIC_GAUGE, "ws_client_lag_sum", NULL,
+                               "Events all clients together have yet to receive.");
+    h->m_queued = metrics_add(m, METRIC_GAUGE, "ws_queued_frames", NULL,
+                              "Frames held in clients' own queues (control, fetched replay).");
 }
 
 /*

@@ -58,6 +58,7 @@ struct hub_file {
  * channel; else only names[0..n). An unauthenticated hub lets clients join any channel.
  */
 struct hub_grant {
+    long long exp; /* when the token expires (seconds since the epoch); 0 = never */
     int any;
     size_t n;
     char names[HUB_CHANNELS_MAX][ENVELOPE_CHANNEL_MAX + 1];
@@ -65,9 +66,11 @@ struct hub_grant {
 
 /*
  * Client authentication (optional): called on the lws thread with the token a client
- * presented (?token= or the Socket.IO auth "token"; NULL when none). Returns 0 and fills
- * *grant, or -1 with the reason in err (the client is refused with HUB_CLOSE_UNAUTHORIZED
- * or a Socket.IO connect error). Must not block.
+ * presented (?token=, an Authorization: Bearer header, or the Socket.IO auth "token"; NULL
+ * when none). Returns 0 and fills *grant, or -1 with "code: sentence" in err (e.g.
+ * "expired: token expired 75 s ago"): the client is refused with HUB_CLOSE_UNAUTHORIZED, or
+ * a Socket.IO connect error {"message":sentence,"data":{"code":code}}. A client whose
+ * token expires while connected is closed with HUB_CLOSE_UNAUTHORIZED. Must not block.
  */
 typedef int (*hub_auth_fn)(void *ud, const char *token, struct hub_grant *grant, char *err,
                            size_t errlen);

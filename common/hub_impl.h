@@ -44,6 +44,7 @@ struct hub_client {
     int close_code; /* non-zero: close with this code once control frames are out */
     const char *close_reason;
     size_t rx_bytes;   /* bytes of the message being received */
+    char *rx_buf;      /* its pieces so far, when lws hands it over in several (owned) */
     int sio;           /* speaks Socket.IO v4 (Engine.IO v4) framing */
     int64_t rx_at_us;  /* last message or pong from the client (keepalive, hub_ping.c) */
     int pinged;        /* a websocket PING went out since then */
@@ -53,6 +54,7 @@ struct hub_client {
     int has_since;
     int refused; /* authentication failed: close with close_code after the handshake */
     int authed;  /* presented a token the auth callback accepted */
+    long long auth_exp; /* its token's expiry (seconds since the epoch), 0 = none */
     uint64_t since;
     char epoch[ENVELOPE_EPOCH_MAX + 1];
     char peer[48];
@@ -119,6 +121,8 @@ struct hub {
     struct hub_polls *polls; /* Socket.IO long-polling sessions (hub_poll.c; lws thread) */
     struct metric *m_clients, *m_conns, *m_events, *m_frames, *m_slow, *m_rejected, *m_replay_ok,
         *m_replay_fail, *m_unauth, *m_chan_refused, *m_fetches;
+    struct metric *m_lag_max, *m_lag_sum, *m_queued; /* queue depths, set by each sweep */
+    uint64_t sweep_lag_sum, sweep_lag_max;            /* accumulated during a sweep (lock held) */
 };
 
 int64_t hub_now_us(void);
@@ -133,8 +137,13 @@ int hub_client_receive(struct hub *h, struct lws *wsi, struct hub_client *c, con
 void hub_client_unlink(struct hub *h, struct hub_client *c);
 /* Looks at every client: slow ones closed, heartbeats, writes requested where frames wait. */
 void hub_sweep(struct hub *h);
-/* Runs the hub's auth callback for token (NULL = none); sets c->allowed. 0 = accepted. */
-int hub_client_authenticate(struct hub *h, struct hub_client *c, const char *token);
+/*
+ * Runs the hub's auth callback for token (NULL = none); sets c->allowed and c->auth_exp.
+ * 0 = accepted; else -1 with the refusal's code ("expired", ...) in code and its sentence
+ * in msg (either may be NULL).
+ */
+int hub_client_authenticate(struct hub *h, struct hub_client *c, const char *token, char *code,
+                            size_t codelen, char *msg, size_t msglen);
 /* Asks the fetcher for since+1 .. to; the client is parked until the answer. first = 1 when
  * the answer decides the client's _recovery frame. */
 void hub_client_fetch(struct hub *h, struct hub_client *c, uint64_t since, uint64_t to, int first);

@@ -56,7 +56,7 @@ static int handshake(struct hub *h, struct lws *wsi, struct hub_http *x)
         if (t == NULL && lws_hdr_copy(wsi, arg, 4096, WSI_TOKEN_HTTP_AUTHORIZATION) > 7 &&
             strncasecmp(arg, "Bearer ", 7) == 0)
             t = arg + 7;
-        if (t && hub_client_authenticate(h, &s->c, t) != 0) {
+        if (t && hub_client_authenticate(h, &s->c, t, NULL, 0, NULL, 0) != 0) {
             free(arg);
             hub_client_release(&s->c);
             free(s);

@@ -4,6 +4,7 @@
  * asked of the fetcher), and what the client sends. Writing and the sweep are in
  * hub_write.c, Socket.IO framing in hub_sio.c. Runs on the lws service thread only.
  */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -112,9 +113,11 @@ void hub_client_release(struct hub_client *c)
     hub_chanset_free(c->chans);
     hub_chanset_free(c->allowed);
     free(c->want_chans);
+    free(c->rx_buf);
     free(c->sio_pid);
     c->chans = c->allowed = NULL;
     c->want_chans = NULL;
+    c->rx_buf = NULL;
     c->sio_pid = NULL;
     drop_pending(c);
 }
@@ -130,12 +133,15 @@ static int path_accepted(const struct hub *h, const char *path)
 /* since/epoch from the query string or from a Socket.IO auth object. */
 void hub_client_set_resume(struct hub_client *c, const char *since, const char *epoch)
 {
-    if (since == NULL)
-        return;
-    char *end;
-    unsigned long long s = strtoull(since, &end, 10);
-    if (*since == '\0' || *end != '\0' || *since == '-')
+    /* strtoull alone would take "-1" as 2^64-1 and " 5" or "+5" as 5, and saturate on
+     * overflow: only plain decimal digits that fit are an offset. */
+    if (since == NULL || *since < '0' || *since > '9')
         return; /* a malformed since is treated as absent: the client gets live events */
+    char *end;
+    errno = 0;
+    unsigned long long s = strtoull(since, &end, 10);
+    if (*end != '\0' || errno == ERANGE)
+        return;
     c->since = s;
     c->has_since = 1;
     if (epoch && envelope_epoch_valid(epoch))
@@ -165,18 +171,22 @@ static const char *urlarg(struct lws *wsi, const char *name, char *out, size_t o
     return r;
 }
 
-int hub_client_authenticate(struct hub *h, struct hub_client *c, const char *token)
+int hub_client_authenticate(struct hub *h, struct hub_client *c, const char *token, char *code,
+                            size_t codelen, char *msg, size_t msglen)
 {
     if (h->cfg.auth == NULL)
         return 0;
     struct hub_grant *g = calloc(1, sizeof *g);
-    char err[160] = "";
+    char err[200] = "";
     int rc = g ? h->cfg.auth(h->cfg.auth_ud, token, g, err, sizeof err) : -1;
     if (rc == 0) {
         hub_chanset_free(c->allowed);
         c->allowed = hub_chanset_from_grant(g);
-        if (!g->any && c->allowed == NULL)
+        c->auth_exp = g->exp;
+        if (!g->any && c->allowed == NULL) {
             rc = -1; /* out of memory: refuse rather than grant everything */
+            snprintf(err, sizeof err, "internal: out of memory");
+        }
     }
     free(g);
     if (rc != 0) {
@@ -184,6 +194,12 @@ int hub_client_authenticate(struct hub *h, struct hub_client *c, const char *tok
         metric_inc(h->m_rejected);
         LOG_INFO("client_unauthorized hub=%s peer=%s reason=\"%s\"", h->cfg.name, c->peer,
                  *err ? err : "refused");
+        const char *colon = strchr(err, ':');
+        size_t cl = colon ? (size_t)(colon - err) : 0;
+        if (code)
+            snprintf(code, codelen, "%.*s", (int)cl, cl ? err : "unauthorized");
+        if (msg)
+            snprintf(msg, msglen, "%s", colon ? colon + 1 + (colon[1] == ' ') : "unauthorized");
     }
     return rc;
 }
@@ -217,7 +233,7 @@ int hub_client_filter(struct hub *h, struct lws *wsi, struct hub_client *c)
             strncasecmp(tok, "Bearer ", 7) == 0)
             t = tok + 7;
         /* A Socket.IO client may bring its token in the CONNECT auth instead. */
-        if ((t || !c->sio) && hub_client_authenticate(h, c, t) != 0)
+        if ((t || !c->sio) && hub_client_authenticate(h, c, t, NULL, 0, NULL, 0) != 0)
             c->refused = 1; /* told with a close code once the handshake is done */
         else if (t)
             c->authed = 1;
@@ -483,8 +499,8 @@ int hub_client_receive(struct hub *h, struct lws *wsi, struct hub_client *c, con
                          (unsigned char *)"binary frames are not supported", 31);
         return -1;
     }
-    int whole = c->rx_bytes == 0 && lws_is_first_fragment(wsi) && lws_is_final_fragment(wsi) &&
-                lws_remaining_packet_payload(wsi) == 0;
+    int last = lws_is_final_fragment(wsi) && lws_remaining_packet_payload(wsi) == 0;
+    int whole = c->rx_bytes == 0 && lws_is_first_fragment(wsi) && last;
     c->rx_bytes += len;
     if (c->rx_bytes > h->cfg.max_message) {
         LOG_INFO("client_bad_input hub=%s peer=%s reason=message_too_big bytes=%zu", h->cfg.name,
@@ -493,13 +509,36 @@ int hub_client_receive(struct hub *h, struct lws *wsi, struct hub_client *c, con
                          (unsigned char *)"message too big", 15);
         return -1;
     }
-    if (lws_is_final_fragment(wsi) && lws_remaining_packet_payload(wsi) == 0)
+    if (!whole && c->close_code == 0) {
+        /* lws hands a message over in pieces when it is longer than the connection's receive
+         * buffer (1 KiB) or the client fragmented it: a subscribe to many channels, a Socket.IO
+         * CONNECT with a long token. Gather them (max_message at most, checked above). */
+        char *b = realloc(c->rx_buf, c->rx_bytes + 1);
+        if (b == NULL) {
+            lws_close_reason(wsi, (enum lws_close_status)HUB_CLOSE_TOO_BIG,
+                             (unsigned char *)"out of memory", 13);
+            return -1;
+        }
+        c->rx_buf = b;
+        memcpy(b + c->rx_bytes - len, in, len);
+        if (!last)
+            return 0;
+        in = b;
+        len = c->rx_bytes;
+        whole = 1;
+    }
+    if (last)
         c->rx_bytes = 0;
+    int rc = 0;
     if (c->close_code != 0)
-        return 0; /* being closed: nothing it says matters now */
+        whole = 0; /* being closed: nothing it says matters now */
     if (c->sio && whole)
-        return hub_sio_packet(h, c, in, len);
-    if (!c->sio && whole && c->cursor != HUB_NOT_JOINED)
+        rc = hub_sio_packet(h, c, in, len);
+    else if (!c->sio && whole && c->cursor != HUB_NOT_JOINED)
         plain_message(h, c, in, len);
-    return 0;
+    if (last) {
+        free(c->rx_buf);
+        c->rx_buf = NULL;
+    }
+    return rc;
 }

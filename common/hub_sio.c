@@ -215,9 +215,24 @@ static void sio_join(struct hub *h, struct hub_client *c, const struct eio_sio *
     }
     if (h->cfg.auth && !c->authed) {
         json_t *t = json_object_get(a, "token");
-        if (hub_client_authenticate(h, c, json_is_string(t) ? json_string_value(t) : NULL) != 0) {
-            static const char refused[] = "44{\"message\":\"unauthorized\"}";
-            struct frame *f = frame_from(refused, sizeof refused - 1);
+        char code[48], msg[200];
+        if (hub_client_authenticate(h, c, json_is_string(t) ? json_string_value(t) : NULL, code,
+                                    sizeof code, msg, sizeof msg) != 0) {
+            /* As a Socket.IO server middleware's next(err): connect_error on the client,
+             * err.message the sentence, err.data.code the reason. */
+            json_t *e = json_pack("{s:s, s:{s:s}}", "message", msg, "data", "code", code);
+            size_t el = 0;
+            char *es = e ? jsonx_dump(e, &el) : NULL;
+            char *pkt = es ? malloc(el + 3) : NULL;
+            struct frame *f = NULL;
+            if (pkt) {
+                memcpy(pkt, "44", 2);
+                memcpy(pkt + 2, es, el);
+                f = frame_from(pkt, el + 2);
+            }
+            free(pkt);
+            free(es);
+            json_decref(e);
             if (f)
                 frame_seal_text(f);
             hub_queue_ctrl(c, f);

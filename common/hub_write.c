@@ -7,6 +7,7 @@
  */
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "hub_impl.h"
 #include "log.h"
@@ -37,7 +38,7 @@ static int write_batch(struct hub *h, struct hub_client *c, struct frame **fs, i
 
 /* Takes the next batch of a replay the fetcher delivered (the client moves past it). */
 static int take_pending(struct hub_client *c, struct frame **fs, int max, size_t max_bytes,
-                       size_t *bytes_out)
+                        size_t *bytes_out)
 {
     int nf = 0;
     size_t bytes = 0;
@@ -242,6 +243,9 @@ static int sweep_cursor(struct hub *h, struct hub_client *c, uint64_t first, uin
     skip_foreign(h, c, last);
     uint64_t base = c->cursor > c->live_from ? c->cursor : c->live_from;
     uint64_t lag = last + 1 > base ? last + 1 - base : 0;
+    h->sweep_lag_sum += lag;
+    if (lag > h->sweep_lag_max)
+        h->sweep_lag_max = lag;
     return !stopping && (lag > (uint64_t)h->cfg.queue_limit || c->cursor < first);
 }
 
@@ -250,16 +254,32 @@ void hub_sweep(struct hub *h)
     int stopping = atomic_load(&h->stopping);
     int64_t now = hub_now_us();
     int reset = atomic_exchange(&h->reset, 0);
+    long long wall = h->cfg.auth ? (long long)time(NULL) : 0;
     pthread_mutex_lock(&h->lock);
     uint64_t first = history_first(h->hist), last = history_last(h->hist);
+    uint64_t queued = 0;
+    h->sweep_lag_sum = h->sweep_lag_max = 0;
     for (struct hub_client *c = h->clients, *nx; c; c = nx) {
         nx = c->next;
+        queued += (uint64_t)c->nctrl + (c->npend - c->ipend);
         if (c->close_code == -1)
             continue; /* already being killed */
         if (reset) {
             /* The stream was replaced: positions in it may mean other events now. */
             hub_client_kill(c, HUB_CLOSE_RESTART, "stream restarted: reconnect with since");
             continue;
+        }
+        if (c->auth_exp && wall >= c->auth_exp && c->close_code == 0) {
+            /* A session lives no longer than its token: the client reconnects with a new one
+             * (and resumes with since: nothing is missed). Its socket is not choked, so it
+             * gets a real close frame. */
+            metric_inc(h->m_unauth);
+            if (c->poll) {
+                hub_client_kill(c, HUB_CLOSE_UNAUTHORIZED, "token expired");
+                continue;
+            }
+            c->close_code = HUB_CLOSE_UNAUTHORIZED;
+            c->close_reason = "token expired";
         }
         int joined = !parked(c);
         int verdict = joined ? sweep_cursor(h, c, first, last, stopping) : 0;
@@ -302,5 +322,8 @@ void hub_sweep(struct hub *h)
             hub_want_write(c);
         }
     }
+    metric_set(h->m_lag_max, (int64_t)h->sweep_lag_max);
+    metric_set(h->m_lag_sum, (int64_t)h->sweep_lag_sum);
+    metric_set(h->m_queued, (int64_t)queued);
     pthread_mutex_unlock(&h->lock);
 }

@@ -32,6 +32,8 @@ struct wsc {
     int msg_too_big;
     struct wsc_out *outq, *outq_tail;
     int noutq;
+    char *headers; /* extra handshake header lines, or NULL */
+    void (*on_set_cookie)(struct wsc *c, const char *value, size_t len);
 };
 
 struct wsc_pool {
@@ -70,6 +72,7 @@ static void client_release(struct wsc *c)
     p->count--;
     outq_free(c);
     free(c->msg);
+    free(c->headers);
     free(c);
 }
 
@@ -161,6 +164,27 @@ static int wsc_callback(struct lws *wsi, enum lws_callback_reasons reason, void 
     struct wsc_pool *p = ctx ? lws_context_user(ctx) : NULL;
 
     switch (reason) {
+    case LWS_CALLBACK_CLIENT_APPEND_HANDSHAKE_HEADER:
+        if (c && c->headers) {
+            char **pp = in;
+            size_t n = strlen(c->headers);
+            if (n >= len)
+                return -1;
+            memcpy(*pp, c->headers, n);
+            *pp += n;
+        }
+        return 0;
+    case LWS_CALLBACK_CLIENT_FILTER_PRE_ESTABLISH:
+        if (c && c->on_set_cookie) {
+            char v[4096];
+            for (int i = 0;; i++) {
+                int n = lws_hdr_copy_fragment(wsi, v, sizeof v, WSI_TOKEN_HTTP_SET_COOKIE, i);
+                if (n <= 0)
+                    break;
+                c->on_set_cookie(c, v, (size_t)n);
+            }
+        }
+        return 0;
     case LWS_CALLBACK_CLIENT_ESTABLISHED:
         c->open = 1;
         if (p->cb.on_open)
@@ -280,6 +304,12 @@ struct wsc *wsc_connect(struct wsc_pool *p, const struct wsc_options *o, char *e
     c->pool = p;
     c->user = o->user;
     c->max_message = o->max_message ? o->max_message : 1024 * 1024;
+    c->on_set_cookie = o->on_set_cookie;
+    if (o->headers && *o->headers && (c->headers = strdup(o->headers)) == NULL) {
+        free(c);
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
     c->next = p->clients;
     if (p->clients)
         p->clients->prev = c;
@@ -395,4 +425,9 @@ int wsc_is_open(const struct wsc *c)
 int wsc_pool_count(const struct wsc_pool *p)
 {
     return p->count;
+}
+
+struct lws_context *wsc_pool_lws_context(struct wsc_pool *p)
+{
+    return p->ctx;
 }

@@ -39,6 +39,9 @@ struct wsc_options {
     const char *host_header;/* Host: header, or NULL for host */
     size_t max_message;     /* largest message accepted; 0 = 1 MiB */
     void *user;             /* returned by wsc_user() */
+    const char *headers;    /* extra request header lines ("Cookie: a=b\r\n"), copied, or NULL */
+    /* Once per Set-Cookie header of the upgrade's 101 answer, before on_open; or NULL. */
+    void (*on_set_cookie)(struct wsc *c, const char *value, size_t len);
 };
 
 /* Creates a pool for up to max_clients connections. Returns NULL with a message in err. */
@@ -72,5 +75,9 @@ void wsc_set_user(struct wsc *c, void *user);
 int wsc_is_open(const struct wsc *c);
 /* Number of clients currently in the pool (connecting or open). */
 int wsc_pool_count(const struct wsc_pool *p);
+
+/* The pool's libwebsockets context, for other connections on the same loop (a raw vhost). */
+struct lws_context;
+struct lws_context *wsc_pool_lws_context(struct wsc_pool *p);
 
 #endif

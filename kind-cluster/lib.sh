@@ -205,3 +205,10 @@ mongo_primary() {
   done
   return 0
 }
+
+# render_app_image FILE IMAGE READY: the rendered manifests in FILE as one JSON List in
+# which the apps run IMAGE with the app contract (kind-cluster/app-image.jq says how).
+render_app_image() {
+  k create --dry-run=client -o json -f "$1" |
+    jq --arg image "$2" --arg ready "$3" -f "$KIND_DIR/app-image.jq"
+}

@@ -14,7 +14,7 @@ struct rec {
     long long t, client, offset, code, clients, wall_us;
     int has_t, has_client, has_offset, has_code, has_clients, has_wall, recovered, final;
     int exists; /* verify: 1 exists, 0 absent, -1 not said (the check itself failed) */
-    struct js_val type, req_id, pod, epoch, src;
+    struct js_val type, req_id, pod, epoch, src, channel, channels, stage;
 };
 
 struct lg_check *lg_check_new(void)
@@ -25,9 +25,10 @@ struct lg_check *lg_check_new(void)
     c->req_ids = strtab_new();
     c->epochs = strtab_new();
     c->pods = strtab_new();
+    c->channels = strtab_new();
     c->aligned = 1;
     c->skew_margin_us = LG_DEFAULT_SKEW_MARGIN_US;
-    if (c->req_ids == NULL || c->epochs == NULL || c->pods == NULL) {
+    if (c->req_ids == NULL || c->epochs == NULL || c->pods == NULL || c->channels == NULL) {
         lg_check_free(c);
         return NULL;
     }
@@ -41,6 +42,7 @@ void lg_check_free(struct lg_check *c)
     for (size_t i = 0; i < c->nclients; i++) {
         free(c->clients[i].frames);
         free(c->clients[i].iv);
+        free(c->clients[i].chans);
     }
     free(c->clients);
     free(c->shard_last);
@@ -49,6 +51,7 @@ void lg_check_free(struct lg_check *c)
     strtab_free(c->req_ids);
     strtab_free(c->epochs);
     strtab_free(c->pods);
+    strtab_free(c->channels);
     free(c);
 }
 
@@ -115,6 +118,10 @@ static int parse_rec(const char *line, size_t len, struct rec *r)
                 r->has_code = js_int(&v, &r->code) == 0;
             else if (js_eq(&k, "clients"))
                 r->has_clients = js_int(&v, &r->clients) == 0 && r->clients >= 0;
+            else if (js_eq(&k, "channel") && v.type == JS_STRING)
+                r->channel = v;
+            else if (js_eq(&k, "channels") && v.type == JS_STRING)
+                r->channels = v;
             break;
         case 'r':
             if (js_eq(&k, "req_id") && v.type == JS_STRING)
@@ -143,6 +150,8 @@ static int parse_rec(const char *line, size_t len, struct rec *r)
         case 's':
             if (js_eq(&k, "src") && v.type == JS_STRING)
                 r->src = v;
+            else if (js_eq(&k, "stage") && v.type == JS_STRING)
+                r->stage = v;
             break;
         case 'f':
             if (js_eq(&k, "final"))
@@ -198,6 +207,32 @@ static void count_code(struct lg_check *c, int code)
     }
 }
 
+/* Records the channels of a connect ("a,b"; names never hold commas) for interval iv. */
+static int add_channels(struct lg_check *c, struct client *cl, struct interval *iv,
+                        const struct js_val *list)
+{
+    iv->chan_off = (uint32_t)cl->nchans;
+    iv->chan_n = 0;
+    if (list->type != JS_STRING)
+        return 0;
+    for (size_t i = 0; i < list->len;) {
+        size_t n = 0;
+        while (i + n < list->len && list->p[i + n] != ',')
+            n++;
+        if (n > 0) {
+            struct js_val one = {JS_STRING, list->p + i, n};
+            uint32_t ch = intern_span(c->channels, &one);
+            if (ch == STRTAB_NONE ||
+                grow((void **)&cl->chans, &cl->capchans, cl->nchans + 1, sizeof *cl->chans) != 0)
+                return -1;
+            cl->chans[cl->nchans++] = ch;
+            iv->chan_n++;
+        }
+        i += n + 1;
+    }
+    return 0;
+}
+
 /* Applies one record of a client. Returns 0, 1 when malformed, -1 when out of memory. */
 static int apply_client(struct lg_check *c, const struct rec *r)
 {
@@ -227,6 +262,8 @@ static int apply_client(struct lg_check *c, const struct rec *r)
             return -1;
         cl->iv[cl->niv].from = r->t;
         cl->iv[cl->niv].until = T_OPEN;
+        if (add_channels(c, cl, &cl->iv[cl->niv], &r->channels) != 0)
+            return -1;
         cl->niv++;
         cl->connects++;
         c->opened++;
@@ -241,6 +278,8 @@ static int apply_client(struct lg_check *c, const struct rec *r)
         }
     } else if (js_eq(ty, "connect_fail")) {
         cl->failed++;
+        if (js_eq(&r->stage, "handshake") && !r->final)
+            c->sio_handshake_failed++;
     } else if (js_eq(ty, "recovery")) {
         if (!r->recovered) {
             c->recovery_failed++;
@@ -269,6 +308,12 @@ static int apply_request(struct lg_check *c, const struct rec *r)
         q->invoked = 1;
         q->invoke_t = r->t;
         q->shard = c->shard;
+        if (r->channel.type == JS_STRING && r->channel.len > 0) {
+            uint32_t ch = intern_span(c->channels, &r->channel);
+            if (ch == STRTAB_NONE)
+                return -1;
+            q->chan1 = ch + 1;
+        }
         return 0;
     }
     if (js_eq(ty, "verify")) {
@@ -375,6 +420,13 @@ int lg_check_line(struct lg_check *c, const char *line, size_t len)
     else if (js_eq(ty, "start") && r.has_clients &&
              c->client_base + (uint64_t)r.clients > c->declared_clients)
         c->declared_clients = c->client_base + (uint64_t)r.clients;
+    else if (js_eq(ty, "transport_error")) {
+        c->sio_transport_errors++;
+        c->sio_unknown_sid += r.has_code && r.code == 1;
+    } else if (js_eq(ty, "upgrade"))
+        c->sio_upgraded++;
+    else if (js_eq(ty, "upgrade_fail"))
+        c->sio_upgrade_failed++;
     /* hello, end and unknown types carry nothing the checker judges. */
     if (rc > 0)
         c->malformed++;

@@ -10,7 +10,8 @@
  *   `disconnect` (or to the end of the history); a `recovery` with recovered=true merges
  *   the current interval with the previous one, as if the client had never left;
  * - a client is entitled to a request when the request was acknowledged (`ok`) and, for one
- *   of its intervals, from <= invoke time and ack time <= until;
+ *   of its intervals, from <= invoke time and ack time <= until, and the request went to the
+ *   broadcast channel or to a channel the client joined on that interval's `connect`;
  * - lost = entitled but never received by that client; duplicated = every copy after the
  *   first of one req_id at one client; out_of_order = a (non-duplicate) frame whose offset is
  *   below the highest offset that client already received in the same epoch; unexpected =
@@ -81,12 +82,13 @@ struct lg_result {
     int has_verify; /* 0 when unknown requests exist but nothing verified them: null */
     uint64_t req_committed_unknown, req_uncommitted_unknown, req_unverified, req_acked_missing;
     uint64_t ev_expected, ev_received, ev_lost, ev_duplicated, ev_out_of_order, ev_unexpected;
-    uint64_t ev_gap_lost;    /* see the definitions above; missed = lost + gap_lost */
-    uint64_t ev_undelivered; /* acknowledged products no client received */
-    uint64_t ev_unannounced; /* valid when has_verify */
-    uint64_t ev_frames;      /* every data frame received, copies included */
-    uint64_t ev_unentitled;  /* distinct events received that the client was not entitled to */
-    int has_delivery_ratio;  /* 0 when nothing was expected: the ratio is null, not 1 */
+    uint64_t ev_gap_lost;      /* see the definitions above; missed = lost + gap_lost */
+    uint64_t ev_undelivered;   /* acknowledged products no client received */
+    uint64_t ev_unannounced;   /* valid when has_verify */
+    uint64_t ev_frames;        /* every data frame received, copies included */
+    uint64_t ev_unentitled;    /* distinct events received that the client was not entitled to */
+    uint64_t ev_wrong_channel; /* of those, events of a channel the client never joined */
+    int has_delivery_ratio;    /* 0 when nothing was expected: the ratio is null, not 1 */
     double delivery_ratio;
     int has_client_delivery;
     double client_delivery_min, client_delivery_mean, client_delivery_max;
@@ -101,6 +103,10 @@ struct lg_result {
     size_t nclose_codes;
     struct lg_anomaly_list lost, duplicated, out_of_order, unexpected;
     struct lg_anomaly_list unannounced; /* client is LG_NO_CLIENT */
+    /* Socket.IO clients: Engine.IO handshakes that failed, HTTP errors of polls and posts
+     * (of which "Session ID unknown", Engine.IO code 1), websocket upgrades done / failed. */
+    uint64_t sio_handshake_failed, sio_transport_errors, sio_unknown_sid, sio_upgraded,
+        sio_upgrade_failed;
     struct lg_client_stats *per_client; /* clients entries, by id */
     size_t nper_client;
     uint64_t history_lines, history_malformed;

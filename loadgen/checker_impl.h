@@ -23,6 +23,7 @@ struct req {
     uint8_t invoked, outcome, verified, seen_any; /* seen_any: some client received a copy */
     uint16_t shard;                               /* the history the invoke came from */
     uint32_t pod1;  /* pod index + 1 from the ok record, 0 when unknown */
+    uint32_t chan1; /* channel index + 1 from the invoke record, 0 = broadcast */
     uint32_t stamp; /* client id + 1 of the client being judged that received it */
     uint32_t mark;  /* client id + 1 of the client being judged that was entitled to it */
 };
@@ -34,6 +35,7 @@ struct frame_rec {
 
 struct interval {
     long long from, until;
+    uint32_t chan_off, chan_n; /* the channels joined: client->chans[chan_off .. +chan_n) */
 };
 
 struct client {
@@ -44,17 +46,21 @@ struct client {
     size_t nframes, capframes;
     struct interval *iv;
     size_t niv, capiv;
+    uint32_t *chans; /* channel indexes, per interval (see struct interval) */
+    size_t nchans, capchans;
     uint64_t connects, failed, drops;
 };
 
 struct lg_check {
-    struct strtab *req_ids, *epochs, *pods;
+    struct strtab *req_ids, *epochs, *pods, *channels;
     struct req *reqs;
     size_t capreqs;
     struct client *clients;
     size_t nclients; /* slots allocated; a slot is a client when seen */
     uint64_t declared_clients;
     uint64_t recovered, recovery_failed, opened;
+    uint64_t sio_handshake_failed, sio_transport_errors, sio_unknown_sid, sio_upgraded,
+        sio_upgrade_failed;
     struct lg_close_count *codes;
     size_t ncodes, capcodes;
     long long first_t, last_t;

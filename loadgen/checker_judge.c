@@ -71,6 +71,28 @@ static void judge_frames(struct lg_check *c, struct judge *j, uint32_t id, struc
     }
 }
 
+/* 1 when the request goes to every client, or to a channel joined on interval iv. */
+static int owed_on(const struct client *cl, const struct interval *iv, const struct req *q)
+{
+    if (q->chan1 == 0)
+        return 1;
+    for (uint32_t i = 0; i < iv->chan_n; i++)
+        if (cl->chans[iv->chan_off + i] == q->chan1 - 1)
+            return 1;
+    return 0;
+}
+
+/* 1 when the client joined the request's channel on any connection (or it is a broadcast). */
+static int ever_joined(const struct client *cl, const struct req *q)
+{
+    if (q->chan1 == 0)
+        return 1;
+    for (size_t i = 0; i < cl->nchans; i++)
+        if (cl->chans[i] == q->chan1 - 1)
+            return 1;
+    return 0;
+}
+
 int lg_window(const struct lg_check *c, const struct client *cl, const struct req *q,
               long long *from, long long *until)
 {
@@ -118,7 +140,8 @@ static void judge_entitled(struct lg_check *c, struct judge *j, uint32_t id, str
             if (q->invoke_t > until0)
                 break;
             long long from = from0, until = until0;
-            if (!lg_window(c, cl, q, &from, &until) || q->invoke_t < from || q->ack_t > until)
+            if (!lg_window(c, cl, q, &from, &until) || q->invoke_t < from || q->ack_t > until ||
+                !owed_on(cl, &cl->iv[k], q))
                 continue;
             if (q->mark == id + 1)
                 continue; /* already owed through an earlier interval */
@@ -143,7 +166,8 @@ static void judge_entitled(struct lg_check *c, struct judge *j, uint32_t id, str
             long long from = span0, until = span1;
             if (!lg_window(c, cl, q, &from, &until) || q->invoke_t < from || q->ack_t > until)
                 continue;
-            if (q->mark != id + 1 && q->stamp != id + 1)
+            /* An event of a channel the client never joined was never its to lose. */
+            if (q->mark != id + 1 && q->stamp != id + 1 && ever_joined(cl, q))
                 st->gap_lost++;
         }
     }
@@ -151,8 +175,11 @@ static void judge_entitled(struct lg_check *c, struct judge *j, uint32_t id, str
     for (size_t i = 0; i < cl->nframes; i++) {
         uint32_t r = cl->frames[i].req;
         if (r != STRTAB_NONE && c->reqs[r].stamp == id + 1) {
-            if (c->reqs[r].mark != id + 1)
+            if (c->reqs[r].mark != id + 1) {
                 res->ev_unentitled++;
+                if (!ever_joined(cl, &c->reqs[r]))
+                    res->ev_wrong_channel++;
+            }
             c->reqs[r].stamp = 0;
         }
     }
@@ -288,6 +315,11 @@ struct lg_result *lg_check_finish(struct lg_check *c)
     res->conn_opened = c->opened;
     res->conn_recovered = c->recovered;
     res->conn_recovery_failed = c->recovery_failed;
+    res->sio_handshake_failed = c->sio_handshake_failed;
+    res->sio_transport_errors = c->sio_transport_errors;
+    res->sio_unknown_sid = c->sio_unknown_sid;
+    res->sio_upgraded = c->sio_upgraded;
+    res->sio_upgrade_failed = c->sio_upgrade_failed;
     res->close_codes = malloc((c->ncodes + 1) * sizeof *res->close_codes);
     if (res->close_codes == NULL)
         goto fail;

@@ -1,9 +1,11 @@
 /*
- * clients — the websocket side of a run: N clients spread over T threads, one
- * libwebsockets loop (a wsc_pool) per thread. Each client binds its source address,
- * reconnects with jittered exponential backoff, resumes with ?since=N&epoch=E, and writes
- * connect / connect_fail / hello / recovery / frame / disconnect records to the history.
- * Errors are counted, never fatal.
+ * clients — the client side of a run: N clients spread over T threads, one libwebsockets
+ * loop (a wsc_pool) per thread, speaking plain websocket frames or Socket.IO (long-polling,
+ * websocket, or the upgrade from one to the other; client_sio.c). Each client binds its
+ * source address, joins its channel, keeps its cookies (Socket.IO), reconnects with jittered
+ * exponential backoff, resumes (?since=N&epoch=E, or Socket.IO's pid/offset), and writes
+ * connect / connect_fail / hello / recovery / frame / other / disconnect records (and the
+ * Socket.IO transport records) to the history. Errors are counted, never fatal.
  */
 #ifndef LOADGEN_CLIENTS_H
 #define LOADGEN_CLIENTS_H
@@ -31,19 +33,5 @@ struct lg_clients *lg_clients_start(const struct lg_config *cfg, int threads, in
 void lg_clients_totals(struct lg_clients *cs, struct lg_clients_totals *out);
 /* Closes every client (disconnect records say final:true), joins the threads, frees. NULL ok. */
 void lg_clients_stop(struct lg_clients *cs);
-
-/*
- * Scans one server frame. Sets *event to the event name span, and fills whichever of
- * offset, epoch, req_id, pod it finds (in data for req_id and pod; top level or data for
- * offset and epoch), and *recovered (-1 when absent). Returns 0, or -1 when not a JSON object.
- * Exposed for tests.
- */
-struct lg_frame_fields {
-    const char *event, *epoch, *req_id, *pod;
-    size_t event_len, epoch_len, req_id_len, pod_len;
-    long long offset; /* -1 when absent */
-    int recovered;    /* -1 absent, 0 false, 1 true */
-};
-int lg_scan_frame(const char *data, size_t len, struct lg_frame_fields *f);
 
 #endif

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "flags.h"
+#include "template.h"
 
 static const char run_synopsis[] =
     "loadgen run --target http://HOST:PORT [--clients N] [--rate R] [--duration 30s | --requests "
@@ -15,11 +16,12 @@ static const char run_synopsis[] =
     "            [--source-ips 127.0.0.10-127.0.0.250 | N] [--history F] [--json F] [--junit F]\n"
     "            [--expect EXPR]...";
 static const char run_description[] =
-    "Opens N websocket clients (each bound to its own source address when asked), creates\n"
-    "products with POST on a fixed open-model schedule, records a JSON-lines history and checks\n"
-    "it: entitled, received, lost, duplicated, out-of-order and unexpected events, latency\n"
-    "from the scheduled send time. Exit 0 when every --expect holds, 1 otherwise, 2 on usage\n"
-    "errors. See docs/loadgen.md.";
+    "Opens N clients, plain websocket or Socket.IO (each bound to its own source address when\n"
+    "asked), creates products with POST on a fixed open-model schedule (the app's API is\n"
+    "described by --products-path, --body, --event, --id-path; fakeapp's by default), records\n"
+    "a JSON-lines history and checks it: entitled, received, lost, duplicated, out-of-order\n"
+    "and unexpected events, latency from the scheduled send time. Exit 0 when every --expect\n"
+    "holds, 1 otherwise, 2 on usage errors. See docs/loadgen.md.";
 static const char check_synopsis[] =
     "loadgen check HISTORY... [--json F] [--junit F] [--details] [--expect EXPR]...";
 static const char check_description[] =
@@ -134,7 +136,7 @@ static void set_defaults(struct lg_config *c)
     memset(c, 0, sizeof *c);
     c->target = "";
     c->ws_target = "";
-    c->ws_path = "/websocket-service";
+    c->ws_path = ""; /* /websocket-service, or /socket.io/ with --protocol socketio */
     c->products_path = "/products";
     c->host_header = "";
     c->source_ips = "";
@@ -151,6 +153,13 @@ static void set_defaults(struct lg_config *c)
     c->resume = 1;
     c->progress = 1;
     c->req_prefix = "";
+    c->protocol_text = "plain";
+    c->transport_text = "";
+    c->event = "new_product";
+    c->id_path = "req_id";
+    c->body = "";
+    c->cookies = 1;
+    c->channel_prefix = "store-";
     c->history = "";
     c->json = "";
     c->junit = "";
@@ -172,12 +181,30 @@ static size_t run_flags(struct lg_config *c, struct flag *f)
         F("ws-target", "WS_TARGET", FLAG_STR, &c->ws_target, "websocket base URL when not --target",
           0, 0),
         F("ws-path", "WS_PATH", FLAG_STR, &c->ws_path,
-          "websocket path (/websocket-service, /socket.io/)", 0, 0),
+          "client path (default /websocket-service; /socket.io/ with socketio)", 0, 0),
+        F("protocol", "PROTOCOL", FLAG_STR, &c->protocol_text,
+          "client protocol: plain (JSON frames) or socketio", 0, 0),
+        F("transport", "TRANSPORT", FLAG_STR, &c->transport_text,
+          "socketio: polling, websocket, or polling,websocket (default, as browsers)", 0, 0),
+        F("cookies", "COOKIES", FLAG_BOOL, &c->cookies,
+          "keep each client's cookies, send them back (default true)", 0, 0),
         F("products-path", "PRODUCTS_PATH", FLAG_STR, &c->products_path,
           "path products are POSTed to", 0, 0),
+        F("body", "BODY", FLAG_STR, &c->body,
+          "JSON body template: {{req_id}} {{i}} {{n}} {{store}} {{price}} (default fakeapp's)", 0,
+          0),
+        F("event", "EVENT", FLAG_STR, &c->event,
+          "event name to count (default new_product; empty = every event)", 0, 0),
+        F("id-path", "ID_PATH", FLAG_STR, &c->id_path,
+          "where the request id is in the event's data, dotted (default req_id)", 0, 0),
+        F("channels", "CHANNELS", FLAG_INT, &c->channels,
+          "K: client c joins PREFIX<c%K>, request i goes to PREFIX<i%K> (0 = broadcast)", 0,
+          LG_MAX_CHANNELS),
+        F("channel-prefix", "CHANNEL_PREFIX", FLAG_STR, &c->channel_prefix,
+          "channel name prefix (default store-)", 0, 0),
         F("host-header", "HOST_HEADER", FLAG_STR, &c->host_header, "Host: header for both paths", 0,
           0),
-        F("clients", "CLIENTS", FLAG_INT, &c->clients, "websocket clients (default 100)", 0, 19000),
+        F("clients", "CLIENTS", FLAG_INT, &c->clients, "clients (default 100)", 0, 19000),
         F("threads", "THREADS", FLAG_INT, &c->threads, "client threads (default one per core)", 0,
           256),
         F("rate", "RATE", FLAG_STR, &c->rate_text, "products created per second (default 10)", 0,
@@ -203,7 +230,7 @@ static size_t run_flags(struct lg_config *c, struct flag *f)
         F("max-inflight", "MAX_INFLIGHT", FLAG_INT, &c->max_inflight,
           "requests in flight at most (1000)", 1, 100000),
         F("resume", "RESUME", FLAG_BOOL, &c->resume,
-          "reconnect with ?since=N&epoch=E (default true)", 0, 0),
+          "resume after a reconnect: ?since=N&epoch=E, Socket.IO pid/offset (default true)", 0, 0),
         F("req-prefix", "REQ_PREFIX", FLAG_STR, &c->req_prefix,
           "req_id prefix (default random per run)", 0, 0),
         F("progress", "PROGRESS", FLAG_BOOL, &c->progress, "live line on a terminal (default true)",
@@ -399,6 +426,86 @@ oom:
     return -1;
 }
 
+/* 1 when s has only [A-Za-z0-9_.:-] (the charset of request ids and channel names). */
+static int charset_ok(const char *s)
+{
+    for (; *s; s++) {
+        unsigned char ch = (unsigned char)*s;
+        if (!((ch >= '0' && ch <= '9') || ((ch | 0x20) >= 'a' && (ch | 0x20) <= 'z') || ch == '_' ||
+              ch == '.' || ch == ':' || ch == '-'))
+            return 0;
+    }
+    return 1;
+}
+
+/* A dotted path: segments of 1..64 characters without '.', at most 8 of them. */
+static int id_path_ok(const char *p)
+{
+    int segs = 0;
+    size_t len = strlen(p);
+    if (len == 0 || len > 128)
+        return 0;
+    for (const char *s = p;; s++) {
+        size_t n = strcspn(s, ".");
+        if (n == 0 || n > 64 || ++segs > 8)
+            return 0;
+        s += n;
+        if (*s == '\0')
+            return 1;
+    }
+}
+
+/* The app-API settings: protocol, transports, event, id path, body template, channels. */
+static int finish_app_api(struct lg_config *c, char *err, size_t errlen)
+{
+    if (strcmp(c->protocol_text, "plain") == 0) {
+        c->protocol = LG_PROTO_PLAIN;
+    } else if (strcmp(c->protocol_text, "socketio") == 0) {
+        c->protocol = LG_PROTO_SOCKETIO;
+    } else {
+        snprintf(err, errlen, "--protocol must be plain or socketio, got '%s'", c->protocol_text);
+        return -1;
+    }
+    const char *t = c->transport_text;
+    if (c->protocol == LG_PROTO_PLAIN && *t && strcmp(t, "websocket") != 0) {
+        snprintf(err, errlen, "--transport %s needs --protocol socketio", t);
+        return -1;
+    }
+    if (*t == '\0' || strcmp(t, "polling,websocket") == 0) {
+        c->polling = c->protocol == LG_PROTO_SOCKETIO;
+        c->websocket = 1;
+    } else if (strcmp(t, "polling") == 0) {
+        c->polling = 1;
+    } else if (strcmp(t, "websocket") == 0) {
+        c->websocket = 1;
+    } else {
+        snprintf(err, errlen,
+                 "--transport must be polling, websocket or polling,websocket, got '%s'", t);
+        return -1;
+    }
+    if (*c->ws_path == '\0')
+        c->ws_path = c->protocol == LG_PROTO_SOCKETIO ? "/socket.io/" : "/websocket-service";
+    if (strlen(c->event) > 128) {
+        snprintf(err, errlen, "--event is limited to 128 characters");
+        return -1;
+    }
+    if (!id_path_ok(c->id_path)) {
+        snprintf(err, errlen, "--id-path '%s': want dotted names like req_id or product.id",
+                 c->id_path);
+        return -1;
+    }
+    if (*c->body == '\0')
+        c->body = c->channels > 0 ? lg_template_default_store : lg_template_default;
+    if (lg_template_check(c->body, err, errlen) != 0)
+        return -1;
+    if (!charset_ok(c->channel_prefix) || strlen(c->channel_prefix) + 6 > LG_CHANNEL_MAX) {
+        snprintf(err, errlen, "--channel-prefix is 0-%d characters of [A-Za-z0-9_.:-]",
+                 LG_CHANNEL_MAX - 6);
+        return -1;
+    }
+    return 0;
+}
+
 /* Checks and derives the run settings after the flags are in. */
 static int finish_run(struct lg_config *c, char *err, size_t errlen)
 {
@@ -423,6 +530,8 @@ static int finish_run(struct lg_config *c, char *err, size_t errlen)
         snprintf(err, errlen, "--requests needs a --rate above 0");
         return -1;
     }
+    if (finish_app_api(c, err, errlen) != 0)
+        return -1;
     if (c->ws_path[0] != '/' || c->products_path[0] != '/') {
         snprintf(err, errlen, "--ws-path and --products-path must start with /");
         return -1;
@@ -431,8 +540,8 @@ static int finish_run(struct lg_config *c, char *err, size_t errlen)
         snprintf(err, errlen, "--reconnect-max must not be below --reconnect-min");
         return -1;
     }
-    if (strlen(c->req_prefix) > 32) {
-        snprintf(err, errlen, "--req-prefix is limited to 32 characters");
+    if (strlen(c->req_prefix) > 32 || !charset_ok(c->req_prefix)) {
+        snprintf(err, errlen, "--req-prefix is 0-32 characters of [A-Za-z0-9_.:-]");
         return -1;
     }
     long n = lg_parse_source_ips(c->source_ips, &c->ips, err, errlen);

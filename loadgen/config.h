@@ -13,6 +13,12 @@
 #define LG_MAX_SOURCE_IPS 65536
 
 enum lg_mode { LG_MODE_RUN = 0, LG_MODE_CHECK };
+/* How clients speak to the server: plain JSON frames on a websocket, or Socket.IO v5 over
+ * Engine.IO v4 (long-polling, websocket, or polling upgraded to websocket as browsers do). */
+enum lg_protocol { LG_PROTO_PLAIN = 0, LG_PROTO_SOCKETIO };
+
+#define LG_MAX_CHANNELS 100000
+#define LG_CHANNEL_MAX 64 /* a channel name's length, as the relay accepts it */
 
 struct lg_endpoint {
     char host[256];
@@ -33,7 +39,14 @@ struct lg_config {
     long connect_rate, max_inflight;
     int resume, progress;
     const char *req_prefix; /* "" = a random one per run */
-    char (*ips)[16];        /* parsed source addresses (owned), nips == 0 = no binding */
+    /* the app's API (fakeapp's by default) */
+    const char *protocol_text, *transport_text, *event, *id_path, *body;
+    enum lg_protocol protocol;
+    int polling, websocket; /* Socket.IO transports: polling first when both (the upgrade) */
+    int cookies;            /* keep the Set-Cookies each client receives and send them back */
+    long channels;          /* K: client c joins PREFIX<c % K>, request i goes to PREFIX<i % K> */
+    const char *channel_prefix;
+    char (*ips)[16]; /* parsed source addresses (owned), nips == 0 = no binding */
     size_t nips;
     /* --- the lab's block (shards, start gate, verification; checker options) --- */
     const char *shard_text; /* "I/K": this process is shard I of K; "" = not sharded */

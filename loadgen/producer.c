@@ -10,6 +10,7 @@
 
 #include "hlog.h"
 #include "log.h"
+#include "template.h"
 
 #define BODY_CAP 2048
 
@@ -36,6 +37,8 @@ struct lg_producer {
     int started;
     CURLM *multi;
     char url[512];
+    char *body; /* scratch for rendering the body template */
+    size_t body_cap;
     uint64_t total;
     _Atomic int cancel, done;
     _Atomic uint64_t sent, ok, failed, unknown, inflight;
@@ -113,9 +116,13 @@ static int start_request(struct lg_producer *p, uint64_t i, long long now)
     r->index = i;
     r->sched_us = p->start_us + (long long)((double)i * 1e6 / cfg->rate);
     snprintf(r->req_id, sizeof r->req_id, "%s%llu", p->prefix, (unsigned long long)i + 1);
-    char body[256];
-    snprintf(body, sizeof body, "{\"name\":\"product-%llu\",\"price\":%llu.5,\"req_id\":\"%s\"}",
-             (unsigned long long)i + 1, (unsigned long long)(i % 1000), r->req_id);
+    uint64_t store = cfg->channels > 0 ? i % (uint64_t)cfg->channels : 0;
+    struct lg_template_vars vars = {.req_id = r->req_id, .i = i, .store = store};
+    if (lg_template_render(cfg->body, &vars, p->body, p->body_cap) < 0) {
+        curl_easy_cleanup(r->easy);
+        free(r);
+        return -1;
+    }
     uint32_t client = cfg->clients > 0 ? (uint32_t)(i % (uint64_t)cfg->clients) : 0;
     const char *src = cfg->nips ? cfg->ips[client % cfg->nips] : NULL;
     r->headers = curl_slist_append(NULL, "Content-Type: application/json");
@@ -127,7 +134,7 @@ static int start_request(struct lg_producer *p, uint64_t i, long long now)
     }
     CURL *e = r->easy;
     curl_easy_setopt(e, CURLOPT_URL, p->url);
-    curl_easy_setopt(e, CURLOPT_COPYPOSTFIELDS, body);
+    curl_easy_setopt(e, CURLOPT_COPYPOSTFIELDS, p->body);
     curl_easy_setopt(e, CURLOPT_HTTPHEADER, r->headers);
     curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, cfg->request_timeout_ms);
     curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
@@ -146,6 +153,11 @@ static int start_request(struct lg_producer *p, uint64_t i, long long now)
     hlog_int(&p->log, "client", client);
     if (src)
         hlog_str(&p->log, "src", src, strlen(src));
+    if (cfg->channels > 0) {
+        char ch[LG_CHANNEL_MAX + 1];
+        int n = snprintf(ch, sizeof ch, "%s%llu", cfg->channel_prefix, (unsigned long long)store);
+        hlog_str(&p->log, "channel", ch, (size_t)n);
+    }
     hlog_int(&p->log, "sent", now);
     hlog_end(&p->log);
     if (curl_multi_add_handle(p->multi, e) != CURLM_OK) {
@@ -262,6 +274,13 @@ struct lg_producer *lg_producer_start(const struct lg_config *cfg, const char *r
     p->acks = acks;
     p->total = lg_producer_planned(cfg);
     snprintf(p->prefix, sizeof p->prefix, "%s", req_prefix);
+    p->body_cap = lg_template_cap(cfg->body);
+    p->body = malloc(p->body_cap);
+    if (p->body == NULL) {
+        snprintf(err, errlen, "out of memory");
+        lg_producer_free(p);
+        return NULL;
+    }
     snprintf(p->url, sizeof p->url, "http://%s:%d%s", cfg->http.host, cfg->http.port,
              cfg->products_path);
     p->multi = curl_multi_init();
@@ -307,5 +326,6 @@ void lg_producer_free(struct lg_producer *p)
     if (p->multi)
         curl_multi_cleanup(p->multi);
     hlog_cleanup(&p->log);
+    free(p->body);
     free(p);
 }

@@ -168,6 +168,17 @@ json_t *lg_report_json(const struct lg_result *r, int details)
         (double)r->duration_us / 1e6);
     if (o)
         add_products(o, r);
+    if (o)
+        json_object_set_new(json_object_get(o, "events"), "wrong_channel",
+                            json_integer((json_int_t)r->ev_wrong_channel));
+    if (o)
+        json_object_set_new(o, "socketio",
+                            json_pack("{s:I,s:I,s:I,s:I,s:I}", "handshake_failed",
+                                      (json_int_t)r->sio_handshake_failed, "transport_errors",
+                                      (json_int_t)r->sio_transport_errors, "unknown_sid",
+                                      (json_int_t)r->sio_unknown_sid, "upgraded",
+                                      (json_int_t)r->sio_upgraded, "upgrade_failed",
+                                      (json_int_t)r->sio_upgrade_failed));
     if (o && details)
         json_object_set_new(o, "per_client", per_client_json(r));
     return o;
@@ -229,6 +240,17 @@ void lg_report_table(FILE *out, const struct lg_result *r)
             "connections", (unsigned long long)r->conn_opened, (unsigned long long)r->conn_failed,
             (unsigned long long)r->conn_dropped, (unsigned long long)r->conn_recovered,
             (unsigned long long)r->conn_recovery_failed);
+    if (r->sio_handshake_failed || r->sio_transport_errors || r->sio_upgraded ||
+        r->sio_upgrade_failed)
+        fprintf(out,
+                "  %-22s handshake_failed %llu  transport_errors %llu (unknown sid %llu)  "
+                "upgraded %llu  upgrade_failed %llu\n",
+                "socketio", (unsigned long long)r->sio_handshake_failed,
+                (unsigned long long)r->sio_transport_errors, (unsigned long long)r->sio_unknown_sid,
+                (unsigned long long)r->sio_upgraded, (unsigned long long)r->sio_upgrade_failed);
+    if (r->ev_wrong_channel)
+        fprintf(out, "  %-22s %llu events of channels the client never joined\n", "wrong_channel",
+                (unsigned long long)r->ev_wrong_channel);
     if (r->history_malformed)
         fprintf(out, "  %-22s %llu malformed of %llu lines\n", "history",
                 (unsigned long long)r->history_malformed, (unsigned long long)r->history_lines);

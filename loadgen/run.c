@@ -174,6 +174,15 @@ static void write_start(int fd, const struct lg_config *cfg, const char *prefix,
     hlog_str(&h, "ws_path", cfg->ws_path, strlen(cfg->ws_path));
     hlog_str(&h, "req_prefix", prefix, strlen(prefix));
     hlog_int(&h, "source_ips", (long long)cfg->nips);
+    hlog_str(&h, "protocol", cfg->protocol_text, strlen(cfg->protocol_text));
+    if (cfg->protocol == LG_PROTO_SOCKETIO) {
+        const char *tr = cfg->polling && cfg->websocket ? "polling,websocket"
+                         : cfg->polling                 ? "polling"
+                                                        : "websocket";
+        hlog_str(&h, "transport", tr, strlen(tr));
+    }
+    hlog_str(&h, "event", cfg->event, strlen(cfg->event));
+    hlog_int(&h, "channels", cfg->channels);
     hlog_end(&h);
     hlog_cleanup(&h);
 }
@@ -223,10 +232,11 @@ int lg_run(const struct lg_config *cfg)
     }
     uint64_t planned = lg_producer_planned(cfg);
     write_start(fd, cfg, prefix, planned);
-    LOG_INFO("run_start target=%s ws=%s:%d%s clients=%ld threads=%d rate=%g requests=%llu "
-             "source_ips=%zu history=%s",
-             cfg->target, cfg->ws.host, cfg->ws.port, cfg->ws_path, cfg->clients, threads,
-             cfg->rate, (unsigned long long)planned, cfg->nips, path);
+    LOG_INFO("run_start target=%s ws=%s:%d%s protocol=%s clients=%ld threads=%d rate=%g "
+             "requests=%llu source_ips=%zu channels=%ld history=%s",
+             cfg->target, cfg->ws.host, cfg->ws.port, cfg->ws_path, cfg->protocol_text,
+             cfg->clients, threads, cfg->rate, (unsigned long long)planned, cfg->nips,
+             cfg->channels, path);
     struct lg_clients *cs = lg_clients_start(cfg, threads, fd, &acks, err, sizeof err);
     if (cs == NULL) {
         LOG_ERROR("clients_start_failed reason=\"%s\"", err);

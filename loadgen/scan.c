@@ -164,6 +164,90 @@ int js_obj_next(struct js_obj *o, struct js_val *key, struct js_val *val)
     return 1;
 }
 
+int js_arr_open(struct js_arr *a, const char *p, size_t len)
+{
+    const char *end = p + len;
+    p = skip_ws(p, end);
+    if (p >= end || *p != '[')
+        return -1;
+    a->p = p + 1;
+    a->end = end;
+    a->first = 1;
+    return 0;
+}
+
+int js_arr_open_val(struct js_arr *a, const struct js_val *v)
+{
+    if (v->type != JS_ARRAY)
+        return -1;
+    return js_arr_open(a, v->p, v->len);
+}
+
+int js_arr_next(struct js_arr *a, struct js_val *val)
+{
+    const char *p = skip_ws(a->p, a->end);
+    if (p >= a->end)
+        return -1;
+    if (*p == ']') {
+        a->p = p + 1;
+        return 0;
+    }
+    if (!a->first) {
+        if (*p != ',')
+            return -1;
+        p = skip_ws(p + 1, a->end);
+    }
+    p = read_value(p, a->end, val);
+    if (p == NULL)
+        return -1;
+    a->p = p;
+    a->first = 0;
+    return 1;
+}
+
+/* One step of js_path: the member named seg[0..n) of an object, or element n of an array. */
+static int path_step(const struct js_val *v, const char *seg, size_t n, struct js_val *out)
+{
+    int rc;
+    if (v->type == JS_OBJECT) {
+        struct js_obj o;
+        struct js_val k;
+        if (js_obj_open_val(&o, v) != 0)
+            return -1;
+        while ((rc = js_obj_next(&o, &k, out)) == 1)
+            if (k.len == n && memcmp(k.p, seg, n) == 0)
+                return 1;
+        return rc;
+    }
+    if (v->type == JS_ARRAY && n > 0 && n < 10 && strspn(seg, "0123456789") >= n) {
+        struct js_arr a;
+        long idx = strtol(seg, NULL, 10);
+        if (js_arr_open_val(&a, v) != 0)
+            return -1;
+        while ((rc = js_arr_next(&a, out)) == 1)
+            if (idx-- == 0)
+                return 1;
+        return rc;
+    }
+    return 0;
+}
+
+int js_path(const struct js_val *v, const char *path, struct js_val *out)
+{
+    struct js_val cur = *v;
+    const char *seg = path;
+    for (;;) {
+        size_t n = strcspn(seg, ".");
+        int rc = path_step(&cur, seg, n, out);
+        if (rc != 1)
+            return rc;
+        if (seg[n] == '\0')
+            return 1;
+        cur = *out;
+        seg += n + 1;
+    }
+}
+
 int js_eq(const struct js_val *v, const char *lit)
 {
     size_t n = strlen(lit);

@@ -36,6 +36,25 @@ int js_obj_open_val(struct js_obj *o, const struct js_val *v);
 /* Next member: returns 1 with key (a string span) and val, 0 at the end, -1 when malformed. */
 int js_obj_next(struct js_obj *o, struct js_val *key, struct js_val *val);
 
+/* A cursor over the elements of one array (the same walk as js_obj, without keys). */
+struct js_arr {
+    const char *p, *end;
+    int first;
+};
+
+/* Starts walking the array in [p, p+len) or in v. Returns 0, or -1 when it is not an array. */
+int js_arr_open(struct js_arr *a, const char *p, size_t len);
+int js_arr_open_val(struct js_arr *a, const struct js_val *v);
+/* Next element: returns 1 with val, 0 at the end, -1 when malformed. */
+int js_arr_next(struct js_arr *a, struct js_val *val);
+
+/*
+ * Looks up a dotted path ("req_id", "product.id", "items.0.id": a number walks into an
+ * array) inside the object or array v. Keys are compared raw (no escapes in path keys).
+ * Returns 1 with *out set, 0 when the path is absent, -1 when v is malformed on the way.
+ */
+int js_path(const struct js_val *v, const char *path, struct js_val *out);
+
 /* 1 when the string span v equals the NUL-terminated lit, else 0. */
 int js_eq(const struct js_val *v, const char *lit);
 /* Integer value of a JS_NUMBER without fraction or exponent. Returns 0, or -1. */

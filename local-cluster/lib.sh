@@ -210,8 +210,11 @@ wait_listen() {
 # fault needs to bring one back is the recorded command line (restart_proc).
 
 wait_app() {
-  local i=$1
-  wait_ready "app-$i" "http://127.0.0.1:$(app_http_port "$i")/readyz" || return 1
+  local i=$1 ready
+  ready=$(state_get app_ready)
+  wait_ready "app-$i" "http://127.0.0.1:$(app_http_port "$i")${ready:-/readyz}" || return 1
+  # An app brought with --app-cmd serves its websockets on its one port (PORT).
+  [ -z "$(state_get app_cmd)" ] || return 0
   if [ "$(relay_count "$(state_get topology)")" -eq 0 ]; then
     wait_listen "app-$i" "$(app_ws_port "$i")" || return 1
   fi

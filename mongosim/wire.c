@@ -38,6 +38,46 @@ int32_t wire_frame_length(const uint8_t *buf, size_t len, char *err, size_t errl
 }
 
 /*
+ * 1 when documents and arrays in doc nest at most max levels below it. Counted with an
+ * explicit stack: libbson's bson_validate recurses once per level, so a 48 MB message of
+ * nested documents would overflow the C stack (a 10,000-deep one did) before it is judged.
+ */
+static int depth_ok(const bson_t *doc, int max)
+{
+    struct level {
+        bson_iter_t it; /* wrapped: bson_iter_t's alignment is larger than its size */
+    } stack[WIRE_MAX_DEPTH + 1];
+    int top = 0;
+    if (max > WIRE_MAX_DEPTH || !bson_iter_init(&stack[0].it, doc))
+        return 0;
+    while (top >= 0) {
+        bson_iter_t *it = &stack[top].it;
+        if (!bson_iter_next(it)) {
+            top--; /* the end, or corrupt bytes: bson_validate judges those next */
+            continue;
+        }
+        if (BSON_ITER_HOLDS_DOCUMENT(it) || BSON_ITER_HOLDS_ARRAY(it) ||
+            BSON_ITER_HOLDS_CODEWSCOPE(it)) {
+            if (top + 1 > max)
+                return 0;
+            int ok;
+            if (BSON_ITER_HOLDS_CODEWSCOPE(it)) {
+                uint32_t clen, slen;
+                const uint8_t *scope;
+                bson_iter_codewscope(it, &clen, &slen, &scope);
+                ok = scope != NULL && bson_iter_init_from_data(&stack[top + 1].it, scope, slen);
+            } else {
+                ok = bson_iter_recurse(it, &stack[top + 1].it);
+            }
+            if (!ok)
+                return 0;
+            top++;
+        }
+    }
+    return 1;
+}
+
+/*
  * Checks every nested document and array of data[0..len) on its own: libbson's validator
  * accepts a nested document whose last byte is not the terminating zero, and
  * bson_init_static (which every later reader uses) refuses it, so such a command would
@@ -65,8 +105,8 @@ static int nested_sound(const uint8_t *data, uint32_t len, int depth)
 }
 
 /*
- * Checks that a BSON document starts at p with at most avail bytes and is well formed all
- * the way down. Returns its length, or -1.
+ * Checks that a BSON document starts at p with at most avail bytes, nests at most
+ * WIRE_MAX_DEPTH levels and is well formed all the way down. Returns its length, or -1.
  */
 static int32_t doc_at(const uint8_t *p, size_t avail, bson_t *view)
 {
@@ -75,7 +115,7 @@ static int32_t doc_at(const uint8_t *p, size_t avail, bson_t *view)
     int32_t n = rd32(p);
     if (n < 5 || (size_t)n > avail)
         return -1;
-    if (!bson_init_static(view, p, (size_t)n))
+    if (!bson_init_static(view, p, (size_t)n) || !depth_ok(view, WIRE_MAX_DEPTH))
         return -1;
     bson_error_t e;
     if (!bson_validate_with_error(view, BSON_VALIDATE_NONE, &e) || !nested_sound(p, (uint32_t)n, 0))

@@ -12,6 +12,7 @@
 
 #define WIRE_HEADER_LEN 16
 #define WIRE_MAX_MESSAGE 48000000 /* maxMessageSizeBytes, as a real server announces */
+#define WIRE_MAX_DEPTH 200        /* nesting accepted in a message, as mongod's maxBSONDepth */
 #define WIRE_OP_REPLY 1
 #define WIRE_OP_QUERY 2004
 #define WIRE_OP_COMPRESSED 2012

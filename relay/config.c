@@ -178,6 +178,17 @@
              "MongoDB: at most this many events are kept (default 1000000)",                       \
              100,                                                                                  \
              1000000000},                                                                          \
+            {"client-jwt-secret", "RELAY_CLIENT_JWT_SECRET", FLAG_STR, &(c)->client_jwt_secret,    \
+             "clients must present an HS256 JWT signed with this secret (>= 32 bytes)", 0, 0},   \
+            {"client-jwt-key", "RELAY_CLIENT_JWT_KEY", FLAG_STR, &(c)->client_jwt_key,             \
+             "clients must present an RS256 JWT verified by this PEM public key file", 0, 0},    \
+            {"client-jwt-issuer", "RELAY_CLIENT_JWT_ISSUER", FLAG_STR, &(c)->client_jwt_issuer,    \
+             "client JWTs must carry this iss (default: not checked)", 0, 0},                     \
+            {"client-jwt-audience", "RELAY_CLIENT_JWT_AUDIENCE", FLAG_STR,                         \
+             &(c)->client_jwt_audience, "client JWTs must carry this aud (default: none)", 0, 0}, \
+            {"client-jwt-leeway", "RELAY_CLIENT_JWT_LEEWAY", FLAG_DURATION,                        \
+             &(c)->client_jwt_leeway_ms, "clock skew allowed on exp and nbf (default 30s)", 0,   \
+             3600000},                                                                             \
             {"watch",                                                                              \
              "RELAY_WATCH",                                                                        \
              FLAG_LIST,                                                                            \
@@ -211,6 +222,7 @@ static void defaults(struct relay_config *c)
     c->emit_timeout_ms = 5000;
     c->retention_ms = 24L * 3600 * 1000;
     c->retention_events = 1000000;
+    c->client_jwt_leeway_ms = 30000;
 }
 
 static int valid_name(const char *s, size_t n, int dots)
@@ -294,6 +306,14 @@ int relay_config_parse(struct relay_config *c, int argc, char **argv, char *err,
     for (int i = 0; i < c->watch_arg.n; i++)
         if (relay_watch_parse(c, c->watch_arg.v[i], err, errlen) != 0)
             return -1;
+    if (c->client_jwt_secret && *c->client_jwt_secret == '\0')
+        c->client_jwt_secret = NULL;
+    if (c->client_jwt_key && *c->client_jwt_key == '\0')
+        c->client_jwt_key = NULL;
+    if (c->client_jwt_secret && c->client_jwt_key) {
+        snprintf(err, errlen, "--client-jwt-secret and --client-jwt-key exclude each other");
+        return -1;
+    }
     if (c->nwatch > 0 && c->mongo_uri == NULL) {
         snprintf(err, errlen, "--watch needs --mongo-uri (the collections live there)");
         return -1;

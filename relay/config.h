@@ -38,6 +38,12 @@ struct relay_config {
     long emit_timeout_ms;       /* an emit not confirmed by a majority in this time gets 503 */
     long retention_ms;          /* events older than this are trimmed from MongoDB */
     long retention_events;      /* and beyond this many */
+    /* Client authentication (relay/auth.c): off unless a key is given. */
+    const char *client_jwt_secret; /* HS256 shared secret */
+    const char *client_jwt_key;    /* RS256 public key file (PEM) */
+    const char *client_jwt_issuer;
+    const char *client_jwt_audience;
+    long client_jwt_leeway_ms;
     struct flag_list watch_arg; /* DB.COLL=EVENT items, each may hold several, comma-separated */
     struct relay_watch {
         char db[64], coll[128], event[65];

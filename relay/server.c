@@ -7,6 +7,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "auth.h"
 #include "dedup.h"
 #include "httpd.h"
 #include "hub.h"
@@ -24,6 +25,7 @@ struct relay {
     pthread_mutex_t emit_lock; /* makes dedup lookup + publish + insert atomic */
     struct dedup *dedup;
     struct mstore *store; /* NULL in memory */
+    struct relay_auth *auth; /* NULL: clients need no token */
     struct metric *m_accepted, *m_duplicate, *m_invalid, *m_draining, *m_emit_bytes;
     struct metric *m_unconfirmed, *m_unavailable;
 };
@@ -211,6 +213,13 @@ struct relay *relay_new(const struct relay_config *c, volatile sig_atomic_t *sto
     hc.metrics = r->metrics;
     hc.name = "relay";
     hc.max_channels = (int)c->max_channels;
+    r->auth = relay_auth_new(c, err, errlen);
+    if (r->auth == NULL && *err)
+        goto fail;
+    if (r->auth) {
+        hc.auth = relay_auth_check;
+        hc.auth_ud = r->auth;
+    }
     if (c->mongo_uri) {
         /* The stream's epoch and position come from MongoDB; the ring starts `history`
          * events back, so the tail's first catch-up fills it. */
@@ -258,9 +267,10 @@ int relay_run(struct relay *r)
 {
     char epoch[ENVELOPE_EPOCH_BUF];
     LOG_INFO("relay_listening ws_port=%d http_port=%d epoch=%s history=%ld queue_limit=%ld "
-             "token=%s store=%s",
+             "token=%s store=%s client_auth=%s",
              hub_port(r->hub), httpd_port(r->http), hub_epoch(r->hub, epoch), r->cfg.history,
-             r->cfg.queue_limit, r->cfg.token ? "set" : "none", r->store ? "mongodb" : "memory");
+             r->cfg.queue_limit, r->cfg.token ? "set" : "none", r->store ? "mongodb" : "memory",
+             r->cfg.client_jwt_key ? "RS256" : r->cfg.client_jwt_secret ? "HS256" : "none");
     int rc = hub_run(r->hub, r->stop_flag);
     /* The hub has drained its clients; stop taking events, finishing requests in flight. */
     httpd_quiesce(r->http);
@@ -280,6 +290,7 @@ void relay_free(struct relay *r)
         metrics_free(r->metrics);
     }
     dedup_free(r->dedup);
+    relay_auth_free(r->auth);
     pthread_mutex_destroy(&r->emit_lock);
     free(r);
 }

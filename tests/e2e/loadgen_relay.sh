@@ -26,7 +26,7 @@ wait_http "http://127.0.0.1:$intake/readyz" 10 || { fail relay_start "see $E2E_T
 # manifests use), plus --ws-mode on the command line.
 POD_NAME=app-0 FAKEAPP_PORT=$app FAKEAPP_WS_PORT=$appws FAKEAPP_BIND=127.0.0.1 FAKEAPP_DB=relaylab \
   MONGO_URI="mongodb://127.0.0.1:$mongo,127.0.0.1:$((mongo + 1)),127.0.0.1:$((mongo + 2))/?replicaSet=rs0" \
-  RELAY_URL="http://127.0.0.1:$intake/emit" \
+  RELAY_URL="http://127.0.0.1:$intake/emit" FAKEAPP_STORE_CHANNELS=1 \
   start_bg fakeapp "$RELAYLAB_BIN/fakeapp" --ws-mode relay
 wait_http "http://127.0.0.1:$app/healthz" 15 || { fail fakeapp_start "see $E2E_TMP/fakeapp.log"; exit 1; }
 
@@ -43,4 +43,17 @@ jrc=0
 jq -e --argjson n "$clients" '.clients == $n and .connections.opened >= $n and .events.expected > 0' \
   "$E2E_TMP/relay.json" >/dev/null || jrc=$?
 expect loadgen_relay_every_client_counted "$jrc" "$(jq -c '{clients,connections,events}' "$E2E_TMP/relay.json" 2>/dev/null)"
+
+# Channels: products of store i % 4 go to channel store-<i % 4> (fakeapp --store-channels);
+# client c joins store-<c % 4> with ?channels=. Each client is owed exactly its store's
+# events, and must get nothing else.
+rc=0
+timeout 60 "$RELAYLAB_BIN/loadgen" run --target "http://127.0.0.1:$app" \
+  --ws-target "http://127.0.0.1:$ws" --clients 20 --channels 4 --rate 40 --duration 2s --settle 1s \
+  --json "$E2E_TMP/channels.json" --history "$E2E_TMP/channels.jsonl" \
+  >"$E2E_TMP/channels.out" 2>"$E2E_TMP/channels.err" || rc=$?
+jrc=0
+jq -e '.delivery_ratio == 1 and .events.expected == 20 * 80 / 4 and .events.frames == .events.expected and .events.wrong_channel == 0' \
+  "$E2E_TMP/channels.json" >/dev/null || jrc=$?
+expect loadgen_relay_channels_exact "$jrc" "$(jq -c '{delivery_ratio,events}' "$E2E_TMP/channels.json" 2>/dev/null)"
 exit "$E2E_FAILS"

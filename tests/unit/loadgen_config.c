@@ -5,10 +5,11 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "../../loadgen/clients.h"
+#include "../../loadgen/frames.h"
 #include "../../loadgen/config.h"
 #include "../../loadgen/hlog.h"
 #include "../../loadgen/scan.h"
+#include "../../loadgen/template.h"
 
 static int parse(struct lg_config *c, char *err, size_t errlen, ...)
 {
@@ -124,6 +125,66 @@ START_TEST(usage_errors)
 }
 END_TEST
 
+START_TEST(app_api_flags)
+{
+    struct lg_config c;
+    char err[256];
+    /* fakeapp's API is the default. */
+    ck_assert_int_eq(parse(&c, err, sizeof err, "run", "--target", "http://x", NULL), 0);
+    ck_assert_int_eq(c.protocol, LG_PROTO_PLAIN);
+    ck_assert_str_eq(c.event, "new_product");
+    ck_assert_str_eq(c.id_path, "req_id");
+    ck_assert_str_eq(c.body, lg_template_default);
+    ck_assert_int_eq(c.websocket, 1);
+    ck_assert_int_eq(c.polling, 0);
+    ck_assert_int_eq(c.channels, 0);
+    ck_assert_int_eq(c.cookies, 1);
+    lg_config_cleanup(&c);
+
+    /* Socket.IO: the browser's transports and /socket.io/ by default. */
+    ck_assert_int_eq(parse(&c, err, sizeof err, "run", "--target", "http://x", "--protocol",
+                           "socketio", "--channels", "4", NULL),
+                     0);
+    ck_assert_int_eq(c.protocol, LG_PROTO_SOCKETIO);
+    ck_assert_int_eq(c.polling, 1);
+    ck_assert_int_eq(c.websocket, 1);
+    ck_assert_str_eq(c.ws_path, "/socket.io/");
+    ck_assert_str_eq(c.body, lg_template_default_store); /* channels add the store field */
+    lg_config_cleanup(&c);
+
+    setenv("LOADGEN_TRANSPORT", "polling", 1);
+    ck_assert_int_eq(parse(&c, err, sizeof err, "run", "--target", "http://x", "--protocol",
+                           "socketio", "--ws-path", "/io/", "--event", "created", "--id-path",
+                           "product.ref", "--body", "{\"ref\":\"{{req_id}}\",\"n\":{{n}}}",
+                           "--products-path", "/api/items", NULL),
+                     0);
+    unsetenv("LOADGEN_TRANSPORT");
+    ck_assert_int_eq(c.polling, 1);
+    ck_assert_int_eq(c.websocket, 0);
+    ck_assert_str_eq(c.ws_path, "/io/");
+    ck_assert_str_eq(c.event, "created");
+    ck_assert_str_eq(c.id_path, "product.ref");
+    ck_assert_str_eq(c.products_path, "/api/items");
+    lg_config_cleanup(&c);
+
+    const char *bad[][2] = {
+        {"--protocol", "mqtt"},         {"--transport", "polling"}, /* needs socketio */
+        {"--id-path", "a..b"},          {"--id-path", ""},
+        {"--body", "{\"name\":\"x\"}"}, {"--body", "{{req_id}} {{nope}}"},
+        {"--channels", "-1"},           {"--channel-prefix", "store 1"},
+        {"--req-prefix", "a\"b"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        ck_assert_msg(parse(&c, err, sizeof err, "run", "--target", "http://x", bad[i][0],
+                            bad[i][1], NULL) == -1,
+                      "accepted %s %s", bad[i][0], bad[i][1]);
+    ck_assert_int_eq(parse(&c, err, sizeof err, "run", "--target", "http://x", "--protocol",
+                           "socketio", "--transport", "carrier-pigeon", NULL),
+                     -1);
+    ck_assert_ptr_nonnull(strstr(err, "--transport"));
+}
+END_TEST
+
 START_TEST(source_ip_pools)
 {
     char(*ips)[16];
@@ -155,7 +216,7 @@ START_TEST(frame_scanner)
         "{\"event\":\"new_product\",\"data\":{\"_id\":\"x\",\"name\":\"a \\\"q\\\" }\","
         "\"price\":1.5,\"tags\":[1,{\"a\":\"}\"}],\"req_id\":\"r-9\",\"pod\":\"app-2\"},"
         "\"offset\":42,\"epoch\":\"E1\"}";
-    ck_assert_int_eq(lg_scan_frame(ev, strlen(ev), &f), 0);
+    ck_assert_int_eq(lg_scan_frame(ev, strlen(ev), "req_id", &f), 0);
     ck_assert_int_eq(f.event_len, 11);
     ck_assert_int_eq(f.offset, 42);
     ck_assert_int_eq(f.req_id_len, 3);
@@ -164,14 +225,15 @@ START_TEST(frame_scanner)
     ck_assert_int_eq(memcmp(f.epoch, "E1", 2), 0);
     const char *rec =
         "{\"event\":\"_recovery\",\"data\":{\"recovered\":false,\"epoch\":\"E2\",\"offset\":7}}";
-    ck_assert_int_eq(lg_scan_frame(rec, strlen(rec), &f), 0);
+    ck_assert_int_eq(lg_scan_frame(rec, strlen(rec), "req_id", &f), 0);
     ck_assert_int_eq(f.recovered, 0);
     ck_assert_int_eq(f.offset, 7);
     ck_assert_int_eq(memcmp(f.epoch, "E2", 2), 0);
     const char *bad[] = {"",    "[]", "{\"event\":", "{\"event\":\"x\",}", "{\"data\":{\"a\":[}}",
                          "nul", NULL};
     for (int i = 0; bad[i]; i++)
-        ck_assert_msg(lg_scan_frame(bad[i], strlen(bad[i]), &f) == -1, "accepted %s", bad[i]);
+        ck_assert_msg(lg_scan_frame(bad[i], strlen(bad[i]), "req_id", &f) == -1, "accepted %s",
+                      bad[i]);
 }
 END_TEST
 
@@ -219,6 +281,7 @@ int main(void)
     tcase_add_test(tc, run_defaults_and_flags);
     tcase_add_test(tc, env_twins);
     tcase_add_test(tc, usage_errors);
+    tcase_add_test(tc, app_api_flags);
     tcase_add_test(tc, source_ip_pools);
     tcase_add_test(tc, frame_scanner);
     tcase_add_test(tc, history_lines);

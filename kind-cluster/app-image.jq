@@ -1,0 +1,23 @@
+# kind-cluster/app-image.jq — your app instead of fakeapp (docs/byo-app.md), on rendered
+# manifests (a List, or one object): the app Deployment runs $image with its own command and
+# the app contract: PORT=3000, POD_NAME, MONGO_URI and, where the topology sets them,
+# RELAY_URL and RELAY_TOKEN; fakeapp's own variables are dropped. The websockets are served
+# on the HTTP port (the Service's ws port targets it); ready when $ready answers 2xx, alive
+# while the port accepts connections.
+(if .kind == "List" then . else {apiVersion: "v1", kind: "List", items: [.]} end)
+| .items |= map(
+    if .kind == "Deployment" and .metadata.name == "app" then
+      .spec.template.spec.containers |= map(
+        if .name == "app" then
+          .image = $image
+          | del(.command, .args)
+          | .ports = [{name: "http", containerPort: 3000}]
+          | .env = ([(.env // [])[] | select(.name | startswith("FAKEAPP_") | not)
+                     | select(.name != "PORT")] + [{name: "PORT", value: "3000"}])
+          | .readinessProbe.httpGet = {path: $ready, port: "http"}
+          | .livenessProbe = {tcpSocket: {port: "http"}, initialDelaySeconds: 10,
+                              periodSeconds: 10, timeoutSeconds: 2, failureThreshold: 3}
+        else . end)
+    elif .kind == "Service" and .metadata.name == "app" then
+      .spec.ports |= map(if .name == "ws" then .targetPort = "http" else . end)
+    else . end)

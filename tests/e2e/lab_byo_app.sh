@@ -1,0 +1,92 @@
+#!/usr/bin/env bash
+# Your app in the lab (docs/byo-app.md): lab up --app-cmd / --app-image and their refusals,
+# the kind manifests rewritten for an app image (statically: every overlay), and a stock
+# scenario file run against the seed app (examples/seed-app) with only the app named
+# differently: chaos/run --set app=examples/seed-app embedded-rr and relay give fakeapp's
+# rows (a third delivered, everything delivered).
+set -euo pipefail
+# shellcheck source=tests/e2e/lib.sh
+source "$(dirname "$0")/lib.sh"
+
+ROOT=$RELAYLAB_ROOT
+LAB=$ROOT/lab/lab
+app_dir=$ROOT/examples/seed-app
+
+# exit_is NAME CODE CMD...: passes when CMD exits with CODE.
+exit_is() {
+  local name=$1 want=$2 rc=0
+  shift 2
+  "$@" >"$E2E_TMP/$name.out" 2>&1 || rc=$?
+  if [ "$rc" -eq "$want" ]; then pass "$name"; else fail "$name" "exit $rc, want $want: $(head -c 300 "$E2E_TMP/$name.out")"; fi
+}
+
+# ---------------------------------------------------------------- refusals (exit 2, nothing started)
+base=$(e2e_port_base 20)
+local_opts=(--cluster local --port-base "$base" --dir "$E2E_TMP/cluster")
+exit_is byo_kind_takes_no_app_cmd 2 "$LAB" --cluster kind up --app-cmd 'node server.js' relay
+exit_is byo_local_takes_no_app_image 2 "$LAB" "${local_opts[@]}" up --app-image myorg/app:1 relay
+exit_is byo_app_dir_must_exist 2 "$LAB" "${local_opts[@]}" up --app-cmd 'node server.js' --app-dir "$E2E_TMP/nope" relay
+exit_is byo_app_ready_is_a_path 2 "$LAB" "${local_opts[@]}" up --app-cmd 'node server.js' --app-ready healthz relay
+exit_is byo_relay_watch_is_fakeapps 2 "$LAB" "${local_opts[@]}" up --app-cmd 'node server.js' relay-watch
+exit_is byo_app_ready_needs_app_cmd 2 "$ROOT/local-cluster/up" --port-base "$base" --dir "$E2E_TMP/cluster" --app-ready /x relay
+expect byo_refusals_start_nothing "$( [ ! -d "$E2E_TMP/cluster/pids" ]; echo $?)"
+printf 'topology = relay\napp_dir = ..\n' >"$E2E_TMP/no-app.scn"
+exit_is byo_scenario_app_dir_needs_app 2 "$ROOT/chaos/run" --check "$E2E_TMP/no-app.scn"
+mkdir -p "$E2E_TMP/badapp"
+printf 'cmd = node x.js\ncolour = blue\n' >"$E2E_TMP/badapp/relaylab.app"
+printf 'topology = relay\napp = badapp\n' >"$E2E_TMP/bad-manifest.scn"
+exit_is byo_manifest_unknown_key 2 "$ROOT/chaos/run" --check "$E2E_TMP/bad-manifest.scn"
+exit_is byo_seed_scenarios_read 0 "$ROOT/chaos/run" --check "$app_dir"/lab/*.scn
+
+# ---------------------------------------------------------------- kind: the manifests for an app image
+if command -v kubectl >/dev/null 2>&1 && command -v python3 >/dev/null 2>&1; then
+  for overlay in "$ROOT"/kind-cluster/manifests/overlays/*; do
+    o=$(basename "$overlay")
+    [ "$o" = relay-watch ] && continue
+    rc=0
+    kubectl kustomize "$overlay" 2>"$E2E_TMP/kustomize-$o.err" |
+      python3 -c 'import json, sys, yaml; print(json.dumps({"apiVersion": "v1", "kind": "List", "items": [d for d in yaml.safe_load_all(sys.stdin) if d]}))' |
+      jq --arg image myorg/app:1.2 --arg ready /ready -f "$ROOT/kind-cluster/app-image.jq" >"$E2E_TMP/byo-$o.json" || rc=$?
+    relay=false
+    [ -d "$overlay/../../base/relay" ] && grep -q 'base/relay' "$overlay/kustomization.yaml" && relay=true
+    jq -e --argjson relay "$relay" '
+      [.items[] | select(.kind == "Deployment" and .metadata.name == "app") | .spec.template.spec.containers[0]] as $c
+      | [.items[] | select(.kind == "Service" and .metadata.name == "app") | .spec.ports[]] as $p
+      | ($c | length) == 1 and $c[0].image == "myorg/app:1.2" and ($c[0].command == null)
+        and ([$c[0].env[].name] | (any(startswith("FAKEAPP_")) | not) and index("PORT") != null
+             and index("POD_NAME") != null and index("MONGO_URI") != null
+             and (if $relay then index("RELAY_URL") != null and index("RELAY_TOKEN") != null else true end))
+        and ($c[0].env[] | select(.name == "PORT") | .value) == "3000"
+        and $c[0].readinessProbe.httpGet.path == "/ready"
+        and ($c[0].ports | length) == 1
+        and ([$p[] | select(.name == "ws") | .targetPort] == ["http"])' "$E2E_TMP/byo-$o.json" >/dev/null || rc=$?
+    expect "byo_kind_manifests_$o" "$rc" "see $E2E_TMP/byo-$o.json"
+  done
+else
+  echo "info: kubectl or python3 missing; the kind manifests were not checked"
+fi
+
+# ---------------------------------------------------------------- the stock scenarios, your app
+for p in relay mongosim loadgen; do
+  [ -x "$RELAYLAB_BIN/$p" ] || { fail byo_prerequisites "$RELAYLAB_BIN/$p not built"; exit 1; }
+done
+if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
+  fail byo_prerequisites "node and npm are needed (make deps installs them)"
+  exit 1
+fi
+if [ ! -d "$app_dir/node_modules/mongodb" ]; then
+  (cd "$app_dir" && timeout 300 npm ci --no-audit --no-fund --silent) ||
+    { fail byo_npm_ci "npm ci in examples/seed-app failed"; exit 1; }
+fi
+ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
+rc=0
+(cd "$ROOT" && timeout 300 chaos/run --quiet --out "$E2E_TMP/chaos" --set app=examples/seed-app \
+  --set clients=15 --set duration=2s embedded-rr relay) >"$E2E_TMP/chaos.out" 2>&1 || rc=$?
+sed 's/^/info: /' "$E2E_TMP/chaos.out"
+expect byo_stock_scenarios_pass "$rc" "$(tail -5 "$E2E_TMP/chaos.out" | tr '\n' ' ')"
+r=$E2E_TMP/chaos/embedded-rr/result.json
+expect byo_embedded_rr_one_third "$(jq -e '.app == "node server.js in examples/seed-app" and .client_delivery_mean > 0.25 and .client_delivery_mean < 0.42' "$r" >/dev/null 2>&1; echo $?)"
+expect byo_relay_everything "$(jq -e '.delivery_ratio == 1 and .lost == 0' "$E2E_TMP/chaos/relay/result.json" >/dev/null 2>&1; echo $?)"
+# The apps were the seed app: its pods answered the products (its log says so).
+expect byo_pods_were_the_seed_app "$(grep -q 'prog=seed-app pod=app-1 msg=ready' "$E2E_TMP/chaos/relay/cluster/logs/app-1.log"; echo $?)"
+exit "$E2E_FAILS"

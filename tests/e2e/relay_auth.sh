@@ -1,0 +1,98 @@
+#!/usr/bin/env bash
+# Client authentication (issue 14): with --client-jwt-secret (HS256) or --client-jwt-key
+# (RS256) a websocket or Socket.IO client must present a JWT; a missing, forged, expired or
+# wrong-algorithm token is refused (plain websocket: close 4401; Socket.IO: connect_error
+# with data.code; long-polling: 403) and counted; a token's "channels" claim bounds the
+# channels the client may join; a session ends with 4401 when its token expires.
+set -euo pipefail
+# shellcheck source=tests/e2e/lib.sh
+source "$(dirname "$0")/lib.sh"
+
+node_dir=$RELAYLAB_ROOT/tests/e2e/node
+if ! command -v node >/dev/null || [ ! -d "$node_dir/node_modules/socket.io-client" ]; then
+  fail auth_prerequisites "node and the npm packages of tests/e2e/node are needed (make deps)"
+  exit 1
+fi
+jwt() { node "$node_dir/jwt.js" "$@"; }
+base=$(e2e_port_base 4)
+SECRET=relaylab-test-secret-0123456789abcdef
+start_bg relay "$RELAYLAB_BIN/relay" --bind 127.0.0.1 --ws-port "$base" --http-port $((base + 1)) \
+  --client-jwt-secret "$SECRET" --client-jwt-leeway 0 --log-level warn
+wait_http "http://127.0.0.1:$((base + 1))/readyz" 10 || { fail auth_relay_ready "see $E2E_TMP/relay.log"; exit 1; }
+
+WS="ws://127.0.0.1:$base/websocket-service"
+close_code() { # URL: the close code a plain client gets within 3 s ("open" when none)
+  local out
+  out=$("$RELAYLAB_BIN/wsprint" --timeout 3 "$1" 2>&1 >/dev/null || true)
+  sed -nE 's/.*closed code=([0-9]+).*/\1/p' <<<"$out" | head -1 | grep . || echo open
+}
+good=$(jwt hs256 "$SECRET" '{"sub":"u1","exp":"+600","channels":["store-1"]}')
+anych=$(jwt hs256 "$SECRET" '{"sub":"u2","exp":"+600","channels":["*"]}')
+forged=$(jwt hs256 "not-the-secret-not-the-secret-000000" '{"sub":"u1","exp":"+600"}')
+expired=$(jwt hs256 "$SECRET" '{"sub":"u1","exp":"-60"}')
+future=$(jwt hs256 "$SECRET" '{"sub":"u1","nbf":"+600","exp":"+1200"}')
+
+for c in "missing ''" "forged $forged" "expired $expired" "not_yet_valid $future" "garbage abc.def"; do
+  name=${c%% *}
+  tok=${c#* }
+  [ "$tok" = "''" ] && tok=
+  code=$(close_code "$WS${tok:+?token=$tok}")
+  expect "auth_ws_${name}_closed_4401" "$([ "$code" = 4401 ] && echo 0 || echo 1)" "close code $code"
+done
+code=$(close_code "$WS?token=$good")
+expect auth_ws_good_token_stays_open "$([ "$code" = open ] && echo 0 || echo 1)" "close code $code"
+
+# The channels claim: store-1 granted, store-2 refused as forbidden; delivery follows.
+timeout 4 "$RELAYLAB_BIN/wsprint" "$WS?token=$good&channels=store-1,store-2" >"$E2E_TMP/granted.out" 2>/dev/null &
+p1=$!
+timeout 4 "$RELAYLAB_BIN/wsprint" "$WS?token=$anych&channels=store-2" >"$E2E_TMP/any.out" 2>/dev/null &
+p2=$!
+sleep 0.7
+for ch in store-1 store-2 ""; do
+  curl -fsS -o /dev/null -X POST "http://127.0.0.1:$((base + 1))/emit" -H 'Content-Type: application/json' \
+    -d "{\"event\":\"new_product\",\"payload\":{\"ch\":\"$ch\"}${ch:+,\"channel\":\"$ch\"}}"
+done
+wait "$p1" "$p2" || true
+got=$(grep -o '"ch":"[^"]*"' "$E2E_TMP/granted.out" | tr '\n' ' ')
+expect auth_channels_claim_bounds_delivery "$([ "$got" = '"ch":"store-1" "ch":"" ' ] && echo 0 || echo 1)" "got: $got"
+expect auth_forbidden_join_told "$(grep -q '"channel":"store-2","reason":"forbidden"' "$E2E_TMP/granted.out" && echo 0 || echo 1)" \
+  "$(grep _subscribed "$E2E_TMP/granted.out")"
+got=$(grep -o '"ch":"[^"]*"' "$E2E_TMP/any.out" | tr '\n' ' ')
+expect auth_star_claim_joins_any "$([ "$got" = '"ch":"store-2" "ch":"" ' ] && echo 0 || echo 1)" "got: $got"
+
+# A session lives no longer than its token.
+short=$(jwt hs256 "$SECRET" '{"sub":"u3","exp":"+2"}')
+start=$(date +%s%N)
+out=$("$RELAYLAB_BIN/wsprint" --timeout 8 "$WS?token=$short" 2>&1 >/dev/null || true)
+ms=$((($(date +%s%N) - start) / 1000000))
+expect auth_expired_session_closed "$(grep -q 'code=4401' <<<"$out" && [ "$ms" -ge 1000 ] && echo 0 || echo 1)" "after ${ms} ms: $out"
+
+# Socket.IO (websocket and long-polling, as the client negotiates them).
+(cd "$node_dir" && timeout 60 node sio_auth.js "$base" $((base + 1)) "$good" "$forged" "$expired") || true
+st=$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$base/socket.io/?EIO=4&transport=polling&token=$forged")
+expect auth_polling_bad_token_403 "$([ "$st" = 403 ] && echo 0 || echo 1)" "HTTP $st"
+
+n=$(curl -fsS "http://127.0.0.1:$((base + 1))/metrics" | awk '/^ws_unauthorized_total /{print $2}')
+expect auth_refusals_counted "$([ "${n:-0}" -ge 9 ] && echo 0 || echo 1)" "ws_unauthorized_total=${n:-none}"
+
+# RS256 with a public key file; an HS256 token keyed with that public key (alg confusion)
+# and an RS256 token from another key are refused.
+mkdir -p "$E2E_TMP/keys" "$E2E_TMP/other"
+jwt keypair "$E2E_TMP/keys"
+jwt keypair "$E2E_TMP/other"
+start_bg relay-rs "$RELAYLAB_BIN/relay" --bind 127.0.0.1 --ws-port $((base + 2)) --http-port $((base + 3)) \
+  --client-jwt-key "$E2E_TMP/keys/public.pem" --log-level warn
+wait_http "http://127.0.0.1:$((base + 3))/readyz" 10 || { fail auth_rs_relay_ready "see $E2E_TMP/relay-rs.log"; exit 1; }
+WS2="ws://127.0.0.1:$((base + 2))/websocket-service"
+code=$(close_code "$WS2?token=$(jwt rs256 "$E2E_TMP/keys/private.pem" '{"sub":"r","exp":"+600"}')")
+expect auth_rs256_good_token_open "$([ "$code" = open ] && echo 0 || echo 1)" "close code $code"
+code=$(close_code "$WS2?token=$(jwt hs256-with-file "$E2E_TMP/keys/public.pem" '{"sub":"r","exp":"+600"}')")
+expect auth_rs256_alg_confusion_refused "$([ "$code" = 4401 ] && echo 0 || echo 1)" "close code $code"
+code=$(close_code "$WS2?token=$(jwt rs256 "$E2E_TMP/other/private.pem" '{"sub":"r","exp":"+600"}')")
+expect auth_rs256_other_key_refused "$([ "$code" = 4401 ] && echo 0 || echo 1)" "close code $code"
+if "$RELAYLAB_BIN/relay" --ws-port 0 --http-port 0 --client-jwt-secret short >/dev/null 2>&1; then
+  fail auth_short_secret_refused "the relay started with a 5-byte secret"
+else
+  pass auth_short_secret_refused
+fi
+exit "$E2E_FAILS"
