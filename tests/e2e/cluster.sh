@@ -164,6 +164,15 @@ check status_lists_three_relays_by_index "$status_a" test "$(grep -cE '^relay +[
 check status_lists_mongo_members_and_primary "$status_a" test "$(grep -cE '^mongo +[123] .*(primary|secondary)' <<<"$status_a")" -eq 3
 check nginx_routes_websockets_to_every_relay "" test "$(grep -A4 'upstream ws_backend' "$a/nginx/nginx.conf" | grep -c 'server 127')" -eq 3
 check nginx_intake_upstream_retries "" grep -q 'proxy_next_upstream error timeout http_502 http_503 non_idempotent' "$a/nginx/nginx.conf"
+# The page's socket.io-client bundle comes from the apps even where /socket.io/ goes to the
+# relays (which do not serve it).
+if [ -f "$RELAYLAB_BIN/web/socket.io-client/dist/socket.io.min.js" ]; then
+  got=$(curl -s -o /dev/null -w '%{http_code} %{content_type}' "http://127.0.0.1:$a_base/socket.io/socket.io.js")
+  check ingress_serves_socketio_bundle_from_the_apps "GET /socket.io/socket.io.js answered '$got'" \
+    grep -q '^200 application/javascript' <<<"$got"
+else
+  echo "SKIP: ingress_serves_socketio_bundle_from_the_apps (no bundle in $RELAYLAB_BIN/web: make deps, then make)"
+fi
 code=$(curl -s -o /dev/null -w '%{http_code}' -X POST -H 'Content-Type: application/json' \
   -d '{"name":"probe","price":1.5,"req_id":"cluster-probe-1"}' "http://127.0.0.1:$a_base/products")
 check ingress_routes_products "POST /products through the ingress answered $code" grep -qx '20[01]' <<<"$code"
