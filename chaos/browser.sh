@@ -45,14 +45,18 @@ browser_check_settings() {
   return 0
 }
 
-# browser_lacks: why this machine cannot run the browser (empty when it may: whether
-# Chromium really starts is known only when page.js tries).
+# browser_lacks: why this machine or cluster cannot run the browser (empty when it may:
+# whether Chromium really starts is known only when page.js tries).
 browser_lacks() {
-  command -v node >/dev/null 2>&1 || { echo "node is not installed (make deps)"; return 0; }
+  if [ "$CLUSTER" != local ]; then
+    echo "local cluster only: the kind images carry no socket.io-client bundle for the page"
+    return 0
+  fi
+  command -v node >/dev/null 2>&1 || { echo "no browser: node is not installed (make deps)"; return 0; }
   [ -d "$BROWSER_NODE_MODULES/puppeteer-core" ] ||
-    { echo "puppeteer-core is not installed in tests/e2e/node (make deps)"; return 0; }
+    { echo "no browser: puppeteer-core is not installed in tests/e2e/node (make deps)"; return 0; }
   if [ -z "${CHROME_PATH:-}" ] && [ ! -x /usr/bin/chromium ] && [ ! -x /usr/bin/chromium-browser ]; then
-    echo "no chromium binary (make deps installs Debian's chromium; or set CHROME_PATH)"
+    echo "no browser: no chromium binary (make deps installs Debian's chromium; or set CHROME_PATH)"
   fi
   return 0
 }
@@ -60,7 +64,7 @@ browser_lacks() {
 # browser_skip_result NAME REASON: result.json of a browser scenario that could not run.
 browser_skip_result() {
   jq -n --arg n "$1" --arg t "$(sget topology)" --arg a "$(sget architecture)" --arg s "$(sget shows)" \
-    --arg c "$CLUSTER" --arg e "no browser: $2" \
+    --arg c "$CLUSTER" --arg e "$2" \
     '{name: $n, kind: "browser", topology: $t, architecture: $a, shows: $s, cluster: $c,
       verdict: "skip", error: $e}' >"$DIR/result.json"
 }
@@ -95,7 +99,7 @@ run_browser() {
     >"$DIR/page.out" 2>"$DIR/page.log" || rc=$?
   cleanup_scenario
   if [ "$rc" -eq 3 ]; then
-    browser_skip_result "$name" "$(jq -r '.skipped // "chromium cannot start"' "$page/result.json" 2>/dev/null)"
+    browser_skip_result "$name" "no browser: $(jq -r '.skipped // "chromium cannot start"' "$page/result.json" 2>/dev/null)"
     echo "SKIP: $name ($(jq -r .error "$DIR/result.json"); see $DIR/page.log)"
     return 3
   fi
@@ -119,7 +123,7 @@ run_browser() {
     --arg o "$(sget outcome)" --arg v "$verdict" --arg c "$CLUSTER" --arg url "$ingress/" --arg count "$n" \
     --arg w "headless Chromium, $n products through the page's form" \
     --argjson m "$m" --argjson ex "$ex" --argjson k "$BROWSER_CONSOLE_HEAD" \
-    --arg shot "$( [ -s "$page/screenshot.png" ] && echo "$page/screenshot.png")" \
+    --arg shot "$( [ -s "$page/screenshot.png" ] && echo page/screenshot.png)" \
     --argjson el "$(awk -v a="$started" -v b="$(lab_now)" 'BEGIN { printf "%.1f", b - a }')" '
     (.served_by // {}) as $pods | ([$pods[]] | add // 0) as $all
     | {name: $n, kind: "browser", topology: $t, architecture: $a, shows: $s, outcome: $o, workload: $w,
