@@ -297,7 +297,13 @@ static enum cmd_status run(struct cmd_ctx *c, const char *name, const bson_t *cm
     int primary = c->sim->repl->primary == c->member;
     if ((e->flags & F_WRITE) && !primary) {
         bson_t labels;
-        cmd_error(reply, 10107, "not primary");
+        /* A write that had begun (a yielding deleteMany resumed after a step-down) was
+         * killed by the step-down, as mongod kills in-progress writes; a new one is refused. */
+        if (c->progress > 0)
+            cmd_error(reply, 11602, "operation was interrupted");
+        else
+            cmd_error(reply, 10107, "not primary");
+        cmd_append_topology_version(c, reply);
         /* Like mongod: the label only goes on retryable writes (those with a txnNumber). */
         if (bson_iter_init_find(&it, cmd, "txnNumber")) {
             BSON_APPEND_ARRAY_BEGIN(reply, "errorLabels", &labels);
@@ -308,6 +314,7 @@ static enum cmd_status run(struct cmd_ctx *c, const char *name, const bson_t *cm
     }
     if ((e->flags & F_READ) && !primary && !cmd_secondary_ok(cmd)) {
         cmd_error(reply, 13435, "not primary and secondaryOk=false");
+        cmd_append_topology_version(c, reply);
         return CMD_REPLY;
     }
     if (strcmp(name, "hello") == 0)
