@@ -68,7 +68,19 @@ static int read_full(int fd, uint8_t *p, size_t n, int64_t until)
     return 0;
 }
 
+static int32_t rd32le(const uint8_t *p)
+{
+    return (int32_t)((uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
+                     (uint32_t)p[3] << 24);
+}
+
 int client_read_reply(int fd, bson_t *reply, int timeout_ms)
+{
+    struct client_reply_info info;
+    return client_read_reply_info(fd, reply, &info, timeout_ms);
+}
+
+int client_read_reply_info(int fd, bson_t *reply, struct client_reply_info *info, int timeout_ms)
 {
     int64_t until = msim_now_ms() + timeout_ms;
     uint8_t hdr[WIRE_HEADER_LEN];
@@ -85,6 +97,9 @@ int client_read_reply(int fd, bson_t *reply, int timeout_ms)
         return -1;
     }
     size_t off = op == WIRE_OP_MSG ? 5 : op == WIRE_OP_REPLY ? 20 : (size_t)-1;
+    info->request_id = rd32le(hdr + 4);
+    info->response_to = rd32le(hdr + 8);
+    info->flags = op == WIRE_OP_MSG ? (uint32_t)rd32le(body) : 0;
     bson_t view;
     int rc = -1;
     if (off != (size_t)-1 && off < len - WIRE_HEADER_LEN &&

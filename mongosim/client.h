@@ -20,6 +20,15 @@ int client_send(int fd, const void *buf, size_t len);
  */
 int client_read_reply(int fd, bson_t *reply, int timeout_ms);
 
+/* What the header of a reply said (for tests of streamed replies). */
+struct client_reply_info {
+    int32_t request_id, response_to;
+    uint32_t flags; /* OP_MSG flagBits (0 for OP_REPLY) */
+};
+
+/* client_read_reply that also returns the reply's header fields in *info. */
+int client_read_reply_info(int fd, bson_t *reply, struct client_reply_info *info, int timeout_ms);
+
 /* Runs cmd on database db over fd. Returns 0 with *reply set (caller destroys), or -1. */
 int client_command(int fd, const char *db, const bson_t *cmd, bson_t *reply, int timeout_ms);
 

@@ -187,93 +187,6 @@ int cmd_secondary_ok(const bson_t *cmd)
     return strcmp(bson_iter_utf8(&it, NULL), "primary") != 0;
 }
 
-static void append_optime(bson_t *b, const char *key, uint32_t t, uint32_t i, int64_t term)
-{
-    bson_t o;
-    bson_append_document_begin(b, key, -1, &o);
-    bson_append_timestamp(&o, "ts", 2, t, i);
-    BSON_APPEND_INT64(&o, "t", term);
-    bson_append_document_end(b, &o);
-}
-
-/* Does the awaitable-hello's topologyVersion still describe this member? */
-static int tv_current(const bson_t *cmd, const struct member *m)
-{
-    bson_t tv;
-    bson_iter_t it;
-    if (cmd_get_doc(cmd, "topologyVersion", &tv) != 1)
-        return 0;
-    if (!bson_iter_init_find(&it, &tv, "processId") || !BSON_ITER_HOLDS_OID(&it) ||
-        !bson_oid_equal(bson_iter_oid(&it), &m->process_id))
-        return 0;
-    return cmd_get_int(&tv, "counter", -1) == m->tv_counter;
-}
-
-enum cmd_status cmd_hello(struct cmd_ctx *c, const bson_t *cmd, bson_t *reply, int legacy)
-{
-    struct repl *r = c->sim->repl;
-    const struct member *m = &r->m[c->member];
-    int64_t await = cmd_get_int(cmd, "maxAwaitTimeMS", -1);
-    bson_iter_t it;
-    if (bson_iter_init_find(&it, cmd, "maxAwaitTimeMS") && (await < 0 || await > 3600000)) {
-        cmd_error(reply, 2, "maxAwaitTimeMS must be between 0 and 3600000");
-        return CMD_REPLY;
-    }
-    if (await >= 0 && tv_current(cmd, m)) {
-        if (c->wait_deadline == 0) {
-            c->wait_deadline = c->now + await;
-            return CMD_WAIT;
-        }
-        if (c->now < c->wait_deadline)
-            return CMD_WAIT;
-    }
-    int primary = r->primary == c->member;
-    uint32_t t, i;
-    store_last_ts(c->sim->store, &t, &i);
-    int64_t wall = store_last_wall(c->sim->store);
-    bson_init(reply);
-    BSON_APPEND_BOOL(reply, "helloOk", true);
-    bson_t tv, hosts, lw;
-    BSON_APPEND_DOCUMENT_BEGIN(reply, "topologyVersion", &tv);
-    BSON_APPEND_OID(&tv, "processId", &m->process_id);
-    BSON_APPEND_INT64(&tv, "counter", m->tv_counter);
-    bson_append_document_end(reply, &tv);
-    BSON_APPEND_ARRAY_BEGIN(reply, "hosts", &hosts);
-    for (int k = 0; k < r->n; k++) {
-        char kb[16];
-        const char *key;
-        bson_uint32_to_string((uint32_t)k, &key, kb, sizeof kb);
-        BSON_APPEND_UTF8(&hosts, key, r->m[k].host);
-    }
-    bson_append_array_end(reply, &hosts);
-    BSON_APPEND_UTF8(reply, "setName", c->sim->cfg->set_name);
-    BSON_APPEND_INT32(reply, "setVersion", 1);
-    BSON_APPEND_BOOL(reply, legacy ? "ismaster" : "isWritablePrimary", primary);
-    BSON_APPEND_BOOL(reply, "secondary", !primary);
-    if (r->primary >= 0)
-        BSON_APPEND_UTF8(reply, "primary", r->m[r->primary].host);
-    BSON_APPEND_UTF8(reply, "me", m->host);
-    if (primary)
-        repl_append_election_id(r, reply, "electionId");
-    BSON_APPEND_DOCUMENT_BEGIN(reply, "lastWrite", &lw);
-    append_optime(&lw, "opTime", t, i, r->term);
-    BSON_APPEND_DATE_TIME(&lw, "lastWriteDate", wall);
-    append_optime(&lw, "majorityOpTime", t, i, r->term);
-    BSON_APPEND_DATE_TIME(&lw, "majorityWriteDate", wall);
-    bson_append_document_end(reply, &lw);
-    BSON_APPEND_INT32(reply, "maxBsonObjectSize", 16 * 1024 * 1024);
-    BSON_APPEND_INT32(reply, "maxMessageSizeBytes", 48000000);
-    BSON_APPEND_INT32(reply, "maxWriteBatchSize", 100000);
-    BSON_APPEND_DATE_TIME(reply, "localTime", msim_wall_ms());
-    BSON_APPEND_INT32(reply, "logicalSessionTimeoutMinutes", 30);
-    BSON_APPEND_INT64(reply, "connectionId", c->conn_id);
-    BSON_APPEND_INT32(reply, "minWireVersion", 0);
-    BSON_APPEND_INT32(reply, "maxWireVersion", 17);
-    BSON_APPEND_BOOL(reply, "readOnly", false);
-    BSON_APPEND_DOUBLE(reply, "ok", 1.0);
-    return CMD_REPLY;
-}
-
 static void cmd_build_info(bson_t *reply)
 {
     bson_t va;
@@ -384,7 +297,13 @@ static enum cmd_status run(struct cmd_ctx *c, const char *name, const bson_t *cm
     int primary = c->sim->repl->primary == c->member;
     if ((e->flags & F_WRITE) && !primary) {
         bson_t labels;
-        cmd_error(reply, 10107, "not primary");
+        /* A write that had begun (a yielding deleteMany resumed after a step-down) was
+         * killed by the step-down, as mongod kills in-progress writes; a new one is refused. */
+        if (c->progress > 0)
+            cmd_error(reply, 11602, "operation was interrupted");
+        else
+            cmd_error(reply, 10107, "not primary");
+        cmd_append_topology_version(c, reply);
         /* Like mongod: the label only goes on retryable writes (those with a txnNumber). */
         if (bson_iter_init_find(&it, cmd, "txnNumber")) {
             BSON_APPEND_ARRAY_BEGIN(reply, "errorLabels", &labels);
@@ -395,6 +314,7 @@ static enum cmd_status run(struct cmd_ctx *c, const char *name, const bson_t *cm
     }
     if ((e->flags & F_READ) && !primary && !cmd_secondary_ok(cmd)) {
         cmd_error(reply, 13435, "not primary and secondaryOk=false");
+        cmd_append_topology_version(c, reply);
         return CMD_REPLY;
     }
     if (strcmp(name, "hello") == 0)

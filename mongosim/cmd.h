@@ -1,8 +1,8 @@
 /*
  * cmd — command dispatch: looks the command name up, checks the member's role, runs the
  * handler and stamps $clusterTime/operationTime on the reply. Handlers live in cmd.c
- * (handshake and misc), cmd_crud.c (find, getMore, killCursors, count, distinct),
- * cmd_write.c (insert, update, delete, findAndModify), cmd_agg.c (aggregate, change
+ * (misc), hello.c (handshake and monitoring), cmd_crud.c (find, getMore, killCursors, count,
+ * distinct), cmd_write.c (insert, update, delete, findAndModify), cmd_agg.c (aggregate, change
  * streams) and cmd_admin.c (indexes, catalog, replica set, faults).
  */
 #ifndef MONGOSIM_CMD_H
@@ -25,7 +25,8 @@ struct cmd_ctx {
     int close_after;   /* out: close this connection once the reply is written */
     int64_t progress;  /* in/out: a yielding command's work so far (0 on the first run) */
     int yield;         /* out: the handler did part of its work; run it again at once */
-    const char *db;    /* $db */
+    int stream;     /* out: an awaitable hello answered; its reply may carry moreToCome (exhaust) */
+    const char *db; /* $db */
 };
 
 /*
@@ -83,7 +84,28 @@ int cmd_retry_check(struct cmd_ctx *c, const bson_t *cmd, struct retry *r, bson_
 void cmd_retry_done(struct cmd_ctx *c, const struct retry *r, const bson_t *reply);
 
 /* Handlers. Each initialises *reply. */
+
+/*
+ * hello / isMaster (legacy set: the isMaster field names). An awaitable hello (topologyVersion
+ * and maxAwaitTimeMS) whose topologyVersion is this member's current one waits (CMD_WAIT) for
+ * a topology change or maxAwaitTimeMS; when it answers with maxAwaitTimeMS > 0 it sets
+ * c->stream, so the caller may stream it (OP_MSG exhaustAllowed). In hello.c.
+ */
 enum cmd_status cmd_hello(struct cmd_ctx *c, const bson_t *cmd, bson_t *reply, int legacy);
+
+/*
+ * The next invocation of a streamed hello: cmd with its topologyVersion replaced by the one of
+ * reply, so that the next streamed reply waits for the change after this one (as mongod's
+ * synthetic exhaust request does). Returns 0 with *next initialised (caller destroys), or -1
+ * when reply has no topologyVersion.
+ */
+int cmd_hello_next(const bson_t *cmd, const bson_t *reply, bson_t *next)
+    __attribute__((warn_unused_result));
+
+/* Appends this member's topologyVersion to reply, as mongod does on state-change errors
+ * (NotWritablePrimary, NotPrimaryNoSecondaryOk, InterruptedDueToReplStateChange). */
+void cmd_append_topology_version(const struct cmd_ctx *c, bson_t *reply);
+
 void cmd_insert(struct cmd_ctx *c, const bson_t *cmd, bson_t *reply);
 void cmd_find(struct cmd_ctx *c, const bson_t *cmd, bson_t *reply);
 enum cmd_status cmd_get_more(struct cmd_ctx *c, const bson_t *cmd, bson_t *reply);

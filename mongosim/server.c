@@ -4,6 +4,7 @@
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -55,6 +56,7 @@ struct server {
     struct conn *conns;
     long nconns;
     int64_t next_conn_id;
+    int32_t next_msg_id; /* requestID of the next reply */
     int64_t last_sweep;
     unsigned up_mask; /* members whose listener state was last reconciled as up */
 };
@@ -108,6 +110,7 @@ struct server *server_new(struct msim *sim, char *err, size_t errlen)
     }
     s->sim = sim;
     s->next_conn_id = 1;
+    s->next_msg_id = 1;
     for (int i = 0; i < MONGOSIM_MAX_MEMBERS; i++)
         s->l[i].fd = -1;
     s->up_mask = (1u << sim->repl->n) - 1;
@@ -298,6 +301,21 @@ static void conn_queue(struct server *s, struct conn *c, const uint8_t *p, size_
         c->out_ready_at = now + s->sim->repl->m[c->member].latency_ms;
 }
 
+/*
+ * After a streamed hello's reply (sent as reply_id with moreToCome): parks next, its next
+ * invocation (taken), on c as mongod parks its synthetic exhaust request, whose requestID is
+ * the reply's, so that the next reply answers it (responseTo = reply_id).
+ */
+static void stream_park(struct conn *c, struct wire_msg *msg, bson_t *next, int32_t reply_id)
+{
+    bson_destroy(&msg->cmd);
+    bson_steal(&msg->cmd, next);
+    msg->request_id = reply_id;
+    c->pending = msg;
+    c->wait_deadline = 0; /* a first run: the wait starts now */
+    c->progress = 0;
+}
+
 /* Runs msg (owned) on c; parks it in c->pending when the command waits. */
 static void conn_run(struct server *s, struct conn *c, struct wire_msg *msg, int64_t now)
 {
@@ -318,14 +336,32 @@ static void conn_run(struct server *s, struct conn *c, struct wire_msg *msg, int
     c->pending = NULL;
     LOG_DEBUG("command conn=%lld member=%d cmd=%s db=%s", (long long)c->id, c->member, msg->name,
               msg->db);
+    /* Streaming hello (exhaust): an awaitable hello whose request allows exhaust is answered
+     * with moreToCome, then again at every topology change or maxAwaitTimeMS, until the
+     * connection closes, as mongod does; an error reply (ok: 0) ends the stream. */
+    bson_t next;
+    int stream = ctx.stream && msg->opcode == WIRE_OP_MSG &&
+                 (msg->flags & WIRE_MSG_EXHAUST_ALLOWED) && !ctx.close_after &&
+                 cmd_hello_next(&msg->cmd, &reply, &next) == 0;
     if (!(msg->opcode == WIRE_OP_MSG && (msg->flags & WIRE_MSG_MORE_TO_COME))) {
         size_t n;
-        uint8_t *p = wire_encode_reply(msg->opcode == WIRE_OP_QUERY, (int32_t)(s->next_conn_id++),
-                                       msg->request_id, &reply, &n);
+        int32_t id = s->next_msg_id;
+        s->next_msg_id = s->next_msg_id == INT32_MAX ? 1 : s->next_msg_id + 1;
+        uint8_t *p =
+            wire_encode_reply(msg->opcode == WIRE_OP_QUERY, stream ? WIRE_MSG_MORE_TO_COME : 0, id,
+                              msg->request_id, &reply, &n);
         if (p)
             conn_queue(s, c, p, n, now);
+        if (p && stream && !c->dead) {
+            free(p);
+            stream_park(c, msg, &next, id);
+            bson_destroy(&reply);
+            return;
+        }
         free(p);
     }
+    if (stream)
+        bson_destroy(&next);
     if (ctx.close_after)
         c->close_after_flush = 1;
     bson_destroy(&reply);
@@ -363,12 +399,17 @@ static void conn_process(struct server *s, struct conn *c, int64_t now)
     }
 }
 
-/* Sets what epoll watches: input unless blocked, output when a reply is due. */
+/*
+ * Sets what epoll watches: input unless blocked, output when a reply is due. A blocked
+ * connection (a waiting command, a hello stream, a paused member) still watches for the peer's
+ * close, so that a client gone while its request waits is dropped at once, not at the wait's
+ * end (a hello stream waits forever).
+ */
 static void conn_update_events(struct server *s, struct conn *c, int blocked, int64_t now)
 {
     if (c->dead)
         return;
-    uint32_t want = (blocked ? 0 : EPOLLIN) |
+    uint32_t want = (blocked ? EPOLLRDHUP : EPOLLIN) |
                     (c->out_off < c->out_len && now >= c->out_ready_at ? EPOLLOUT : 0);
     if (want == c->events)
         return;
@@ -472,6 +513,10 @@ int server_run(struct server *s, volatile sig_atomic_t *stop)
                 continue;
             if (evs[i].events & (EPOLLERR | EPOLLHUP)) {
                 conn_close(s, c, "hangup");
+                continue;
+            }
+            if ((evs[i].events & EPOLLRDHUP) && !(evs[i].events & EPOLLIN)) {
+                conn_close(s, c, "eof");
                 continue;
             }
             if (evs[i].events & EPOLLIN)

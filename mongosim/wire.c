@@ -378,8 +378,8 @@ void wire_msg_free(struct wire_msg *msg)
     free(msg);
 }
 
-uint8_t *wire_encode_reply(int legacy, int32_t request_id, int32_t response_to, const bson_t *doc,
-                           size_t *len)
+uint8_t *wire_encode_reply(int legacy, uint32_t flags, int32_t request_id, int32_t response_to,
+                           const bson_t *doc, size_t *len)
 {
     size_t body = legacy ? 20 : 5;
     size_t n = WIRE_HEADER_LEN + body + doc->len;
@@ -397,7 +397,7 @@ uint8_t *wire_encode_reply(int legacy, int32_t request_id, int32_t response_to, 
         wr32(q + 12, 0);     /* startingFrom */
         wr32(q + 16, 1);     /* numberReturned */
     } else {
-        wr32(q, 0);
+        wr32(q, (int32_t)flags);
         q[4] = 0; /* kind 0: body */
     }
     memcpy(q + body, bson_get_data(doc), doc->len);
@@ -407,8 +407,5 @@ uint8_t *wire_encode_reply(int legacy, int32_t request_id, int32_t response_to, 
 
 uint8_t *wire_encode_msg(int32_t request_id, uint32_t flags, const bson_t *doc, size_t *len)
 {
-    uint8_t *p = wire_encode_reply(0, request_id, 0, doc, len);
-    if (p)
-        wr32(p + WIRE_HEADER_LEN, (int32_t)flags);
-    return p;
+    return wire_encode_reply(0, flags, request_id, 0, doc, len);
 }

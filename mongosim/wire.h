@@ -61,11 +61,12 @@ struct wire_msg *wire_msg_new(void);
 void wire_msg_free(struct wire_msg *msg);
 
 /*
- * Encodes an OP_MSG reply (flags 0, one body section) or, when legacy is set, an OP_REPLY
- * with one document. Returns a malloc'd buffer of *len bytes; caller frees.
+ * Encodes an OP_MSG reply (flagBits flags, e.g. WIRE_MSG_MORE_TO_COME, one body section) or,
+ * when legacy is set, an OP_REPLY with one document (flags unused). Returns a malloc'd buffer
+ * of *len bytes; caller frees.
  */
-uint8_t *wire_encode_reply(int legacy, int32_t request_id, int32_t response_to, const bson_t *doc,
-                           size_t *len);
+uint8_t *wire_encode_reply(int legacy, uint32_t flags, int32_t request_id, int32_t response_to,
+                           const bson_t *doc, size_t *len);
 
 /* Encodes an OP_MSG request with one body section (for tests and tools); caller frees. */
 uint8_t *wire_encode_msg(int32_t request_id, uint32_t flags, const bson_t *doc, size_t *len);

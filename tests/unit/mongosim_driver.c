@@ -270,6 +270,21 @@ START_TEST(test_error_shapes)
         c, "t", tmp_bson("{\"insert\": \"x\", \"documents\": [{\"a\": 1}]}"), NULL, &reply, &err));
     ck_assert_int_eq(err.code, 10107);
     ck_assert(!mongoc_error_has_label(&reply, "RetryableWriteError"));
+    /* A state-change error carries the member's topologyVersion, as mongod's do (drivers
+     * ignore one that is not newer than what their monitor saw). */
+    ck_assert(bson_iter_init(&it, &reply) &&
+              bson_iter_find_descendant(&it, "topologyVersion.counter", &it));
+    bson_destroy(&reply);
+    /* A read on a secondary without a read preference (the driver would add primaryPreferred
+     * on a direct connection, so over the raw wire): 13435, with topologyVersion too. */
+    int fd = client_connect("127.0.0.1", sim.port + 1, 2000);
+    ck_assert_int_ge(fd, 0);
+    ck_assert_int_eq(client_command(fd, "t", tmp_bson("{\"find\": \"x\"}"), &reply, 3000), 0);
+    close(fd);
+    ck_assert(bson_iter_init_find(&it, &reply, "code"));
+    ck_assert_int_eq(bson_iter_as_int64(&it), 13435);
+    ck_assert(bson_iter_init(&it, &reply) &&
+              bson_iter_find_descendant(&it, "topologyVersion.processId", &it));
     bson_destroy(&reply);
     ck_assert(!mongoc_client_command_simple(
         c, "t",

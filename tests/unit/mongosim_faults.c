@@ -222,6 +222,185 @@ START_TEST(test_awaitable_hello_waits_for_change)
 }
 END_TEST
 
+/* Sends {hello: 1, topologyVersion: tv, maxAwaitTimeMS: await, $db: admin} as OP_MSG. */
+static void send_awaitable_hello(int fd, int32_t request_id, uint32_t flags, const bson_t *tv,
+                                 int64_t await)
+{
+    bson_t cmd = BSON_INITIALIZER;
+    BSON_APPEND_INT32(&cmd, "hello", 1);
+    BSON_APPEND_DOCUMENT(&cmd, "topologyVersion", tv);
+    BSON_APPEND_INT64(&cmd, "maxAwaitTimeMS", await);
+    BSON_APPEND_UTF8(&cmd, "$db", "admin");
+    size_t n;
+    uint8_t *m = wire_encode_msg(request_id, flags, &cmd, &n);
+    ck_assert_int_eq(client_send(fd, m, n), 0);
+    free(m);
+    bson_destroy(&cmd);
+}
+
+static int64_t tv_counter(const bson_t *reply)
+{
+    bson_iter_t it;
+    ck_assert(bson_iter_init(&it, reply) &&
+              bson_iter_find_descendant(&it, "topologyVersion.counter", &it));
+    return bson_iter_as_int64(&it);
+}
+
+/*
+ * Streaming hello, as the Node.js driver's monitors use it: an awaitable hello with the
+ * OP_MSG exhaustAllowed bit is answered with moreToCome, and then again, unasked, at every
+ * maxAwaitTimeMS and at once on a topology change; each reply answers the previous one
+ * (responseTo = its requestID, as mongod's synthetic exhaust requests do). Without the bit,
+ * or with maxAwaitTimeMS 0, a single reply without moreToCome.
+ */
+START_TEST(test_hello_streams_with_exhaust)
+{
+    const uint32_t exhaust = 0x10000, more = 0x2;
+    int fd = client_connect("127.0.0.1", sim.port + 1, 2000);
+    ck_assert_int_ge(fd, 0);
+    bson_t first, tv, r;
+    struct client_reply_info info;
+    ck_assert_int_eq(client_command(fd, "admin", tmp_bson("{\"hello\": 1}"), &first, 2000), 0);
+    bson_iter_t tvi;
+    uint32_t tvl;
+    const uint8_t *tvd;
+    ck_assert(bson_iter_init_find(&tvi, &first, "topologyVersion"));
+    bson_iter_document(&tvi, &tvl, &tvd);
+    ck_assert(bson_init_static(&tv, tvd, tvl));
+    int64_t c0 = tv_counter(&first);
+
+    /* Not allowed to stream: one reply, no moreToCome. */
+    send_awaitable_hello(fd, 3, 0, &tv, 200);
+    ck_assert_int_eq(client_read_reply_info(fd, &r, &info, 3000), 0);
+    ck_assert_uint_eq(info.flags & more, 0);
+    ck_assert_int_eq(info.response_to, 3);
+    bson_destroy(&r);
+    /* maxAwaitTimeMS 0 with exhaustAllowed: answered once, without moreToCome ... */
+    send_awaitable_hello(fd, 4, exhaust, &tv, 0);
+    ck_assert_int_eq(client_read_reply_info(fd, &r, &info, 3000), 0);
+    ck_assert_uint_eq(info.flags & more, 0);
+    bson_destroy(&r);
+    /* ... so the connection takes commands again. */
+    ck_assert_int_eq(client_command(fd, "admin", tmp_bson("{\"ping\": 1}"), &r, 2000), 0);
+    bson_destroy(&r);
+
+    /* The stream: a reply at each maxAwaitTimeMS, unasked, chained by responseTo. */
+    send_awaitable_hello(fd, 5, exhaust, &tv, 300);
+    int32_t prev = 5;
+    for (int k = 0; k < 3; k++) {
+        int64_t t0 = msim_now_ms();
+        ck_assert_int_eq(client_read_reply_info(fd, &r, &info, 3000), 0);
+        ck_assert_msg(msim_now_ms() - t0 >= 200, "reply %d after %lld ms", k,
+                      (long long)(msim_now_ms() - t0));
+        ck_assert_msg(info.flags & more, "reply %d without moreToCome", k);
+        ck_assert_int_eq(info.response_to, prev);
+        ck_assert_int_eq(tv_counter(&r), c0);
+        prev = info.request_id;
+        bson_destroy(&r);
+    }
+    close(fd);
+
+    /* A step-down is streamed at once (no primary), then the election (a new primary), long
+     * before maxAwaitTimeMS. */
+    fd = client_connect("127.0.0.1", sim.port + 1, 2000);
+    ck_assert_int_ge(fd, 0);
+    send_awaitable_hello(fd, 7, exhaust, &tv, 60000);
+    usleep(100000);
+    sim_admin(&sim, 2, "{\"mongosimStepDown\": 1, \"secs\": 5}", NULL);
+    ck_assert_int_eq(client_read_reply_info(fd, &r, &info, 10000), 0);
+    ck_assert(info.flags & more);
+    ck_assert_int_eq(info.response_to, 7);
+    ck_assert_int_gt(tv_counter(&r), c0);
+    bson_iter_t it;
+    ck_assert(!bson_iter_init_find(&it, &r, "primary"));
+    prev = info.request_id;
+    bson_destroy(&r);
+    ck_assert_int_eq(client_read_reply_info(fd, &r, &info, 10000), 0);
+    ck_assert(info.flags & more);
+    ck_assert_int_eq(info.response_to, prev);
+    ck_assert(bson_iter_init_find(&it, &r, "primary"));
+    bson_destroy(&r);
+    bson_destroy(&first);
+    close(fd);
+}
+END_TEST
+
+/*
+ * A step-down kills a write in progress, as mongod's does: a deleteMany that yields between
+ * chunks of 1,000 documents and finds its member no longer primary answers 11602
+ * InterruptedDueToReplStateChange (with topologyVersion), not 10107, and keeps what it did.
+ */
+START_TEST(test_stepdown_interrupts_write_in_progress)
+{
+    mongoc_client_t *c = client_for(NULL);
+    const int n = 60000;
+    int interrupted = 0;
+    for (int attempt = 0; attempt < 5 && !interrupted; attempt++) {
+        char name[32];
+        snprintf(name, sizeof name, "big%d", attempt);
+        mongoc_collection_t *coll = mongoc_client_get_collection(c, "t", name);
+        mongoc_bulk_operation_t *bulk =
+            mongoc_collection_create_bulk_operation_with_opts(coll, NULL);
+        for (int i = 0; i < n; i++) {
+            bson_t *d = BCON_NEW("_id", BCON_INT32(i));
+            mongoc_bulk_operation_insert(bulk, d);
+            bson_destroy(d);
+        }
+        bson_error_t err;
+        ck_assert_msg(mongoc_bulk_operation_execute(bulk, NULL, &err), "%s", err.message);
+        mongoc_bulk_operation_destroy(bulk);
+        /* The deleteMany goes out first; the step-down, a little later, lands between two of
+         * its chunks (60 of them, some 100 ms of work). */
+        int primary = sim_primary(&sim);
+        int fa = client_connect("127.0.0.1", sim.port + primary, 2000);
+        int fb = client_connect("127.0.0.1", sim.port + (primary + 1) % 3, 2000);
+        ck_assert(fa >= 0 && fb >= 0);
+        char json[256];
+        snprintf(json, sizeof json,
+                 "{\"delete\": \"%s\", \"deletes\": [{\"q\": {\"_id\": {\"$gte\": 0}}, "
+                 "\"limit\": 0}], \"$db\": \"t\"}",
+                 name);
+        size_t len;
+        uint8_t *m = wire_encode_msg(11, 0, tmp_bson(json), &len);
+        ck_assert_int_eq(client_send(fa, m, len), 0);
+        free(m);
+        usleep(15000);
+        bson_t reply, sd;
+        ck_assert_int_eq(client_command(fb, "admin",
+                                        tmp_bson("{\"mongosimStepDown\": 1, \"secs\": 1}"), &sd,
+                                        5000),
+                         0);
+        bson_destroy(&sd);
+        ck_assert_int_eq(client_read_reply(fa, &reply, 10000), 0);
+        close(fa);
+        close(fb);
+        bson_iter_t it;
+        int64_t code = bson_iter_init_find(&it, &reply, "code") ? bson_iter_as_int64(&it) : 0;
+        /* ok: the delete was done before the step-down; 10107: the step-down came before it
+         * began (a busy scheduler). Neither is what this tests: try again. */
+        if (code == 0 || code == 10107) {
+            bson_destroy(&reply);
+            mongoc_collection_destroy(coll);
+            continue;
+        }
+        ck_assert_int_eq(code, 11602);
+        ck_assert(bson_iter_init_find(&it, &reply, "codeName"));
+        ck_assert_str_eq(bson_iter_utf8(&it, NULL), "InterruptedDueToReplStateChange");
+        ck_assert(bson_iter_init(&it, &reply) &&
+                  bson_iter_find_descendant(&it, "topologyVersion.counter", &it));
+        bson_destroy(&reply);
+        /* Part of the work was done, not all of it: the rest is still there. */
+        int64_t left =
+            mongoc_collection_count_documents(coll, tmp_bson("{}"), NULL, NULL, NULL, &err);
+        ck_assert_msg(left > 0 && left < n, "left %lld of %d: %s", (long long)left, n, err.message);
+        interrupted = 1;
+        mongoc_collection_destroy(coll);
+    }
+    ck_assert_msg(interrupted, "the step-down never landed inside the deleteMany");
+    mongoc_client_destroy(c);
+}
+END_TEST
+
 START_TEST(test_pause_resume_and_latency)
 {
     bson_t reply;
@@ -276,6 +455,8 @@ int main(void)
     tcase_add_test(tc, test_killed_primary_fails_over);
     tcase_add_test(tc, test_discovery_from_one_seed);
     tcase_add_test(tc, test_awaitable_hello_waits_for_change);
+    tcase_add_test(tc, test_hello_streams_with_exhaust);
+    tcase_add_test(tc, test_stepdown_interrupts_write_in_progress);
     tcase_add_test(tc, test_pause_resume_and_latency);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);

@@ -193,7 +193,7 @@ START_TEST(test_wire_reply_encoding)
 {
     bson_t *doc = J("{\"ok\": 1}");
     size_t n;
-    uint8_t *p = wire_encode_reply(1, 3, 9, doc, &n);
+    uint8_t *p = wire_encode_reply(1, 0, 3, 9, doc, &n);
     int32_t v;
     ck_assert_uint_eq(n, 16 + 20 + doc->len);
     memcpy(&v, p + 8, 4);
@@ -203,9 +203,20 @@ START_TEST(test_wire_reply_encoding)
     memcpy(&v, p + 32, 4);
     ck_assert_int_eq(v, 1); /* numberReturned */
     free(p);
-    p = wire_encode_reply(0, 3, 9, doc, &n);
+    p = wire_encode_reply(0, 0, 3, 9, doc, &n);
     ck_assert_uint_eq(n, 16 + 5 + doc->len);
+    memcpy(&v, p + 16, 4);
+    ck_assert_int_eq(v, 0); /* flagBits */
     ck_assert_int_eq(memcmp(p + 21, bson_get_data(doc), doc->len), 0);
+    free(p);
+    /* A streamed reply carries moreToCome in its flagBits. */
+    p = wire_encode_reply(0, WIRE_MSG_MORE_TO_COME, 4, 3, doc, &n);
+    memcpy(&v, p + 16, 4);
+    ck_assert_int_eq(v, (int32_t)WIRE_MSG_MORE_TO_COME);
+    memcpy(&v, p + 4, 4);
+    ck_assert_int_eq(v, 4); /* requestID */
+    memcpy(&v, p + 8, 4);
+    ck_assert_int_eq(v, 3); /* responseTo */
     free(p);
 }
 END_TEST
