@@ -255,7 +255,9 @@ struct hub *hub_new(const struct hub_config *cfg, char *err, size_t errlen)
         .name = "relaylab",
         .callback = hub_callback,
         .per_session_data_size = sizeof(struct hub_client),
-        .rx_buffer_size = 1024,                 /* per-connection buffer: keep idle clients small */
+        /* Per-connection receive buffer: clients send little (pongs, "3", a subscribe), and
+         * hub_client_receive() gathers a longer message from the pieces lws hands over. */
+        .rx_buffer_size = 256,
         .tx_packet_size = HUB_BATCH_BYTES + 64, /* lws would chop sends at rx_buffer_size */
     };
     struct lws_context_creation_info info;
