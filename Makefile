@@ -28,7 +28,8 @@ CFLAGS_PKG := $(shell pkg-config --cflags $(PKG_CORE) libmongoc-1.0 libcurl chec
 CFLAGS := -std=c11 -Wall -Wextra -Werror -g $(OPT) -D_GNU_SOURCE -Icommon $(CFLAGS_PKG) $(EXTRA_CFLAGS)
 LDFLAGS := $(LDSAN) $(EXTRA_LDFLAGS)
 
-LIBS_CORE := $(shell pkg-config --libs $(PKG_CORE) 2>/dev/null) -lpthread -lm
+# libev: the hub runs lws on an epoll loop (lws's libev plugin); Debian ships no libev.pc.
+LIBS_CORE := $(shell pkg-config --libs $(PKG_CORE) 2>/dev/null) -lev -lpthread -lm
 LIBS_MONGO := $(shell pkg-config --libs libmongoc-1.0 2>/dev/null)
 LIBS_BSON := $(shell pkg-config --libs libbson-1.0 2>/dev/null)
 LIBS_CURL := $(shell pkg-config --libs libcurl 2>/dev/null)
@@ -113,10 +114,11 @@ E2E_C_BIN := $(E2E_C_SRC:tests/e2e/%.c=$(BUILD)/tests/e2e/%)
 $(BUILD)/tests/e2e/%: $(BUILD)/tests/e2e/%.o $(COMMON_LIB)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS_CORE) $(LIBS_CURL)
 
-# Benchmarks: bench/*.c
+# Benchmarks: bench/*.c, each its own program, linking the bench client (bench/client/*.c)
 BENCH_SRC := $(wildcard bench/*.c)
 BENCH_BIN := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
-$(BUILD)/bench/%: $(BUILD)/bench/%.o $(COMMON_LIB)
+BENCH_CLIENT_OBJ := $(patsubst %.c,$(BUILD)/%.o,$(wildcard bench/client/*.c))
+$(BUILD)/bench/%: $(BUILD)/bench/%.o $(BENCH_CLIENT_OBJ) $(COMMON_LIB)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS_CORE) $(LIBS_CURL)
 # mongosim_bench drives mongosim with the C driver.
 $(BUILD)/bench/mongosim_bench: $(BUILD)/bench/mongosim_bench.o $(COMMON_LIB)

@@ -16,7 +16,8 @@ EMIT_S=${BENCH_LOADGEN_SECONDS:-10}
 base=$(e2e_port_base 2)
 "$BIN/relay" --bind 127.0.0.1 --ws-port "$base" --http-port $((base + 1)) --log-level warn \
   --queue-limit 100000 --history 200000 --max-clients 20000 2>"$tmp/relay.log" &
-pids+=($!)
+relay=$!
+pids+=("$relay")
 for _ in $(seq 100); do curl -fs "http://127.0.0.1:$((base + 1))/readyz" >/dev/null 2>&1 && break; sleep 0.05; done
 
 echo "== loadgen: $CLIENTS clients on one thread, relay emitting $RATE events/s for ${EMIT_S}s"
@@ -39,7 +40,9 @@ lgpid=$(pgrep -P "$lg" -x loadgen || echo "$lg")
 ticks() { awk '{print $14 + $15}' "/proc/$lgpid/stat" 2>/dev/null || echo 0; }
 c0=$(ticks)
 t0=$(date +%s.%N)
-BENCH_EVENT=new_product "$BUILD/bench/relay_bench" fanout "$base" $((base + 1)) 1 "$RATE" "$EMIT_S" >"$tmp/emit.out" || true
+"$BUILD/bench/relay_bench" latency --port "$base" --pids "$relay" --event new_product \
+  --pub-url "http://127.0.0.1:$((base + 1))/emit" --clients 1 --rate "$RATE" --seconds "$EMIT_S" \
+  >"$tmp/emit.out" 2>&1 || true
 t1=$(date +%s.%N)
 c1=$(ticks)
 hz=$(getconf CLK_TCK)

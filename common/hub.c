@@ -1,5 +1,6 @@
 #include "hub.h"
 
+#include <ev.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,6 +37,16 @@ void hub_random_epoch(char *out, size_t outlen)
     }
     snprintf(out, outlen, "%02x%02x%02x%02x%02x%02x%02x%02x", r[0], r[1], r[2], r[3], r[4], r[5],
              r[6], r[7]);
+}
+
+/*
+ * Asks the lws thread for a sweep (any thread). Coalesced: while one is pending, more
+ * publishes add no wake-up (the sweep clears the flag before it reads the history).
+ */
+static void hub_wake(struct hub *h)
+{
+    if (!atomic_exchange(&h->wake, 1))
+        lws_cancel_service(h->ctx);
 }
 
 static int hub_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
@@ -87,7 +98,11 @@ static int hub_callback(struct lws *wsi, enum lws_callback_reasons reason, void 
             return 0;
         return hub_client_writeable(h, c);
     case LWS_CALLBACK_RECEIVE:
+        hub_client_heard(c);
         return hub_client_receive(h, wsi, c, in, len);
+    case LWS_CALLBACK_RECEIVE_PONG:
+        hub_client_heard(c);
+        return 0;
     case LWS_CALLBACK_CLOSED:
         if (c && c->probe) {
             hub_poll_probe_closed(h, c);
@@ -98,7 +113,9 @@ static int hub_callback(struct lws *wsi, enum lws_callback_reasons reason, void 
         }
         return 0;
     case LWS_CALLBACK_EVENT_WAIT_CANCELLED:
-        if (h) {
+        /* lws also wakes the loop itself, once per accepted connection: sweep only when
+         * hub_wake() asked (a 10,000-client connect storm made 10,000 sweeps of all). */
+        if (h && atomic_exchange(&h->wake, 0)) {
             hub_take_fetches(h);
             hub_sweep(h);
         }
@@ -113,6 +130,8 @@ static void tick_cb(lws_sorted_usec_list_t *sul)
     struct hub *h = lws_container_of(sul, struct hub, tick);
     if (h->stop_flag && *h->stop_flag && !atomic_load(&h->stopping))
         hub_stop(h);
+    if (h->loop)
+        hub_accept_tick(h);
     hub_sweep(h);
     lws_sul_schedule(h->ctx, 0, &h->tick, tick_cb, HUB_TICK_MS * LWS_US_PER_MS);
 }
@@ -161,6 +180,37 @@ static void register_metrics(struct hub *h, struct metrics *m)
                               "Frames held in clients' own queues (control, fetched replay).");
 }
 
+/*
+ * The lws context on an epoll loop: lws's own loop is poll(), which scans every socket on
+ * each wake-up (with 10,000 clients, for every event and every accepted connection). lws
+ * drives a libev loop of ours through Debian's libwebsockets-evlib-ev plugin; the loop is
+ * "foreign" so hub_run() can run it one iteration at a time and stop. Without the plugin,
+ * lws's poll() loop is used.
+ */
+static struct lws_context *create_context(struct hub *h, struct lws_context_creation_info *info)
+{
+    h->loop = ev_loop_new(EVBACKEND_EPOLL | EVFLAG_NOENV);
+    if (h->loop != NULL) {
+        void *loops[1] = {h->loop};
+        int port = info->port;
+        info->options |= LWS_SERVER_OPTION_LIBEV;
+        info->foreign_loops = loops;
+        info->port = CONTEXT_PORT_NO_LISTEN_SERVER; /* the hub listens (hub_accept.c) */
+        struct lws_context *ctx = lws_create_context(info);
+        info->options &= ~(uint64_t)LWS_SERVER_OPTION_LIBEV;
+        info->foreign_loops = NULL;
+        info->port = port;
+        if (ctx != NULL)
+            return ctx;
+        ev_loop_destroy(h->loop);
+        h->loop = NULL;
+        LOG_WARN("hub_event_loop hub=%s loop=poll reason=\"no epoll event loop: is "
+                 "libwebsockets-evlib-ev installed?\"",
+                 h->cfg.name);
+    }
+    return lws_create_context(info);
+}
+
 struct hub *hub_new(const struct hub_config *cfg, char *err, size_t errlen)
 {
     struct hub *h = calloc(1, sizeof *h);
@@ -181,14 +231,16 @@ struct hub *hub_new(const struct hub_config *cfg, char *err, size_t errlen)
         h->cfg.max_channels = HUB_CHANNELS_MAX;
     atomic_init(&h->reset, 0);
     atomic_init(&h->stopping, 0);
+    atomic_init(&h->wake, 0);
     pthread_mutex_init(&h->lock, NULL);
     h->next_ticket = 1;
     h->hist = history_new(cfg->history, epoch, cfg->first_offset);
     h->batch = malloc(LWS_PRE + HUB_BATCH_BYTES);
+    h->ping = hub_ping_frame();
     struct metrics *m = cfg->metrics;
     if (m == NULL)
         m = h->own_metrics = metrics_new();
-    if (h->hist == NULL || m == NULL || h->batch == NULL) {
+    if (h->hist == NULL || m == NULL || h->batch == NULL || h->ping == NULL) {
         snprintf(err, errlen, "out of memory");
         goto fail;
     }
@@ -215,26 +267,38 @@ struct hub *hub_new(const struct hub_config *cfg, char *err, size_t errlen)
     info.options = LWS_SERVER_OPTION_VALIDATE_UTF8 |
                    LWS_SERVER_OPTION_HTTP_HEADERS_SECURITY_BEST_PRACTICES_ENFORCE;
     info.timeout_secs = 10;
-    if (cfg->ping_interval_s > 0) {
-        h->retry.secs_since_valid_ping = (uint16_t)cfg->ping_interval_s;
-        h->retry.secs_since_valid_hangup = (uint16_t)(cfg->ping_interval_s * 2 + 10);
-        info.retry_and_idle_policy = &h->retry;
-    }
-    h->ctx = lws_create_context(&info);
+    /* A policy of zeros turns lws's per-connection validity timer off (its default would
+     * ping after 300 s): the sweep pings idle clients instead (hub_ping.c). */
+    info.retry_and_idle_policy = &h->retry;
+    h->ctx = create_context(h, &info);
     if (h->ctx == NULL) {
         snprintf(err, errlen,
                  "cannot listen for websockets on %s:%d (address in use or not local?)",
                  info.iface ? info.iface : "*", cfg->port);
         goto fail;
     }
-    struct lws_vhost *vh = lws_get_vhost_by_name(h->ctx, "default");
-    h->port = vh ? lws_get_vhost_listen_port(vh) : cfg->port;
+    if (h->loop != NULL) {
+        char why[128];
+        if (hub_accept_start(h, why, sizeof why) != 0) {
+            snprintf(err, errlen, "cannot listen for websockets on %s:%d: %s",
+                     info.iface ? info.iface : "*", cfg->port, why);
+            goto fail;
+        }
+    } else {
+        struct lws_vhost *vh = lws_get_vhost_by_name(h->ctx, "default");
+        h->port = vh ? lws_get_vhost_listen_port(vh) : cfg->port;
+    }
     lws_sul_schedule(h->ctx, 0, &h->tick, tick_cb, HUB_TICK_MS * LWS_US_PER_MS);
     return h;
 fail:
     hub_poll_free(h);
+    if (h->ctx)
+        lws_context_destroy(h->ctx);
+    if (h->loop)
+        ev_loop_destroy(h->loop);
     history_free(h->hist);
     free(h->batch);
+    frame_unref(h->ping);
     metrics_free(h->own_metrics);
     pthread_mutex_destroy(&h->lock);
     free(h);
@@ -245,9 +309,13 @@ void hub_free(struct hub *h)
 {
     if (h == NULL)
         return;
+    if (h->loop)
+        hub_accept_stop(h);
     hub_poll_free(h); /* polling sessions first: they point at lws connections */
     if (h->ctx)
         lws_context_destroy(h->ctx);
+    if (h->loop)
+        ev_loop_destroy(h->loop);
     pthread_mutex_lock(&h->lock);
     history_free(h->hist);
     pthread_mutex_unlock(&h->lock);
@@ -262,6 +330,7 @@ void hub_free(struct hub *h)
     pthread_mutex_destroy(&h->lock);
     metrics_free(h->own_metrics);
     free(h->batch);
+    frame_unref(h->ping);
     free(h);
 }
 
@@ -318,7 +387,7 @@ int hub_append(struct hub *h, const char *epoch, struct frame *f)
     pthread_mutex_unlock(&h->lock);
     if (rc == 0) {
         metric_inc(h->m_events);
-        lws_cancel_service(h->ctx);
+        hub_wake(h);
     }
     return rc;
 }
@@ -331,7 +400,7 @@ void hub_reset(struct hub *h, const char *epoch, uint64_t next)
     atomic_store(&h->reset, 1);
     LOG_INFO("stream_reset hub=%s epoch=%s next=%llu", h->cfg.name, epoch,
              (unsigned long long)next);
-    lws_cancel_service(h->ctx);
+    hub_wake(h);
 }
 
 void hub_set_fetcher(struct hub *h, hub_fetch_fn fn, void *ud)
@@ -358,7 +427,7 @@ void hub_fetch_done(struct hub *h, uint64_t ticket, enum hub_fetch_status st, st
     r->next = h->results;
     h->results = r;
     pthread_mutex_unlock(&h->lock);
-    lws_cancel_service(h->ctx);
+    hub_wake(h);
 }
 
 void hub_stop(struct hub *h)
@@ -366,7 +435,7 @@ void hub_stop(struct hub *h)
     int expected = 0;
     if (atomic_compare_exchange_strong(&h->stopping, &expected, 1)) {
         h->stop_deadline_us = hub_now_us() + h->cfg.drain_ms * 1000;
-        lws_cancel_service(h->ctx);
+        hub_wake(h);
     }
 }
 
@@ -378,7 +447,9 @@ int hub_run(struct hub *h, volatile sig_atomic_t *stop_flag)
             if (h->nclients == 0 || hub_now_us() > h->stop_deadline_us + 1000000)
                 break;
         }
-        if (lws_service(h->ctx, 0) < 0)
+        if (h->loop != NULL)
+            ev_run(h->loop, EVRUN_ONCE); /* lws's 50 ms tick bounds the wait */
+        else if (lws_service(h->ctx, 0) < 0)
             return -1;
     }
     LOG_INFO("hub_stopped hub=%s clients_left=%llu", h->cfg.name, (unsigned long long)h->nclients);
@@ -400,7 +471,7 @@ uint64_t hub_publish(struct hub *h, const char *event, const char *channel, cons
     if (f == NULL)
         return 0;
     metric_inc(h->m_events);
-    lws_cancel_service(h->ctx);
+    hub_wake(h);
     return off;
 }
 

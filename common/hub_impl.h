@@ -46,6 +46,8 @@ struct hub_client {
     size_t rx_bytes;   /* bytes of the message being received */
     char *rx_buf;      /* its pieces so far, when lws hands it over in several (owned) */
     int sio;           /* speaks Socket.IO v4 (Engine.IO v4) framing */
+    int64_t rx_at_us;  /* last message or pong from the client (keepalive, hub_ping.c) */
+    int pinged;        /* a websocket PING went out since then */
     int awaiting_pong; /* Socket.IO heartbeat sent, "3" not yet received */
     int64_t ping_at_us;
     char sid[24];
@@ -89,6 +91,9 @@ struct hub {
     struct hub_config cfg;
     const char *const *paths;
     struct lws_context *ctx;
+    struct ev_loop *loop; /* epoll via libev (lws's evlib plugin); NULL: lws's poll() loop */
+    struct hub_accept *acceptor; /* with loop: the hub's own listener (hub_accept.c) */
+    struct lws_vhost *vhost;     /* where accepted connections are adopted */
     struct lws_protocols protocols[2];
     lws_retry_bo_t retry;
     lws_sorted_usec_list_t tick;
@@ -109,7 +114,9 @@ struct hub {
     int64_t stop_deadline_us;
 
     atomic_int stopping;
+    atomic_int wake; /* a sweep was asked for (hub_wake) and has not run yet */
     unsigned char *batch; /* LWS_PRE + HUB_BATCH_BYTES scratch for coalesced sends (lws thread) */
+    struct frame *ping;   /* the websocket PING frame, pre-framed (hub_ping.c) */
     struct metrics *own_metrics;
     struct hub_polls *polls; /* Socket.IO long-polling sessions (hub_poll.c; lws thread) */
     struct metric *m_clients, *m_conns, *m_events, *m_frames, *m_slow, *m_rejected, *m_replay_ok,
@@ -200,6 +207,28 @@ void hub_client_join(struct hub *h, struct hub_client *c);
 void hub_client_set_resume(struct hub_client *c, const char *since, const char *epoch);
 /* A control frame in the client's framing: {"event":..,"data":..} or 42["..",..]. Caller unrefs. */
 struct frame *hub_control_frame(const struct hub_client *c, const char *name, json_t *data);
+
+/*
+ * Writes nf pre-framed frames (bytes in all) to the client's socket now, in order (hub_send.c).
+ * What the socket does not take lws keeps and sends first; it calls the writeable callback
+ * once that is out. Returns -1 when the connection failed.
+ */
+int hub_send_frames(struct hub *h, struct hub_client *c, struct frame *const *fs, int nf,
+                    size_t bytes);
+
+/* The listening socket on the libev loop (hub_accept.c). Returns 0, or -1 with err. */
+int hub_accept_start(struct hub *h, char *err, size_t errlen);
+void hub_accept_stop(struct hub *h);
+/* Every tick: watches the listener again after running out of descriptors. */
+void hub_accept_tick(struct hub *h);
+
+/* Keepalive of plain clients (hub_ping.c). */
+/* A pre-framed websocket PING frame; NULL when out of memory. Caller unrefs. */
+struct frame *hub_ping_frame(void);
+/* The client sent something (a message or a pong): it is alive. */
+void hub_client_heard(struct hub_client *c);
+/* Pings a client quiet for ping_interval; closes one quiet for twice that plus 10 s. */
+void hub_ping_check(struct hub *h, struct hub_client *c, int64_t now);
 
 /* Adds an established client to the list and counts it. */
 void hub_client_link(struct hub *h, struct hub_client *c);

@@ -24,21 +24,11 @@ static struct frame *framed(const struct hub_client *c, struct frame *f)
     return frame_ref(c->sio && f->alt ? f->alt : f);
 }
 
-/* Writes fs[0..n) (total bytes) with one send; releases them. Returns -1 when the write failed. */
-static int write_batch(struct hub *h, struct lws *wsi, struct frame **fs, int n, size_t bytes)
+/* Writes fs[0..n) (total bytes) with one send (hub_send.c); releases them. Returns -1 when
+ * the write failed. */
+static int write_batch(struct hub *h, struct hub_client *c, struct frame **fs, int n, size_t bytes)
 {
-    int rc = 0;
-    if (n == 1) {
-        rc = write_frame(wsi, fs[0]);
-    } else if (n > 1) {
-        unsigned char *p = h->batch + LWS_PRE;
-        for (int i = 0; i < n; i++) {
-            memcpy(p, frame_wire(fs[i]), frame_wire_len(fs[i]));
-            p += frame_wire_len(fs[i]);
-        }
-        if (lws_write(wsi, h->batch + LWS_PRE, bytes, LWS_WRITE_RAW) < (int)bytes)
-            rc = -1;
-    }
+    int rc = hub_send_frames(h, c, fs, n, bytes);
     for (int i = 0; i < n; i++)
         frame_unref(fs[i]);
     if (rc == 0 && n > 0)
@@ -78,15 +68,13 @@ static int write_pending(struct hub *h, struct hub_client *c)
     struct frame *fs[HUB_BATCH];
     size_t bytes;
     int nf = take_pending(c, fs, HUB_BATCH, HUB_BATCH_BYTES, &bytes);
-    return write_batch(h, c->wsi, fs, nf, bytes);
+    return write_batch(h, c, fs, nf, bytes);
 }
 
 /*
  * Writes the client's next events from the ring (at most HUB_BATCH frames, HUB_BATCH_BYTES
- * bytes) as pre-framed raw bytes, skipping other channels' events and gaps: one frame
- * straight from the shared buffer, a backlog copied into one batch and written with a single
- * send(). lws keeps any unsent tail in order and asks for a writeable callback itself.
- * Sets *last to the newest offset. Returns -1 when the write failed.
+ * bytes) as pre-framed raw bytes, skipping other channels' events and gaps, with one send()
+ * (hub_send.c). Sets *last to the newest offset. Returns -1 when the write failed.
  */
 static int take_ring(struct hub *h, const struct hub_client *c, struct frame **fs, int max,
                      size_t max_bytes, size_t *bytes_out, uint64_t *cur_out, uint64_t *last_out,
@@ -130,7 +118,7 @@ static int write_events(struct hub *h, struct hub_client *c, uint64_t *last_out,
     size_t bytes;
     uint64_t cur;
     int nf = take_ring(h, c, fs, HUB_BATCH, HUB_BATCH_BYTES, &bytes, &cur, last_out, first_out);
-    if (write_batch(h, c->wsi, fs, nf, bytes) != 0)
+    if (write_batch(h, c, fs, nf, bytes) != 0)
         return -1;
     c->cursor = cur;
     return 0;
@@ -172,7 +160,8 @@ int hub_client_writeable(struct hub *h, struct hub_client *c)
         memmove(c->ctrl, c->ctrl + 1, sizeof c->ctrl[0] * (size_t)(--c->nctrl));
         if (rc < 0)
             return -1;
-        if (lws_send_pipe_choked(wsi)) {
+        /* lws kept what the socket did not take; no poll() to ask (lws_send_pipe_choked). */
+        if (lws_partial_buffered(wsi)) {
             hub_want_write(c);
             return 0;
         }
@@ -207,6 +196,23 @@ int hub_client_writeable(struct hub *h, struct hub_client *c)
     if (!caught_up || c->close_code > 0 || c->nctrl > 0)
         hub_want_write(c);
     return 0;
+}
+
+/*
+ * Writes a client's new events from the sweep, without a round trip through poll() for
+ * POLLOUT: the socket nearly always has room, and when it has not, lws keeps the tail and
+ * calls back. A backlog larger than one batch continues from the writeable callback.
+ * Takes the hub lock itself.
+ */
+static void push_events(struct hub *h, struct hub_client *c)
+{
+    uint64_t last, first;
+    if (write_events(h, c, &last, &first) != 0) {
+        hub_client_kill(c, LWS_CLOSE_STATUS_UNEXPECTED_CONDITION, "write failed");
+        return;
+    }
+    if (c->cursor <= last || c->cursor < first)
+        hub_want_write(c); /* more than a batch, or the ring moved past: the callback decides */
 }
 
 /* Moves a joined client's cursor past frames it should not get (lock held). */
@@ -293,8 +299,11 @@ void hub_sweep(struct hub *h)
             hub_client_kill(c, HUB_CLOSE_SLOW, "slow client: queue limit exceeded");
             continue;
         }
-        if (c->sio && !stopping) {
-            hub_sio_heartbeat(h, c, now);
+        if (!stopping) {
+            if (c->sio)
+                hub_sio_heartbeat(h, c, now);
+            else if (c->poll == NULL)
+                hub_ping_check(h, c, now);
             if (c->close_code == -1)
                 continue;
         }
@@ -303,8 +312,15 @@ void hub_sweep(struct hub *h)
             c->close_code = HUB_CLOSE_GOING_AWAY;
             c->close_reason = "going away";
         }
-        if ((joined && c->cursor <= last) || c->npend > 0 || c->nctrl > 0 || c->close_code > 0)
+        if (joined && c->poll == NULL && c->cursor <= last && c->npend == 0 && c->nctrl == 0 &&
+            c->close_code == 0 && !c->want_write && !lws_partial_buffered(c->wsi)) {
+            pthread_mutex_unlock(&h->lock);
+            push_events(h, c);
+            pthread_mutex_lock(&h->lock);
+        } else if ((joined && c->cursor <= last) || c->npend > 0 || c->nctrl > 0 ||
+                   c->close_code > 0) {
             hub_want_write(c);
+        }
     }
     metric_set(h->m_lag_max, (int64_t)h->sweep_lag_max);
     metric_set(h->m_lag_sum, (int64_t)h->sweep_lag_sum);

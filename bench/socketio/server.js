@@ -1,27 +1,26 @@
-// Socket.IO v4 peer for the relay benchmark: POST /emit {"event","payload"} broadcasts
-// io.emit(event, payload) to every client, as an app using Socket.IO as its relay would.
+// The seed's relay, as make bench measures it beside relaylab's: an Express app with a
+// Socket.IO v4 server (default options: long-polling and websocket), where
+// POST /emit {"event","payload"} does io.emit(event, payload) to every client.
+//   node server.js PORT
 'use strict';
 const http = require('http');
+const express = require('express');
 const { Server } = require('socket.io');
 
 const port = Number(process.argv[2] || 3900);
-const server = http.createServer((req, res) => {
-  if (req.method !== 'POST' || req.url !== '/emit') {
-    res.writeHead(404).end();
+const app = express();
+app.use(express.json({ limit: '64kb' }));
+app.post('/emit', (req, res) => {
+  const { event, payload } = req.body || {};
+  if (typeof event !== 'string' || event === '') {
+    res.status(400).json({ error: 'event must be a non-empty string' });
     return;
   }
-  const chunks = [];
-  req.on('data', (c) => chunks.push(c));
-  req.on('end', () => {
-    try {
-      const body = JSON.parse(Buffer.concat(chunks).toString());
-      io.emit(body.event, body.payload);
-      res.writeHead(202, { 'Content-Type': 'application/json' }).end('{}');
-    } catch (e) {
-      res.writeHead(400).end(String(e));
-    }
-  });
+  io.emit(event, payload);
+  res.status(202).json({});
 });
-const io = new Server(server, { transports: ['websocket'], serveClient: false });
-server.listen(port, '127.0.0.1', () => console.error(`socket.io peer on ${port}`));
+const server = http.createServer(app);
+const io = new Server(server, { serveClient: false });
+// The same listen backlog as the relay and Nchan get in the bench (4096), for the connect storm.
+server.listen(port, '127.0.0.1', 4096, () => console.error(`socket.io peer on ${port}`));
 process.on('SIGTERM', () => process.exit(0));

@@ -41,7 +41,7 @@ listening() {
 scripts=(lab/lab lab/catalog.sh lab/portable.sh local-cluster/lib.sh local-cluster/relay.sh
   local-cluster/up local-cluster/down local-cluster/status local-cluster/env local-cluster/fault
   local-cluster/render local-cluster/mongo-up local-cluster/mongo-down local-cluster/mongo-admin
-  chaos/run chaos/report scripts/demo scripts/relay-tour tests/e2e/cluster.sh)
+  chaos/run chaos/browser.sh chaos/report scripts/demo scripts/relay-tour tests/e2e/cluster.sh)
 if command -v shellcheck >/dev/null 2>&1; then
   for s in "${scripts[@]}"; do
     if out=$(cd "$ROOT" && shellcheck -x "$s" 2>&1); then
@@ -164,6 +164,15 @@ check status_lists_three_relays_by_index "$status_a" test "$(grep -cE '^relay +[
 check status_lists_mongo_members_and_primary "$status_a" test "$(grep -cE '^mongo +[123] .*(primary|secondary)' <<<"$status_a")" -eq 3
 check nginx_routes_websockets_to_every_relay "" test "$(grep -A4 'upstream ws_backend' "$a/nginx/nginx.conf" | grep -c 'server 127')" -eq 3
 check nginx_intake_upstream_retries "" grep -q 'proxy_next_upstream error timeout http_502 http_503 non_idempotent' "$a/nginx/nginx.conf"
+# The page's socket.io-client bundle comes from the apps even where /socket.io/ goes to the
+# relays (which do not serve it).
+if [ -f "$RELAYLAB_BIN/web/socket.io-client/dist/socket.io.min.js" ]; then
+  got=$(curl -s -o /dev/null -w '%{http_code} %{content_type}' "http://127.0.0.1:$a_base/socket.io/socket.io.js")
+  check ingress_serves_socketio_bundle_from_the_apps "GET /socket.io/socket.io.js answered '$got'" \
+    grep -q '^200 application/javascript' <<<"$got"
+else
+  echo "SKIP: ingress_serves_socketio_bundle_from_the_apps (no bundle in $RELAYLAB_BIN/web: make deps, then make)"
+fi
 code=$(curl -s -o /dev/null -w '%{http_code}' -X POST -H 'Content-Type: application/json' \
   -d '{"name":"probe","price":1.5,"req_id":"cluster-probe-1"}' "http://127.0.0.1:$a_base/products")
 check ingress_routes_products "POST /products through the ingress answered $code" grep -qx '20[01]' <<<"$code"
@@ -281,6 +290,37 @@ check latency_cdf_from_loadgen "" test "$(wc -l <"$E2E_TMP/chaos/relay/latency-c
 r=$E2E_TMP/chaos/relay-restart/result.json
 check relay_restart_counts_gap_losses "$(jq -c '{faults, gap_lost}' "$r" 2>/dev/null || true)" \
   jq -e '.faults[0].rc == 0 and .faults[0].fault == "restart-relay 1 1" and .gap_lost > 0' "$r"
+
+# A browser row (chaos/browser.sh): headless Chromium on the page through relay's ingress,
+# judged by the scenario's page.* expectations; the report copies its screenshot beside it.
+# Where Chromium will not start (here forced with CHROME_PATH=/bin/false) the row is SKIP
+# with the reason, and the run still succeeds.
+rc=0
+"$ROOT/chaos/run" --quiet --out "$E2E_TMP/chaos" --set browser=2 browser-relay >"$E2E_TMP/browser.out" 2>&1 || rc=$?
+sed "s/^/    /" "$E2E_TMP/browser.out"
+r=$E2E_TMP/chaos/browser-relay/result.json
+if [ "$(jq -r .verdict "$r" 2>/dev/null)" = skip ]; then
+  echo "SKIP: browser_row ($(jq -r .error "$r"))"
+else
+  check browser_row_passes "rc=$rc; see $E2E_TMP/chaos/browser-relay/" \
+    test "$rc" -eq 0 -a "$(grep -c '^PASS: browser-relay ' "$E2E_TMP/browser.out")" -eq 1
+  check browser_row_result "$(jq -c '{page, requests_per_pod, expectations: [.expectations[] | select(.pass | not)]}' "$r" 2>/dev/null || true)" \
+    jq -e '.kind == "browser" and .page.created == 2 and .page.live == 2 and .page.seed_warning == 0
+      and .page.websocket == 1 and ([.requests_per_pod[]] | add) == 2 and (.console | length) > 0
+      and (.expectations | length) == 7 and all(.expectations[]; .pass)' "$r"
+  rc=0
+  "$ROOT/chaos/report" --out "$E2E_TMP/report" "$r" >"$E2E_TMP/report.out" 2>&1 || rc=$?
+  check browser_row_in_report "rc=$rc: $(head -c 300 "$E2E_TMP/report.out")" test "$rc" -eq 0 \
+    -a -s "$E2E_TMP/report/browser/browser-relay.png" \
+    -a "$(grep -c 'page 2/2 live, websocket, no seed warning' "$E2E_TMP/report.out")" -eq 1 \
+    -a "$(grep -c 'src="browser/browser-relay.png"' "$E2E_TMP/report/report.html")" -eq 1
+fi
+rc=0
+CHROME_PATH=/bin/false "$ROOT/chaos/run" --quiet --out "$E2E_TMP/chaos-nobrowser" --set browser=1 browser-embedded-rr \
+  >"$E2E_TMP/nobrowser.out" 2>&1 || rc=$?
+check browser_row_skips_without_a_browser "rc=$rc: $(head -c 300 "$E2E_TMP/nobrowser.out")" \
+  test "$rc" -eq 0 -a "$(grep -c '^SKIP: browser-embedded-rr (no browser: chromium cannot start' "$E2E_TMP/nobrowser.out")" -eq 1 \
+  -a "$(jq -r .verdict "$E2E_TMP/chaos-nobrowser/browser-embedded-rr/result.json")" = skip
 
 # Sanitizer reports from any cluster process fail the test (lib.sh checks $E2E_TMP/*.log).
 for log in "$E2E_TMP"/chaos/*/cluster/logs/*.log "$E2E_TMP"/chaos/*/cluster/mongo/*.log \

@@ -2,7 +2,9 @@
 // puppeteer-core), creates products through its form, and records what a person would see:
 // the browser console, the page's counts (window.relaylab), the list, a screenshot.
 //   node page.js URL OUTDIR [PRODUCTS]
-// Writes OUTDIR/result.json and OUTDIR/screenshot.png and prints a one-line summary.
+// Writes OUTDIR/result.json (status, console lines, window.relaylab's counts as state, the
+// seed's warning lines, missing products, the pods that served the form's requests) and
+// OUTDIR/screenshot.png, and prints a one-line summary.
 // Exit 0 when the page was driven (whatever it showed), 3 when Chromium cannot start
 // (OUTDIR/result.json then says why), 1 on any other failure.
 'use strict';
@@ -55,6 +57,14 @@ async function main() {
     page.on('console', (m) => result.console.push({ t: Date.now() - t0, type: m.type(), text: m.text() }));
     page.on('pageerror', (e) => result.console.push({ t: Date.now() - t0, type: 'pageerror', text: e.message }));
     page.on('requestfailed', (r) => result.requests_failed.push(`${r.method()} ${r.url()} ${r.failure() && r.failure().errorText}`));
+    // Which app answered each product the form created (X-Served-By), as loadgen counts pods.
+    result.served_by = {};
+    page.on('response', (r) => {
+      const pod = r.headers()['x-served-by'];
+      if (pod && r.request().method() === 'POST' && new URL(r.url()).pathname === '/products') {
+        result.served_by[pod] = (result.served_by[pod] || 0) + 1;
+      }
+    });
     const resp = await page.goto(url, { waitUntil: 'domcontentloaded', timeout: 15000 });
     result.status = resp ? resp.status() : null;
     // Let Socket.IO connect (and, where it can, upgrade) as a person's browser would.
