@@ -277,10 +277,10 @@ int relay_run(struct relay *r)
     return rc;
 }
 
-void relay_free(struct relay *r)
+int relay_free(struct relay *r)
 {
     if (r == NULL)
-        return;
+        return 0;
     httpd_free(r->http);
     /* A store thread still stuck in the driver may touch the hub and the metrics: those are
      * left to the process exit (the thread keeps them reachable). */
@@ -293,6 +293,7 @@ void relay_free(struct relay *r)
     relay_auth_free(r->auth);
     pthread_mutex_destroy(&r->emit_lock);
     free(r);
+    return abandoned;
 }
 
 int relay_ws_port(const struct relay *r)

@@ -17,7 +17,10 @@ struct relay *relay_new(const struct relay_config *c, volatile sig_atomic_t *sto
                         size_t errlen) __attribute__((warn_unused_result));
 /* Serves until *stop_flag is set, then drains. Returns 0 on a clean stop, -1 on failure. */
 int relay_run(struct relay *r);
-void relay_free(struct relay *r); /* accepts NULL */
+/* Frees r (accepts NULL). Returns 1 when a MongoDB store thread was still stuck in the driver
+ * and was left running (what it holds stays allocated): the caller should then leave with
+ * _exit(), not exit(), so no exit handler runs under that thread. 0 otherwise. */
+int relay_free(struct relay *r);
 int relay_ws_port(const struct relay *r);
 int relay_http_port(const struct relay *r);
 
