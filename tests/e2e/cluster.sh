@@ -164,6 +164,27 @@ check status_lists_three_relays_by_index "$status_a" test "$(grep -cE '^relay +[
 check status_lists_mongo_members_and_primary "$status_a" test "$(grep -cE '^mongo +[123] .*(primary|secondary)' <<<"$status_a")" -eq 3
 check nginx_routes_websockets_to_every_relay "" test "$(grep -A4 'upstream ws_backend' "$a/nginx/nginx.conf" | grep -c 'server 127')" -eq 3
 check nginx_intake_upstream_retries "" grep -q 'proxy_next_upstream error timeout http_502 http_503 non_idempotent' "$a/nginx/nginx.conf"
+# Socket.IO needs session affinity over several relays (an Engine.IO session lives in one
+# relay's memory); plain websockets stay round-robin.
+# shellcheck disable=SC2016 # an nginx variable, not a shell one
+check nginx_hashes_socketio_over_relays "" test "$(grep -A4 'upstream sio_backend' "$a/nginx/nginx.conf" |
+  grep -c -F -e 'hash $remote_addr consistent;' -e 'server 127')" -eq 4
+check nginx_websocket_service_round_robin "" test "$(grep -A4 'upstream ws_backend' "$a/nginx/nginx.conf" | grep -c hash)" -eq 0
+# socket.io-client's start through the ingress, from three client addresses: the polling
+# handshake, then the CONNECT post and a poll with its sid must reach the same relay
+# (round-robin sends them to relays that answer 400 "Session ID unknown").
+sio_codes=""
+for ip in 127.0.0.31 127.0.0.32 127.0.0.33; do
+  sio="http://127.0.0.1:$a_base/socket.io/?EIO=4&transport=polling"
+  sid=$(curl -s --max-time 5 --interface "$ip" "$sio" | sed -n 's/^0{"sid":"\([^"]*\)".*/\1/p' || true)
+  code=$(curl -s -o /dev/null --max-time 5 --interface "$ip" -w '%{http_code}' -X POST \
+    -H 'Content-Type: text/plain;charset=UTF-8' --data-binary 40 "$sio&sid=$sid" || true)
+  sio_codes+="$code "
+  code=$(curl -s -o /dev/null --max-time 5 --interface "$ip" -w '%{http_code}' "$sio&sid=$sid" || true)
+  sio_codes+="$code "
+done
+check socketio_polling_session_stays_on_its_relay "POST/GET with the handshake's sid answered: $sio_codes" \
+  test "$sio_codes" = "200 200 200 200 200 200 "
 # The page's socket.io-client bundle comes from the apps even where /socket.io/ goes to the
 # relays (which do not serve it).
 if [ -f "$RELAYLAB_BIN/web/socket.io-client/dist/socket.io.min.js" ]; then

@@ -42,6 +42,9 @@ PORT_ENV = {
 SERVICES = {
     "app": ("fakeapp", {"http": 3000, "ws": 3001}),
     "relay": ("relay", {"ws": 8080, "intake": 8081}),
+    # relay-ha, relay-watch: the same relays for /socket.io/ alone, so that ingress-nginx
+    # (one upstream per Service port) can hash that path without hashing the other.
+    "relay-socketio": ("relay", {"ws": 8080}),
     "mongo": ("mongo", {"mongo": 27017}),
 }
 INTAKE_PORT = 8081
@@ -85,6 +88,17 @@ def merge(*ds):
     return out
 
 
+# Several relays: an Engine.IO (Socket.IO) session lives in one relay's memory, so
+# /socket.io/ needs session affinity (its own Ingress and Service, hashed by client address)
+# or socket.io-client's polls and upgrade get 400 "Session ID unknown"; /websocket-service
+# stays round-robin (docs/relay-ha.md, "Socket.IO clients and affinity").
+RELAY_HA_ROUTES = {
+    ("app-http", "/"): ("app", 3000),
+    ("relay-ws", "/websocket-service"): ("relay", 8080),
+    ("relay-socketio", "/socket.io/"): ("relay-socketio", 8080),
+}
+RELAY_HA_ANNOTATIONS = {"app-http": {}, "relay-ws": TIMEOUTS, "relay-socketio": merge(TIMEOUTS, HASH_REMOTE)}
+
 # Every topology: ws mode, its relay (None, RELAY_SINGLE or RELAY_HA), its routes and
 # Ingress annotations (None: Gateway API routes instead).
 TOPOLOGIES = {
@@ -99,12 +113,12 @@ TOPOLOGIES = {
                                                   "app-ws": merge(TIMEOUTS, HASH_CLIENT_IP)}),
     "relay": dict(mode="relay", relay=RELAY_SINGLE, routes=RELAY_ROUTES,
                   annotations={"app-http": {}, "relay-ws": TIMEOUTS}),
-    # Three relays over MongoDB behind the same Service and Ingress objects as relay.
-    "relay-ha": dict(mode="relay", relay=RELAY_HA, routes=RELAY_ROUTES,
-                     annotations={"app-http": {}, "relay-ws": TIMEOUTS}),
+    # Three relays over MongoDB; /socket.io/ on an Ingress and a Service of its own, hashed.
+    "relay-ha": dict(mode="relay", relay=RELAY_HA, routes=RELAY_HA_ROUTES,
+                     annotations=RELAY_HA_ANNOTATIONS),
     # relay-ha's relays watching the products collection; the apps make no relay call.
-    "relay-watch": dict(mode="none", relay=RELAY_WATCH, routes=RELAY_ROUTES,
-                        annotations={"app-http": {}, "relay-ws": TIMEOUTS}),
+    "relay-watch": dict(mode="none", relay=RELAY_WATCH, routes=RELAY_HA_ROUTES,
+                        annotations=RELAY_HA_ANNOTATIONS),
     # Gateway API: no Ingress at all; the same routes as HTTPRoutes.
     "gateway-api": dict(mode="relay", relay=RELAY_SINGLE, routes=RELAY_ROUTES, annotations=None),
 }
@@ -493,6 +507,11 @@ def check_relays_over_mongo(c, ov, objs, rel, programs):
         problems.append(f"Service/{RELAY_NAME} is headless; the Ingress and the apps need a ClusterIP")
     for o in objs:
         name = o.get("metadata", {}).get("name")
+        # Service relay-socketio is the same relays for /socket.io/ (a ClusterIP, not a peer
+        # Service): ingress-nginx needs it to hash that path alone.
+        if (o.get("kind") == "Service" and name == "relay-socketio"
+                and o["spec"].get("clusterIP") != "None"):
+            continue
         if o.get("kind") in ("StatefulSet", "Service") and is_relay_name(name) and name != RELAY_NAME:
             problems.append(f"{o['kind']}/{name}: relays over MongoDB need no peer objects")
     for ct in relay_containers(dep):
@@ -838,6 +857,22 @@ def check_overlay(c, ov, objs, programs, root):
                 lacking = {k: v for k, v in want.items() if have.get(k) != v}
                 problems.append(f"Ingress/{name}: unexpected {extra}, missing {lacking}")
         c.report(f"{ov}: Ingress annotations exactly as the topology says", problems)
+
+        # ingress-nginx builds one upstream per Service port and takes its balancing
+        # (upstream-hash-by) from the first Ingress that names it: two Ingresses that name
+        # the same Service port with different hashing get one of the two, by creation order.
+        problems = []
+        hash_key = NGINX + "upstream-hash-by"
+        seen = {}
+        for ing, path, _, sname, pref in ingress_routes(objs):
+            anns = ings[ing]["metadata"].get("annotations") or {}
+            port = pref.get("name") or pref.get("number") if isinstance(pref, dict) else pref
+            seen.setdefault((sname, str(port)), set()).add((ing, anns.get(hash_key)))
+        for (sname, pref), users in sorted(seen.items()):
+            if len({h for _, h in users}) > 1:
+                problems.append(f"Service {sname}:{pref} is named by Ingresses with different "
+                                f"upstream-hash-by {sorted(users, key=str)}: one upstream, one of them wins")
+        c.report(f"{ov}: no Service port shared by Ingresses that balance it differently", problems)
 
     # -- env names against --help, per program
     progs = {}
