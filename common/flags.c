@@ -288,4 +288,10 @@ void flags_usage(FILE *out, const char *synopsis, const char *description, const
         fputc('\n', out);
     }
     fprintf(out, "  %-28s %s\n", "--help", "print this text and exit");
+    for (size_t i = 0; i < n; i++)
+        if (flags[i].type == FLAG_BOOL) {
+            fprintf(out, "Switches (no value) are turned off with --no-NAME or --NAME=false "
+                         "(env: 0/1, true/false).\n");
+            break;
+        }
 }

@@ -288,8 +288,9 @@ void fakeapp_config_usage(FILE *out)
         "  embedded  on its own websocket port, to its own clients only (the broken setup)\n"
         "  relay     by POST /emit to the relay, which reaches every client (the fix)\n"
         "  none      not at all (the relay's --watch announces the insert)\n"
-        "API: POST /products, GET /products?limit=N, GET /products/<id>, GET /healthz,\n"
-        "GET /readyz, GET /metrics; GET / is the product page (live over Socket.IO).\n"
+        "API: POST /products, GET /products?limit=N|req_id=X, GET /products/<id>,\n"
+        "GET /token, GET /healthz, GET /readyz, GET /metrics; GET / is the product page\n"
+        "(live over Socket.IO), GET /socket.io/socket.io.js its client bundle.\n"
         "SIGTERM: stop accepting, finish requests, flush, exit 0.",
         flags, sizeof flags / sizeof flags[0]);
 }

@@ -4,7 +4,8 @@
  *
  *   wsprint [--count N] [--timeout SECONDS] ws://HOST:PORT/PATH
  *
- * Exits 0 after N messages or the timeout, 1 when the connection fails or closes early.
+ * Exits 0 after N messages or the timeout, 1 when the connection cannot be opened (refused,
+ * upgrade refused) or closes before N messages.
  */
 #include <signal.h>
 #include <stdio.h>
@@ -15,13 +16,20 @@
 #include "wsclient.h"
 
 static volatile sig_atomic_t stop;
-static int received, closed, close_code, want = -1;
+static int opened, received, closed, close_code, want = -1;
 static char close_reason[128];
 
 static void on_signal(int s)
 {
     (void)s;
     stop = 1;
+}
+
+static void on_open(struct wsc *c, void *ud)
+{
+    (void)c;
+    (void)ud;
+    opened = 1;
 }
 
 static void on_message(struct wsc *c, const char *d, size_t n, int binary, void *ud)
@@ -56,7 +64,9 @@ int main(int argc, char **argv)
             timeout = atof(argv[++i]);
         else if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
             printf("usage: wsprint [--count N] [--timeout SECONDS] ws://HOST:PORT/PATH\n"
-                   "Prints each websocket message on its own line.\n");
+                   "Prints each websocket message on its own line. Exits 0 after N messages\n"
+                   "or the timeout, 1 when the connection cannot be opened or closes before\n"
+                   "N messages, 2 on usage errors.\n");
             return 0;
         } else
             url = argv[i];
@@ -72,7 +82,7 @@ int main(int argc, char **argv)
     signal(SIGINT, on_signal);
     signal(SIGTERM, on_signal);
     char err[256];
-    struct wsc_callbacks cb = {.on_message = on_message, .on_close = on_close};
+    struct wsc_callbacks cb = {.on_open = on_open, .on_message = on_message, .on_close = on_close};
     struct wsc_pool *p = wsc_pool_new(1, &cb, NULL, err, sizeof err);
     if (p == NULL) {
         fprintf(stderr, "wsprint: %s\n", err);
@@ -89,13 +99,14 @@ int main(int argc, char **argv)
     while (!stop && !closed && (want < 0 || received < want)) {
         wsc_pool_service(p, 100);
         clock_gettime(CLOCK_MONOTONIC, &t);
-        if (timeout > 0 && (double)(t.tv_sec - t0.tv_sec) + (double)(t.tv_nsec - t0.tv_nsec) / 1e9 > timeout)
+        if (timeout > 0 &&
+            (double)(t.tv_sec - t0.tv_sec) + (double)(t.tv_nsec - t0.tv_nsec) / 1e9 > timeout)
             break;
     }
     int rc = 0;
     if (closed) {
         fprintf(stderr, "wsprint: closed code=%d reason=\"%s\"\n", close_code, close_reason);
-        rc = (want >= 0 && received < want) ? 1 : 0;
+        rc = (!opened || (want >= 0 && received < want)) ? 1 : 0;
     }
     wsc_pool_free(p);
     return rc;

@@ -1,5 +1,6 @@
 /* fakeapp_config_parse: defaults, flags, the environment twins others rely on, bad values. */
 #include <check.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -134,6 +135,23 @@ START_TEST(help)
 }
 END_TEST
 
+/* --help names every route docs/fakeapp.md documents, and how to turn a switch off. */
+START_TEST(usage_text)
+{
+    char *text = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&text, &len);
+    ck_assert_ptr_nonnull(f);
+    fakeapp_config_usage(f);
+    fclose(f);
+    ck_assert_ptr_nonnull(strstr(text, "GET /token"));
+    ck_assert_ptr_nonnull(strstr(text, "req_id=X"));
+    ck_assert_ptr_nonnull(strstr(text, "--store-channels"));
+    ck_assert_ptr_nonnull(strstr(text, "--no-NAME or --NAME=false"));
+    free(text);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("fakeapp_config");
@@ -143,6 +161,7 @@ int main(void)
     tcase_add_test(tc, flags_win_over_env);
     tcase_add_test(tc, bad_values);
     tcase_add_test(tc, help);
+    tcase_add_test(tc, usage_text);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
