@@ -16,7 +16,9 @@ struct metric {
 };
 
 struct metrics {
-    size_t n;
+    /* One thread adds (at start), any thread renders meanwhile (a relay's intake answers
+     * /metrics while it waits for MongoDB): an item is in place before n counts it. */
+    _Atomic size_t n;
     struct metric *items[METRICS_MAX];
 };
 
@@ -29,7 +31,8 @@ void metrics_free(struct metrics *m)
 {
     if (m == NULL)
         return;
-    for (size_t i = 0; i < m->n; i++) {
+    size_t n = atomic_load(&m->n);
+    for (size_t i = 0; i < n; i++) {
         free(m->items[i]->name);
         free(m->items[i]->labels);
         free(m->items[i]->help);
@@ -41,7 +44,8 @@ void metrics_free(struct metrics *m)
 struct metric *metrics_add(struct metrics *m, enum metric_kind kind, const char *name,
                            const char *labels, const char *help)
 {
-    if (m->n >= METRICS_MAX)
+    size_t n = atomic_load_explicit(&m->n, memory_order_relaxed);
+    if (n >= METRICS_MAX)
         return NULL;
     struct metric *x = calloc(1, sizeof *x);
     if (x == NULL)
@@ -58,7 +62,8 @@ struct metric *metrics_add(struct metrics *m, enum metric_kind kind, const char 
         return NULL;
     }
     atomic_init(&x->value, 0);
-    m->items[m->n++] = x;
+    m->items[n] = x;
+    atomic_store_explicit(&m->n, n + 1, memory_order_release);
     return x;
 }
 
@@ -98,7 +103,8 @@ char *metrics_render(const struct metrics *m, size_t *len)
     FILE *f = open_memstream(&buf, &size);
     if (f == NULL)
         return NULL;
-    for (size_t i = 0; i < m->n; i++) {
+    size_t n = atomic_load_explicit(&((struct metrics *)m)->n, memory_order_acquire);
+    for (size_t i = 0; i < n; i++) {
         const struct metric *x = m->items[i];
         /* HELP and TYPE once per name: labelled series of one name are declared together. */
         int first = 1;

@@ -23,6 +23,7 @@ void metrics_free(struct metrics *m); /* accepts NULL */
  * Declares a metric. name must be a valid Prometheus name, labels either NULL or a
  * preformatted label set such as `pod="app-1"`. The strings are copied. Returns a handle
  * owned by the registry, or NULL when out of memory or the registry is full (256 metrics).
+ * One thread at a time may add; metrics_render() may run meanwhile on others.
  */
 struct metric *metrics_add(struct metrics *m, enum metric_kind kind, const char *name,
                            const char *labels, const char *help);

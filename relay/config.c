@@ -14,14 +14,14 @@
          "RELAY_WS_PORT",                                                                          \
          FLAG_INT,                                                                                 \
          &(c)->ws_port,                                                                            \
-         "websocket port for clients, paths /websocket-service and / (default 8080)",              \
+         "websocket port for clients: /websocket-service, /, /socket.io/ (default 8080)",          \
          0,                                                                                        \
          65535},                                                                                   \
             {"http-port",                                                                          \
              "RELAY_HTTP_PORT",                                                                    \
              FLAG_INT,                                                                             \
              &(c)->http_port,                                                                      \
-             "intake port: POST /emit, GET /healthz /readyz /metrics (default 8081)",              \
+             "intake: POST /emit, GET /healthz /readyz /metrics /cluster (default 8081)",          \
              0,                                                                                    \
              65535},                                                                               \
             {"bind",                                                                               \
@@ -126,7 +126,7 @@
              "RELAY_EPOCH",                                                                        \
              FLAG_STR,                                                                             \
              &(c)->epoch,                                                                          \
-             "epoch name (default: random at start; a restart is a new epoch)",                    \
+             "epoch name (in memory; default random at start: a restart is a new epoch)",          \
              0,                                                                                    \
              0},                                                                                   \
             {"log-level",                                                                          \
@@ -178,16 +178,40 @@
              "MongoDB: at most this many events are kept (default 1000000)",                       \
              100,                                                                                  \
              1000000000},                                                                          \
-            {"client-jwt-secret", "RELAY_CLIENT_JWT_SECRET", FLAG_STR, &(c)->client_jwt_secret,    \
-             "clients must present an HS256 JWT signed with this secret (>= 32 bytes)", 0, 0},   \
-            {"client-jwt-key", "RELAY_CLIENT_JWT_KEY", FLAG_STR, &(c)->client_jwt_key,             \
-             "clients must present an RS256 JWT verified by this PEM public key file", 0, 0},    \
-            {"client-jwt-issuer", "RELAY_CLIENT_JWT_ISSUER", FLAG_STR, &(c)->client_jwt_issuer,    \
-             "client JWTs must carry this iss (default: not checked)", 0, 0},                     \
-            {"client-jwt-audience", "RELAY_CLIENT_JWT_AUDIENCE", FLAG_STR,                         \
-             &(c)->client_jwt_audience, "client JWTs must carry this aud (default: none)", 0, 0}, \
-            {"client-jwt-leeway", "RELAY_CLIENT_JWT_LEEWAY", FLAG_DURATION,                        \
-             &(c)->client_jwt_leeway_ms, "clock skew allowed on exp and nbf (default 30s)", 0,   \
+            {"client-jwt-secret",                                                                  \
+             "RELAY_CLIENT_JWT_SECRET",                                                            \
+             FLAG_STR,                                                                             \
+             &(c)->client_jwt_secret,                                                              \
+             "clients must present an HS256 JWT signed with this secret (>= 32 bytes)",            \
+             0,                                                                                    \
+             0},                                                                                   \
+            {"client-jwt-key",                                                                     \
+             "RELAY_CLIENT_JWT_KEY",                                                               \
+             FLAG_STR,                                                                             \
+             &(c)->client_jwt_key,                                                                 \
+             "clients must present an RS256 JWT verified by this PEM public key file",             \
+             0,                                                                                    \
+             0},                                                                                   \
+            {"client-jwt-issuer",                                                                  \
+             "RELAY_CLIENT_JWT_ISSUER",                                                            \
+             FLAG_STR,                                                                             \
+             &(c)->client_jwt_issuer,                                                              \
+             "client JWTs must carry this iss (default: not checked)",                             \
+             0,                                                                                    \
+             0},                                                                                   \
+            {"client-jwt-audience",                                                                \
+             "RELAY_CLIENT_JWT_AUDIENCE",                                                          \
+             FLAG_STR,                                                                             \
+             &(c)->client_jwt_audience,                                                            \
+             "client JWTs must carry this aud (default: none)",                                    \
+             0,                                                                                    \
+             0},                                                                                   \
+            {"client-jwt-leeway",                                                                  \
+             "RELAY_CLIENT_JWT_LEEWAY",                                                            \
+             FLAG_DURATION,                                                                        \
+             &(c)->client_jwt_leeway_ms,                                                           \
+             "clock skew allowed on exp and nbf (default 30s)",                                    \
+             0,                                                                                    \
              3600000},                                                                             \
             {"watch",                                                                              \
              "RELAY_WATCH",                                                                        \
@@ -312,6 +336,14 @@ int relay_config_parse(struct relay_config *c, int argc, char **argv, char *err,
         c->client_jwt_key = NULL;
     if (c->client_jwt_secret && c->client_jwt_key) {
         snprintf(err, errlen, "--client-jwt-secret and --client-jwt-key exclude each other");
+        return -1;
+    }
+    if (c->epoch && *c->epoch && c->mongo_uri) {
+        snprintf(
+            err, errlen,
+            "--epoch is for the in-memory relay; with --mongo-uri the stream's epoch is kept in "
+            "MongoDB (%s.meta)",
+            c->mongo_db);
         return -1;
     }
     if (c->nwatch > 0 && c->mongo_uri == NULL) {

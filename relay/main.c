@@ -34,6 +34,10 @@ int main(int argc, char **argv)
 
     struct relay *r = relay_new(&cfg, &stopping, err, sizeof err);
     if (r == NULL) {
+        if (stopping) { /* SIGTERM while it waited for MongoDB: a clean stop, not a failure */
+            LOG_INFO("relay_exit status=0 before_start=\"%s\"", err);
+            return 0;
+        }
         LOG_ERROR("start_failed error=\"%s\"", err);
         return 1;
     }

@@ -2,6 +2,7 @@
 
 #include <inttypes.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,10 +25,14 @@ struct relay {
     struct httpd *http;
     pthread_mutex_t emit_lock; /* makes dedup lookup + publish + insert atomic */
     struct dedup *dedup;
-    struct mstore *store; /* NULL in memory */
+    struct mstore *store;    /* NULL in memory */
     struct relay_auth *auth; /* NULL: clients need no token */
     struct metric *m_accepted, *m_duplicate, *m_invalid, *m_draining, *m_emit_bytes;
     struct metric *m_unconfirmed, *m_unavailable;
+    /* Over MongoDB the intake answers while the store is still being opened (the relay waits
+     * for the replica set, which on Kubernetes often starts later): /healthz says alive,
+     * /readyz and /emit 503. Set, with release order, once hub and store are in place. */
+    atomic_int started;
 };
 
 static int64_t now_ms(void)
@@ -42,6 +47,11 @@ static int draining(const struct relay *r)
     return r->stop_flag && *r->stop_flag;
 }
 
+static int started(struct relay *r)
+{
+    return atomic_load_explicit(&r->started, memory_order_acquire);
+}
+
 static void handle_emit(const struct httpd_request *req, struct httpd_response *resp, void *ud)
 {
     struct relay *r = ud;
@@ -49,6 +59,13 @@ static void handle_emit(const struct httpd_request *req, struct httpd_response *
         metric_inc(r->m_draining);
         httpd_reply_error(resp, 503, "draining",
                           "relay is shutting down; retry on another replica");
+        httpd_add_header(resp, "Retry-After", "1");
+        return;
+    }
+    if (!started(r)) {
+        metric_inc(r->m_unavailable);
+        httpd_reply_error(resp, 503, "starting",
+                          "relay is starting (connecting to MongoDB); retry (with the same id)");
         httpd_add_header(resp, "Retry-After", "1");
         return;
     }
@@ -107,8 +124,9 @@ static void handle_emit(const struct httpd_request *req, struct httpd_response *
 static void handle_healthz(const struct httpd_request *req, struct httpd_response *resp, void *ud)
 {
     (void)req;
-    (void)ud;
-    httpd_reply_json(resp, 200, json_pack("{s:s}", "status", "ok"));
+    struct relay *r = ud;
+    /* Alive while it waits for MongoDB too: restarting it would not bring MongoDB up. */
+    httpd_reply_json(resp, 200, json_pack("{s:s}", "status", started(r) ? "ok" : "starting"));
 }
 
 static void handle_readyz(const struct httpd_request *req, struct httpd_response *resp, void *ud)
@@ -117,6 +135,12 @@ static void handle_readyz(const struct httpd_request *req, struct httpd_response
     struct relay *r = ud;
     struct hub_stats st;
     char epoch[ENVELOPE_EPOCH_BUF];
+    if (!started(r)) {
+        httpd_reply_json(resp, 503,
+                         json_pack("{s:s, s:s}", "status", "starting", "reason",
+                                   "waiting for the MongoDB replica set (--mongo-uri)"));
+        return;
+    }
     hub_stats(r->hub, &st);
     if (draining(r)) {
         httpd_reply_json(resp, 503, json_pack("{s:s}", "status", "draining"));
@@ -138,6 +162,10 @@ static void handle_cluster(const struct httpd_request *req, struct httpd_respons
 {
     (void)req;
     struct relay *r = ud;
+    if (!started(r)) {
+        httpd_reply_json(resp, 503, json_pack("{s:s}", "status", "starting"));
+        return;
+    }
     if (r->store == NULL) {
         httpd_reply_json(resp, 200, json_pack("{s:s}", "role", "memory"));
         return;
@@ -220,6 +248,29 @@ struct relay *relay_new(const struct relay_config *c, volatile sig_atomic_t *sto
         hc.auth = relay_auth_check;
         hc.auth_ud = r->auth;
     }
+    struct httpd_config h = {
+        .bind = c->http_bind ? c->http_bind : c->bind,
+        .port = (int)c->http_port,
+        .max_body = c->max_body,
+        .body_timeout_ms = c->body_timeout_ms,
+        .threads = (unsigned)c->http_threads,
+        .routes = routes,
+        .nroutes = sizeof routes / sizeof routes[0],
+        .ud = r,
+        .name = "relay-intake",
+        .bearer_token = c->token,
+        .metrics = r->metrics,
+    };
+    if (c->mongo_uri) {
+        /* An emit waits for MongoDB's majority: a thread per connection keeps one slow
+         * write from holding up other apps' requests and the probes. */
+        h.thread_per_connection = 1;
+    }
+    r->http = httpd_new(&h, err, errlen);
+    if (r->http == NULL)
+        goto fail;
+    if (c->mongo_uri)
+        LOG_INFO("relay_intake_listening http_port=%d store=waiting", httpd_port(r->http));
     if (c->mongo_uri) {
         /* The stream's epoch and position come from MongoDB; the ring starts `history`
          * events back, so the tail's first catch-up fills it. */
@@ -236,27 +287,7 @@ struct relay *relay_new(const struct relay_config *c, volatile sig_atomic_t *sto
     if (r->store && mstore_start(r->store, r->hub, err, errlen) != 0)
         goto fail;
 
-    struct httpd_config h = {
-        .bind = c->http_bind ? c->http_bind : c->bind,
-        .port = (int)c->http_port,
-        .max_body = c->max_body,
-        .body_timeout_ms = c->body_timeout_ms,
-        .threads = (unsigned)c->http_threads,
-        .routes = routes,
-        .nroutes = sizeof routes / sizeof routes[0],
-        .ud = r,
-        .name = "relay-intake",
-        .bearer_token = c->token,
-        .metrics = r->metrics,
-    };
-    if (r->store) {
-        /* An emit waits for MongoDB's majority: a thread per connection keeps one slow
-         * write from holding up other apps' requests and the probes. */
-        h.thread_per_connection = 1;
-    }
-    r->http = httpd_new(&h, err, errlen);
-    if (r->http == NULL)
-        goto fail;
+    atomic_store_explicit(&r->started, 1, memory_order_release);
     return r;
 fail:
     relay_free(r);
@@ -270,7 +301,9 @@ int relay_run(struct relay *r)
              "token=%s store=%s client_auth=%s",
              hub_port(r->hub), httpd_port(r->http), hub_epoch(r->hub, epoch), r->cfg.history,
              r->cfg.queue_limit, r->cfg.token ? "set" : "none", r->store ? "mongodb" : "memory",
-             r->cfg.client_jwt_key ? "RS256" : r->cfg.client_jwt_secret ? "HS256" : "none");
+             r->cfg.client_jwt_key      ? "RS256"
+             : r->cfg.client_jwt_secret ? "HS256"
+                                        : "none");
     int rc = hub_run(r->hub, r->stop_flag);
     /* The hub has drained its clients; stop taking events, finishing requests in flight. */
     httpd_quiesce(r->http);
