@@ -2,6 +2,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include "config.h"
@@ -11,6 +12,25 @@
 #include "server.h"
 
 static volatile sig_atomic_t stopping;
+
+/* Each client is a descriptor: take the hard limit, and say so when it is still below
+ * --max-clients (past it, connections would wait in the kernel's backlog). */
+static void raise_nofile(long max_clients)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
+        return;
+    if (rl.rlim_cur < rl.rlim_max) {
+        rlim_t want = rl.rlim_max;
+        rl.rlim_cur = want;
+        if (setrlimit(RLIMIT_NOFILE, &rl) != 0 || getrlimit(RLIMIT_NOFILE, &rl) != 0)
+            return;
+    }
+    if (rl.rlim_cur != RLIM_INFINITY && (long)rl.rlim_cur < max_clients + 64)
+        LOG_WARN("fd_limit_low nofile=%ld max_clients=%ld hint=\"raise ulimit -n (hard) above "
+                 "--max-clients + 64, or lower --max-clients\"",
+                 (long)rl.rlim_cur, max_clients);
+}
 
 int main(int argc, char **argv)
 {
@@ -31,6 +51,7 @@ int main(int argc, char **argv)
     mongolog_install(); /* the MongoDB driver's log through ours (relays over MongoDB) */
 
     signals_on_stop(&stopping);
+    raise_nofile(cfg.max_clients);
 
     struct relay *r = relay_new(&cfg, &stopping, err, sizeof err);
     if (r == NULL) {
