@@ -211,7 +211,7 @@ static size_t run_flags(struct lg_config *c, struct flag *f)
           0),
         F("duration", "DURATION", FLAG_DURATION, &c->duration_ms, "how long to send (default 10s)",
           0, 0),
-        F("requests", "REQUESTS", FLAG_INT, &c->requests, "send exactly N requests instead", 0,
+        F("requests", "REQUESTS", FLAG_INT, &c->requests, "send exactly N requests instead", 1,
           100000000),
         F("source-ips", "SOURCE_IPS", FLAG_STR, &c->source_ips,
           "source address pool: A-B, list, or count N", 0, 0),

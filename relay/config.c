@@ -84,7 +84,7 @@
              "RELAY_PING_INTERVAL",                                                                \
              FLAG_DURATION,                                                                        \
              &(c)->ping_interval_ms,                                                               \
-             "websocket ping after this much silence, 0 = never (default 25s)",                    \
+             "ping after this much silence, 0 = never (Socket.IO: 25s) (default 25s)",             \
              0,                                                                                    \
              3600000},                                                                             \
             {"drain-timeout",                                                                      \
