@@ -14,11 +14,14 @@
 
 struct frame *hub_ping_frame(void)
 {
-    struct frame *f = frame_new(0);
+    /* The PING carries a payload: a client's PONG echoes it, and lws 4.1 hands the hub only
+     * pongs that carry one (an empty PONG never reaches LWS_CALLBACK_RECEIVE_PONG), so an
+     * empty PING's answer would not count and every receive-only client would be closed. */
+    struct frame *f = frame_from("k", 1);
     if (f == NULL)
         return NULL;
-    f->buf[FRAME_PRE - 2] = 0x89; /* FIN + PING, no payload, unmasked (server to client) */
-    f->buf[FRAME_PRE - 1] = 0x00;
+    f->buf[FRAME_PRE - 2] = 0x89; /* FIN + PING, unmasked (server to client) */
+    f->buf[FRAME_PRE - 1] = 0x01; /* payload length */
     f->hdr = 2;
     return f;
 }

@@ -18,6 +18,12 @@ start_relay() { # NAME WS HTTP [FLAGS...]
 
 ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 
+# The keepalive check watches one client for 14 s: it runs beside the others.
+start_relay pinger $((base + 8)) $((base + 9)) --ping-interval 1s
+"$E2E" keepalive $((base + 8)) $((base + 9)) >"$E2E_TMP/keepalive.out" 2>&1 &
+keepalive_pid=$!
+E2E_PIDS+=("$keepalive_pid")
+
 start_relay main $((base)) $((base + 1))
 "$E2E" fanout $((base)) $((base + 1)) "$clients" 200 || true
 "$E2E" resume $((base)) $((base + 1)) || true
@@ -31,8 +37,9 @@ expect slow_counted_in_metrics "$([ "${slow:-0}" -ge 1 ] && echo 0 || echo 1)" "
 start_relay small $((base + 2)) $((base + 3)) --history 10
 "$E2E" truncated $((base + 2)) $((base + 3)) || true
 
-start_relay pinger $((base + 8)) $((base + 9)) --ping-interval 1s
 "$E2E" ping $((base + 8)) $((base + 9)) || true
+wait "$keepalive_pid" || true
+cat "$E2E_TMP/keepalive.out"
 
 start_relay term $((base + 4)) $((base + 5))
 "$E2E" shutdown $((base + 4)) $((base + 5)) "$E2E_TMP/term.pid" || true

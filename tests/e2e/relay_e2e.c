@@ -7,6 +7,8 @@
  *   relay_e2e badws   WS_PORT HTTP_PORT
  *   relay_e2e truncated WS_PORT HTTP_PORT      (relay started with --history 10)
  *   relay_e2e shutdown WS_PORT HTTP_PORT PIDFILE
+ *   relay_e2e ping WS_PORT HTTP_PORT           (relay started with --ping-interval 1s)
+ *   relay_e2e keepalive WS_PORT HTTP_PORT      (the same relay; takes 14 s)
  *
  * Prints "PASS: name" or "FAIL: name: why" lines; exits 0 only when all passed.
  */
@@ -457,6 +459,91 @@ static void test_ping(void)
     check(upgraded && ping, "ping_idle_client", "upgraded=%d ping=%d", upgraded, ping);
 }
 
+/* Sends a masked client frame (FIN + opcode) with a payload of at most 125 bytes. */
+static int send_client_frame(int fd, int opcode, const unsigned char *p, size_t len)
+{
+    unsigned char f[2 + 4 + 125];
+    const unsigned char mask[4] = {0x12, 0x34, 0x56, 0x78};
+    f[0] = (unsigned char)(0x80 | opcode);
+    f[1] = (unsigned char)(0x80 | len);
+    memcpy(f + 2, mask, 4);
+    for (size_t i = 0; i < len; i++)
+        f[6 + i] = p[i] ^ mask[i % 4];
+    return write(fd, f, 6 + len) == (ssize_t)(6 + len) ? 0 : -1;
+}
+
+/*
+ * A client that only receives, and answers every ping with a pong echoing its payload (as
+ * browsers do, RFC 6455 5.5.3), is alive: the relay (--ping-interval 1s, so it closes
+ * clients silent for 2 * 1 s + 10 s) must not close it. Watched for 14 s; it must still be
+ * open, and must have been pinged more than once (each pong counted).
+ */
+static void test_keepalive(void)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)ws_port)};
+    inet_pton(AF_INET, "127.0.0.1", &sa.sin_addr);
+    const char req[] = "GET /websocket-service HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n"
+                       "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+                       "Sec-WebSocket-Version: 13\r\n\r\n";
+    if (connect(fd, (struct sockaddr *)&sa, sizeof sa) != 0 ||
+        write(fd, req, sizeof req - 1) != (ssize_t)(sizeof req - 1)) {
+        check(0, "keepalive_ponging_client_stays", "connect or write failed");
+        close(fd);
+        return;
+    }
+    unsigned char buf[4096];
+    size_t have = 0;
+    int upgraded = 0, pings = 0, closed = 0;
+    double start = now_s(), end = start + 14, closed_at = 0;
+    while (now_s() < end && !closed) {
+        struct pollfd pfd = {.fd = fd, .events = POLLIN};
+        if (poll(&pfd, 1, 100) <= 0)
+            continue;
+        ssize_t n = read(fd, buf + have, sizeof buf - have);
+        if (n <= 0) {
+            closed = 1;
+            closed_at = now_s() - start;
+            break;
+        }
+        have += (size_t)n;
+        size_t pos = 0;
+        if (!upgraded) {
+            unsigned char *e = memmem(buf, have, "\r\n\r\n", 4);
+            if (e == NULL)
+                continue;
+            upgraded = memmem(buf, have, "101", 3) != NULL;
+            pos = (size_t)(e - buf) + 4;
+        }
+        while (pos + 2 <= have) {
+            size_t len = buf[pos + 1] & 0x7f, hl = 2;
+            if (len == 126) {
+                if (pos + 4 > have)
+                    break;
+                len = ((size_t)buf[pos + 2] << 8) | buf[pos + 3];
+                hl = 4;
+            }
+            if (pos + hl + len > have)
+                break;
+            int op = buf[pos] & 0x0f;
+            if (op == 0x9) {
+                pings++;
+                send_client_frame(fd, 0xA, buf + pos + hl, len);
+            } else if (op == 0x8) {
+                closed = 1;
+                closed_at = now_s() - start;
+            }
+            pos += hl + len;
+        }
+        memmove(buf, buf + pos, have - pos);
+        have -= pos;
+    }
+    close(fd);
+    check(upgraded && !closed && pings >= 2, "keepalive_ponging_client_stays",
+          "upgraded=%d closed=%d after %.1f s, pings answered=%d", upgraded, closed, closed_at,
+          pings);
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 4) {
@@ -479,6 +566,8 @@ int main(int argc, char **argv)
         test_slow();
     else if (strcmp(t, "ping") == 0)
         test_ping();
+    else if (strcmp(t, "keepalive") == 0)
+        test_keepalive();
     else if (strcmp(t, "badws") == 0)
         test_badws();
     else if (strcmp(t, "shutdown") == 0 && argc >= 5)
