@@ -231,6 +231,7 @@ struct hub *hub_new(const struct hub_config *cfg, char *err, size_t errlen)
         h->cfg.max_channels = HUB_CHANNELS_MAX;
     atomic_init(&h->reset, 0);
     atomic_init(&h->stopping, 0);
+    atomic_init(&h->stop_deadline_us, 0);
     atomic_init(&h->wake, 0);
     pthread_mutex_init(&h->lock, NULL);
     h->next_ticket = 1;
@@ -434,9 +435,11 @@ void hub_fetch_done(struct hub *h, uint64_t ticket, enum hub_fetch_status st, st
 
 void hub_stop(struct hub *h)
 {
-    int expected = 0;
-    if (atomic_compare_exchange_strong(&h->stopping, &expected, 1)) {
-        h->stop_deadline_us = hub_now_us() + h->cfg.drain_ms * 1000;
+    /* The deadline is in place before `stopping` says so: the service thread, seeing
+     * stopping with a deadline of 0, would skip the drain (hub_stop may run on any thread). */
+    int64_t none = 0, deadline = hub_now_us() + h->cfg.drain_ms * 1000;
+    if (atomic_compare_exchange_strong(&h->stop_deadline_us, &none, deadline)) {
+        atomic_store(&h->stopping, 1);
         hub_wake(h);
     }
 }

@@ -52,8 +52,8 @@ struct hub_client {
     int64_t ping_at_us;
     char sid[24];
     int has_since;
-    int refused; /* authentication failed: close with close_code after the handshake */
-    int authed;  /* presented a token the auth callback accepted */
+    int refused;        /* authentication failed: close with close_code after the handshake */
+    int authed;         /* presented a token the auth callback accepted */
     long long auth_exp; /* its token's expiry (seconds since the epoch), 0 = none */
     uint64_t since;
     char epoch[ENVELOPE_EPOCH_MAX + 1];
@@ -91,7 +91,7 @@ struct hub {
     struct hub_config cfg;
     const char *const *paths;
     struct lws_context *ctx;
-    struct ev_loop *loop; /* epoll via libev (lws's evlib plugin); NULL: lws's poll() loop */
+    struct ev_loop *loop;        /* epoll via libev (lws's evlib plugin); NULL: lws's poll() loop */
     struct hub_accept *acceptor; /* with loop: the hub's own listener (hub_accept.c) */
     struct lws_vhost *vhost;     /* where accepted connections are adopted */
     struct lws_protocols protocols[2];
@@ -111,10 +111,10 @@ struct hub {
     struct hub_client *clients;
     uint64_t nclients;
     volatile sig_atomic_t *stop_flag;
-    int64_t stop_deadline_us;
+    _Atomic int64_t stop_deadline_us; /* set (by any thread) before `stopping` */
 
     atomic_int stopping;
-    atomic_int wake; /* a sweep was asked for (hub_wake) and has not run yet */
+    atomic_int wake;      /* a sweep was asked for (hub_wake) and has not run yet */
     unsigned char *batch; /* LWS_PRE + HUB_BATCH_BYTES scratch for coalesced sends (lws thread) */
     struct frame *ping;   /* the websocket PING frame, pre-framed (hub_ping.c) */
     struct metrics *own_metrics;
@@ -122,7 +122,7 @@ struct hub {
     struct metric *m_clients, *m_conns, *m_events, *m_frames, *m_slow, *m_rejected, *m_replay_ok,
         *m_replay_fail, *m_unauth, *m_chan_refused, *m_fetches;
     struct metric *m_lag_max, *m_lag_sum, *m_queued; /* queue depths, set by each sweep */
-    uint64_t sweep_lag_sum, sweep_lag_max;            /* accumulated during a sweep (lock held) */
+    uint64_t sweep_lag_sum, sweep_lag_max;           /* accumulated during a sweep (lock held) */
 };
 
 int64_t hub_now_us(void);

@@ -511,7 +511,7 @@ int hub_client_receive(struct hub *h, struct lws *wsi, struct hub_client *c, con
     }
     if (!whole && c->close_code == 0) {
         /* lws hands a message over in pieces when it is longer than the connection's receive
-         * buffer (1 KiB) or the client fragmented it: a subscribe to many channels, a Socket.IO
+         * buffer (256 bytes) or the client fragmented it: a subscribe to many channels, a Socket.IO
          * CONNECT with a long token. Gather them (max_message at most, checked above). */
         char *b = realloc(c->rx_buf, c->rx_bytes + 1);
         if (b == NULL) {

@@ -60,7 +60,7 @@ stop_server() {
 run_loadgen() { # NAME ARGS...: runs loadgen with a bounded time; its exit code in $rc
   local name=$1; shift
   rc=0
-  timeout 30 "$LOADGEN" run --target "http://127.0.0.1:$PORT" --req-prefix r --log-level warn \
+  timeout -k 5 30 "$LOADGEN" run --target "http://127.0.0.1:$PORT" --req-prefix r --log-level warn \
     --history "$TMP/$name.jsonl" --json "$TMP/$name.json" "$@" >"$TMP/$name.out" 2>"$TMP/$name.err" || rc=$?
 }
 

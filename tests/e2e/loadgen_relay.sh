@@ -31,7 +31,7 @@ POD_NAME=app-0 FAKEAPP_PORT=$app FAKEAPP_WS_PORT=$appws FAKEAPP_BIND=127.0.0.1 F
 wait_http "http://127.0.0.1:$app/healthz" 15 || { fail fakeapp_start "see $E2E_TMP/fakeapp.log"; exit 1; }
 
 rc=0
-timeout 60 "$RELAYLAB_BIN/loadgen" run --target "http://127.0.0.1:$app" \
+timeout -k 5 60 "$RELAYLAB_BIN/loadgen" run --target "http://127.0.0.1:$app" \
   --ws-target "http://127.0.0.1:$ws" --ws-path /websocket-service \
   --clients "$clients" --source-ips 127.0.0.10-127.0.0.40 --rate 50 --duration 4s --settle 2s \
   --json "$E2E_TMP/relay.json" --junit "$E2E_TMP/relay.xml" --history "$E2E_TMP/relay.jsonl" \
@@ -48,7 +48,7 @@ expect loadgen_relay_every_client_counted "$jrc" "$(jq -c '{clients,connections,
 # client c joins store-<c % 4> with ?channels=. Each client is owed exactly its store's
 # events, and must get nothing else.
 rc=0
-timeout 60 "$RELAYLAB_BIN/loadgen" run --target "http://127.0.0.1:$app" \
+timeout -k 5 60 "$RELAYLAB_BIN/loadgen" run --target "http://127.0.0.1:$app" \
   --ws-target "http://127.0.0.1:$ws" --clients 20 --channels 4 --rate 40 --duration 2s --settle 1s \
   --json "$E2E_TMP/channels.json" --history "$E2E_TMP/channels.jsonl" \
   >"$E2E_TMP/channels.out" 2>"$E2E_TMP/channels.err" || rc=$?

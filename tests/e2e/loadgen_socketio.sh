@@ -26,7 +26,7 @@ A=$base B=$((base + 1)) RR=$((base + 2)) STICKY=$((base + 3)) RWS=$((base + 4)) 
 run() {
   local name=$1 rc=0
   shift
-  LOADGEN_PROGRESS=false timeout 60 "$RELAYLAB_BIN/loadgen" run --protocol socketio \
+  LOADGEN_PROGRESS=false timeout -k 5 60 "$RELAYLAB_BIN/loadgen" run --protocol socketio \
     --history "$E2E_TMP/$name.jsonl" --json "$E2E_TMP/$name.json" --settle 1s --warmup 5s \
     "$@" >"$E2E_TMP/$name.out" 2>"$E2E_TMP/$name.log" || rc=$?
   [ -s "$E2E_TMP/$name.json" ] || fail "${name}_report" "loadgen exited $rc without a report"

@@ -43,9 +43,9 @@ code=$(close_code "$WS?token=$good")
 expect auth_ws_good_token_stays_open "$([ "$code" = open ] && echo 0 || echo 1)" "close code $code"
 
 # The channels claim: store-1 granted, store-2 refused as forbidden; delivery follows.
-timeout 4 "$RELAYLAB_BIN/wsprint" "$WS?token=$good&channels=store-1,store-2" >"$E2E_TMP/granted.out" 2>/dev/null &
+timeout -k 2 4 "$RELAYLAB_BIN/wsprint" "$WS?token=$good&channels=store-1,store-2" >"$E2E_TMP/granted.out" 2>/dev/null &
 p1=$!
-timeout 4 "$RELAYLAB_BIN/wsprint" "$WS?token=$anych&channels=store-2" >"$E2E_TMP/any.out" 2>/dev/null &
+timeout -k 2 4 "$RELAYLAB_BIN/wsprint" "$WS?token=$anych&channels=store-2" >"$E2E_TMP/any.out" 2>/dev/null &
 p2=$!
 sleep 0.7
 for ch in store-1 store-2 ""; do
