@@ -13,15 +13,20 @@
 
 static volatile sig_atomic_t stopping;
 
-/* Each client is a descriptor: take the hard limit, and say so when it is still below
- * --max-clients (past it, connections would wait in the kernel's backlog). */
+/* Each client is a descriptor: raise the soft limit to --max-clients + 1024 (the intake,
+ * MongoDB's pools, logs), at most the hard limit, and say so when that is still short (past
+ * it, connections would wait unserved in the kernel's backlog). Not simply to the hard
+ * limit: lws sizes its per-descriptor tables by the soft one, and hard limits of 2^20 are
+ * common. */
 static void raise_nofile(long max_clients)
 {
     struct rlimit rl;
     if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
         return;
-    if (rl.rlim_cur < rl.rlim_max) {
-        rlim_t want = rl.rlim_max;
+    rlim_t want = (rlim_t)max_clients + 1024;
+    if (rl.rlim_max != RLIM_INFINITY && want > rl.rlim_max)
+        want = rl.rlim_max;
+    if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < want) {
         rl.rlim_cur = want;
         if (setrlimit(RLIMIT_NOFILE, &rl) != 0 || getrlimit(RLIMIT_NOFILE, &rl) != 0)
             return;
