@@ -69,7 +69,7 @@ lab_fault_check() {
   shift
   line=$(printf '%s\n' "$LAB_FAULTS" | grep "^$name|" || true)
   if [ -z "$line" ]; then
-    echo "lab: unknown fault '$name' (one of: $(lab_fault_names | tr '\n' ' '))" >&2
+    echo "lab: unknown fault '$name' (one of: $(lab_fault_names | paste -sd " " -))" >&2
     return "$LAB_USAGE"
   fi
   spec=$(printf '%s' "$line" | cut -d'|' -f2)
