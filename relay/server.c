@@ -138,7 +138,9 @@ static void handle_readyz(const struct httpd_request *req, struct httpd_response
     if (!started(r)) {
         httpd_reply_json(resp, 503,
                          json_pack("{s:s, s:s}", "status", "starting", "reason",
-                                   "waiting for the MongoDB replica set (--mongo-uri)"));
+                                   r->cfg.mongo_uri
+                                       ? "waiting for the MongoDB replica set (--mongo-uri)"
+                                       : "opening the websocket port"));
         return;
     }
     hub_stats(r->hub, &st);
@@ -269,9 +271,8 @@ struct relay *relay_new(const struct relay_config *c, volatile sig_atomic_t *sto
     r->http = httpd_new(&h, err, errlen);
     if (r->http == NULL)
         goto fail;
-    if (c->mongo_uri)
-        LOG_INFO("relay_intake_listening http_port=%d store=waiting", httpd_port(r->http));
     if (c->mongo_uri) {
+        LOG_INFO("relay_intake_listening http_port=%d store=waiting", httpd_port(r->http));
         /* The stream's epoch and position come from MongoDB; the ring starts `history`
          * events back, so the tail's first catch-up fills it. */
         r->store = mstore_open(c, r->metrics, stop_flag, err, errlen);
