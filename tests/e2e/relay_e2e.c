@@ -116,8 +116,8 @@ static int connect_client(struct wsc_pool *p, int i, const char *path)
     char err[256];
     memset(&clients[i], 0, sizeof clients[i]);
     clients[i].id = i;
-    struct wsc_options o = {.host = "127.0.0.1", .port = ws_port, .path = path,
-                            .user = &clients[i]};
+    struct wsc_options o = {
+        .host = "127.0.0.1", .port = ws_port, .path = path, .user = &clients[i]};
     clients[i].ws = wsc_connect(p, &o, err, sizeof err);
     return clients[i].ws ? 0 : -1;
 }
@@ -167,7 +167,8 @@ static long emit(int seq, size_t pad)
         cap = pad + 256;
         body = realloc(body, cap);
     }
-    int n = snprintf(body, cap, "{\"event\":\"new_product\",\"payload\":{\"seq\":%d,\"pad\":\"", seq);
+    int n =
+        snprintf(body, cap, "{\"event\":\"new_product\",\"payload\":{\"seq\":%d,\"pad\":\"", seq);
     memset(body + n, 'x', pad);
     n += (int)pad;
     n += snprintf(body + n, cap - (size_t)n, "\"}}");
@@ -251,14 +252,14 @@ static void test_resume(void)
           "recovery frames=%d recovered=%d", c->recovery_frames, c->recovered);
     check(c->events == 20 && c->first_offset == seen + 1 && c->last_offset == seen + 20 &&
               c->dups == 0 && c->disorder == 0,
-          "resume_exactly_the_missed", "got %d events, offsets %" PRIu64 "..%" PRIu64
-          " (want 20, %" PRIu64 "..%" PRIu64 ")", c->events, c->first_offset, c->last_offset,
-          seen + 1, seen + 20);
+          "resume_exactly_the_missed",
+          "got %d events, offsets %" PRIu64 "..%" PRIu64 " (want 20, %" PRIu64 "..%" PRIu64 ")",
+          c->events, c->first_offset, c->last_offset, seen + 1, seen + 20);
     /* Live events continue after the replay with no gap. */
     emit(999, 8);
     wait_for(p, 1, 2, has_events, 21, 10);
-    check(c->events == 21 && c->last_offset == seen + 21 && c->disorder == 0,
-          "resume_then_live", "events=%d last=%" PRIu64, c->events, c->last_offset);
+    check(c->events == 21 && c->last_offset == seen + 21 && c->disorder == 0, "resume_then_live",
+          "events=%d last=%" PRIu64, c->events, c->last_offset);
 
     connect_client(p, 2, "/websocket-service?since=3&epoch=someotherepoch");
     wait_for(p, 2, 3, is_ready, 0, 10);
@@ -394,71 +395,6 @@ static void test_shutdown(const char *pidfile)
     wsc_pool_free(p);
 }
 
-/*
- * A raw client that completes the upgrade and then stays silent must receive a websocket
- * ping (opcode 0x9) within the relay's --ping-interval (started with 1s here), since
- * ingress-nginx drops connections idle for 60 s.
- */
-static void test_ping(void)
-{
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)ws_port)};
-    inet_pton(AF_INET, "127.0.0.1", &sa.sin_addr);
-    if (connect(fd, (struct sockaddr *)&sa, sizeof sa) != 0) {
-        check(0, "ping_idle_client", "connect failed");
-        close(fd);
-        return;
-    }
-    const char req[] = "GET /websocket-service HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n"
-                       "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
-                       "Sec-WebSocket-Version: 13\r\n\r\n";
-    if (write(fd, req, sizeof req - 1) != (ssize_t)(sizeof req - 1)) {
-        check(0, "ping_idle_client", "write failed");
-        close(fd);
-        return;
-    }
-    unsigned char buf[4096];
-    size_t have = 0;
-    int upgraded = 0, ping = 0;
-    double end = now_s() + 5;
-    while (now_s() < end && !ping) {
-        struct pollfd pfd = {.fd = fd, .events = POLLIN};
-        if (poll(&pfd, 1, 100) <= 0)
-            continue;
-        ssize_t n = read(fd, buf + have, sizeof buf - have);
-        if (n <= 0)
-            break;
-        have += (size_t)n;
-        size_t pos = 0;
-        if (!upgraded) {
-            unsigned char *e = memmem(buf, have, "\r\n\r\n", 4);
-            if (e == NULL)
-                continue;
-            upgraded = memmem(buf, have, "101", 3) != NULL;
-            pos = (size_t)(e - buf) + 4;
-        }
-        /* Walk the server's frames (unmasked): the _connected text frame, then a ping. */
-        while (pos + 2 <= have) {
-            size_t len = buf[pos + 1] & 0x7f, hl = 2;
-            if (len == 126) {
-                if (pos + 4 > have)
-                    break;
-                len = ((size_t)buf[pos + 2] << 8) | buf[pos + 3];
-                hl = 4;
-            }
-            if (pos + hl + len > have)
-                break;
-            if ((buf[pos] & 0x0f) == 0x9)
-                ping = 1;
-            pos += hl + len;
-        }
-        memmove(buf, buf + pos, have - pos);
-        have -= pos;
-    }
-    close(fd);
-    check(upgraded && ping, "ping_idle_client", "upgraded=%d ping=%d", upgraded, ping);
-}
-
 /* Sends a masked client frame (FIN + opcode) with a payload of at most 125 bytes. */
 static int send_client_frame(int fd, int opcode, const unsigned char *p, size_t len)
 {
@@ -472,14 +408,20 @@ static int send_client_frame(int fd, int opcode, const unsigned char *p, size_t 
     return write(fd, f, 6 + len) == (ssize_t)(6 + len) ? 0 : -1;
 }
 
-/*
- * A client that only receives, and answers every ping with a pong echoing its payload (as
- * browsers do, RFC 6455 5.5.3), is alive: the relay (--ping-interval 1s, so it closes
- * clients silent for 2 * 1 s + 10 s) must not close it. Watched for 14 s; it must still be
- * open, and must have been pinged more than once (each pong counted).
- */
-static void test_keepalive(void)
+/* What a raw websocket client saw of the relay (raw_client). */
+struct raw_seen {
+    int ok;       /* connected and sent the upgrade request */
+    int upgraded; /* 101 */
+    int pings;    /* PING frames (answered with a PONG echoing the payload when asked) */
+    int closed;   /* a close frame or the end of the connection */
+    double closed_at;
+};
+
+/* Connects a raw client to /websocket-service, upgrades, and reads the server's (unmasked)
+ * frames for at most `seconds`, until it is closed or, with stop_at_ping, pinged. */
+static struct raw_seen raw_client(double seconds, int answer_pings, int stop_at_ping)
 {
+    struct raw_seen r = {0};
     int fd = socket(AF_INET, SOCK_STREAM, 0);
     struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)ws_port)};
     inet_pton(AF_INET, "127.0.0.1", &sa.sin_addr);
@@ -488,31 +430,30 @@ static void test_keepalive(void)
                        "Sec-WebSocket-Version: 13\r\n\r\n";
     if (connect(fd, (struct sockaddr *)&sa, sizeof sa) != 0 ||
         write(fd, req, sizeof req - 1) != (ssize_t)(sizeof req - 1)) {
-        check(0, "keepalive_ponging_client_stays", "connect or write failed");
         close(fd);
-        return;
+        return r;
     }
+    r.ok = 1;
     unsigned char buf[4096];
     size_t have = 0;
-    int upgraded = 0, pings = 0, closed = 0;
-    double start = now_s(), end = start + 14, closed_at = 0;
-    while (now_s() < end && !closed) {
+    double start = now_s(), end = start + seconds;
+    while (now_s() < end && !r.closed && !(stop_at_ping && r.pings > 0)) {
         struct pollfd pfd = {.fd = fd, .events = POLLIN};
         if (poll(&pfd, 1, 100) <= 0)
             continue;
         ssize_t n = read(fd, buf + have, sizeof buf - have);
         if (n <= 0) {
-            closed = 1;
-            closed_at = now_s() - start;
+            r.closed = 1;
+            r.closed_at = now_s() - start;
             break;
         }
         have += (size_t)n;
         size_t pos = 0;
-        if (!upgraded) {
+        if (!r.upgraded) {
             unsigned char *e = memmem(buf, have, "\r\n\r\n", 4);
             if (e == NULL)
                 continue;
-            upgraded = memmem(buf, have, "101", 3) != NULL;
+            r.upgraded = memmem(buf, have, "101", 3) != NULL;
             pos = (size_t)(e - buf) + 4;
         }
         while (pos + 2 <= have) {
@@ -527,11 +468,12 @@ static void test_keepalive(void)
                 break;
             int op = buf[pos] & 0x0f;
             if (op == 0x9) {
-                pings++;
-                send_client_frame(fd, 0xA, buf + pos + hl, len);
+                r.pings++;
+                if (answer_pings)
+                    send_client_frame(fd, 0xA, buf + pos + hl, len);
             } else if (op == 0x8) {
-                closed = 1;
-                closed_at = now_s() - start;
+                r.closed = 1;
+                r.closed_at = now_s() - start;
             }
             pos += hl + len;
         }
@@ -539,9 +481,41 @@ static void test_keepalive(void)
         have -= pos;
     }
     close(fd);
-    check(upgraded && !closed && pings >= 2, "keepalive_ponging_client_stays",
-          "upgraded=%d closed=%d after %.1f s, pings answered=%d", upgraded, closed, closed_at,
-          pings);
+    return r;
+}
+
+/*
+ * A raw client that completes the upgrade and then stays silent must receive a websocket
+ * ping (opcode 0x9) within the relay's --ping-interval (started with 1s here), since
+ * ingress-nginx drops connections idle for 60 s.
+ */
+static void test_ping(void)
+{
+    struct raw_seen r = raw_client(5, 0, 1);
+    if (!r.ok) {
+        check(0, "ping_idle_client", "connect or write failed");
+        return;
+    }
+    check(r.upgraded && r.pings > 0, "ping_idle_client", "upgraded=%d ping=%d", r.upgraded,
+          r.pings > 0);
+}
+
+/*
+ * A client that only receives, and answers every ping with a pong echoing its payload (as
+ * browsers do, RFC 6455 5.5.3), is alive: the relay (--ping-interval 1s, so it closes
+ * clients silent for 2 * 1 s + 10 s) must not close it. Watched for 14 s; it must still be
+ * open, and must have been pinged more than once (each pong counted).
+ */
+static void test_keepalive(void)
+{
+    struct raw_seen r = raw_client(14, 1, 0);
+    if (!r.ok) {
+        check(0, "keepalive_ponging_client_stays", "connect or write failed");
+        return;
+    }
+    check(r.upgraded && !r.closed && r.pings >= 2, "keepalive_ponging_client_stays",
+          "upgraded=%d closed=%d after %.1f s, pings answered=%d", r.upgraded, r.closed,
+          r.closed_at, r.pings);
 }
 
 int main(int argc, char **argv)
