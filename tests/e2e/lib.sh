@@ -56,6 +56,28 @@ wait_http() {
   return 1
 }
 
+# nginx_conf_head DIR CONNECTIONS: prints the start of a test nginx.conf (through the http
+# block's upgrade map; pid, logs and temp files under DIR and DIR/tmp, which the caller
+# creates); the caller adds its upstreams, servers and the closing brace.
+nginx_conf_head() {
+  local d=$1 conns=$2
+  cat <<CONF
+daemon off;
+worker_processes 1;
+pid $d/nginx.pid;
+error_log $d/error.log warn;
+events { worker_connections $conns; }
+http {
+  access_log off;
+  client_body_temp_path $d/tmp/body;
+  proxy_temp_path $d/tmp/proxy;
+  fastcgi_temp_path $d/tmp/fastcgi;
+  uwsgi_temp_path $d/tmp/uwsgi;
+  scgi_temp_path $d/tmp/scgi;
+  map \$http_upgrade \$connection_upgrade { default upgrade; '' ''; }
+CONF
+}
+
 pass() { echo "PASS: $1"; }
 fail() {
   echo "FAIL: $1${2:+: $2}"

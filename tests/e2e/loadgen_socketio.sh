@@ -114,20 +114,9 @@ if [ ! -x "$NGINX" ]; then
   exit "$E2E_FAILS"
 fi
 mkdir -p "$E2E_TMP/nginx/tmp"
-cat >"$E2E_TMP/nginx/nginx.conf" <<CONF
-daemon off;
-worker_processes 1;
-pid $E2E_TMP/nginx/nginx.pid;
-error_log $E2E_TMP/nginx/error.log warn;
-events { worker_connections 1024; }
-http {
-  access_log off;
-  client_body_temp_path $E2E_TMP/nginx/tmp/body;
-  proxy_temp_path $E2E_TMP/nginx/tmp/proxy;
-  fastcgi_temp_path $E2E_TMP/nginx/tmp/fastcgi;
-  uwsgi_temp_path $E2E_TMP/nginx/tmp/uwsgi;
-  scgi_temp_path $E2E_TMP/nginx/tmp/scgi;
-  map \$http_upgrade \$connection_upgrade { default upgrade; '' ''; }
+{
+  nginx_conf_head "$E2E_TMP/nginx" 1024
+  cat <<CONF
   upstream apps { server 127.0.0.1:$A; server 127.0.0.1:$B; }
   # Cookie affinity: the first answer names the server in a cookie; requests that carry
   # it go back there (ingress-nginx's affinity: cookie, in plain nginx).
@@ -154,6 +143,7 @@ http {
   }
 }
 CONF
+} >"$E2E_TMP/nginx/nginx.conf"
 start_bg nginx "$NGINX" -p "$E2E_TMP/nginx" -c "$E2E_TMP/nginx/nginx.conf"
 wait_http "http://127.0.0.1:$RR/healthz" 10 || { fail sio_nginx_start "see $E2E_TMP/nginx/error.log"; exit 1; }
 

@@ -64,20 +64,8 @@ stop_apps() {
 
 mkdir -p "$E2E_TMP/nginx/tmp"
 {
+  nginx_conf_head "$E2E_TMP/nginx" 4096
   cat <<CONF
-daemon off;
-worker_processes 1;
-pid $E2E_TMP/nginx/nginx.pid;
-error_log $E2E_TMP/nginx/error.log warn;
-events { worker_connections 4096; }
-http {
-  access_log off;
-  client_body_temp_path $E2E_TMP/nginx/tmp/body;
-  proxy_temp_path $E2E_TMP/nginx/tmp/proxy;
-  fastcgi_temp_path $E2E_TMP/nginx/tmp/fastcgi;
-  uwsgi_temp_path $E2E_TMP/nginx/tmp/uwsgi;
-  scgi_temp_path $E2E_TMP/nginx/tmp/scgi;
-  map \$http_upgrade \$connection_upgrade { default upgrade; '' ''; }
   upstream apps { server 127.0.0.1:$(app_port 1); server 127.0.0.1:$(app_port 2); server 127.0.0.1:$(app_port 3); }
   upstream apps_by_addr { hash \$remote_addr; server 127.0.0.1:$(app_port 1); server 127.0.0.1:$(app_port 2); server 127.0.0.1:$(app_port 3); }
   upstream relay_ws { server 127.0.0.1:$ws; }
