@@ -112,6 +112,6 @@ invalid=$(curl -fsS "$URL/metrics" | awk '/^relay_emits_total\{result="invalid"\
 expect intake_invalid_counted "$([ "${invalid:-0}" -ge 20 ] && echo 0 || echo 1)" "invalid=${invalid:-none}"
 # wsprint says when it could not connect (scripts rely on it): the intake refuses the upgrade.
 rc=0
-timeout 10 "$RELAYLAB_BIN/wsprint" --timeout 3 "ws://127.0.0.1:$HTTP/" >/dev/null 2>&1 || rc=$?
+timeout -k 5 10 "$RELAYLAB_BIN/wsprint" --timeout 3 "ws://127.0.0.1:$HTTP/" >/dev/null 2>&1 || rc=$?
 expect wsprint_refused_exits_1 "$([ "$rc" -eq 1 ] && echo 0 || echo 1)" "wsprint exit $rc"
 exit "$E2E_FAILS"

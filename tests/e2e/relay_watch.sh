@@ -39,11 +39,14 @@ post() { # PORT REQ_ID [TIMEOUT]: creates a product; prints the HTTP status (000
     -H 'Content-Type: application/json' -d "{\"name\":\"p-$2\",\"price\":1,\"req_id\":\"$2\"}" || true
 }
 exists() { # PORT REQ_ID: the product is in MongoDB (read back through an app)
-  curl -fsS "http://127.0.0.1:$1/products?limit=1000" | jq -e --arg r "$2" 'map(select(.req_id == $r)) | length == 1' >/dev/null 2>&1 ||
-    curl -fsS "http://127.0.0.1:$1/products?limit=1000" | jq -e --arg r "$2" '.products // [] | map(select(.req_id == $r)) | length == 1' >/dev/null 2>&1
+  curl -fsS --max-time 10 "http://127.0.0.1:$1/products?limit=1000" |
+    jq -e --arg r "$2" '(if type == "array" then . else .products // [] end) | map(select(.req_id == $r)) | length == 1' >/dev/null 2>&1
 }
 listen() { # I SECONDS OUT: a client of relay I, printing every frame
-  timeout "$2" "$RELAYLAB_BIN/wsprint" "ws://127.0.0.1:$((base + 2 * $1))/websocket-service?since=0&epoch=$EPOCH" >"$3" 2>/dev/null || true
+  # wsprint stops itself after SECONDS; the outer timeout (with -k) only bounds a client that
+  # hangs. A sanitized client signalled by timeout could spin in LeakSanitizer's exit check.
+  timeout -k 5 $(($2 + 20)) "$RELAYLAB_BIN/wsprint" --timeout "$2" \
+    "ws://127.0.0.1:$((base + 2 * $1))/websocket-service?since=0&epoch=$EPOCH" >"$3" 2>/dev/null || true
 }
 heard() { grep -c "\"req_id\":\"$2\"" "$1" || true; }
 

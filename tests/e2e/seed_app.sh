@@ -98,7 +98,7 @@ start_bg nginx "$NGINX" -p "$E2E_TMP/nginx" -c "$E2E_TMP/nginx/nginx.conf"
 run() {
   local name=$1 port=$2 rc=0
   shift 2
-  LOADGEN_PROGRESS=false timeout 60 "$RELAYLAB_BIN/loadgen" run --target "http://127.0.0.1:$port" \
+  LOADGEN_PROGRESS=false timeout -k 5 60 "$RELAYLAB_BIN/loadgen" run --target "http://127.0.0.1:$port" \
     --clients 30 --source-ips 127.0.0.10-127.0.0.250 --rate 30 --duration 2s --settle 0.5s \
     --warmup 5s --history "$E2E_TMP/$name.jsonl" --json "$E2E_TMP/$name.json" "$@" \
     >"$E2E_TMP/$name.out" 2>"$E2E_TMP/$name.log" || rc=$?
