@@ -20,6 +20,7 @@
 #define HUB_BATCH_BYTES 65536 /* and bytes: a client's backlog goes out in one send() */
 #define HUB_SCAN_MAX 4096     /* other channels' frames skipped per pass at most */
 #define HUB_CTRL_MAX 6
+#define HUB_KILL_GRACE_S 3 /* a killed client's close frame must go out within this */
 #define HUB_NOT_JOINED UINT64_MAX   /* cursor of a Socket.IO client before it joins "/" */
 #define HUB_PARKED (UINT64_MAX - 1) /* cursor while a fetch for the client is under way */
 
@@ -41,8 +42,11 @@ struct hub_client {
     int nctrl;
     int established;
     int want_write; /* a writeable callback is already requested */
-    int close_code; /* non-zero: close with this code once control frames are out */
+    int close_code; /* non-zero: close with this code once control frames are out;
+                     * -1: being killed (hub_client_kill), with kill_code at once */
     const char *close_reason;
+    int kill_code;
+    const char *kill_reason;
     size_t rx_bytes;   /* bytes of the message being received */
     char *rx_buf;      /* its pieces so far, when lws hands it over in several (owned) */
     int sio;           /* speaks Socket.IO v4 (Engine.IO v4) framing */

@@ -204,6 +204,16 @@ int hub_client_authenticate(struct hub *h, struct hub_client *c, const char *tok
     return rc;
 }
 
+/* The client's address for the logs (once). */
+static void hub_client_peer(struct hub_client *c, struct lws *wsi)
+{
+    if (c->peer[0])
+        return;
+    lws_get_peer_simple(wsi, c->peer, sizeof c->peer);
+    if (strncmp(c->peer, "::ffff:", 7) == 0) /* IPv4-mapped: log the IPv4 address */
+        memmove(c->peer, c->peer + 7, strlen(c->peer + 7) + 1);
+}
+
 int hub_client_filter(struct hub *h, struct lws *wsi, struct hub_client *c)
 {
     char path[256], since[32], epoch[64];
@@ -225,6 +235,7 @@ int hub_client_filter(struct hub *h, struct lws *wsi, struct hub_client *c)
     }
     free(list);
     if (h->cfg.auth) {
+        hub_client_peer(c, wsi); /* for client_unauthorized */
         /* Browsers cannot set headers on a websocket: ?token= is the usual carrier. */
         char *tok = malloc(HUB_URLARG_MAX);
         const char *t = tok ? urlarg(wsi, "token=", tok, HUB_URLARG_MAX) : NULL;
@@ -419,10 +430,10 @@ void hub_client_established(struct hub *h, struct lws *wsi, struct hub_client *c
 {
     c->wsi = wsi;
     hub_client_link(h, c);
-    lws_get_peer_simple(wsi, c->peer, sizeof c->peer);
-    if (strncmp(c->peer, "::ffff:", 7) == 0) /* IPv4-mapped: log the IPv4 address */
-        memmove(c->peer, c->peer + 7, strlen(c->peer + 7) + 1);
+    hub_client_peer(c, wsi);
 
+    if (!c->sio) /* joined by hub_client_join; until then the sweep leaves it alone */
+        c->cursor = c->live_from = HUB_NOT_JOINED;
     if (atomic_load(&h->stopping)) {
         c->close_code = HUB_CLOSE_GOING_AWAY;
         c->close_reason = "going away";
@@ -443,7 +454,11 @@ void hub_client_established(struct hub *h, struct lws *wsi, struct hub_client *c
     hub_want_write(c);
 }
 
-/* Closes a client from outside its own callback (the socket may be choked). */
+/* Closes a client from outside its own callback. Nothing more is sent to it but the close
+ * frame, which its next writeable callback sends (hub_client_writeable), so the client can
+ * read why (4008, 1012, 4401...). A socket that never becomes writeable (a choked slow
+ * client, a dead peer) is dropped after HUB_KILL_GRACE_S: an lws timeout closes without a
+ * close frame, so it is only the backstop. */
 void hub_client_kill(struct hub_client *c, int code, const char *reason)
 {
     if (c->poll) {
@@ -451,8 +466,10 @@ void hub_client_kill(struct hub_client *c, int code, const char *reason)
         return;
     }
     c->close_code = -1;
-    lws_close_reason(c->wsi, (enum lws_close_status)code, (unsigned char *)reason, strlen(reason));
-    lws_set_timeout(c->wsi, PENDING_TIMEOUT_CLOSE_SEND, LWS_TO_KILL_ASYNC);
+    c->kill_code = code;
+    c->kill_reason = reason;
+    lws_set_timeout(c->wsi, PENDING_TIMEOUT_CLOSE_SEND, HUB_KILL_GRACE_S);
+    hub_want_write(c);
 }
 
 /* {"subscribe":[...]} or {"unsubscribe":[...]} from a plain client; anything else is ignored. */

@@ -18,11 +18,15 @@ start_relay() { # NAME WS HTTP [FLAGS...]
 
 ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 
-# The keepalive check watches one client for 14 s: it runs beside the others.
+# The keepalive checks watch a ponging and a silent client for 14-18 s: they run beside the
+# others.
 start_relay pinger $((base + 8)) $((base + 9)) --ping-interval 1s
 "$E2E" keepalive $((base + 8)) $((base + 9)) >"$E2E_TMP/keepalive.out" 2>&1 &
 keepalive_pid=$!
 E2E_PIDS+=("$keepalive_pid")
+"$E2E" silent $((base + 8)) $((base + 9)) >"$E2E_TMP/silent.out" 2>&1 &
+silent_pid=$!
+E2E_PIDS+=("$silent_pid")
 
 start_relay main $((base)) $((base + 1))
 "$E2E" fanout $((base)) $((base + 1)) "$clients" 200 || true
@@ -40,6 +44,8 @@ start_relay small $((base + 2)) $((base + 3)) --history 10
 "$E2E" ping $((base + 8)) $((base + 9)) || true
 wait "$keepalive_pid" || true
 cat "$E2E_TMP/keepalive.out"
+wait "$silent_pid" || true
+cat "$E2E_TMP/silent.out"
 
 start_relay term $((base + 4)) $((base + 5))
 "$E2E" shutdown $((base + 4)) $((base + 5)) "$E2E_TMP/term.pid" || true

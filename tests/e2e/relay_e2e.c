@@ -414,6 +414,7 @@ struct raw_seen {
     int upgraded; /* 101 */
     int pings;    /* PING frames (answered with a PONG echoing the payload when asked) */
     int closed;   /* a close frame or the end of the connection */
+    int close_code; /* the close frame's code; 0 when the connection just ended */
     double closed_at;
 };
 
@@ -474,6 +475,7 @@ static struct raw_seen raw_client(double seconds, int answer_pings, int stop_at_
             } else if (op == 0x8) {
                 r.closed = 1;
                 r.closed_at = now_s() - start;
+                r.close_code = len >= 2 ? buf[pos + hl] << 8 | buf[pos + hl + 1] : 1005;
             }
             pos += hl + len;
         }
@@ -518,6 +520,24 @@ static void test_keepalive(void)
           r.closed_at, r.pings);
 }
 
+/*
+ * A client that never answers pings (a dead peer behind a NAT that still ACKs, a frozen
+ * tab) is closed after 2 * --ping-interval + 10 s of silence (12 s here), and is told why:
+ * a close frame with 1001, not just the end of the TCP connection.
+ */
+static void test_silent(void)
+{
+    struct raw_seen r = raw_client(18, 0, 0);
+    if (!r.ok) {
+        check(0, "silent_client_closed_1001", "connect or write failed");
+        return;
+    }
+    check(r.upgraded && r.closed && r.close_code == 1001 && r.closed_at >= 11 &&
+              r.closed_at < 17,
+          "silent_client_closed_1001", "upgraded=%d closed=%d code=%d after %.1f s (want 1001 "
+          "after 12 s)", r.upgraded, r.closed, r.close_code, r.closed_at);
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 4) {
@@ -542,12 +562,14 @@ int main(int argc, char **argv)
         test_ping();
     else if (strcmp(t, "keepalive") == 0)
         test_keepalive();
+    else if (strcmp(t, "silent") == 0)
+        test_silent();
     else if (strcmp(t, "badws") == 0)
         test_badws();
     else if (strcmp(t, "shutdown") == 0 && argc >= 5)
         test_shutdown(argv[4]);
     else {
-        fprintf(stderr, "unknown test %s\n", t);
+        printf("FAIL: relay_e2e_unknown_test %s\n", t); /* counted, never silently skipped */
         return 2;
     }
     curl_easy_cleanup(curl);
