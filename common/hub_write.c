@@ -154,8 +154,8 @@ int hub_client_writeable(struct hub *h, struct hub_client *c)
     struct lws *wsi = c->wsi;
     c->want_write = 0;
     if (c->close_code == -1) { /* killed: only the close frame, queued frames are dropped */
-        lws_close_reason(wsi, (enum lws_close_status)c->kill_code,
-                         (unsigned char *)c->kill_reason, strlen(c->kill_reason));
+        lws_close_reason(wsi, (enum lws_close_status)c->kill_code, (unsigned char *)c->kill_reason,
+                         strlen(c->kill_reason));
         return -1;
     }
     while (c->nctrl > 0) {

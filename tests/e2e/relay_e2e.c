@@ -410,10 +410,10 @@ static int send_client_frame(int fd, int opcode, const unsigned char *p, size_t 
 
 /* What a raw websocket client saw of the relay (raw_client). */
 struct raw_seen {
-    int ok;       /* connected and sent the upgrade request */
-    int upgraded; /* 101 */
-    int pings;    /* PING frames (answered with a PONG echoing the payload when asked) */
-    int closed;   /* a close frame or the end of the connection */
+    int ok;         /* connected and sent the upgrade request */
+    int upgraded;   /* 101 */
+    int pings;      /* PING frames (answered with a PONG echoing the payload when asked) */
+    int closed;     /* a close frame or the end of the connection */
     int close_code; /* the close frame's code; 0 when the connection just ended */
     double closed_at;
 };
@@ -532,10 +532,11 @@ static void test_silent(void)
         check(0, "silent_client_closed_1001", "connect or write failed");
         return;
     }
-    check(r.upgraded && r.closed && r.close_code == 1001 && r.closed_at >= 11 &&
-              r.closed_at < 17,
-          "silent_client_closed_1001", "upgraded=%d closed=%d code=%d after %.1f s (want 1001 "
-          "after 12 s)", r.upgraded, r.closed, r.close_code, r.closed_at);
+    check(r.upgraded && r.closed && r.close_code == 1001 && r.closed_at >= 11 && r.closed_at < 17,
+          "silent_client_closed_1001",
+          "upgraded=%d closed=%d code=%d after %.1f s (want 1001 "
+          "after 12 s)",
+          r.upgraded, r.closed, r.close_code, r.closed_at);
 }
 
 int main(int argc, char **argv)
