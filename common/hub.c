@@ -229,7 +229,6 @@ struct hub *hub_new(const struct hub_config *cfg, char *err, size_t errlen)
         h->cfg.max_channels = 32;
     if (h->cfg.max_channels > HUB_CHANNELS_MAX)
         h->cfg.max_channels = HUB_CHANNELS_MAX;
-    atomic_init(&h->reset, 0);
     atomic_init(&h->stopping, 0);
     atomic_init(&h->stop_deadline_us, 0);
     atomic_init(&h->wake, 0);
@@ -393,17 +392,6 @@ int hub_append(struct hub *h, const char *epoch, struct frame *f)
         hub_wake(h);
     }
     return rc;
-}
-
-void hub_reset(struct hub *h, const char *epoch, uint64_t next)
-{
-    pthread_mutex_lock(&h->lock);
-    history_reset(h->hist, epoch, next);
-    pthread_mutex_unlock(&h->lock);
-    atomic_store(&h->reset, 1);
-    LOG_INFO("stream_reset hub=%s epoch=%s next=%llu", h->cfg.name, epoch,
-             (unsigned long long)next);
-    hub_wake(h);
 }
 
 void hub_set_fetcher(struct hub *h, hub_fetch_fn fn, void *ud)

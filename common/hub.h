@@ -15,7 +15,7 @@
  * fetcher can also replay what the ring no longer holds).
  *
  * Threads: hub_run() runs the lws loop on the calling thread; hub_publish(), hub_append(),
- * hub_reset(), hub_fetch_done(), hub_stop() and hub_stats() may be called from any thread.
+ * hub_fetch_done(), hub_stop() and hub_stats() may be called from any thread.
  */
 #ifndef RELAYLAB_HUB_H
 #define RELAYLAB_HUB_H
@@ -33,7 +33,6 @@
 #define HUB_CLOSE_UNSUPPORTED 1003  /* binary frame received */
 #define HUB_CLOSE_POLICY 1008       /* malformed message (e.g. not a Socket.IO packet) */
 #define HUB_CLOSE_TOO_BIG 1009      /* client message over max_message */
-#define HUB_CLOSE_RESTART 1012      /* the stream was replaced: reconnect (with since) */
 #define HUB_CLOSE_FULL 1013         /* max_clients reached: try again later */
 #define HUB_CLOSE_UNAUTHORIZED 4401 /* client authentication required or token refused */
 #define HUB_CLOSE_SLOW 4008         /* client fell queue_limit events behind */
@@ -147,12 +146,6 @@ int hub_append(struct hub *h, const char *epoch, struct frame *f);
 /* Newest offset held (0 when none yet). */
 uint64_t hub_last_offset(struct hub *h);
 
-/*
- * The stream was replaced (another epoch, or it restarted at another offset): drops the
- * history, continues under epoch at offset next, and closes every client with
- * HUB_CLOSE_RESTART so it reconnects and is told where it stands.
- */
-void hub_reset(struct hub *h, const char *epoch, uint64_t next);
 
 /*
  * Replay beyond the ring. A hub with a fetcher asks it for what a resuming client needs and

@@ -109,7 +109,6 @@ struct hub {
     hub_fetch_fn fetch;
     void *fetch_ud;
     uint64_t next_ticket; /* lws thread */
-    atomic_int reset;     /* the stream was replaced: close the clients (lws thread) */
 
     /* lws thread only */
     struct hub_client *clients;

@@ -456,7 +456,7 @@ void hub_client_established(struct hub *h, struct lws *wsi, struct hub_client *c
 
 /* Closes a client from outside its own callback. Nothing more is sent to it but the close
  * frame, which its next writeable callback sends (hub_client_writeable), so the client can
- * read why (4008, 1012, 4401...). A socket that never becomes writeable (a choked slow
+ * read why (4008, 1001, 4401...). A socket that never becomes writeable (a choked slow
  * client, a dead peer) is dropped after HUB_KILL_GRACE_S: an lws timeout closes without a
  * close frame, so it is only the backstop. */
 void hub_client_kill(struct hub_client *c, int code, const char *reason)

@@ -258,7 +258,6 @@ void hub_sweep(struct hub *h)
 {
     int stopping = atomic_load(&h->stopping);
     int64_t now = hub_now_us();
-    int reset = atomic_exchange(&h->reset, 0);
     long long wall = h->cfg.auth ? (long long)time(NULL) : 0;
     pthread_mutex_lock(&h->lock);
     uint64_t first = history_first(h->hist), last = history_last(h->hist);
@@ -269,11 +268,6 @@ void hub_sweep(struct hub *h)
         queued += (uint64_t)c->nctrl + (c->npend - c->ipend);
         if (c->close_code == -1)
             continue; /* already being killed */
-        if (reset) {
-            /* The stream was replaced: positions in it may mean other events now. */
-            hub_client_kill(c, HUB_CLOSE_RESTART, "stream restarted: reconnect with since");
-            continue;
-        }
         if (c->auth_exp && wall >= c->auth_exp && c->close_code == 0) {
             /* A session lives no longer than its token: the client reconnects with a new one
              * (and resumes with since: nothing is missed). Its socket is not choked, so it

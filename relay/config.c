@@ -365,8 +365,8 @@ void relay_config_usage(FILE *out)
         "Reconnect with /websocket-service?since=N&epoch=E to be replayed what was missed;\n"
         "join channels with ?channels=a,b. With --mongo-uri any number of relays serve\n"
         "one stream (same offsets everywhere) over the MongoDB replica set.\n"
-        "Close codes: 1001 shutting down, 1003 binary frame, 1009 message too big,\n"
-        "1012 stream restarted, 1013 server full, 4008 slow client (fell --queue-limit\n"
-        "events behind), 4401 unauthorized.",
+        "Close codes: 1001 shutting down or no pong, 1003 binary frame, 1009 message too\n"
+        "big, 1013 server full, 4008 slow client (fell --queue-limit events behind),\n"
+        "4401 unauthorized.",
         flags, sizeof flags / sizeof flags[0]);
 }
