@@ -244,11 +244,14 @@ ca fault stepdown-mongo 1 >/dev/null 2>&1 || rc=$?
 new=$(ca status | awk '$1 == "mongo" && /primary/ { print $2 }')
 check fault_stepdown_mongo_elects_another "rc=$rc primary $old -> $new" test "$rc" -eq 0 -a -n "$new" -a "$new" != "$old"
 ca fault pause-mongo 2 >/dev/null 2>&1 || true
-check fault_pause_mongo "$(ca status | grep '^mongo  *2')" grep -q 'not answering' < <(ca status | grep '^mongo  *2')
+check fault_pause_mongo "$(ca status | grep '^mongo  *2')" grep -qE ' paused +not answering' < <(ca status | grep '^mongo  *2')
 ca fault resume-mongo 2 >/dev/null 2>&1 || true
 check fault_resume_mongo "$(ca status | grep '^mongo  *2')" grep -qE 'primary|secondary' < <(ca status | grep '^mongo  *2')
 ca fault kill-mongo 3 >/dev/null 2>&1 || true
-check fault_kill_mongo "$(ca status | grep '^mongo  *3')" grep -q 'not answering' < <(ca status | grep '^mongo  *3')
+check fault_kill_mongo "$(ca status | grep '^mongo  *3')" grep -qE ' killed +not answering' < <(ca status | grep '^mongo  *3')
+rc=0
+ca status >/dev/null 2>&1 || rc=$?
+check fault_kill_mongo_status_exit_1 "rc=$rc" test "$rc" -eq 1
 rc=0
 ca fault restart-mongo 3 >/dev/null 2>&1 || rc=$?
 check fault_restart_mongo "rc=$rc $(ca status | grep '^mongo  *3')" grep -qE 'primary|secondary' < <(ca status | grep '^mongo  *3')
