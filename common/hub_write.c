@@ -154,8 +154,9 @@ int hub_client_writeable(struct hub *h, struct hub_client *c)
     struct lws *wsi = c->wsi;
     c->want_write = 0;
     if (c->close_code == -1) { /* killed: only the close frame, queued frames are dropped */
-        lws_close_reason(wsi, (enum lws_close_status)c->kill_code, (unsigned char *)c->kill_reason,
-                         strlen(c->kill_reason));
+        const char *why = c->kill_reason ? c->kill_reason : "";
+        lws_close_reason(wsi, (enum lws_close_status)(c->kill_code ? c->kill_code : 1000),
+                         (unsigned char *)why, strlen(why));
         return -1;
     }
     while (c->nctrl > 0) {
