@@ -146,7 +146,6 @@ int hub_append(struct hub *h, const char *epoch, struct frame *f);
 /* Newest offset held (0 when none yet). */
 uint64_t hub_last_offset(struct hub *h);
 
-
 /*
  * Replay beyond the ring. A hub with a fetcher asks it for what a resuming client needs and
  * the ring does not hold: since+1 .. to, of the broadcast channel and the given channels
