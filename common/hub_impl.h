@@ -21,7 +21,7 @@
 #define HUB_SCAN_MAX 4096     /* other channels' frames skipped per pass at most */
 #define HUB_CTRL_MAX 6
 #define HUB_KILL_GRACE_S 3          /* a killed client's close frame must go out within this */
-#define HUB_NOT_JOINED UINT64_MAX   /* cursor of a Socket.IO client before it joins "/" */
+#define HUB_NOT_JOINED UINT64_MAX   /* cursor before the client joins (Socket.IO: "/") */
 #define HUB_PARKED (UINT64_MAX - 1) /* cursor while a fetch for the client is under way */
 
 /* A set of channel names (hub_chan.c). */

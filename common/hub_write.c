@@ -271,15 +271,10 @@ void hub_sweep(struct hub *h)
             continue; /* already being killed */
         if (c->auth_exp && wall >= c->auth_exp && c->close_code == 0) {
             /* A session lives no longer than its token: the client reconnects with a new one
-             * (and resumes with since: nothing is missed). Its socket is not choked, so it
-             * gets a real close frame. */
+             * (and resumes with since: nothing is missed). */
             metric_inc(h->m_unauth);
-            if (c->poll) {
-                hub_client_kill(c, HUB_CLOSE_UNAUTHORIZED, "token expired");
-                continue;
-            }
-            c->close_code = HUB_CLOSE_UNAUTHORIZED;
-            c->close_reason = "token expired";
+            hub_client_kill(c, HUB_CLOSE_UNAUTHORIZED, "token expired");
+            continue;
         }
         int joined = !parked(c);
         int verdict = joined ? sweep_cursor(h, c, first, last, stopping) : 0;

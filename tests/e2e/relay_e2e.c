@@ -9,6 +9,7 @@
  *   relay_e2e shutdown WS_PORT HTTP_PORT PIDFILE
  *   relay_e2e ping WS_PORT HTTP_PORT           (relay started with --ping-interval 1s)
  *   relay_e2e keepalive WS_PORT HTTP_PORT      (the same relay; takes 14 s)
+ *   relay_e2e silent WS_PORT HTTP_PORT         (the same relay; takes 12-18 s)
  *
  * Prints "PASS: name" or "FAIL: name: why" lines; exits 0 only when all passed.
  */
@@ -534,9 +535,8 @@ static void test_silent(void)
     }
     check(r.upgraded && r.closed && r.close_code == 1001 && r.closed_at >= 11 && r.closed_at < 17,
           "silent_client_closed_1001",
-          "upgraded=%d closed=%d code=%d after %.1f s (want 1001 "
-          "after 12 s)",
-          r.upgraded, r.closed, r.close_code, r.closed_at);
+          "upgraded=%d closed=%d code=%d after %.1f s (want 1001 after 12 s)", r.upgraded, r.closed,
+          r.close_code, r.closed_at);
 }
 
 int main(int argc, char **argv)
