@@ -47,7 +47,7 @@ static int handshake(struct hub *h, struct lws *wsi, struct hub_http *x)
     char *arg = malloc(4096);
     if (arg && hub_http_arg(wsi, "channels=", arg, 4096) && *arg) {
         s->c.want_chans = arg; /* joined at hub_client_join, as for a websocket */
-        arg = NULL;
+        arg = malloc(4096);    /* the token is read into a buffer of its own */
     }
     if (h->cfg.auth && arg) {
         /* A token in the query (or an Authorization header) is checked now; without one, the

@@ -71,6 +71,15 @@ expect auth_expired_session_closed "$(grep -q 'code=4401' <<<"$out" && [ "$ms" -
 (cd "$node_dir" && timeout 60 node sio_auth.js "$base" $((base + 1)) "$good" "$forged" "$expired") || true
 st=$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$base/socket.io/?EIO=4&transport=polling&token=$forged")
 expect auth_polling_bad_token_403 "$([ "$st" = 403 ] && echo 0 || echo 1)" "HTTP $st"
+# The same with channels in the query: the token is still read (the channels' buffer is not
+# the token's), so a forged one is refused and a good one lets CONNECT in without auth.
+poll="http://127.0.0.1:$base/socket.io/?EIO=4&transport=polling&channels=store-1"
+st=$(curl -s -o /dev/null -w '%{http_code}' "$poll&token=$forged")
+expect auth_polling_channels_bad_token_403 "$([ "$st" = 403 ] && echo 0 || echo 1)" "HTTP $st"
+sid=$(curl -s -m 5 "$poll&token=$good" | sed -nE 's/^0\{"sid":"([^"]+)".*/\1/p')
+curl -s -m 5 -o /dev/null -d 40 "$poll&sid=$sid" || true
+got=$(curl -s -m 5 "$poll&sid=$sid" || true)
+expect auth_polling_channels_good_token_connects "$([[ -n "$sid" && "$got" == 40\{* ]] && echo 0 || echo 1)" "sid=$sid got: ${got:0:120}"
 
 n=$(curl -fsS "http://127.0.0.1:$((base + 1))/metrics" | awk '/^ws_unauthorized_total /{print $2}')
 expect auth_refusals_counted "$([ "${n:-0}" -ge 9 ] && echo 0 || echo 1)" "ws_unauthorized_total=${n:-none}"
