@@ -1,7 +1,8 @@
 // Channels as Socket.IO rooms, with the unmodified socket.io-client and its default options
 // (long-polling, then the upgrade): a socket joins rooms with its auth payload and later
 // with subscribe/unsubscribe events (acknowledged), and receives exactly the events of its
-// rooms plus the broadcast ones; refusals (a bad name, the per-client limit) are told.
+// rooms plus the broadcast ones; refusals (a bad name, the per-client limit) are told; a
+// socket that keeps socket.auth.channels in step resumes in its rooms after a disconnect.
 //   node sio_rooms.js WS_PORT HTTP_PORT MAX_CHANNELS
 'use strict';
 const http = require('http');
@@ -87,6 +88,24 @@ const chans = (st) => st.got.map((d) => d.ch);
   await until(() => b.got.length >= 1, 3000);
   await sleep(300);
   check(chans(b).join() === 'store-2', 'rooms_left_room_silent', chans(b).join());
+
+  // Recovery after a forced disconnect, for a room joined later: the socket keeps
+  // socket.auth.channels in step with its subscribe (docs/protocol.md), so the resumed
+  // session is in that room and is replayed the event it missed while away.
+  const r = sock({});
+  all.push(r);
+  await until(() => r.connected, 10000);
+  const rack = await r.s.timeout(3000).emitWithAck('subscribe', ['store-9']).catch(() => null);
+  if (rack && rack.ok) r.s.auth = { ...r.s.auth, channels: rack.channels };
+  r.got.length = 0;
+  r.s.io.engine.close();
+  await emit('store-9');
+  await new Promise((res) => { r.s.once('connect', res); setTimeout(res, 10000); });
+  await until(() => r.got.length >= 1, 3000);
+  await emit('store-9');
+  await until(() => r.got.length >= 2, 3000);
+  check(r.s.recovered === true && chans(r).join() === 'store-9,store-9',
+    'rooms_recovered_with_auth_in_step', `recovered=${r.s.recovered} got ${chans(r).join()}`);
 
   for (const s of all) s.s.close();
   process.exit(failures ? 1 : 0);
