@@ -68,7 +68,8 @@ ms=$((($(date +%s%N) - start) / 1000000))
 expect auth_expired_session_closed "$(grep -q 'code=4401' <<<"$out" && [ "$ms" -ge 1000 ] && echo 0 || echo 1)" "after ${ms} ms: $out"
 
 # Socket.IO (websocket and long-polling, as the client negotiates them).
-(cd "$node_dir" && timeout 60 node sio_auth.js "$base" $((base + 1)) "$good" "$forged" "$expired") || true
+(cd "$node_dir" && timeout 60 node sio_auth.js "$base" $((base + 1)) "$good" "$forged" "$expired") ||
+  fail auth_sio_driver_exit "node sio_auth.js exited $? (a crash or timeout leaves checks unrun)"
 st=$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$base/socket.io/?EIO=4&transport=polling&token=$forged")
 expect auth_polling_bad_token_403 "$([ "$st" = 403 ] && echo 0 || echo 1)" "HTTP $st"
 # The same with channels in the query: the token is still read (the channels' buffer is not

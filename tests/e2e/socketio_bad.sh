@@ -13,7 +13,8 @@ base=$(e2e_port_base 2)
 start_bg relay "$RELAYLAB_BIN/relay" --bind 127.0.0.1 --ws-port "$base" --http-port $((base + 1)) \
   --ping-interval 1s --max-message 4k
 wait_http "http://127.0.0.1:$((base + 1))/readyz" 10 || { fail relay_start "see $E2E_TMP/relay.log"; exit 1; }
-timeout 120 node "$node_dir/sio_bad.js" "$base" 4096 1000 || true
+timeout 120 node "$node_dir/sio_bad.js" "$base" 4096 1000 ||
+  fail sio_bad_driver_exit "node sio_bad.js exited $? (a crash or timeout leaves checks unrun)"
 # The relay still answers its intake and counts the refusals.
 errors=$(curl -fsS "http://127.0.0.1:$((base + 1))/metrics" | awk '/^sio_polling_errors_total /{print $2}')
 expect sio_errors_counted "$([ "${errors:-0}" -ge 20 ] && echo 0 || echo 1)" "sio_polling_errors_total=${errors:-none}"

@@ -23,7 +23,8 @@ done
 for i in 0 1; do
   wait_http "http://127.0.0.1:$((base + 2 * i + 1))/readyz" 20 || { fail "relay${i}_ready" "see $E2E_TMP/relay$i.log"; exit 1; }
 done
-(cd "$node_dir" && timeout 180 node sio_multi.js "$base" $((base + 1)) $((base + 2)) $((base + 3))) || true
+(cd "$node_dir" && timeout 180 node sio_multi.js "$base" $((base + 1)) $((base + 2)) $((base + 3))) ||
+  fail multi_driver_exit "node sio_multi.js exited $? (a crash or timeout leaves checks unrun)"
 fetches=$(curl -fsS "http://127.0.0.1:$((base + 3))/metrics" | awk '/^ws_replay_fetches_total /{print $2}')
 expect multi_replayed_from_mongodb "$([ "${fetches:-0}" -ge 1 ] && echo 0 || echo 1)" "ws_replay_fetches_total=${fetches:-none} on relay B"
 exit "$E2E_FAILS"

@@ -26,11 +26,13 @@ wait_http "http://127.0.0.1:$relay_http/readyz" 10 || { fail relay_start "see $E
 # sanitizer scan covers it).
 own=$(printf '{"cmd":"%s","args":["--bind","127.0.0.1","--ws-port","%s","--http-port","%s","--ping-interval","1s"],"log":"%s","port":%s,"emit":"http://127.0.0.1:%s/emit"}' \
   "$RELAYLAB_BIN/relay" "$own_ws" "$own_http" "$E2E_TMP/own-relay.log" "$own_ws" "$own_http")
-(cd "$node_dir" && timeout 240 node sio_transports.js relay "$relay_ws" "http://127.0.0.1:$relay_http/emit" "$own") || true
+(cd "$node_dir" && timeout 240 node sio_transports.js relay "$relay_ws" "http://127.0.0.1:$relay_http/emit" "$own") ||
+  fail relay_driver_exit "node sio_transports.js relay exited $? (a crash or timeout leaves checks unrun)"
 
 start_bg app "$RELAYLAB_BIN/fakeapp" --bind 127.0.0.1 --port "$app_http" --ws-port "$app_ws" --pod app-1 \
   --mongo-uri "mongodb://127.0.0.1:$mongo,127.0.0.1:$((mongo + 1)),127.0.0.1:$((mongo + 2))/?replicaSet=rs0" \
   --db sio_transports --ws-mode embedded
 wait_http "http://127.0.0.1:$app_http/readyz" 20 || { fail app_start "see $E2E_TMP/app.log"; exit 1; }
-(cd "$node_dir" && timeout 240 node sio_transports.js fakeapp "$app_ws" "http://127.0.0.1:$app_http/products") || true
+(cd "$node_dir" && timeout 240 node sio_transports.js fakeapp "$app_ws" "http://127.0.0.1:$app_http/products") ||
+  fail fakeapp_driver_exit "node sio_transports.js fakeapp exited $? (a crash or timeout leaves checks unrun)"
 exit "$E2E_FAILS"
