@@ -55,6 +55,14 @@ static const char *type_name(bson_type_t t)
         return "objectId";
     case BSON_TYPE_DATE_TIME:
         return "date";
+    case BSON_TYPE_INT32:
+        return "int";
+    case BSON_TYPE_INT64:
+        return "long";
+    case BSON_TYPE_DOUBLE:
+        return "double";
+    case BSON_TYPE_DECIMAL128:
+        return "decimal";
     default:
         return "a non-numeric type";
     }

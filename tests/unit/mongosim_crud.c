@@ -133,6 +133,12 @@ START_TEST(test_update_replace_delete)
     ck_assert_int_eq(get_int(&reply, "matchedCount"), 1);
     ck_assert_int_eq(get_int(&reply, "modifiedCount"), 0);
     bson_destroy(&reply);
+    /* $push onto a number is refused, and the message names the number's type. */
+    ck_assert(!mongoc_collection_update_one(
+        coll, tmp_bson("{\"i\": 1}"), tmp_bson("{\"$push\": {\"n\": 1}}"), NULL, &reply, &err));
+    ck_assert_int_eq((int)err.code, 2);
+    ck_assert_msg(strstr(err.message, "is of type int ($push)") != NULL, "%s", err.message);
+    bson_destroy(&reply);
     /* updateMany, then with upsert when nothing matches: the query's equalities + the update. */
     ck_assert(mongoc_collection_update_many(coll, tmp_bson("{\"g\": 0}"),
                                             tmp_bson("{\"$set\": {\"even\": true}}"), NULL, &reply,
