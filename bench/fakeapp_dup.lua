@@ -1,6 +1,6 @@
 -- wrk script for bench/fakeapp_dup.sh: POST /products repeating req_ids that already exist
 -- (PREFIX-0 .. PREFIX-(N-1)), so every request takes fakeapp's duplicate path
--- (insert -> duplicate key -> find) and answers 200 with the stored product.
+-- (an upserting findAndModify that finds the stored product) and answers 200 with it.
 -- Usage: wrk -s bench/fakeapp_dup.lua URL -- PREFIX N
 local threads = {}
 local next_id = 1

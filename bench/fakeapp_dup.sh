@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # fakeapp's duplicate path against its unique-insert path (issue 16): wrk (2 threads, 32
-# connections) POSTs products whose req_id already exists (insert -> duplicate key -> find,
-# answered 200) with 100 and then 20,000 products in the collection, then unique products
-# (answered 201), all on one fakeapp over one 3-member mongosim. The ratio duplicate/unique
-# is the figure to watch: a scan in the lookup makes it fall as the collection grows.
+# connections) POSTs products whose req_id already exists (one upserting findAndModify that
+# finds the stored product, answered 200) with 100 and then 20,000 products in the
+# collection, then unique products (answered 201), all on one fakeapp over one 3-member
+# mongosim. The ratio duplicate/unique is the figure to watch: a scan in the lookup makes
+# it fall as the collection grows.
 #   FAKEAPP_DUP_DURATION (8s) FAKEAPP_DUP_CONNECTIONS (32) FAKEAPP_DUP_THREADS (2)
 #   FAKEAPP_DUP_SIZES ("100 20000")
 #   FAKEAPP_DUP_COMPARE_CMD: a command starting an app of the seed's kind (Express +

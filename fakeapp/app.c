@@ -2,6 +2,7 @@
 
 #include <curl/curl.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,6 +34,10 @@ struct app {
     int watching;
     atomic_int watch_stop;
 };
+
+/* The shutdown watchdog's state: static, because it may outlive the app it guards. */
+static atomic_int shutdown_done;
+static long shutdown_deadline_ms, shutdown_drain_ms;
 
 static long now_ms(void)
 {
@@ -189,6 +194,25 @@ fail:
 }
 
 /*
+ * Keeps the drain timeout's promise. A request stuck in the MongoDB driver (a paused or
+ * partitioned server answers nothing, so the driver waits the socket timeout and retries)
+ * would hold httpd_free, which joins the request threads, for twice the socket timeout.
+ * Once the drain time is over and the shutdown has not finished, the process leaves
+ * without it, as nginx's worker_shutdown_timeout does.
+ */
+static void *shutdown_watchdog(void *arg)
+{
+    (void)arg;
+    while (!atomic_load(&shutdown_done) && now_ms() < shutdown_deadline_ms)
+        usleep(10000);
+    if (atomic_load(&shutdown_done))
+        return NULL;
+    LOG_WARN("drain_timeout drain_ms=%ld action=exit reason=shutdown_unfinished",
+             shutdown_drain_ms);
+    _exit(0);
+}
+
+/*
  * Waits for the stop flag, then stops in order. Runs on the main thread, or beside the
  * hub's loop in embedded mode (the hub is stopped last, so events of the last requests
  * still reach its clients).
@@ -200,6 +224,11 @@ static void *wait_and_shutdown(void *arg)
         usleep(50000);
     long deadline = now_ms() + a->cfg.drain_ms;
     LOG_INFO("stopping pod=%s drain_ms=%ld", a->pod, a->cfg.drain_ms);
+    shutdown_deadline_ms = deadline;
+    shutdown_drain_ms = a->cfg.drain_ms;
+    pthread_t wd;
+    if (pthread_create(&wd, NULL, shutdown_watchdog, NULL) == 0)
+        pthread_detach(wd);
     atomic_store(&a->api.stopping, 1);
     httpd_quiesce(a->http);
     while (atomic_load(&a->api.active) > 0 && now_ms() < deadline)
@@ -255,4 +284,5 @@ void app_free(struct app *a)
         api_cleanup(&a->api);
     metrics_free(a->metrics);
     free(a);
+    atomic_store(&shutdown_done, 1);
 }

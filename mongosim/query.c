@@ -343,6 +343,12 @@ static int check_depth(const bson_t *filter, int depth, char *err, size_t errlen
             snprintf(err, errlen, "unknown top level operator: %s", k);
             return -1;
         }
+        /* A regular expression is a pattern to MongoDB; compared as a value it would match
+         * nothing, silently. Refused, like $regex, rather than answered wrongly. */
+        if (v->value_type == BSON_TYPE_REGEX) {
+            snprintf(err, errlen, "regular expressions are not supported (field %s)", k);
+            return -1;
+        }
         if (!is_op_doc(v))
             continue;
         bson_t ops;
@@ -360,6 +366,14 @@ static int check_depth(const bson_t *filter, int depth, char *err, size_t errlen
                 snprintf(err, errlen, "%s needs an array", bson_iter_key(&oi));
                 return -1;
             }
+            bson_iter_t ei;
+            if ((op == OP_IN || op == OP_NIN) && bson_iter_recurse(&oi, &ei))
+                while (bson_iter_next(&ei))
+                    if (BSON_ITER_HOLDS_REGEX(&ei)) {
+                        snprintf(err, errlen, "regular expressions are not supported (%s of %s)",
+                                 bson_iter_key(&oi), k);
+                        return -1;
+                    }
         }
     }
     return 0;

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # mongosim against the official MongoDB Node.js driver (npm mongodb): distinct, updateOne and
 # updateMany with upserts, replaceOne, deleteOne/deleteMany, findOneAndUpdate/Replace/Delete,
-# countDocuments, estimatedDocumentCount, a unique index, and a change stream seeing an update
+# countDocuments, estimatedDocumentCount, a unique index, index maintenance under random
+# updates and deletes of indexed fields (issue 16), and a change stream seeing an update
 # and a delete. Needs node + npm (make deps); installs the driver into tests/e2e/node-mongo.
 set -euo pipefail
 # shellcheck source=tests/e2e/lib.sh

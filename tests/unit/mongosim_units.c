@@ -262,6 +262,21 @@ START_TEST(test_query_match_operators)
     ck_assert_int_eq(query_check(J("{\"$nor\": []}"), err, sizeof err), -1);
     ck_assert_int_eq(query_check(J("{\"a\": {\"$in\": 3}}"), err, sizeof err), -1);
     ck_assert_int_eq(query_check(J("{\"$or\": []}"), err, sizeof err), -1);
+    /* Regular expressions (the drivers send /re/ as a BSON regex) would silently match
+     * nothing: refused, like $regex. */
+    ck_assert_int_eq(
+        query_check(
+            J("{\"s\": {\"$regularExpression\": {\"pattern\": \"^x\", \"options\": \"\"}}}"), err,
+            sizeof err),
+        -1);
+    ck_assert_int_eq(query_check(J("{\"s\": {\"$in\": [{\"$regularExpression\": {\"pattern\": "
+                                   "\"^x\", \"options\": \"\"}}]}}"),
+                                 err, sizeof err),
+                     -1);
+    ck_assert_int_eq(query_check(J("{\"$and\": [{\"s\": {\"$regularExpression\": {\"pattern\": "
+                                   "\"^x\", \"options\": \"\"}}}]}"),
+                                 err, sizeof err),
+                     -1);
     bson_destroy(doc);
 }
 END_TEST

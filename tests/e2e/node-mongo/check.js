@@ -101,6 +101,79 @@ async function main() {
     eq(code, 11000, 'duplicate update');
   });
 
+  // Issue 16: lookups go through the indexes, so every update and delete that changes an
+  // indexed field must move its entry. Random writes on a unique, a compound and a sparse
+  // index, mirrored in a plain Map; then every lookup the indexes serve must agree with it.
+  await step('index_maintenance', async () => {
+    const coll = db.collection('ixm');
+    await coll.createIndex({ req_id: 1 }, { unique: true });
+    await coll.createIndex({ store: 1, price: -1 });
+    await coll.createIndex({ tag: 1 }, { sparse: true });
+    const model = new Map();
+    const N = 400;
+    let seed = 11, next = N;
+    const rnd = (m) => { seed = (seed * 1103515245 + 12345) % 2147483648; return seed % m; };
+    const docs = [];
+    for (let i = 0; i < N; i++) {
+      const d = { _id: i, req_id: `r-${i}`, store: `s${i % 7}`, price: i % 50 };
+      if (i % 3 === 0) d.tag = `t${i % 4}`;
+      docs.push(d);
+      model.set(i, { ...d });
+    }
+    await coll.insertMany(docs);
+    for (let k = 0; k < 600; k++) {
+      const d = model.get(rnd(N)), op = rnd(5);
+      if (!d) continue;
+      if (op === 0) { // a new unique key, found by the old one
+        const req = `r-${next++}`, price = rnd(50);
+        await coll.updateOne({ req_id: d.req_id }, { $set: { req_id: req, price } });
+        Object.assign(d, { req_id: req, price });
+      } else if (op === 1) { // taking another document's unique key fails and changes nothing
+        const o = model.get(rnd(N));
+        if (!o || o === d) continue;
+        let code = null;
+        try { await coll.updateOne({ _id: d._id }, { $set: { req_id: o.req_id } }); } catch (e) { code = e.code; }
+        eq(code, 11000, 'duplicate key on update');
+      } else if (op === 2) {
+        await coll.deleteOne({ req_id: d.req_id });
+        model.delete(d._id);
+      } else if (op === 3) {
+        const store = `s${rnd(7)}`;
+        await coll.findOneAndUpdate({ req_id: d.req_id }, { $set: { store }, $inc: { price: 1 } });
+        Object.assign(d, { store, price: d.price + 1 });
+      } else if (d.tag === undefined) {
+        d.tag = `t${rnd(4)}`;
+        await coll.updateOne({ _id: d._id }, { $set: { tag: d.tag } });
+      } else {
+        delete d.tag;
+        await coll.updateOne({ _id: d._id }, { $unset: { tag: '' } });
+      }
+    }
+    const all = [...model.values()];
+    const ids = (a) => a.map((x) => x._id).sort((x, y) => x - y);
+    for (const d of all) eq(await coll.findOne({ req_id: d.req_id }), d, `findOne ${d.req_id}`);
+    for (let i = 0; i < N; i++) { // old keys are gone
+      const want = all.filter((d) => d.req_id === `r-${i}`).length;
+      if (want === 0) eq(await coll.findOne({ req_id: `r-${i}` }), null, `stale r-${i}`);
+    }
+    const cases = [
+      [{ store: 's3', price: { $gt: 10, $lte: 40 } }, (d) => d.store === 's3' && d.price > 10 && d.price <= 40],
+      [{ store: { $in: ['s1', 's2'] } }, (d) => d.store === 's1' || d.store === 's2'],
+      [{ tag: 't2' }, (d) => d.tag === 't2'],
+      [{ req_id: { $gte: 'r-1', $lt: 'r-2' } }, (d) => d.req_id >= 'r-1' && d.req_id < 'r-2'],
+    ];
+    for (const [f, pred] of cases) {
+      const want = all.filter(pred);
+      eq(ids(await coll.find(f).toArray()), ids(want), `find ${JSON.stringify(f)}`);
+      eq(await coll.countDocuments(f), want.length, `countDocuments ${JSON.stringify(f)}`);
+      eq((await coll.distinct('_id', f)).sort((x, y) => x - y), ids(want), `distinct ${JSON.stringify(f)}`);
+    }
+    const gone = all.filter((d) => d.store === 's5' && d.price < 25);
+    eq((await coll.deleteMany({ store: 's5', price: { $lt: 25 } })).deletedCount, gone.length, 'deleteMany');
+    eq(await coll.countDocuments({ store: 's5' }), all.filter((d) => d.store === 's5').length - gone.length,
+      'after deleteMany');
+  });
+
   await step('change_stream_update_delete', async () => {
     const coll = db.collection('watched');
     await coll.insertOne({ _id: 'seed' });
