@@ -12,7 +12,7 @@ found on a real cluster before:
     image store breaks `kind load docker-image`), nowhere `kind load docker-image`
   - the MongoDB step-down uses force and checks the answer, on both clusters
   - the single relay's restart-relay stops, waits SECS, starts (no rolling restart)
-  - partitions spare loopback and the node's address (kubelet probes) and are entered
+  - partitions spare loopback and the node's addresses (kubelet probes) and are entered
     through the pod sandbox, so heal works after a container restart
   - the loadgen Indexed Job template (shards in the cluster)
   - the laptop scripts avoid what macOS's bash 3.2 and BSD tools lack
@@ -141,11 +141,17 @@ def check_partition(c, root):
     kf = read(root, "kind-cluster/fault")
     part = function_body(kf, "partition_pod")
     for rule, why in ((r"-A RELAYLAB-IN -i lo -j RETURN", "loopback in"),
-                      (r'-A RELAYLAB-IN -s "\$host" -j RETURN', "the node (kubelet probes) in"),
+                      (r'-A RELAYLAB-IN -s "\$a" -j RETURN', "the node (kubelet probes) in"),
                       (r"-A RELAYLAB-OUT -o lo -j RETURN", "loopback out"),
-                      (r'-A RELAYLAB-OUT -d "\$host" -j RETURN', "the node out")):
+                      (r'-A RELAYLAB-OUT -d "\$a" -j RETURN', "the node out")):
         if not re.search(rule, part):
             problems.append(f"partition does not spare {why}")
+    # kubelet's probes leave the node by its route to the pod, whose source kindnet sets to
+    # the pod's gateway (not the node's InternalIP): that address must be spared too.
+    spared = re.search(r'for a in "\$host" "\$probe_src"', part)
+    if not (re.search(r"ip -4 route get \"\$pod_ip\"", part) and spared):
+        problems.append("partition does not spare the source the node routes to the pod from "
+                        "(kindnet's gateway address: kubelet probes would be dropped)")
     if "sandbox_pid" not in function_body(kf, "netns"):
         problems.append("partition/heal do not enter the pod sandbox's namespace")
     heal = function_body(kf, "heal_pod")
