@@ -89,6 +89,11 @@ def check_image_loading(c, root):
         problems.append("load-images does not save an image archive")
     if not re.search(r"kind load image-archive\b", code):
         problems.append("load-images does not load with kind load image-archive")
+    # A user's app image was not built here: it may be a multi-platform pull or carry a
+    # provenance attestation, so only the nodes' platform may go into the archive.
+    up = "\n".join(ln for ln in read(root, "kind-cluster/up").splitlines() if not ln.lstrip().startswith("#"))
+    if "docker save" in up and not re.search(r'docker save -o "\$tmp/app.tar" --platform "\$platform"', up):
+        problems.append("up saves the app image without --platform (kind#3795 on a multi-platform image)")
     for d in ("kind-cluster", ".github", "scripts", "chaos", "lab"):
         for dirpath, _, files in os.walk(os.path.join(root, d)):
             for f in files:
