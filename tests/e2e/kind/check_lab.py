@@ -333,6 +333,19 @@ def check_faults_both(c, root):
     c.report(f"faults: both clusters implement all {len(names)} faults of lab/catalog.sh", problems)
 
 
+def check_app_image_probe(c, root):
+    problems = []
+    code = "\n".join(ln for ln in read(root, "kind-cluster/apply").splitlines()
+                     if not ln.lstrip().startswith("#"))
+    # The last wait goes through the ingress to the apps: fakeapp's GET /products, and with
+    # --app-image the app's readiness path (a user's app has no /products of its own).
+    if not re.search(r'\[ -z "\$app_image" \] \|\| path=\$app_ready', code):
+        problems.append("apply probes the ingress at /products even when the apps are your image")
+    if re.search(r"url=http://127\.0\.0\.1:[0-9]+/products", code):
+        problems.append("apply's ingress URL is fixed to /products")
+    c.report("apply: with --app-image, the ingress is probed at the app's readiness path", problems)
+
+
 def check_docs(c, root):
     problems = []
     doc = read(root, "docs/kind.md").lower()
@@ -354,7 +367,7 @@ def main():
     c = Checks()
     for check in (check_shutdown_timeout, check_image_loading, check_stepdown, check_restart_relay,
                   check_partition, check_loadgen_job, check_bash32, check_workflow, check_faults_both,
-                  check_docs):
+                  check_app_image_probe, check_docs):
         try:
             check(c, root)
         except (OSError, KeyError, AttributeError, yaml.YAMLError, IndexError) as e:
