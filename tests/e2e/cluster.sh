@@ -41,7 +41,7 @@ listening() {
 scripts=(lab/lab lab/catalog.sh lab/portable.sh local-cluster/lib.sh local-cluster/relay.sh
   local-cluster/up local-cluster/down local-cluster/status local-cluster/env local-cluster/fault
   local-cluster/render local-cluster/mongo-up local-cluster/mongo-down local-cluster/mongo-admin
-  chaos/run chaos/browser.sh chaos/report scripts/demo scripts/relay-tour tests/e2e/cluster.sh)
+  chaos/run chaos/browser.sh chaos/report chaos/junit scripts/demo scripts/relay-tour tests/e2e/cluster.sh)
 if command -v shellcheck >/dev/null 2>&1; then
   for s in "${scripts[@]}"; do
     if out=$(cd "$ROOT" && shellcheck -x "$s" 2>&1); then
@@ -314,6 +314,11 @@ check latency_cdf_from_loadgen "" test "$(wc -l <"$E2E_TMP/chaos/relay/latency-c
 r=$E2E_TMP/chaos/relay-restart/result.json
 check relay_restart_counts_gap_losses "$(jq -c '{faults, gap_lost}' "$r" 2>/dev/null || true)" \
   jq -e '.faults[0].rc == 0 and .faults[0].fault == "restart-relay 1 1" and .gap_lost > 0' "$r"
+# JUnit beside it (chaos/junit): the suite is the scenario, the fault a case of its own.
+j=$E2E_TMP/chaos/relay-restart/junit.xml
+check junit_names_scenario_and_fault "$(head -c 400 "$j" 2>/dev/null || true)" \
+  grep -q '<testsuite name="relay-restart" .*failures="0"' "$j"
+check junit_fault_case "" grep -q 'name="fault restart-relay 1 1"></testcase>' "$j"
 
 # A browser row (chaos/browser.sh): headless Chromium on the page through relay's ingress,
 # judged by the scenario's page.* expectations; the report copies its screenshot beside it.

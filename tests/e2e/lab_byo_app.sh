@@ -37,6 +37,16 @@ printf 'cmd = node x.js\ncolour = blue\n' >"$E2E_TMP/badapp/relaylab.app"
 printf 'topology = relay\napp = badapp\n' >"$E2E_TMP/bad-manifest.scn"
 exit_is byo_manifest_unknown_key 2 "$ROOT/chaos/run" --check "$E2E_TMP/bad-manifest.scn"
 exit_is byo_seed_scenarios_read 0 "$ROOT/chaos/run" --check "$app_dir"/lab/*.scn
+# A '#' inside the JSON body is text, not a comment (a comment after it still is): the body
+# keeps its {{req_id}}, in a scenario file and in relaylab.app. A body without it is refused.
+printf '%s\n' 'topology = relay' 'body = {"name":"item #{{n}}","req_id":"{{req_id}}"}  # ours' >"$E2E_TMP/hash-body.scn"
+exit_is byo_hash_in_body_is_text 0 "$ROOT/chaos/run" --check "$E2E_TMP/hash-body.scn"
+mkdir -p "$E2E_TMP/hashapp"
+printf '%s\n' 'cmd = node x.js' 'body = {"colour":"#ff0000","ref":"{{req_id}}"} # ours' 'id_path = ref' >"$E2E_TMP/hashapp/relaylab.app"
+printf 'topology = relay\napp = hashapp\n' >"$E2E_TMP/hash-app.scn"
+exit_is byo_hash_in_manifest_body_is_text 0 "$ROOT/chaos/run" --check "$E2E_TMP/hash-app.scn"
+printf '%s\n' 'topology = relay' 'body = {"name":"x"}' >"$E2E_TMP/no-req-id.scn"
+exit_is byo_body_needs_req_id 2 "$ROOT/chaos/run" --check "$E2E_TMP/no-req-id.scn"
 
 # ---------------------------------------------------------------- kind: the manifests for an app image
 if command -v kubectl >/dev/null 2>&1 && command -v python3 >/dev/null 2>&1; then

@@ -12,7 +12,7 @@ found on a real cluster before:
     image store breaks `kind load docker-image`), nowhere `kind load docker-image`
   - the MongoDB step-down uses force and checks the answer, on both clusters
   - the single relay's restart-relay stops, waits SECS, starts (no rolling restart)
-  - partitions spare loopback and the node's address (kubelet probes) and are entered
+  - partitions spare loopback and the node's addresses (kubelet probes) and are entered
     through the pod sandbox, so heal works after a container restart
   - the loadgen Indexed Job template (shards in the cluster)
   - the laptop scripts avoid what macOS's bash 3.2 and BSD tools lack
@@ -89,6 +89,11 @@ def check_image_loading(c, root):
         problems.append("load-images does not save an image archive")
     if not re.search(r"kind load image-archive\b", code):
         problems.append("load-images does not load with kind load image-archive")
+    # A user's app image was not built here: it may be a multi-platform pull or carry a
+    # provenance attestation, so only the nodes' platform may go into the archive.
+    up = "\n".join(ln for ln in read(root, "kind-cluster/up").splitlines() if not ln.lstrip().startswith("#"))
+    if "docker save" in up and not re.search(r'docker save -o "\$tmp/app.tar" --platform "\$platform"', up):
+        problems.append("up saves the app image without --platform (kind#3795 on a multi-platform image)")
     for d in ("kind-cluster", ".github", "scripts", "chaos", "lab"):
         for dirpath, _, files in os.walk(os.path.join(root, d)):
             for f in files:
@@ -141,11 +146,17 @@ def check_partition(c, root):
     kf = read(root, "kind-cluster/fault")
     part = function_body(kf, "partition_pod")
     for rule, why in ((r"-A RELAYLAB-IN -i lo -j RETURN", "loopback in"),
-                      (r'-A RELAYLAB-IN -s "\$host" -j RETURN', "the node (kubelet probes) in"),
+                      (r'-A RELAYLAB-IN -s "\$a" -j RETURN', "the node (kubelet probes) in"),
                       (r"-A RELAYLAB-OUT -o lo -j RETURN", "loopback out"),
-                      (r'-A RELAYLAB-OUT -d "\$host" -j RETURN', "the node out")):
+                      (r'-A RELAYLAB-OUT -d "\$a" -j RETURN', "the node out")):
         if not re.search(rule, part):
             problems.append(f"partition does not spare {why}")
+    # kubelet's probes leave the node by its route to the pod, whose source kindnet sets to
+    # the pod's gateway (not the node's InternalIP): that address must be spared too.
+    spared = re.search(r'for a in "\$host" "\$probe_src"', part)
+    if not (re.search(r"ip -4 route get \"\$pod_ip\"", part) and spared):
+        problems.append("partition does not spare the source the node routes to the pod from "
+                        "(kindnet's gateway address: kubelet probes would be dropped)")
     if "sandbox_pid" not in function_body(kf, "netns"):
         problems.append("partition/heal do not enter the pod sandbox's namespace")
     heal = function_body(kf, "heal_pod")
@@ -322,6 +333,19 @@ def check_faults_both(c, root):
     c.report(f"faults: both clusters implement all {len(names)} faults of lab/catalog.sh", problems)
 
 
+def check_app_image_probe(c, root):
+    problems = []
+    code = "\n".join(ln for ln in read(root, "kind-cluster/apply").splitlines()
+                     if not ln.lstrip().startswith("#"))
+    # The last wait goes through the ingress to the apps: fakeapp's GET /products, and with
+    # --app-image the app's readiness path (a user's app has no /products of its own).
+    if not re.search(r'\[ -z "\$app_image" \] \|\| path=\$app_ready', code):
+        problems.append("apply probes the ingress at /products even when the apps are your image")
+    if re.search(r"url=http://127\.0\.0\.1:[0-9]+/products", code):
+        problems.append("apply's ingress URL is fixed to /products")
+    c.report("apply: with --app-image, the ingress is probed at the app's readiness path", problems)
+
+
 def check_docs(c, root):
     problems = []
     doc = read(root, "docs/kind.md").lower()
@@ -343,7 +367,7 @@ def main():
     c = Checks()
     for check in (check_shutdown_timeout, check_image_loading, check_stepdown, check_restart_relay,
                   check_partition, check_loadgen_job, check_bash32, check_workflow, check_faults_both,
-                  check_docs):
+                  check_app_image_probe, check_docs):
         try:
             check(c, root)
         except (OSError, KeyError, AttributeError, yaml.YAMLError, IndexError) as e:

@@ -451,6 +451,87 @@ def check_dockerfile(c, root, programs):
         c.report(name, problems)
 
 
+def build_modules(root):
+    """The pkg-config modules and the literal -lNAME libraries the Makefile builds with."""
+    mk = open(os.path.join(root, "Makefile"), encoding="utf-8").read()
+    mods = set()
+    m = re.search(r"^PKG_CORE\s*:=\s*(.*)$", mk, re.M)
+    if m:
+        mods.update(m.group(1).split())
+    for m in re.finditer(r"pkg-config --(?:cflags|libs) ([^)]*)\)", mk):
+        mods.update(w for w in m.group(1).split() if not w.startswith("$") and not w.startswith("2>"))
+    libs = set()
+    for m in re.finditer(r"^LIBS_\w+\s*:=.*$", mk, re.M):
+        libs.update(re.findall(r"(?<![\w-])-l(\w+)", m.group(0).split(")")[-1]))
+    return mods, libs - {"pthread", "m", "c", "dl", "rt"}
+
+
+def dev_packages(mods, libs):
+    """{package: why} of the Debian packages that hold the modules' .pc files and the
+    libraries' linker names here; raises OSError/CalledProcessError where the tools lack."""
+    want, unknown = {}, []
+    for mod in sorted(mods):
+        d = subprocess.run(["pkg-config", "--variable=pcfiledir", mod], capture_output=True, text=True)
+        files = [os.path.join(d.stdout.strip(), mod + ".pc")] if d.returncode == 0 else []
+        owner = None
+        for f in files:
+            r = subprocess.run(["dpkg", "-S", f], capture_output=True, text=True)
+            if r.returncode == 0 and r.stdout:
+                owner = r.stdout.split(":", 1)[0].strip()
+        if owner:
+            want[owner] = f"pkg-config {mod}"
+        else:
+            unknown.append(mod)
+    for lib in sorted(libs):
+        r = subprocess.run(["dpkg", "-S", f"/usr/lib/*/lib{lib}.so"], capture_output=True, text=True)
+        if r.returncode == 0 and r.stdout:
+            want[r.stdout.split(":", 1)[0].strip()] = f"-l{lib}"
+        else:
+            unknown.append(f"-l{lib}")
+    return want, unknown
+
+
+def apt_closure(pkgs):
+    """The packages apt installs for pkgs (Depends and Pre-Depends, recursively)."""
+    out = subprocess.run(["apt-cache", "depends", "--recurse", "--no-recommends", "--no-suggests",
+                          "--no-conflicts", "--no-breaks", "--no-replaces", "--no-enhances"] + sorted(pkgs),
+                         capture_output=True, text=True, check=True).stdout
+    return {ln.strip().split(":")[0] for ln in out.splitlines() if ln and not ln.startswith(" ")}
+
+
+def check_build_deps(c, root):
+    """The image's build stage and the CI's static job install what `make` compiles and links
+    with: the -dev package of every pkg-config module and -l library of the Makefile."""
+    name = "build dependencies: the Dockerfile's build stage and the CI's static job have every -dev package the Makefile needs"
+    try:
+        want, unknown = dev_packages(*build_modules(root))
+    except (OSError, subprocess.CalledProcessError) as e:
+        c.skip(name, f"pkg-config/dpkg unavailable: {e}")
+        return
+    if unknown:
+        c.skip(name, f"not installed here, so their packages are unknown: {', '.join(unknown)}")
+        return
+    stages, _ = parse_dockerfile(os.path.join(root, "kind-cluster/docker/Dockerfile"))
+    lists = {"Dockerfile build stage": apt_installs(stages, "build-relay")}
+    wf = yaml.safe_load(open(os.path.join(root, ".github/workflows/kind-e2e.yml"), encoding="utf-8"))
+    static = set()
+    for step in (wf.get("jobs", {}).get("static", {}).get("steps") or []):
+        for m in re.finditer(r"apt-get install\s+(.*?)(?:&&|$)", re.sub(r"\\\n", " ", step.get("run", "")), re.M):
+            static.update(w for w in m.group(1).split() if not w.startswith("-"))
+    lists["workflow job static"] = static
+    problems = []
+    for where, listed in lists.items():
+        try:
+            have = apt_closure(listed) if listed else set()
+        except (OSError, subprocess.CalledProcessError) as e:
+            c.skip(name, f"apt-cache unavailable: {e}")
+            return
+        for pkg, why in sorted(want.items()):
+            if pkg not in have:
+                problems.append(f"{where} lacks {pkg} ({why})")
+    c.report(name, problems)
+
+
 # ---------------------------------------------------------------------------------------
 # kind config
 
@@ -934,6 +1015,7 @@ def main():
 
     check_kind_config(c, a.root)
     check_dockerfile(c, a.root, programs)
+    check_build_deps(c, a.root)
 
     for ov in present:
         if ov not in TOPOLOGIES:
