@@ -4,6 +4,7 @@
 #include <microhttpd.h>
 #include <netinet/in.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,6 +32,7 @@ struct httpd {
     struct httpd_linger *linger;
     int port;
     struct metric *m_class[6]; /* index = status / 100 */
+    atomic_int active;         /* requests between their first call and their completion */
 };
 
 int httpd_secret_equal(const char *presented, const char *expected)
@@ -378,6 +380,8 @@ static enum MHD_Result start_request(struct httpd *h, struct MHD_Connection *con
         return refuse_error(h, conn, method, 413, "body_too_large", msg, NULL, NULL);
     }
     struct req_state *st = calloc(1, sizeof *st);
+    if (st)
+        atomic_fetch_add(&h->active, 1);
     if (st == NULL)
         return MHD_NO;
     st->route = route;
@@ -458,11 +462,12 @@ static enum MHD_Result access_cb(void *cls, struct MHD_Connection *conn, const c
 static void completed_cb(void *cls, struct MHD_Connection *conn, void **con_cls,
                          enum MHD_RequestTerminationCode toe)
 {
-    (void)cls;
+    struct httpd *h = cls;
     (void)conn;
     (void)toe;
     struct req_state *st = *con_cls;
     if (st) {
+        atomic_fetch_sub(&h->active, 1);
         free(st->body);
         free(st);
         *con_cls = NULL;
@@ -561,6 +566,20 @@ void httpd_quiesce(struct httpd *h)
         if (s != MHD_INVALID_SOCKET)
             close(s);
     }
+}
+
+int httpd_wait_idle(struct httpd *h, long timeout_ms)
+{
+    if (h == NULL)
+        return 0;
+    struct timespec t0;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    int n;
+    while ((n = atomic_load(&h->active)) > 0 && elapsed_ms(&t0) < timeout_ms) {
+        struct timespec nap = {0, 10 * 1000000L};
+        nanosleep(&nap, NULL);
+    }
+    return n;
 }
 
 void httpd_free(struct httpd *h)

@@ -81,6 +81,9 @@ struct httpd *httpd_new(const struct httpd_config *c, char *err, size_t errlen)
     __attribute__((warn_unused_result));
 /* Stops accepting new connections; requests in flight finish. */
 void httpd_quiesce(struct httpd *h);
+/* Waits (at most timeout_ms) until every request under way has been answered and its
+ * answer sent. Returns how many are still under way (0: idle). Accepts NULL. */
+int httpd_wait_idle(struct httpd *h, long timeout_ms);
 /* Stops (waiting for in-flight requests) and frees. Accepts NULL. */
 void httpd_free(struct httpd *h);
 int httpd_port(const struct httpd *h);

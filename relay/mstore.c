@@ -373,16 +373,23 @@ static void *teardown(void *arg)
     return NULL;
 }
 
-int mstore_close(struct mstore *s)
+void mstore_interrupt(struct mstore *s)
 {
     if (s == NULL)
-        return 0;
+        return;
     atomic_store(&s->stopping, 1);
     pthread_mutex_lock(&s->lock);
     pthread_cond_broadcast(&s->work);
     pthread_cond_broadcast(&s->fwork);
     pthread_cond_broadcast(&s->done);
     pthread_mutex_unlock(&s->lock);
+}
+
+int mstore_close(struct mstore *s)
+{
+    if (s == NULL)
+        return 0;
+    mstore_interrupt(s);
     /* A getMore waits MSTORE_AWAIT_MS at most; a call to a paused member waits for its
      * socket timeout, which shutdown must not. */
     s->close_deadline_ms = mstore_now_ms() + MSTORE_AWAIT_MS + 500;

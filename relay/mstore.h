@@ -56,6 +56,11 @@ int mstore_start(struct mstore *s, struct hub *hub, char *err, size_t errlen)
  */
 int mstore_close(struct mstore *s);
 
+/* Shutdown's first step (any thread): emits still waiting for MongoDB return
+ * MSTORE_STOPPING now, and no new emit is taken. The threads stop in mstore_close. Accepts
+ * NULL. */
+void mstore_interrupt(struct mstore *s);
+
 enum mstore_result {
     MSTORE_OK = 0,      /* stored and majority-committed: *offset */
     MSTORE_DUPLICATE,   /* the id was stored before: *offset is the original */

@@ -17,6 +17,9 @@
 #include "metrics.h"
 #include "mstore.h"
 
+/* After the drain, how long emits under way get to have their answers sent. */
+#define RELAY_ANSWER_GRACE_MS 1000L
+
 struct relay {
     struct relay_config cfg;
     volatile sig_atomic_t *stop_flag;
@@ -82,8 +85,15 @@ static void handle_emit(const struct httpd_request *req, struct httpd_response *
         enum mstore_result res = mstore_emit(r->store, &e, &off);
         emit_req_cleanup(&e);
         if (res == MSTORE_UNCONFIRMED || res == MSTORE_UNAVAILABLE || res == MSTORE_STOPPING) {
-            metric_inc(res == MSTORE_UNCONFIRMED ? r->m_unconfirmed : r->m_unavailable);
-            if (res == MSTORE_UNCONFIRMED)
+            metric_inc(res == MSTORE_UNCONFIRMED ? r->m_unconfirmed
+                       : res == MSTORE_STOPPING  ? r->m_draining
+                                                 : r->m_unavailable);
+            if (res == MSTORE_STOPPING)
+                httpd_reply_error(resp, 503, "draining",
+                                  "relay is shutting down before MongoDB confirmed the event; it "
+                                  "may still be delivered: retry with the same id on another "
+                                  "replica");
+            else if (res == MSTORE_UNCONFIRMED)
                 httpd_reply_error(resp, 503, "not_confirmed",
                                   "MongoDB did not confirm the event in time; it may still be "
                                   "delivered: retry with the same id");
@@ -306,8 +316,15 @@ int relay_run(struct relay *r)
              : r->cfg.client_jwt_secret ? "HS256"
                                         : "none");
     int rc = hub_run(r->hub, r->stop_flag);
-    /* The hub has drained its clients; stop taking events, finishing requests in flight. */
+    /* The hub has drained its clients (new emits get 503 since the stop began). Emits still
+     * waiting for MongoDB are answered 503 now, and their answers sent before the intake
+     * closes its connections: a paused or lost replica set must not hold the shutdown for
+     * the emit timeout, nor leave the app with a reset instead of a status. */
+    mstore_interrupt(r->store);
     httpd_quiesce(r->http);
+    int busy = httpd_wait_idle(r->http, RELAY_ANSWER_GRACE_MS);
+    if (busy > 0)
+        LOG_WARN("intake_requests_unanswered count=%d", busy);
     return rc;
 }
 

@@ -42,6 +42,34 @@ timeout 15 tail --pid="$relay" -f /dev/null || rc=$?
 wait "$relay" || rc=$?
 expect started_relay_sigterm_exit_0 "$rc"
 
+# SIGTERM with MongoDB paused and an emit under way: the emit is answered 503 "draining"
+# (retry-safe: it carries an id), not reset, and the relay exits well within the emit
+# timeout (5 s) it used to wait out.
+start_bg relay3 "$RELAYLAB_BIN/relay" --bind 127.0.0.1 --ws-port $((base + 2)) --http-port $((base + 3)) \
+  --mongo-uri "$URI" --mongo-db stopping --log-level info
+relay3=$!
+H3=http://127.0.0.1:$((base + 3))
+wait_http "$H3/readyz" 30 || fail relay3_ready "not ready in 30 s"
+msim=$(cat "$E2E_TMP/mongosim.pid")
+kill -STOP "$msim"
+curl -sS -o "$E2E_TMP/emit3.json" -w '%{http_code}' --max-time 20 -X POST -H 'Content-Type: application/json' \
+  -d '{"event":"e","payload":{"n":3},"id":"stop-1"}' "$H3/emit" >"$E2E_TMP/emit3.code" 2>/dev/null &
+cpid=$!
+sleep 0.5
+t0=$(date +%s%N)
+kill -TERM "$relay3"
+rc=0
+timeout 15 tail --pid="$relay3" -f /dev/null || rc=$?
+wait "$relay3" || rc=$?
+ms=$((($(date +%s%N) - t0) / 1000000))
+wait "$cpid" || true
+expect paused_mongo_sigterm_exit_0 "$rc" "exit $rc"
+expect paused_mongo_sigterm_within_4s "$([ "$ms" -le 4000 ] && echo 0 || echo 1)" "took $ms ms"
+expect paused_mongo_emit_answered_503 "$([ "$(cat "$E2E_TMP/emit3.code")" = 503 ] &&
+  jq -e '.error == "draining"' "$E2E_TMP/emit3.json" >/dev/null && echo 0 || echo 1)" \
+  "status $(cat "$E2E_TMP/emit3.code") $(cat "$E2E_TMP/emit3.json" 2>/dev/null)"
+kill -CONT "$msim"
+
 # SIGTERM while still waiting (MongoDB on ports where nothing listens): exit 0, promptly.
 start_bg relay2 "$RELAYLAB_BIN/relay" --bind 127.0.0.1 --ws-port $((base + 2)) --http-port $((base + 3)) \
   --mongo-uri "mongodb://127.0.0.1:$((mport + 3))/?replicaSet=rs0" --log-level info
