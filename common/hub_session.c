@@ -370,7 +370,12 @@ static void fetched(struct hub *h, struct hub_client *c, struct hub_fetch_result
         queue_recovery(h, c, 1, "recovered", c->fetch_since + 1);
     drop_pending(c);
     size_t keep = 0;
-    uint64_t top = c->fetch_to;
+    /* A partial answer (MORE) covers the range up to its last frame, whatever the client
+     * keeps of it: channels it left meanwhile are filtered out below, and the next fetch
+     * must still start after that frame, not at fetch_to (it would skip the rest). */
+    uint64_t top = r->st == HUB_FETCH_MORE && r->n > 0 ? r->frames[r->n - 1]->offset : c->fetch_to;
+    if (top > c->fetch_to)
+        top = c->fetch_to;
     for (size_t i = 0; i < r->n; i++) {
         struct frame *f = r->frames[i];
         if (f->offset > c->fetch_since && f->offset <= c->fetch_to && hub_client_wants(c, f))
@@ -378,8 +383,6 @@ static void fetched(struct hub *h, struct hub_client *c, struct hub_fetch_result
         else
             frame_unref(f);
     }
-    if (r->st == HUB_FETCH_MORE && keep > 0)
-        top = r->frames[keep - 1]->offset;
     c->pend = r->frames;
     c->npend = (uint32_t)keep;
     c->ipend = 0;

@@ -170,7 +170,13 @@ static void want_channels(struct hub_client *c, json_t *ch)
         if (c->want_chans && json_is_string(v) && json_string_length(v) > 0) {
             if (*c->want_chans)
                 strcat(c->want_chans, ",");
+            /* The list is split on commas at join: a name with a comma must stay one
+             * (invalid) name, not become two valid ones. A space keeps it invalid. */
+            char *at = c->want_chans + strlen(c->want_chans);
             strcat(c->want_chans, json_string_value(v));
+            for (; *at; at++)
+                if (*at == ',')
+                    *at = ' ';
         }
     }
 }

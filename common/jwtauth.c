@@ -282,8 +282,14 @@ static enum jwtauth_result check_shapes(const struct jwtauth *a, json_t *p,
     json_t *ch = json_object_get(p, "channels");
     if (ch == NULL)
         return JWTAUTH_OK;
+    /* "channels":"*" as well as ["*"]: the docs show the wildcard on its own. */
+    if (json_is_string(ch) && strcmp(json_string_value(ch), "*") == 0 &&
+        json_string_length(ch) == 1) {
+        out->any_channel = 1;
+        return JWTAUTH_OK;
+    }
     if (!json_is_array(ch) || json_array_size(ch) > JWTAUTH_CHANNELS_MAX) {
-        snprintf(err, errlen, "claim \"channels\" must be an array of at most %d names",
+        snprintf(err, errlen, "claim \"channels\" must be \"*\" or an array of at most %d names",
                  JWTAUTH_CHANNELS_MAX);
         return JWTAUTH_BAD_CLAIMS;
     }

@@ -101,14 +101,17 @@ static enum hub_fetch_status answer(struct mstore *s, mongoc_client_t *cl,
                  "batchSize", BCON_INT32(MSTORE_FETCH_BATCH));
     mongoc_cursor_t *cur = mongoc_collection_find_with_opts(c, filter, opts, NULL);
     const bson_t *doc;
-    size_t n = 0;
-    while (n < MSTORE_FETCH_BATCH && mongoc_cursor_next(cur, &doc)) {
+    size_t n = 0, seen = 0;
+    while (seen < MSTORE_FETCH_BATCH && mongoc_cursor_next(cur, &doc)) {
+        seen++;
         struct frame *f = mstore_frame(s, doc);
         if (f)
             fs[n++] = f;
     }
     bson_error_t e;
-    enum hub_fetch_status st = n == MSTORE_FETCH_BATCH ? HUB_FETCH_MORE : HUB_FETCH_OK;
+    /* A full page means there may be more, even when a document of it could not be sent
+     * (a foreign or malformed one, skipped as the tail skips it). */
+    enum hub_fetch_status st = seen == MSTORE_FETCH_BATCH ? HUB_FETCH_MORE : HUB_FETCH_OK;
     if (mongoc_cursor_error(cur, &e)) {
         LOG_WARN("replay_failed ticket=%" PRIu64 " error=\"%s\"", r->ticket, e.message);
         for (size_t i = 0; i < n; i++)

@@ -281,6 +281,13 @@ static void run_batch(struct mstore *s, mongoc_client_t *cl, struct mseq_item **
             break;
         int backoff = 0, check_ids = 0;
         size_t done = 0;
+        /* A head older than what the stream delivered (or unknown to a broken stream) is
+         * read again: offsets below the stream's newest may have been removed by the
+         * retention, and an insert there would not collide; it would be acknowledged, then
+         * skipped by every relay's tail as already delivered. */
+        if (s->seq_head != 0 &&
+            (s->seq_head < atomic_load(&s->tail_last) || !atomic_load(&s->stream_up)))
+            s->seq_head = 0;
         if (s->seq_head == 0 && refresh_head(s, cl) != 0) {
             backoff = 1;
         } else {

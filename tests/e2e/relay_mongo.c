@@ -48,6 +48,7 @@ struct client {
     uint64_t last;       /* newest offset received */
     uint64_t first_head; /* _connected offset of the very first connection */
     uint64_t *got;       /* offsets received, in order */
+    int *emit;           /* the emit each of them carries (payload "eN" -> N; -1 if none) */
     size_t ngot, cap;
     int dups, disorder, resumes, recovered_false;
     struct wsc *ws;
@@ -95,7 +96,10 @@ static void on_message(struct wsc *c, const char *d, size_t n, int binary, void 
             if (cl->ngot == cl->cap) {
                 cl->cap = cl->cap ? cl->cap * 2 : 1024;
                 cl->got = realloc(cl->got, cl->cap * sizeof *cl->got);
+                cl->emit = realloc(cl->emit, cl->cap * sizeof *cl->emit);
             }
+            const char *em = json_string_value(json_object_get(e.data, "emit"));
+            cl->emit[cl->ngot] = em && em[0] == 'e' ? atoi(em + 1) : -1;
             cl->got[cl->ngot++] = e.offset;
             cl->last = e.offset;
         }
@@ -216,7 +220,7 @@ static void probe_close(struct wsc *c, int code, const char *reason, void *ud)
  * restarting refuses the connection: the read is retried (resuming where it got to) for up
  * to 30 s.
  */
-static size_t read_all(int r, uint64_t head, uint64_t *offs, size_t max)
+static size_t read_all(int r, uint64_t head, uint64_t *offs, int *emits, size_t max)
 {
     struct client probe = {.idx = 0, .joined = 1}; /* joined: offsets count from 0 */
     struct wsc_callbacks cb = {on_open, on_message, probe_close, NULL};
@@ -241,7 +245,9 @@ static size_t read_all(int r, uint64_t head, uint64_t *offs, size_t max)
     wsc_pool_free(p);
     size_t n = probe.ngot < max ? probe.ngot : max;
     memcpy(offs, probe.got, n * sizeof *offs);
+    memcpy(emits, probe.emit, n * sizeof *emits);
     free(probe.got);
+    free(probe.emit);
     return n;
 }
 
@@ -339,9 +345,10 @@ int main(int argc, char **argv)
 
     /* Every relay's whole stream. */
     static uint64_t offs[RELAYS][MAXE * 2];
+    static int emits[RELAYS][MAXE * 2];
     size_t nread[RELAYS];
     for (int r = 0; r < RELAYS; r++)
-        nread[r] = read_all(r, head, offs[r], MAXE * 2);
+        nread[r] = read_all(r, head, offs[r], emits[r], MAXE * 2);
     for (int r = 0; r < RELAYS; r++) {
         int increasing = 1;
         for (size_t i = 1; i < nread[r]; i++)
@@ -350,12 +357,13 @@ int main(int argc, char **argv)
         snprintf(name, sizeof name, "mongo_relay%d_stream_ordered", r);
         check(increasing && nread[r] > 0, name, "%zu events, increasing=%d", nread[r], increasing);
         snprintf(name, sizeof name, "mongo_relay%d_same_stream", r);
-        check(nread[r] == nread[0] && memcmp(offs[r], offs[0], nread[0] * sizeof offs[0][0]) == 0,
+        check(nread[r] == nread[0] && memcmp(offs[r], offs[0], nread[0] * sizeof offs[0][0]) == 0 &&
+                  memcmp(emits[r], emits[0], nread[0] * sizeof emits[0][0]) == 0,
               name, "relay %d holds %zu events, relay 0 %zu", r, nread[r], nread[0]);
     }
     /* Every acknowledged offset is in the stream exactly once (the stream is increasing, so
      * once); and nothing is in the stream that nobody emitted. */
-    int missing = 0;
+    int missing = 0, misplaced = 0;
     for (int i = 0; i < nemits; i++) {
         if (acked[i] == 0)
             continue;
@@ -367,9 +375,14 @@ int main(int argc, char **argv)
             else
                 hi = mid;
         }
-        missing += !(lo < nread[0] && offs[0][lo] == acked[i]);
+        if (!(lo < nread[0] && offs[0][lo] == acked[i]))
+            missing++;
+        else if (emits[0][lo] != i)
+            misplaced++; /* another emit sits at the offset this one was acknowledged with */
     }
     check(missing == 0, "mongo_every_ack_in_stream", "%d acknowledged offsets missing", missing);
+    check(misplaced == 0, "mongo_every_ack_at_its_offset",
+          "%d acknowledged offsets hold another emit", misplaced);
     check(nread[0] == (size_t)nacked, "mongo_stream_holds_only_acked",
           "stream %zu, acknowledged %d", nread[0], nacked);
 
@@ -397,8 +410,10 @@ int main(int argc, char **argv)
     check(lost == 0, "mongo_clients_missed_nothing", "%d events missed by clients", lost);
     check(dups == 0 && disorder == 0, "mongo_clients_no_dup_no_disorder", "dups=%d disorder=%d",
           dups, disorder);
-    for (int i = 0; i < nclients; i++)
+    for (int i = 0; i < nclients; i++) {
         free(clients[i].got);
+        free(clients[i].emit);
+    }
     wsc_pool_free(p);
     curl_global_cleanup();
     return e2e_failures ? 1 : 0;

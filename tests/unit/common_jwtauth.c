@@ -203,6 +203,15 @@ START_TEST(libjwt_tokens_accepted)
     ck_assert_str_eq(jwtauth_alg(r), "RS256");
     free(t);
 
+    /* The wildcard on its own, as docs/protocol.md shows it, is the same grant. */
+    t = libjwt_token(JWT_ALG_HS256, SECRET,
+                     "{\"sub\":\"star\",\"exp\":1800000600,\"channels\":\"*\"}");
+    ck_assert_int_eq(jwtauth_verify(h, t, NOW, &cl, err, sizeof err), JWTAUTH_OK);
+    ck_assert_int_eq(cl.any_channel, 1);
+    ck_assert_uint_eq(cl.nchannels, 0);
+    ck_assert(jwtauth_channel_allowed(&cl, "store-7"));
+    free(t);
+
     /* No channels claim: broadcast only. No sub: "". Real-number times. */
     t = hs("{\"alg\":\"HS256\",\"typ\":\"jwt\"}", "{\"exp\":1800000000.5,\"nbf\":1.8e9}", SECRET);
     ck_assert_int_eq(jwtauth_verify(h, t, NOW, &cl, err, sizeof err), JWTAUTH_OK);

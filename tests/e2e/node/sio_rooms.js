@@ -48,7 +48,8 @@ const chans = (st) => st.got.map((d) => d.ch);
   const c = sock({});
   const bad = sock({ channels: ['no spaces allowed', 'store-3'] });
   const many = sock({ channels: Array.from({ length: maxCh + 3 }, (_, i) => `c${i}`) });
-  const all = [a, b, c, bad, many];
+  const comma = sock({ channels: ['x,y', 'store-4'] });
+  const all = [a, b, c, bad, many, comma];
   check(await until(() => all.every((s) => s.connected), 10000), 'rooms_connected',
     all.map((s) => s.connected).join(','));
   await until(() => a.s.io.engine.transport.name === 'websocket', 3000);
@@ -56,6 +57,10 @@ const chans = (st) => st.got.map((d) => d.ch);
         bad.subscribed[0].refused[0].reason === 'invalid' &&
         bad.subscribed[0].channels.join() === 'store-3', 'rooms_invalid_name_refused',
   JSON.stringify(bad.subscribed));
+  // A name with a comma is one invalid name, as in a subscribe message, not two rooms.
+  check(comma.subscribed.length === 1 && comma.subscribed[0].channels.join() === 'store-4' &&
+        comma.subscribed[0].refused.length === 1 && comma.subscribed[0].refused[0].reason === 'invalid',
+  'rooms_comma_name_refused', JSON.stringify(comma.subscribed));
   const m = many.subscribed[0] || { channels: [], refused: [] };
   check(m.channels.length === maxCh && m.refused.length === 3 &&
         m.refused.every((r) => r.reason === 'limit'), 'rooms_limit_refused',
