@@ -273,6 +273,44 @@ struct frame *eio_event(const char *event, const char *data_json, size_t data_le
     return f;
 }
 
+struct frame *eio_event_rooms(const struct frame *ev, const char *rooms)
+{
+    const char *p = (const char *)ev->buf + FRAME_PRE;
+    size_t len = ev->len, rl = strlen(rooms);
+    if (len < 4 || p[len - 2] != '"' || p[len - 1] != ']')
+        return NULL;
+    struct frame *f = frame_new(len + 1 + rl);
+    if (f == NULL)
+        return NULL;
+    char *q = frame_payload(f);
+    memcpy(q, p, len - 2);
+    q[len - 2] = '~';
+    memcpy(q + len - 1, rooms, rl);
+    memcpy(q + len - 1 + rl, "\"]", 2);
+    f->offset = ev->offset;
+    frame_seal_text(f);
+    return f;
+}
+
+int eio_offset_rooms(const char *s, size_t len, size_t *head_len, const char **rooms,
+                     size_t *rooms_len)
+{
+    const char *t = memchr(s, '~', len);
+    *head_len = t ? (size_t)(t - s) : len;
+    *rooms = NULL;
+    *rooms_len = 0;
+    if (t == NULL)
+        return 0;
+    *rooms = t + 1;
+    *rooms_len = len - *head_len - 1;
+    for (size_t i = 0; i < *rooms_len; i++) {
+        char ch = (*rooms)[i];
+        if (ch != ',' && !envelope_channel_valid(&ch, 1))
+            return -1;
+    }
+    return 0;
+}
+
 struct frame *eio_ack(int64_t id, const char *args_json, size_t args_len)
 {
     char head[32];

@@ -81,6 +81,20 @@ struct frame *eio_namespace_refused(const char *nsp_packet, size_t len, const ch
  */
 struct frame *eio_event(const char *event, const char *data_json, size_t data_len, uint64_t offset,
                         const char *epoch);
+/*
+ * A copy of the event frame ev (eio_event with an epoch: 42[..,"EPOCH:N"]) whose offset
+ * argument also records the client's rooms: "EPOCH:N~a,b" ("EPOCH:N~" for none). rooms:
+ * comma-separated channel names (JSON-safe by their charset). NULL when ev has no offset
+ * argument or out of memory.
+ */
+struct frame *eio_event_rooms(const struct frame *ev, const char *rooms);
+/*
+ * Splits a recovery offset "EPOCH:N" or "EPOCH:N~rooms" at the '~': *head_len is the length
+ * of "EPOCH:N", *rooms and *rooms_len the recorded rooms (NULL when none are recorded).
+ * Returns 0, or -1 when the rooms part holds a character no channel name has.
+ */
+int eio_offset_rooms(const char *s, size_t len, size_t *head_len, const char **rooms,
+                     size_t *rooms_len);
 /* 43<id>[args...]: args_json is a JSON array. */
 struct frame *eio_ack(int64_t id, const char *args_json, size_t args_len);
 

@@ -80,6 +80,10 @@ struct hub_client {
     int probe;                  /* a websocket opened with ?sid= to upgrade a polling session */
     int64_t sio_open_us;        /* when the Engine.IO session opened (Socket.IO connect timeout) */
     char *sio_pid;              /* pid the client asked to recover, until the answer (owned) */
+    /* The rooms the client's offsets record ("a,b", "" for none; owned): set once it left
+     * the rooms of its auth payload (subscribe/unsubscribe) or recovered with recorded
+     * ones. NULL: its offsets carry none, and a recovery joins the auth payload's rooms. */
+    char *sio_rooms;
 };
 
 /* A fetch answer waiting for the lws thread. */

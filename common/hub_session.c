@@ -115,6 +115,8 @@ void hub_client_release(struct hub_client *c)
     free(c->want_chans);
     free(c->rx_buf);
     free(c->sio_pid);
+    free(c->sio_rooms);
+    c->sio_rooms = NULL;
     c->chans = c->allowed = NULL;
     c->want_chans = NULL;
     c->rx_buf = NULL;

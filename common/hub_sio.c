@@ -67,6 +67,42 @@ void hub_sio_open(struct hub *h, struct hub_client *c, int polling)
     c->ping_at_us = c->sio_open_us = hub_now_us();
 }
 
+/* f, or its copy whose offset argument records the client's rooms when they changed. */
+static struct frame *with_rooms(const struct hub_client *c, struct frame *f)
+{
+    if (f == NULL || c->sio_rooms == NULL)
+        return f;
+    struct frame *r = eio_event_rooms(f, c->sio_rooms);
+    if (r == NULL)
+        return f;
+    frame_unref(f);
+    return r;
+}
+
+/*
+ * Records the client's rooms as they are now (they left those of its auth payload), so that
+ * every offset it is sent from here on carries them and a recovery, on any relay, joins
+ * exactly these. Socket.IO's own server keeps rooms per session; a relay keeps nothing per
+ * client (over MongoDB, any relay may take the recovery): the client carries them.
+ */
+static void record_rooms(struct hub_client *c)
+{
+    size_t cap = 1;
+    for (uint32_t i = 0; c->chans && i < c->chans->n; i++)
+        cap += strlen(c->chans->v[i].name) + 1;
+    char *s = malloc(cap);
+    if (s == NULL)
+        return; /* the previous record stays: a recovery then joins those rooms */
+    s[0] = '\0';
+    for (uint32_t i = 0; c->chans && i < c->chans->n; i++) {
+        if (i)
+            strcat(s, ",");
+        strcat(s, c->chans->v[i].name);
+    }
+    free(c->sio_rooms);
+    c->sio_rooms = s;
+}
+
 struct frame *hub_sio_control_frame(const struct hub_client *c, const char *name,
                                     const json_t *data, const char *json, size_t len)
 {
@@ -90,8 +126,9 @@ struct frame *hub_sio_control_frame(const struct hub_client *c, const char *name
     json_int_t n = json_integer_value(off);
     if (strcmp(name, "_recovery") == 0)
         n--; /* from is the first offset to come: the client stands just before it */
-    return n < 0 ? eio_event(name, json, len, 0, NULL)
-                 : eio_event(name, json, len, (uint64_t)n, epoch);
+    if (n < 0)
+        return eio_event(name, json, len, 0, NULL);
+    return with_rooms(c, eio_event(name, json, len, (uint64_t)n, epoch));
 }
 
 /* Socket.IO heartbeat: "2" every pingInterval; no "3" within pingTimeout closes the client. */
@@ -203,14 +240,31 @@ static void sio_join(struct hub *h, struct hub_client *c, const struct eio_sio *
         snprintf(pid, sizeof pid, "%s", json_string_value(jp));
         char epoch[ENVELOPE_EPOCH_BUF], since[24];
         uint64_t n;
+        size_t head = 0, rl = 0;
+        const char *rooms = NULL;
         if (!json_is_string(jo)) {
             no_offset = "no_offset";
-        } else if (eio_offset_parse(json_string_value(jo), json_string_length(jo), epoch,
-                                    sizeof epoch, &n) != 0) {
+        } else if (eio_offset_rooms(json_string_value(jo), json_string_length(jo), &head, &rooms,
+                                    &rl) != 0 ||
+                   eio_offset_parse(json_string_value(jo), head, epoch, sizeof epoch, &n) != 0) {
             no_offset = "bad_offset";
         } else {
             snprintf(since, sizeof since, "%llu", (unsigned long long)n);
             hub_client_set_resume(c, since, epoch);
+            if (rooms) {
+                /* The rooms the session was in, recorded in its offset: they replace the
+                 * auth payload's (joined, and checked against the token, like those). */
+                char *w = strndup(rooms, rl), *r = strndup(rooms, rl);
+                if (w && r) {
+                    free(c->want_chans);
+                    free(c->sio_rooms);
+                    c->want_chans = w;
+                    c->sio_rooms = r;
+                } else {
+                    free(w);
+                    free(r);
+                }
+            }
         }
     }
     json_t *s = json_object_get(a, "since"), *e = json_object_get(a, "epoch");
@@ -309,6 +363,22 @@ static void sio_event(struct hub *h, struct hub_client *c, const struct eio_sio 
         }
     }
     hub_client_channels(h, c, names, n, join, refused);
+    record_rooms(c);
+    if (p->ack_id >= 0 && !c->fetch_ticket && c->npend == 0) {
+        /* Before the ack, an event whose offset argument records the new rooms: the client
+         * has been sent everything before `from`, and a recovery from here joins these. */
+        uint64_t from = hub_client_next_offset(h, c);
+        char ep[ENVELOPE_EPOCH_BUF];
+        json_t *d = json_pack("{s:o, s:O, s:I}", "channels", hub_client_channel_list(c), "refused",
+                              refused, "from", (json_int_t)from);
+        size_t dl = 0;
+        char *ds = d ? jsonx_dump(d, &dl) : NULL;
+        if (ds && from > 0)
+            hub_queue_ctrl(
+                c, with_rooms(c, eio_event("_subscribed", ds, dl, from - 1, hub_epoch(h, ep))));
+        free(ds);
+        json_decref(d);
+    }
     if (p->ack_id >= 0) {
         json_t *r = json_pack("[{s:b, s:o, s:O}]", "ok", json_array_size(refused) == 0, "channels",
                               hub_client_channel_list(c), "refused", refused);

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "eio.h"
 #include "hub_impl.h"
 #include "log.h"
 
@@ -18,9 +19,15 @@ static int write_frame(struct lws *wsi, const struct frame *f)
     return lws_write(wsi, (unsigned char *)frame_wire(f), n, LWS_WRITE_RAW) < (int)n ? -1 : 0;
 }
 
-/* The frame in the client's framing (a new reference). */
+/* The frame in the client's framing (a new reference). A Socket.IO client whose rooms
+ * changed gets its own copy, the rooms recorded in the offset argument (hub_sio.c). */
 static struct frame *framed(const struct hub_client *c, struct frame *f)
 {
+    if (c->sio && f->alt && c->sio_rooms) {
+        struct frame *r = eio_event_rooms(f->alt, c->sio_rooms);
+        if (r)
+            return r;
+    }
     return frame_ref(c->sio && f->alt ? f->alt : f);
 }
 

@@ -136,6 +136,44 @@ START_TEST(encodes_server_packets)
 }
 END_TEST
 
+START_TEST(records_rooms_in_offsets)
+{
+    struct frame *ev = eio_event("new_product", "{\"n\":1}", 7, 42, "ep1");
+    ck_assert_ptr_nonnull(ev);
+    struct frame *r = eio_event_rooms(ev, "store-7,a.b");
+    ck_assert_ptr_nonnull(r);
+    ck_assert_uint_eq(r->offset, 42);
+    ck_assert_str_eq(frame_payload(r), "42[\"new_product\",{\"n\":1},\"ep1:42~store-7,a.b\"]");
+    struct frame *none = eio_event_rooms(ev, "");
+    ck_assert_str_eq(frame_payload(none), "42[\"new_product\",{\"n\":1},\"ep1:42~\"]");
+    struct frame *plain = eio_event("_x", "{}", 2, 0, NULL); /* no offset argument */
+    ck_assert_ptr_null(eio_event_rooms(plain, "a"));
+    frame_unref(ev);
+    frame_unref(r);
+    frame_unref(none);
+    frame_unref(plain);
+
+    size_t head, rl;
+    const char *rooms;
+    const char *s = "ep1:42~store-7,a.b";
+    ck_assert_int_eq(eio_offset_rooms(s, strlen(s), &head, &rooms, &rl), 0);
+    ck_assert_uint_eq(head, 6);
+    ck_assert_uint_eq(rl, 11);
+    ck_assert_int_eq(memcmp(rooms, "store-7,a.b", rl), 0);
+    s = "ep1:42";
+    ck_assert_int_eq(eio_offset_rooms(s, strlen(s), &head, &rooms, &rl), 0);
+    ck_assert_uint_eq(head, 6);
+    ck_assert_ptr_null(rooms);
+    s = "ep1:42~";
+    ck_assert_int_eq(eio_offset_rooms(s, strlen(s), &head, &rooms, &rl), 0);
+    ck_assert_uint_eq(rl, 0);
+    s = "ep1:42~a b"; /* a space is in no channel name */
+    ck_assert_int_eq(eio_offset_rooms(s, strlen(s), &head, &rooms, &rl), -1);
+    s = "ep1:42~a~b";
+    ck_assert_int_eq(eio_offset_rooms(s, strlen(s), &head, &rooms, &rl), -1);
+}
+END_TEST
+
 START_TEST(long_frames_get_long_headers)
 {
     char big[70000];
@@ -165,6 +203,7 @@ int main(void)
     tcase_add_test(tc, parses_offsets_and_pids);
     tcase_add_test(tc, encodes_server_packets);
     tcase_add_test(tc, long_frames_get_long_headers);
+    tcase_add_test(tc, records_rooms_in_offsets);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);

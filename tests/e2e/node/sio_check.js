@@ -13,6 +13,7 @@ function check(ok, name, why) {
   else { console.log(`FAIL: ${name}: ${why}`); failures++; }
 }
 function parseOffset(s) {
+  if (typeof s === 'string' && s.includes('~')) s = s.slice(0, s.indexOf('~')); // recorded rooms
   const i = typeof s === 'string' ? s.lastIndexOf(':') : -1;
   return i < 0 ? { offset: NaN, epoch: undefined } : { epoch: s.slice(0, i), offset: Number(s.slice(i + 1)) };
 }

@@ -43,6 +43,7 @@ async function emitN(n, url) {
   return ok;
 }
 function parseOffset(s) {
+  if (typeof s === 'string' && s.includes('~')) s = s.slice(0, s.indexOf('~')); // recorded rooms
   const i = typeof s === 'string' ? s.lastIndexOf(':') : -1;
   return i < 0 ? null : { epoch: s.slice(0, i), n: Number(s.slice(i + 1)) };
 }

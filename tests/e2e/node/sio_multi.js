@@ -42,5 +42,34 @@ const MODES = [['default', {}], ['polling', { transports: ['polling'] }],
     c.sock.close();
     p.close();
   }
+
+  // Rooms changed after connect (subscribe m-2, unsubscribe m-1) without touching
+  // socket.auth: relay B never saw this session, yet resumes it in m-2 and not m-1, from the
+  // rooms recorded in its offset; B replays from MongoDB what its ring does not hold.
+  {
+    const post = (url, channel) => fetch(url, { method: 'POST', headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify({ event: 'new_product', payload: { name: channel }, channel }) }).then((r) => r.status, () => 0);
+    const p = proxy(wsA);
+    const port = await p.listen();
+    const c = client(port, { auth: { channels: ['m-1'] } });
+    await until(() => c.sock.connected, 10000);
+    await c.sock.timeout(3000).emitWithAck('subscribe', ['m-2']).catch(() => null);
+    const left = await c.sock.timeout(3000).emitWithAck('unsubscribe', ['m-1']).catch(() => null);
+    p.retarget(wsB);
+    p.cut();
+    let ok = 0;
+    for (let i = 0; i < 6; i++) ok += (await post(emitB, i % 2 ? 'm-1' : 'm-2')) === 202;
+    const back = await until(() => c.connects >= 2 && c.sock.connected, 15000);
+    ok += (await post(emitA, 'm-2')) === 202;
+    await until(() => c.events.length >= 4, 8000);
+    await L.sleep(300);
+    const names = c.events.map((e) => e.name).join();
+    check(left && left.channels.join() === 'm-2' && ok === 7 && back &&
+      c.recovered[c.recovered.length - 1] === true && names === 'm-2,m-2,m-2,m-2',
+    'rooms_left_and_joined_recovered_on_relay_b',
+    `left=${JSON.stringify(left)} emits=${ok}/7 recovered=${JSON.stringify(c.recovered)} got ${names}`);
+    c.sock.close();
+    p.close();
+  }
   process.exit(L.failed() ? 1 : 0);
 })().catch((e) => { console.log(`FAIL: multi_driver: ${e.stack}`); process.exit(1); });

@@ -2,7 +2,8 @@
 // (long-polling, then the upgrade): a socket joins rooms with its auth payload and later
 // with subscribe/unsubscribe events (acknowledged), and receives exactly the events of its
 // rooms plus the broadcast ones; refusals (a bad name, the per-client limit) are told; a
-// socket that keeps socket.auth.channels in step resumes in its rooms after a disconnect.
+// socket resumes after a disconnect in the rooms it was in (recorded in its offset), whether
+// or not it kept socket.auth.channels in step.
 //   node sio_rooms.js WS_PORT HTTP_PORT MAX_CHANNELS
 'use strict';
 const http = require('http');
@@ -111,6 +112,29 @@ const chans = (st) => st.got.map((d) => d.ch);
   await until(() => r.got.length >= 2, 3000);
   check(r.s.recovered === true && chans(r).join() === 'store-9,store-9',
     'rooms_recovered_with_auth_in_step', `recovered=${r.s.recovered} got ${chans(r).join()}`);
+
+  // The same without touching socket.auth, as an app written for Socket.IO's own server
+  // does: the rooms left and joined later are recorded in the offset the client keeps, so
+  // the resumed session is in store-7 (joined) and not in store-6 (left): the events of
+  // store-7 and the broadcast one sent while away are replayed, store-6's are not.
+  const q = sock({ channels: ['store-6'] });
+  all.push(q);
+  await until(() => q.connected, 10000);
+  await q.s.timeout(3000).emitWithAck('subscribe', ['store-7']).catch(() => null);
+  const qleft = await q.s.timeout(3000).emitWithAck('unsubscribe', ['store-6']).catch(() => null);
+  check(qleft && qleft.channels.join() === 'store-7', 'rooms_moved_before_disconnect', JSON.stringify(qleft));
+  q.got.length = 0;
+  q.s.io.engine.close();
+  await emit('store-7');
+  await emit('store-6');
+  await emit(null);
+  await new Promise((res) => { q.s.once('connect', res); setTimeout(res, 10000); });
+  await emit('store-6');
+  await emit('store-7');
+  await until(() => q.got.length >= 3, 3000);
+  await sleep(300);
+  check(q.s.recovered === true && chans(q).join() === 'store-7,,store-7',
+    'rooms_recovered_as_left_without_auth', `recovered=${q.s.recovered} got ${JSON.stringify(chans(q))}`);
 
   for (const s of all) s.s.close();
   process.exit(failures ? 1 : 0);
