@@ -13,7 +13,8 @@
 #ifndef RELAYLAB_MONGOLOG_H
 #define RELAYLAB_MONGOLOG_H
 
-/* Installs the handler (mongoc_log_set_handler) and turns the driver's trace logging off. */
+/* Installs the handler (mongoc_log_set_handler), turns the driver's trace logging off and
+ * unlinks the driver's /dev/shm counters file at once, so no exit path can leave it. */
 void mongolog_install(void);
 
 #endif

@@ -18,6 +18,9 @@ start_bg relay "$RELAYLAB_BIN/relay" --bind 127.0.0.1 --ws-port "$base" --http-p
 relay=$!
 if wait_http "$H/healthz" 10; then pass waiting_relay_alive
 else fail waiting_relay_alive "/healthz did not answer 2xx in 10 s with MongoDB down"; fi
+# The driver's /dev/shm counters file is unlinked at start: no exit (a SIGKILL included)
+# leaves one behind for a later process with the same pid to trip on.
+expect driver_shm_file_unlinked "$([ ! -e "/dev/shm/mongoc-$relay" ] && echo 0 || echo 1)" "/dev/shm/mongoc-$relay exists"
 body=$(curl -sS --max-time 2 "$H/healthz" || true)
 expect waiting_relay_healthz_says_starting "$(jq -e '.status == "starting"' <<<"$body" >/dev/null 2>&1; echo $?)" "$body"
 code=$(curl -sS -o "$E2E_TMP/readyz.json" -w '%{http_code}' --max-time 2 "$H/readyz" || true)
