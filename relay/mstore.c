@@ -264,6 +264,10 @@ static void register_metrics(struct mstore *s, struct metrics *m)
                                  "1 while the change stream is open and caught up.");
     s->m_lag = metrics_add(m, METRIC_GAUGE, "relay_stream_lag_ms", NULL,
                            "Milliseconds between an event's store time and its delivery here.");
+    s->m_silent = metrics_add(
+        m, METRIC_GAUGE, "relay_stream_silent_ms", NULL,
+        "Milliseconds since the change stream last answered (an empty answer counts): grows "
+        "while MongoDB is unreachable, where relay_stream_lag_ms keeps its last value.");
     s->m_resumes = metrics_add(m, METRIC_COUNTER, "relay_stream_resumes_total", NULL,
                                "Change stream (re)opens after an error.");
     s->m_gaps = metrics_add(m, METRIC_COUNTER, "relay_stream_gaps_total", NULL,
@@ -499,6 +503,14 @@ int mstore_ready(struct mstore *s, char *why, size_t whylen)
         return 0;
     }
     return 1;
+}
+
+void mstore_refresh_metrics(struct mstore *s)
+{
+    if (s == NULL)
+        return;
+    int64_t polled = (int64_t)atomic_load(&s->poll_ms);
+    metric_set(s->m_silent, polled ? mstore_now_ms() - polled : 0);
 }
 
 json_t *mstore_status(struct mstore *s)

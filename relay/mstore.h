@@ -82,4 +82,8 @@ int mstore_ready(struct mstore *s, char *why, size_t whylen);
 /* {"epoch","head","tail","stream":"up|down","lag_ms",...} for GET /cluster. */
 json_t *mstore_status(struct mstore *s);
 
+/* Brings the gauges computed from the time (relay_stream_silent_ms) up to date, before
+ * /metrics renders them. Accepts NULL. */
+void mstore_refresh_metrics(struct mstore *s);
+
 #endif

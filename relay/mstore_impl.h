@@ -76,6 +76,7 @@ struct mstore {
 
     int64_t close_deadline_ms; /* threads still in a driver call after this are abandoned */
     int abandoned;
+    struct metric *m_silent; /* relay_stream_silent_ms, set when /metrics is read */
     struct metric *m_batches, *m_conflicts, *m_stream_up, *m_lag, *m_resumes, *m_gaps, *m_offset,
         *m_trimmed, *m_fetch_rows, *m_watch_events, *m_unconfirmed;
 };

@@ -190,6 +190,8 @@ static void handle_metrics(const struct httpd_request *req, struct httpd_respons
     (void)req;
     struct relay *r = ud;
     size_t len = 0;
+    if (started(r))
+        mstore_refresh_metrics(r->store);
     char *text = metrics_render(r->metrics, &len);
     if (text == NULL) {
         httpd_reply_error(resp, 500, "internal", "cannot render metrics");

@@ -58,7 +58,11 @@ kill -STOP "$msim"
 curl -sS -o "$E2E_TMP/emit3.json" -w '%{http_code}' --max-time 20 -X POST -H 'Content-Type: application/json' \
   -d '{"event":"e","payload":{"n":3},"id":"stop-1"}' "$H3/emit" >"$E2E_TMP/emit3.code" 2>/dev/null &
 cpid=$!
-sleep 0.5
+# While MongoDB does not answer, the stream's silence shows on /metrics (the lag gauge
+# keeps the value of the last event delivered).
+sleep 2.5
+silent=$(curl -fsS --max-time 2 "$H3/metrics" | awk '/^relay_stream_silent_ms /{print $2}')
+expect paused_mongo_stream_silence_shown "$([ "${silent:-0}" -ge 1000 ] && echo 0 || echo 1)" "relay_stream_silent_ms=${silent:-absent}"
 t0=$(date +%s%N)
 kill -TERM "$relay3"
 rc=0
