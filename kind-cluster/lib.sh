@@ -29,6 +29,9 @@ ENVOY_GATEWAY_MANIFEST=${ENVOY_GATEWAY_MANIFEST:-https://github.com/envoyproxy/g
 # Images the manifests run; kind-cluster/load-images builds and loads them.
 IMAGE_TAG=dev
 PROGRAM_IMAGES="relay fakeapp loadgen mongosim"
+# The seed app (examples/seed-app) as an image: load-images --seed-app, or up when a
+# scenario's app is relaylab/seed-app:dev and the nodes lack it.
+SEED_APP_IMAGE=seed-app
 
 # Where loadgen shards (kind-cluster/loadgen-job) keep their histories on each node.
 NODE_OUT=/relaylab-out

@@ -22,6 +22,7 @@ found on a real cluster before:
 """
 
 import argparse
+import glob
 import os
 import re
 import sys
@@ -106,6 +107,33 @@ def check_image_loading(c, root):
                     if "kind load docker-image" in ln and not ln.lstrip().startswith("#"):
                         problems.append(f"{os.path.relpath(p, root)} uses kind load docker-image")
     c.report("images: built without provenance, loaded from an archive (containerd image store)", problems)
+
+    # The seed app's image: nothing else builds relaylab/seed-app:dev, which its relaylab.app
+    # names for kind, so load-images must (--seed-app), saved for the nodes' platform only
+    # (its node base is a multi-platform pull), and up must build it when the nodes lack it.
+    problems = []
+    if "--seed-app)" not in code or not re.search(
+            r'-f "\$ROOT/examples/seed-app/Dockerfile" -t "\$image" "\$ROOT/examples/seed-app"', code):
+        problems.append("load-images has no --seed-app building examples/seed-app/Dockerfile in its own context")
+    if not re.search(r'docker save -o "\$archive" --platform "\$platform"', code):
+        problems.append("load-images saves without --platform (kind#3795 on the node base image)")
+    lib = read(root, "kind-cluster/lib.sh")
+    if not re.search(r"^SEED_APP_IMAGE=seed-app$", lib, re.M):
+        problems.append("lib.sh does not name the seed app's image")
+    app = read(root, "examples/seed-app/relaylab.app")
+    if not re.search(r"^image\s*=\s*relaylab/seed-app:dev\b", app, re.M):
+        problems.append("examples/seed-app/relaylab.app does not name relaylab/seed-app:dev")
+    if not re.search(r'if \[ "\$app_image" = "\$seed_image" \]', up) or '"$KIND_DIR/load-images" "$SEED_APP_IMAGE"' not in up:
+        problems.append("up does not build the seed app's image when a scenario names it")
+    df = "\n".join(ln for ln in read(root, "examples/seed-app/Dockerfile").splitlines() if not ln.lstrip().startswith("#"))
+    if not re.search(r"^COPY package\.json package-lock\.json ", df, re.M) or not re.search(r"^RUN npm ci\b", df, re.M):
+        problems.append("examples/seed-app/Dockerfile does not npm ci from package-lock.json")
+    if re.search(r"^COPY (\. |node_modules)", df, re.M):
+        problems.append("examples/seed-app/Dockerfile copies a local node_modules")
+    ignore = read(root, "examples/seed-app/.dockerignore").split()
+    if "node_modules" not in ignore:
+        problems.append("examples/seed-app/.dockerignore does not leave node_modules out")
+    c.report("images: the seed app's image is built (load-images --seed-app, up), npm ci, one platform", problems)
 
 
 def check_stepdown(c, root):
@@ -268,9 +296,14 @@ def check_workflow(c, root):
     for name, job in jobs.items():
         for st in job.get("steps") or []:
             run = st.get("run") or ""
-            if re.search(r"load-images --save", run):
-                builders.append(name)
-            if re.search(r"docker build\b", run) or re.search(r"load-images(?!\s+--(save|archive))\b", run):
+            for ln in run.splitlines():
+                if "load-images" not in ln or ln.lstrip().startswith("#"):
+                    continue
+                if re.search(r"load-images\b.*\s--save\s", ln):
+                    builders.append(name)
+                elif not re.search(r"load-images\b.*\s--archive\s", ln):
+                    problems.append(f"job {name} builds images itself")
+            if re.search(r"docker build\b", run):
                 problems.append(f"job {name} builds images itself")
     if len(builders) != 1:
         problems.append(f"{len(builders)} jobs build the image archive, want exactly 1")
@@ -278,6 +311,9 @@ def check_workflow(c, root):
         b = builders[0]
         if not any("upload-artifact" in (st.get("uses") or "") for st in jobs[b].get("steps") or []):
             problems.append(f"job {b} does not upload the archive")
+        # The seed app's group loads relaylab/seed-app:dev from the same archive.
+        if not any(re.search(r"load-images\b.*--seed-app", st.get("run") or "") for st in jobs[b].get("steps") or []):
+            problems.append(f"job {b} does not build the seed app's image (load-images --seed-app)")
     e2e = jobs.get("e2e") or {}
     needs = e2e.get("needs")
     needs = needs if isinstance(needs, list) else [needs]
@@ -298,11 +334,24 @@ def check_workflow(c, root):
                for st in steps):
         problems.append("no step runs the group's scenarios with --cluster kind")
     covered = set()
+    seed = set()
     for g in groups:
         names = (g.get("scenarios") or "").split()
         if not names:
             problems.append(f"group {g.get('group')} runs nothing")
+        # A glob (examples/seed-app/lab/*.scn) is expanded by the step's shell.
+        expanded = []
         for n in names:
+            if any(ch in n for ch in "*?["):
+                hits = sorted(os.path.relpath(p, root) for p in glob.glob(os.path.join(root, n)))
+                if not hits:
+                    problems.append(f"group {g.get('group')}: {n} matches no file")
+                expanded += hits
+            else:
+                expanded.append(n)
+        for n in expanded:
+            if n.startswith("examples/seed-app/lab/"):
+                seed.add(os.path.basename(n))
             p = scenario_file(root, n)
             if p is None:
                 problems.append(f"group {g.get('group')}: no scenario {n}")
@@ -316,7 +365,11 @@ def check_workflow(c, root):
              and not re.search(r"^browser\s*=", read(root, f"chaos/scenarios/{f}"), re.M)}
     if every - covered:
         problems.append(f"scenarios run by no group: {sorted(every - covered)}")
-    c.report("workflow: every group runs scenarios with expectations, together all of chaos/scenarios", problems)
+    seed_all = {f for f in os.listdir(os.path.join(root, "examples/seed-app/lab")) if f.endswith(".scn")}
+    if seed_all - seed:
+        problems.append(f"the seed app's scenarios run by no group: {sorted(seed_all - seed)}")
+    c.report("workflow: every group runs scenarios with expectations, together all of chaos/scenarios "
+             "and examples/seed-app/lab", problems)
 
 
 def check_faults_both(c, root):
