@@ -212,6 +212,26 @@ mongo_primary() {
 # render_app_image FILE IMAGE READY: the rendered manifests in FILE as one JSON List in
 # which the apps run IMAGE with the app contract (kind-cluster/app-image.jq says how).
 render_app_image() {
+  local sleep_hook=false
+  if has_sleep_hook; then
+    sleep_hook=true
+  else
+    log "Kubernetes $(server_minor | sed 's/^/1./') has no preStop sleep action (1.30+): your app's pods get no preStop pause"
+  fi
   k create --dry-run=client -o json -f "$1" |
-    jq --arg image "$2" --arg ready "$3" -f "$KIND_DIR/app-image.jq"
+    jq --arg image "$2" --arg ready "$3" --argjson sleep_hook "$sleep_hook" -f "$KIND_DIR/app-image.jq"
+}
+
+# server_minor: the cluster's Kubernetes minor version (31 for v1.31.0), or nothing.
+server_minor() {
+  k version -o json 2>/dev/null | jq -r '.serverVersion.minor // empty' | tr -dc '0-9'
+}
+
+# has_sleep_hook: the cluster takes `lifecycle.preStop.sleep` (beta and on by default from
+# Kubernetes 1.30; kind v0.24, the oldest docs/kind.md accepts, defaults to 1.31). An older
+# KIND_NODE_IMAGE refuses the field.
+has_sleep_hook() {
+  local minor
+  minor=$(server_minor)
+  [ -n "$minor" ] && [ "$minor" -ge 30 ]
 }

@@ -56,7 +56,7 @@ if command -v kubectl >/dev/null 2>&1 && command -v python3 >/dev/null 2>&1; the
     rc=0
     kubectl kustomize "$overlay" 2>"$E2E_TMP/kustomize-$o.err" |
       python3 -c 'import json, sys, yaml; print(json.dumps({"apiVersion": "v1", "kind": "List", "items": [d for d in yaml.safe_load_all(sys.stdin) if d]}))' |
-      jq --arg image myorg/app:1.2 --arg ready /ready -f "$ROOT/kind-cluster/app-image.jq" >"$E2E_TMP/byo-$o.json" || rc=$?
+      jq --arg image myorg/app:1.2 --arg ready /ready --argjson sleep_hook true -f "$ROOT/kind-cluster/app-image.jq" >"$E2E_TMP/byo-$o.json" || rc=$?
     relay=false
     [ -d "$overlay/../../base/relay" ] && grep -q 'base/relay' "$overlay/kustomization.yaml" && relay=true
     jq -e --argjson relay "$relay" '
@@ -68,6 +68,7 @@ if command -v kubectl >/dev/null 2>&1 && command -v python3 >/dev/null 2>&1; the
              and (if $relay then index("RELAY_URL") != null and index("RELAY_TOKEN") != null else true end))
         and ($c[0].env[] | select(.name == "PORT") | .value) == "3000"
         and $c[0].readinessProbe.httpGet.path == "/ready"
+        and $c[0].lifecycle.preStop == {sleep: {seconds: 5}}
         and ($c[0].ports | length) == 1
         and ([$p[] | select(.name == "ws") | .targetPort] == ["http"])' "$E2E_TMP/byo-$o.json" >/dev/null || rc=$?
     expect "byo_kind_manifests_$o" "$rc" "see $E2E_TMP/byo-$o.json"

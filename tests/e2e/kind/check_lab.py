@@ -23,8 +23,11 @@ found on a real cluster before:
 
 import argparse
 import glob
+import json
 import os
 import re
+import shutil
+import subprocess
 import sys
 import traceback
 
@@ -399,6 +402,57 @@ def check_app_image_probe(c, root):
     c.report("apply: with --app-image, the ingress is probed at the app's readiness path", problems)
 
 
+def check_app_image_prestop(c, root):
+    """--app-image: the user's image may have no `sleep` binary (distroless), so the apps'
+    preStop must not exec anything in it: the kubelet's sleep action where the cluster has it
+    (Kubernetes 1.30+), else no hook. Runs app-image.jq over two rendered overlays."""
+    name = "apply --app-image: no exec preStop in your image (preStop.sleep on 1.30+, else none)"
+    problems = []
+    kubectl = os.environ.get("KUBECTL", "kubectl")
+    if not shutil.which(kubectl) or not shutil.which("jq"):
+        print(f"SKIP: {name} (needs kubectl and jq)")
+        return
+    lib = read(root, "kind-cluster/lib.sh")
+    if not re.search(r'\[ "\$minor" -ge 30 \]', function_body(lib, "has_sleep_hook")):
+        problems.append("lib.sh does not check the server is Kubernetes 1.30+ before using preStop.sleep")
+    if "--argjson sleep_hook" not in function_body(lib, "render_app_image"):
+        problems.append("render_app_image does not pass sleep_hook to app-image.jq")
+    # The oldest kind docs/kind.md accepts must default to a node image with the sleep action.
+    m = re.search(r"\*\*kind\*\* v0\.(\d+) or later", read(root, "docs/kind.md"))
+    if not m or int(m.group(1)) < 24:
+        problems.append("docs/kind.md's minimum kind is not v0.24+ (default node image Kubernetes 1.31)")
+    for ov in ("embedded-rr", "relay"):
+        out = subprocess.run([kubectl, "kustomize", os.path.join(root, "kind-cluster/manifests/overlays", ov)],
+                             capture_output=True, text=True)
+        if out.returncode != 0:
+            problems.append(f"{ov}: kustomize failed")
+            continue
+        lst = json.dumps({"apiVersion": "v1", "kind": "List",
+                          "items": [o for o in yaml.safe_load_all(out.stdout) if o]})
+        for hook in ("true", "false"):
+            r = subprocess.run(["jq", "--arg", "image", "gcr.io/distroless/nodejs20-debian12", "--arg", "ready",
+                                "/healthz", "--argjson", "sleep_hook", hook, "-f",
+                                os.path.join(root, "kind-cluster/app-image.jq")],
+                               input=lst, capture_output=True, text=True)
+            if r.returncode != 0:
+                problems.append(f"{ov}: app-image.jq failed: {r.stderr.strip()[:120]}")
+                continue
+            dep = [o for o in json.loads(r.stdout)["items"]
+                   if o.get("kind") == "Deployment" and o["metadata"]["name"] == "app"][0]
+            spec = dep["spec"]["template"]["spec"]
+            ct = [x for x in spec["containers"] if x["name"] == "app"][0]
+            pre = (ct.get("lifecycle") or {}).get("preStop")
+            if pre and "exec" in pre:
+                problems.append(f"{ov} (sleep_hook={hook}): preStop execs {pre['exec'].get('command')} in your image")
+            if hook == "true":
+                secs = ((pre or {}).get("sleep") or {}).get("seconds")
+                if not secs or secs >= spec.get("terminationGracePeriodSeconds", 30):
+                    problems.append(f"{ov}: no preStop.sleep shorter than the grace period on 1.30+")
+            elif pre:
+                problems.append(f"{ov}: a preStop hook on a cluster without the sleep action: {pre}")
+    c.report(name, problems)
+
+
 def check_docs(c, root):
     problems = []
     doc = read(root, "docs/kind.md").lower()
@@ -420,7 +474,7 @@ def main():
     c = Checks()
     for check in (check_shutdown_timeout, check_image_loading, check_stepdown, check_restart_relay,
                   check_partition, check_loadgen_job, check_bash32, check_workflow, check_faults_both,
-                  check_app_image_probe, check_docs):
+                  check_app_image_probe, check_app_image_prestop, check_docs):
         try:
             check(c, root)
         except (OSError, KeyError, AttributeError, yaml.YAMLError, IndexError) as e:
