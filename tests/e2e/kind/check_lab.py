@@ -246,7 +246,7 @@ BASH32 = [
     (r"\bwait\s+-n\b", "wait -n (bash 4.3)"),
     (r"\|&|&>>", "|& or &>> (bash 4)"),
     (r"\bcoproc\b", "coproc (bash 4)"),
-    (r"(^|[;&|(]\s*|\s)timeout\s+[0-9]", "GNU timeout (not on macOS; use lab_bounded)"),
+    (r"(^|[;&|(]\s*|\s)timeout\s+(-[a-z]+\s+\S+\s+)*[\"$0-9]", "GNU timeout (not on macOS; use lab_bounded)"),
     (r"tail\s+--pid", "tail --pid (GNU)"),
     (r"date\s+\+%s\.%N|%N\b", "date +%N (GNU; use lab_now)"),
     (r"\bsed\s+-i\b", "sed -i (differs on BSD)"),
@@ -258,7 +258,8 @@ UNGUARDED = re.compile(r'(?<!\+)"\$\{([A-Za-z_][A-Za-z0-9_]*)\[@\]\}"')
 
 
 def laptop_scripts(root):
-    out = ["lab/lab", "lab/catalog.sh", "lab/portable.sh", "chaos/run", "chaos/report", "scripts/demo"]
+    out = ["lab/lab", "lab/catalog.sh", "lab/portable.sh", "chaos/run", "chaos/browser.sh", "chaos/report",
+           "scripts/demo"]
     kd = os.path.join(root, "kind-cluster")
     for f in sorted(os.listdir(kd)):
         p = os.path.join(kd, f)
@@ -362,10 +363,8 @@ def check_workflow(c, root):
             if not re.search(r"^expect\s", read(root, p), re.M):
                 problems.append(f"group {g.get('group')}: {n} asserts nothing")
             covered.add(os.path.basename(p))
-    # Browser rows (`browser = N`: headless Chromium on this machine) run on the local
-    # cluster only; chaos/run --cluster kind reports them SKIP.
-    every = {f for f in os.listdir(os.path.join(root, "chaos/scenarios")) if f.endswith(".scn")
-             and not re.search(r"^browser\s*=", read(root, f"chaos/scenarios/{f}"), re.M)}
+    # Browser rows (`browser = N`) run too: Chromium on the runner opens the ingress's port.
+    every = {f for f in os.listdir(os.path.join(root, "chaos/scenarios")) if f.endswith(".scn")}
     if every - covered:
         problems.append(f"scenarios run by no group: {sorted(every - covered)}")
     seed_all = {f for f in os.listdir(os.path.join(root, "examples/seed-app/lab")) if f.endswith(".scn")}
@@ -373,6 +372,39 @@ def check_workflow(c, root):
         problems.append(f"the seed app's scenarios run by no group: {sorted(seed_all - seed)}")
     c.report("workflow: every group runs scenarios with expectations, together all of chaos/scenarios "
              "and examples/seed-app/lab", problems)
+
+
+def check_browser_kind(c, root):
+    """The browser rows are not skipped on kind: the page's bundle is in the fakeapp image
+    (check_manifests.py), so nothing but the machine (node, puppeteer-core, Chromium) may
+    stop them, and the CI group that runs them has all three."""
+    problems = []
+    body = function_body(read(root, "chaos/browser.sh"), "browser_lacks")
+    if re.search(r'\$CLUSTER"?\s*!?=', body) or "local cluster only" in body:
+        problems.append("browser_lacks still skips on kind")
+    demo = read(root, "scripts/demo")
+    if re.search(r"browser-\*\)\s*;;", demo):
+        problems.append("scripts/demo drops the browser rows on kind")
+    wf = yaml.safe_load(read(root, ".github/workflows/kind-e2e.yml"))
+    e2e = (wf.get("jobs") or {}).get("e2e") or {}
+    groups = ((e2e.get("strategy") or {}).get("matrix") or {}).get("include") or []
+    bgroups = [g.get("group") for g in groups if any(
+        re.search(r"^browser\s*=", read(root, p), re.M)
+        for p in (scenario_file(root, n) for n in (g.get("scenarios") or "").split()) if p)]
+    steps = e2e.get("steps") or []
+    for g in bgroups:
+        ok_npm = ok_chrome = False
+        for st in steps:
+            cond = str(st.get("if") or "")
+            if cond and g not in cond:
+                continue
+            run = st.get("run") or ""
+            ok_npm |= "tests/e2e/node" in run and "npm ci" in run
+            ok_chrome |= "CHROME_PATH" in run or "CHROME_PATH" in (st.get("env") or {})
+        if not (ok_npm and ok_chrome):
+            problems.append(f"group {g} runs browser rows without npm ci in tests/e2e/node and CHROME_PATH")
+    c.report("browser rows on kind: not skipped for the cluster; the CI group has node, puppeteer-core and Chrome",
+             problems)
 
 
 def check_faults_both(c, root):
@@ -474,7 +506,7 @@ def main():
     c = Checks()
     for check in (check_shutdown_timeout, check_image_loading, check_stepdown, check_restart_relay,
                   check_partition, check_loadgen_job, check_bash32, check_workflow, check_faults_both,
-                  check_app_image_probe, check_app_image_prestop, check_docs):
+                  check_app_image_probe, check_app_image_prestop, check_browser_kind, check_docs):
         try:
             check(c, root)
         except (OSError, KeyError, AttributeError, yaml.YAMLError, IndexError) as e:
