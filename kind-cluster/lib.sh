@@ -222,6 +222,13 @@ render_app_image() {
     jq --arg image "$2" --arg ready "$3" --argjson sleep_hook "$sleep_hook" -f "$KIND_DIR/app-image.jq"
 }
 
+# render_app_count FILE N: the rendered manifests in FILE as one JSON List in which the app
+# Deployment has N replicas (lab up --app-count).
+render_app_count() {
+  k create --dry-run=client -o json -f "$1" |
+    jq --argjson n "$2" -f "$KIND_DIR/app-count.jq"
+}
+
 # server_minor: the cluster's Kubernetes minor version (31 for v1.31.0), or nothing.
 server_minor() {
   k version -o json 2>/dev/null | jq -r '.serverVersion.minor // empty' | tr -dc '0-9'
