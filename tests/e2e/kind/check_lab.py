@@ -252,6 +252,8 @@ BASH32 = [
     (r"\bsed\s+-i\b", "sed -i (differs on BSD)"),
     (r"\breadlink\s+-f\b", "readlink -f (GNU)"),
     (r"\bgrep\s+-[a-zA-Z]*P", "grep -P (GNU)"),
+    (r"\bbase64\s+(-[a-zA-Z]*[dD]\b|-i\b)",
+     "base64 -d/-D (older macOS has no -d, GNU no -D; use base64 --decode or kubectl's base64decode)"),
 ]
 # An array expansion that fails under `set -u` on bash < 4.4 when the array is empty.
 UNGUARDED = re.compile(r'(?<!\+)"\$\{([A-Za-z_][A-Za-z0-9_]*)\[@\]\}"')
@@ -407,6 +409,29 @@ def check_browser_kind(c, root):
              problems)
 
 
+def check_env_token(c, root):
+    """kind-cluster/env decodes the relay token without the host's base64 (older macOS has
+    no `base64 -d`): kubectl's base64decode, run here on a Secret made offline."""
+    name = "env: the relay token is decoded by kubectl (no base64 -d), and decodes"
+    problems = []
+    env = read(root, "kind-cluster/env")
+    m = re.search(r"-o go-template='\{\{range \.items\}\}(.*?)\{\{end\}\}'", env)
+    if not m or "base64decode" not in m.group(1):
+        c.report(name, ["env does not decode the token with kubectl's base64decode over .items"])
+        return
+    kubectl = os.environ.get("KUBECTL", "kubectl")
+    if not shutil.which(kubectl):
+        print(f"SKIP: {name} (no kubectl)")
+        return
+    token = "tok:en+/=?"
+    r = subprocess.run([kubectl, "create", "secret", "generic", "relay-token", f"--from-literal=token={token}",
+                        "--dry-run=client", "-o", f"go-template={m.group(1)}"],
+                       capture_output=True, text=True, env=dict(os.environ, KUBECONFIG=os.devnull))
+    if r.returncode != 0 or r.stdout != token:
+        problems.append(f"the template gives {r.stdout!r} (exit {r.returncode}: {r.stderr.strip()[:100]}), want {token!r}")
+    c.report(name, problems)
+
+
 def check_faults_both(c, root):
     problems = []
     cat = read(root, "lab/catalog.sh")
@@ -506,7 +531,7 @@ def main():
     c = Checks()
     for check in (check_shutdown_timeout, check_image_loading, check_stepdown, check_restart_relay,
                   check_partition, check_loadgen_job, check_bash32, check_workflow, check_faults_both,
-                  check_app_image_probe, check_app_image_prestop, check_browser_kind, check_docs):
+                  check_app_image_probe, check_app_image_prestop, check_browser_kind, check_env_token, check_docs):
         try:
             check(c, root)
         except (OSError, KeyError, AttributeError, yaml.YAMLError, IndexError) as e:
