@@ -7,7 +7,8 @@
 # console, what the page shows (window.relaylab) and a screenshot. The scenario's `expect`
 # lines judge those measures (page.NAME, listed below), since loadgen sees no browser.
 # A machine that cannot run a browser (no Node, no puppeteer-core, no Chromium, or Chromium
-# will not start) skips the scenario and says why; nothing else depends on it.
+# will not start) skips the scenario and says why; nothing else depends on it. Both clusters:
+# on kind the browser on this machine opens the ingress's host port.
 
 BROWSER_PAGE_JS=$ROOT/tests/e2e/browser/page.js
 BROWSER_NODE_MODULES=$ROOT/tests/e2e/node/node_modules
@@ -47,11 +48,10 @@ browser_check_settings() {
 
 # browser_lacks: why this machine or cluster cannot run the browser (empty when it may:
 # whether Chromium really starts is known only when page.js tries).
+# On kind the browser runs here too and opens the ingress's host port (127.0.0.1:80, or
+# 8088 for gateway-api); the fakeapp image carries socket.io-client's bundle and every
+# topology routes /socket.io/socket.io.js to the apps (tests/e2e/kind/check_manifests.py).
 browser_lacks() {
-  if [ "$CLUSTER" != local ]; then
-    echo "local cluster only: the kind images carry no socket.io-client bundle for the page"
-    return 0
-  fi
   command -v node >/dev/null 2>&1 || { echo "no browser: node is not installed (make deps)"; return 0; }
   [ -d "$BROWSER_NODE_MODULES/puppeteer-core" ] ||
     { echo "no browser: puppeteer-core is not installed in tests/e2e/node (make deps)"; return 0; }
@@ -95,7 +95,8 @@ run_browser() {
   local name=$1 ingress=${2%/} started=$3 n rc=0 page m verdict v_up
   n=$(sget browser)
   page=$DIR/page
-  timeout -k 5 $((60 + 10 * n)) node "$BROWSER_PAGE_JS" "$ingress/" "$page" "$n" \
+  # lab_bounded, not GNU timeout: on kind this runs on a laptop (macOS has no timeout).
+  lab_bounded $((60 + 10 * n)) node "$BROWSER_PAGE_JS" "$ingress/" "$page" "$n" \
     >"$DIR/page.out" 2>"$DIR/page.log" || rc=$?
   cleanup_scenario
   if [ "$rc" -eq 3 ]; then

@@ -3,7 +3,10 @@
 # the app contract: PORT=3000, POD_NAME, MONGO_URI and, where the topology sets them,
 # RELAY_URL and RELAY_TOKEN; fakeapp's own variables are dropped. The websockets are served
 # on the HTTP port (the Service's ws port targets it); ready when $ready answers 2xx, alive
-# while the port accepts connections.
+# while the port accepts connections. fakeapp's preStop `exec sleep 5` would fail in an image
+# without a sleep binary (distroless, scratch): the pause before SIGTERM (so the ingress
+# drops the pod's endpoint first) is the kubelet's own `preStop.sleep` when
+# --argjson sleep_hook true (Kubernetes 1.30+), else there is no preStop hook at all.
 (if .kind == "List" then . else {apiVersion: "v1", kind: "List", items: [.]} end)
 | .items |= map(
     if .kind == "Deployment" and .metadata.name == "app" then
@@ -17,6 +20,8 @@
           | .readinessProbe.httpGet = {path: $ready, port: "http"}
           | .livenessProbe = {tcpSocket: {port: "http"}, initialDelaySeconds: 10,
                               periodSeconds: 10, timeoutSeconds: 2, failureThreshold: 3}
+          | if ($ARGS.named.sleep_hook // false) then .lifecycle = {preStop: {sleep: {seconds: 5}}}
+            else del(.lifecycle) end
         else . end)
     elif .kind == "Service" and .metadata.name == "app" then
       .spec.ports |= map(if .name == "ws" then .targetPort = "http" else . end)

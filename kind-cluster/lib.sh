@@ -29,6 +29,9 @@ ENVOY_GATEWAY_MANIFEST=${ENVOY_GATEWAY_MANIFEST:-https://github.com/envoyproxy/g
 # Images the manifests run; kind-cluster/load-images builds and loads them.
 IMAGE_TAG=dev
 PROGRAM_IMAGES="relay fakeapp loadgen mongosim"
+# The seed app (examples/seed-app) as an image: load-images --seed-app, or up when a
+# scenario's app is relaylab/seed-app:dev and the nodes lack it.
+SEED_APP_IMAGE=seed-app
 
 # Where loadgen shards (kind-cluster/loadgen-job) keep their histories on each node.
 NODE_OUT=/relaylab-out
@@ -209,6 +212,33 @@ mongo_primary() {
 # render_app_image FILE IMAGE READY: the rendered manifests in FILE as one JSON List in
 # which the apps run IMAGE with the app contract (kind-cluster/app-image.jq says how).
 render_app_image() {
+  local sleep_hook=false
+  if has_sleep_hook; then
+    sleep_hook=true
+  else
+    log "Kubernetes $(server_minor | sed 's/^/1./') has no preStop sleep action (1.30+): your app's pods get no preStop pause"
+  fi
   k create --dry-run=client -o json -f "$1" |
-    jq --arg image "$2" --arg ready "$3" -f "$KIND_DIR/app-image.jq"
+    jq --arg image "$2" --arg ready "$3" --argjson sleep_hook "$sleep_hook" -f "$KIND_DIR/app-image.jq"
+}
+
+# render_app_count FILE N: the rendered manifests in FILE as one JSON List in which the app
+# Deployment has N replicas (lab up --app-count).
+render_app_count() {
+  k create --dry-run=client -o json -f "$1" |
+    jq --argjson n "$2" -f "$KIND_DIR/app-count.jq"
+}
+
+# server_minor: the cluster's Kubernetes minor version (31 for v1.31.0), or nothing.
+server_minor() {
+  k version -o json 2>/dev/null | jq -r '.serverVersion.minor // empty' | tr -dc '0-9'
+}
+
+# has_sleep_hook: the cluster takes `lifecycle.preStop.sleep` (beta and on by default from
+# Kubernetes 1.30; kind v0.24, the oldest docs/kind.md accepts, defaults to 1.31). An older
+# KIND_NODE_IMAGE refuses the field.
+has_sleep_hook() {
+  local minor
+  minor=$(server_minor)
+  [ -n "$minor" ] && [ "$minor" -ge 30 ]
 }

@@ -16,8 +16,8 @@ LAB_TOPOLOGIES="embedded-rr embedded-sticky-ws embedded-sticky-all embedded-stic
 LAB_KIND_ONLY_TOPOLOGIES="gateway-api"
 
 # Faults: NAME|ARGUMENTS|what it does. N is a 1-based member index, the position in
-# `lab status` (apps app-1..3, relays 1..R (a single relay is 1), MongoDB members 1..3 in
-# replica-set order). SECS is a number of seconds.
+# `lab status` (apps app-1..A, A = up --app-count (default 3), relays 1..R (a single relay
+# is 1), MongoDB members 1..3 in replica-set order). SECS is a number of seconds.
 LAB_FAULTS="kill-app|N|SIGKILL app N (a crash); local: stays down until start-app; kind: the kubelet restarts it
 start-app|N|bring app N back and wait until it is ready (kind: the kubelet already restarts it)
 pause-app|N|SIGSTOP app N: connections stay open, nothing is answered
@@ -103,6 +103,10 @@ lab_fault_check() {
 }
 
 lab_is_index() { [[ $1 =~ ^[1-9][0-9]*$ ]]; }
+
+# lab_is_app_count N: a number of app copies `up --app-count` takes on both clusters (1..9;
+# the local cluster's port plan has room for nine).
+lab_is_app_count() { [[ $1 =~ ^[1-9]$ ]]; }
 
 # lab_is_app_env NAME=VALUE: a setting `up --app-env` passes to the app's environment (a
 # name of the app's environment, a value without spaces).

@@ -16,11 +16,14 @@ NGINX=${CLUSTER_NGINX:-$(command -v nginx || echo /usr/sbin/nginx)}
 PORT_BASE=${CLUSTER_PORT_BASE:-21000}
 DIR=${CLUSTER_DIR:-}
 WAIT_S=${CLUSTER_WAIT:-20}
+# Copies of the app (pods app-1..app-N): `up --app-count N` (lab_is_app_count: 1..9,
+# default 3), kept in the state file for the other verbs (parse_options reads it back).
 APPS=3
+APPS_DEFAULT=3
 MONGO_MEMBERS=3
-PORTS_USED=18 # BASE .. BASE+17
+PORTS_USED=18 # BASE .. BASE+17 with 3 apps; ports_used says how many with APPS
 # Names of every process the cluster may run (for "already running" and down).
-PROC_NAMES=(nginx relay-1 relay-2 relay-3 app-1 app-2 app-3)
+PROC_NAMES=(nginx relay-1 relay-2 relay-3 app-1 app-2 app-3 app-4 app-5 app-6 app-7 app-8 app-9)
 
 say() { echo "local-cluster: $*"; }
 die() {
@@ -53,20 +56,25 @@ parse_options() {
   fi
   DIR=${DIR:-$ROOT/out/cluster-$PORT_BASE}
   if [ -d "$DIR" ]; then DIR=$(cd "$DIR" && pwd); fi
+  APPS=$(state_get app_count)
+  [[ $APPS =~ ^[1-9]$ ]] || APPS=$APPS_DEFAULT
   ports
 }
 
 # Port plan: BASE ingress, BASE+1..3 app HTTP, BASE+4..6 app websocket, relay 1 on
 # BASE+7/8 (ws/intake), BASE+10..12 MongoDB, relays 2 and 3 on BASE+13/14 and BASE+15/16,
-# BASE+17 the internal intake proxy of relay-ha.
+# BASE+17 the internal intake proxy of relay-ha; apps 4..9 (--app-count) on BASE+18.. (HTTP,
+# websocket) pairs. PORTS_USED: the ports from BASE the cluster takes with APPS apps.
 ports() {
   INGRESS_PORT=$PORT_BASE
   MONGO_PORT=$((PORT_BASE + 10))
   INTAKE_PROXY_PORT=$((PORT_BASE + 17))
   TAG=relaylab-cluster-$PORT_BASE
+  PORTS_USED=18
+  [ "$APPS" -le 3 ] || PORTS_USED=$((18 + 2 * (APPS - 3)))
 }
-app_http_port() { echo $((PORT_BASE + $1)); }
-app_ws_port() { echo $((PORT_BASE + 3 + $1)); }
+app_http_port() { if [ "$1" -le 3 ]; then echo $((PORT_BASE + $1)); else echo $((PORT_BASE + 10 + 2 * $1)); fi; }
+app_ws_port() { if [ "$1" -le 3 ]; then echo $((PORT_BASE + 3 + $1)); else echo $((PORT_BASE + 11 + 2 * $1)); fi; }
 relay_ws_port() { if [ "$1" -eq 1 ]; then echo $((PORT_BASE + 7)); else echo $((PORT_BASE + 9 + 2 * $1)); fi; }
 relay_http_port() { if [ "$1" -eq 1 ]; then echo $((PORT_BASE + 8)); else echo $((PORT_BASE + 10 + 2 * $1)); fi; }
 mongo_port() { echo $((MONGO_PORT + $1 - 1)); } # member N (1-based)

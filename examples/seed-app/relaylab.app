@@ -2,7 +2,7 @@
 # `app = examples/seed-app` (or chaos/run --set app=examples/seed-app) and gets all of this;
 # its own settings win.
 cmd       = node server.js            # run in this directory; exec'd, faults signal it
-image     = relaylab/seed-app:dev     # the kind cluster's image (kind-cluster/docker/)
+image     = relaylab/seed-app:dev     # kind: built from ./Dockerfile (load-images --seed-app)
 ready     = /healthz                  # 200 once MongoDB answered and the index exists
 protocol  = socketio                  # clients: socket.io-client's protocol
 transport = websocket                 # fakeapp's rows compare websockets; the browser's

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Your app in the lab (docs/byo-app.md): lab up --app-cmd / --app-image and their refusals,
+# Your app in the lab (docs/byo-app.md): lab up --app-cmd / --app-image / --app-count and
+# their refusals, two copies of the seed app up (status shows two, down stops them),
 # the kind manifests rewritten for an app image (statically: every overlay), and a stock
 # scenario file run against the seed app (examples/seed-app) with only the app named
 # differently: chaos/run --set app=examples/seed-app embedded-rr and relay give fakeapp's
@@ -29,7 +30,15 @@ exit_is byo_app_dir_must_exist 2 "$LAB" "${local_opts[@]}" up --app-cmd 'node se
 exit_is byo_app_ready_is_a_path 2 "$LAB" "${local_opts[@]}" up --app-cmd 'node server.js' --app-ready healthz relay
 exit_is byo_relay_watch_is_fakeapps 2 "$LAB" "${local_opts[@]}" up --app-cmd 'node server.js' relay-watch
 exit_is byo_app_ready_needs_app_cmd 2 "$ROOT/local-cluster/up" --port-base "$base" --dir "$E2E_TMP/cluster" --app-ready /x relay
+exit_is byo_app_count_zero 2 "$LAB" "${local_opts[@]}" up --app-count 0 relay
+exit_is byo_app_count_ten 2 "$LAB" "${local_opts[@]}" up --app-count 10 relay
+exit_is byo_app_count_kind_number 2 "$LAB" --cluster kind up --app-count two relay
+exit_is byo_app_count_local_up 2 "$ROOT/local-cluster/up" --port-base "$base" --dir "$E2E_TMP/cluster" --app-count 12 relay
 expect byo_refusals_start_nothing "$( [ ! -d "$E2E_TMP/cluster/pids" ]; echo $?)"
+printf 'topology = relay
+app_count = 0
+' >"$E2E_TMP/count0.scn"
+exit_is byo_scenario_app_count_checked 2 "$ROOT/chaos/run" --check "$E2E_TMP/count0.scn"
 printf 'topology = relay\napp_dir = ..\n' >"$E2E_TMP/no-app.scn"
 exit_is byo_scenario_app_dir_needs_app 2 "$ROOT/chaos/run" --check "$E2E_TMP/no-app.scn"
 mkdir -p "$E2E_TMP/badapp"
@@ -56,7 +65,7 @@ if command -v kubectl >/dev/null 2>&1 && command -v python3 >/dev/null 2>&1; the
     rc=0
     kubectl kustomize "$overlay" 2>"$E2E_TMP/kustomize-$o.err" |
       python3 -c 'import json, sys, yaml; print(json.dumps({"apiVersion": "v1", "kind": "List", "items": [d for d in yaml.safe_load_all(sys.stdin) if d]}))' |
-      jq --arg image myorg/app:1.2 --arg ready /ready -f "$ROOT/kind-cluster/app-image.jq" >"$E2E_TMP/byo-$o.json" || rc=$?
+      jq --arg image myorg/app:1.2 --arg ready /ready --argjson sleep_hook true -f "$ROOT/kind-cluster/app-image.jq" >"$E2E_TMP/byo-$o.json" || rc=$?
     relay=false
     [ -d "$overlay/../../base/relay" ] && grep -q 'base/relay' "$overlay/kustomization.yaml" && relay=true
     jq -e --argjson relay "$relay" '
@@ -68,10 +77,17 @@ if command -v kubectl >/dev/null 2>&1 && command -v python3 >/dev/null 2>&1; the
              and (if $relay then index("RELAY_URL") != null and index("RELAY_TOKEN") != null else true end))
         and ($c[0].env[] | select(.name == "PORT") | .value) == "3000"
         and $c[0].readinessProbe.httpGet.path == "/ready"
+        and $c[0].lifecycle.preStop == {sleep: {seconds: 5}}
         and ($c[0].ports | length) == 1
         and ([$p[] | select(.name == "ws") | .targetPort] == ["http"])' "$E2E_TMP/byo-$o.json" >/dev/null || rc=$?
     expect "byo_kind_manifests_$o" "$rc" "see $E2E_TMP/byo-$o.json"
   done
+  # --app-count on kind: the app Deployment's replicas, the rest untouched.
+  rc=0
+  jq --argjson n 2 -f "$ROOT/kind-cluster/app-count.jq" "$E2E_TMP/byo-relay.json" >"$E2E_TMP/count.json" || rc=$?
+  jq -e '[.items[] | select(.kind == "Deployment") | {(.metadata.name): .spec.replicas}] | add
+    | .app == 2 and .relay == 1' "$E2E_TMP/count.json" >/dev/null || rc=$?
+  expect byo_kind_app_count_replicas "$rc" "see $E2E_TMP/count.json"
 else
   echo "info: kubectl or python3 missing; the kind manifests were not checked"
 fi
@@ -89,6 +105,38 @@ if [ ! -d "$app_dir/node_modules/mongodb" ]; then
     { fail byo_npm_ci "npm ci in examples/seed-app failed"; exit 1; }
 fi
 ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
+
+# ---------------------------------------------------------------- --app-count: two copies
+# lab up --app-count 2 runs two seed apps (app-1, app-2) behind nginx; status lists exactly
+# two apps, the ingress reaches both, app 3 is no member, and down stops them.
+base2=$(e2e_port_base 20)
+count_opts=(--cluster local --port-base "$base2" --dir "$E2E_TMP/count-cluster")
+# Whatever happens below, the two apps, MongoDB and nginx go with the test.
+trap '"$LAB" "${count_opts[@]}" down >/dev/null 2>&1 || true; e2e_cleanup' EXIT
+rc=0
+(cd "$ROOT" && timeout 120 "$LAB" "${count_opts[@]}" up --app-count 2 --app-cmd 'node server.js' \
+  --app-dir examples/seed-app embedded-rr) >"$E2E_TMP/count-up.out" 2>&1 || rc=$?
+expect byo_app_count_up "$rc" "$(tail -5 "$E2E_TMP/count-up.out" | tr '\n' ' ')"
+"$LAB" "${count_opts[@]}" status >"$E2E_TMP/count-status.out" 2>&1 || true
+sed 's/^/info: /' "$E2E_TMP/count-status.out"
+expect byo_app_count_status_two "$( [ "$(grep -c '^app ' "$E2E_TMP/count-status.out")" -eq 2 ] &&
+  grep -q '^app  *2  *app-2  *[0-9]' "$E2E_TMP/count-status.out"; echo $?)" "$(cat "$E2E_TMP/count-status.out")"
+served=""
+for _ in 1 2 3 4 5 6; do
+  served+=" $(curl -s -o /dev/null -D - --max-time 3 "http://127.0.0.1:$base2/healthz" | tr -d '\r' | sed -n 's/^[Xx]-[Ss]erved-[Bb]y: //p' || true)"
+done
+expect byo_app_count_ingress_both "$( [[ $served == *app-1* && $served == *app-2* && $served != *app-3* ]]; echo $?)" "served by:$served"
+exit_is byo_app_count_no_app_3 2 "$LAB" "${count_opts[@]}" fault kill-app 3
+rc=0
+"$LAB" "${count_opts[@]}" down >"$E2E_TMP/count-down.out" 2>&1 || rc=$?
+expect byo_app_count_down "$rc"
+left=0
+for f in "$E2E_TMP"/count-cluster/pids/*.pid; do
+  [ -e "$f" ] && kill -0 "$(cat "$f")" 2>/dev/null && left=1
+done
+expect byo_app_count_nothing_left "$left"
+trap e2e_cleanup EXIT
+
 rc=0
 (cd "$ROOT" && timeout 300 chaos/run --quiet --out "$E2E_TMP/chaos" --set app=examples/seed-app \
   --set clients=15 --set duration=2s embedded-rr relay) >"$E2E_TMP/chaos.out" 2>&1 || rc=$?

@@ -22,8 +22,12 @@ found on a real cluster before:
 """
 
 import argparse
+import glob
+import json
 import os
 import re
+import shutil
+import subprocess
 import sys
 import traceback
 
@@ -106,6 +110,33 @@ def check_image_loading(c, root):
                     if "kind load docker-image" in ln and not ln.lstrip().startswith("#"):
                         problems.append(f"{os.path.relpath(p, root)} uses kind load docker-image")
     c.report("images: built without provenance, loaded from an archive (containerd image store)", problems)
+
+    # The seed app's image: nothing else builds relaylab/seed-app:dev, which its relaylab.app
+    # names for kind, so load-images must (--seed-app), saved for the nodes' platform only
+    # (its node base is a multi-platform pull), and up must build it when the nodes lack it.
+    problems = []
+    if "--seed-app)" not in code or not re.search(
+            r'-f "\$ROOT/examples/seed-app/Dockerfile" -t "\$image" "\$ROOT/examples/seed-app"', code):
+        problems.append("load-images has no --seed-app building examples/seed-app/Dockerfile in its own context")
+    if not re.search(r'docker save -o "\$archive" --platform "\$platform"', code):
+        problems.append("load-images saves without --platform (kind#3795 on the node base image)")
+    lib = read(root, "kind-cluster/lib.sh")
+    if not re.search(r"^SEED_APP_IMAGE=seed-app$", lib, re.M):
+        problems.append("lib.sh does not name the seed app's image")
+    app = read(root, "examples/seed-app/relaylab.app")
+    if not re.search(r"^image\s*=\s*relaylab/seed-app:dev\b", app, re.M):
+        problems.append("examples/seed-app/relaylab.app does not name relaylab/seed-app:dev")
+    if not re.search(r'if \[ "\$app_image" = "\$seed_image" \]', up) or '"$KIND_DIR/load-images" "$SEED_APP_IMAGE"' not in up:
+        problems.append("up does not build the seed app's image when a scenario names it")
+    df = "\n".join(ln for ln in read(root, "examples/seed-app/Dockerfile").splitlines() if not ln.lstrip().startswith("#"))
+    if not re.search(r"^COPY package\.json package-lock\.json ", df, re.M) or not re.search(r"^RUN npm ci\b", df, re.M):
+        problems.append("examples/seed-app/Dockerfile does not npm ci from package-lock.json")
+    if re.search(r"^COPY (\. |node_modules)", df, re.M):
+        problems.append("examples/seed-app/Dockerfile copies a local node_modules")
+    ignore = read(root, "examples/seed-app/.dockerignore").split()
+    if "node_modules" not in ignore:
+        problems.append("examples/seed-app/.dockerignore does not leave node_modules out")
+    c.report("images: the seed app's image is built (load-images --seed-app, up), npm ci, one platform", problems)
 
 
 def check_stepdown(c, root):
@@ -215,19 +246,22 @@ BASH32 = [
     (r"\bwait\s+-n\b", "wait -n (bash 4.3)"),
     (r"\|&|&>>", "|& or &>> (bash 4)"),
     (r"\bcoproc\b", "coproc (bash 4)"),
-    (r"(^|[;&|(]\s*|\s)timeout\s+[0-9]", "GNU timeout (not on macOS; use lab_bounded)"),
+    (r"(^|[;&|(]\s*|\s)timeout\s+(-[a-z]+\s+\S+\s+)*[\"$0-9]", "GNU timeout (not on macOS; use lab_bounded)"),
     (r"tail\s+--pid", "tail --pid (GNU)"),
     (r"date\s+\+%s\.%N|%N\b", "date +%N (GNU; use lab_now)"),
     (r"\bsed\s+-i\b", "sed -i (differs on BSD)"),
     (r"\breadlink\s+-f\b", "readlink -f (GNU)"),
     (r"\bgrep\s+-[a-zA-Z]*P", "grep -P (GNU)"),
+    (r"\bbase64\s+(-[a-zA-Z]*[dD]\b|-i\b)",
+     "base64 -d/-D (older macOS has no -d, GNU no -D; use base64 --decode or kubectl's base64decode)"),
 ]
 # An array expansion that fails under `set -u` on bash < 4.4 when the array is empty.
 UNGUARDED = re.compile(r'(?<!\+)"\$\{([A-Za-z_][A-Za-z0-9_]*)\[@\]\}"')
 
 
 def laptop_scripts(root):
-    out = ["lab/lab", "lab/catalog.sh", "lab/portable.sh", "chaos/run", "chaos/report", "scripts/demo"]
+    out = ["lab/lab", "lab/catalog.sh", "lab/portable.sh", "chaos/run", "chaos/browser.sh", "chaos/report",
+           "scripts/demo"]
     kd = os.path.join(root, "kind-cluster")
     for f in sorted(os.listdir(kd)):
         p = os.path.join(kd, f)
@@ -268,9 +302,14 @@ def check_workflow(c, root):
     for name, job in jobs.items():
         for st in job.get("steps") or []:
             run = st.get("run") or ""
-            if re.search(r"load-images --save", run):
-                builders.append(name)
-            if re.search(r"docker build\b", run) or re.search(r"load-images(?!\s+--(save|archive))\b", run):
+            for ln in run.splitlines():
+                if "load-images" not in ln or ln.lstrip().startswith("#"):
+                    continue
+                if re.search(r"load-images\b.*\s--save\s", ln):
+                    builders.append(name)
+                elif not re.search(r"load-images\b.*\s--archive\s", ln):
+                    problems.append(f"job {name} builds images itself")
+            if re.search(r"docker build\b", run):
                 problems.append(f"job {name} builds images itself")
     if len(builders) != 1:
         problems.append(f"{len(builders)} jobs build the image archive, want exactly 1")
@@ -278,6 +317,9 @@ def check_workflow(c, root):
         b = builders[0]
         if not any("upload-artifact" in (st.get("uses") or "") for st in jobs[b].get("steps") or []):
             problems.append(f"job {b} does not upload the archive")
+        # The seed app's group loads relaylab/seed-app:dev from the same archive.
+        if not any(re.search(r"load-images\b.*--seed-app", st.get("run") or "") for st in jobs[b].get("steps") or []):
+            problems.append(f"job {b} does not build the seed app's image (load-images --seed-app)")
     e2e = jobs.get("e2e") or {}
     needs = e2e.get("needs")
     needs = needs if isinstance(needs, list) else [needs]
@@ -298,11 +340,24 @@ def check_workflow(c, root):
                for st in steps):
         problems.append("no step runs the group's scenarios with --cluster kind")
     covered = set()
+    seed = set()
     for g in groups:
         names = (g.get("scenarios") or "").split()
         if not names:
             problems.append(f"group {g.get('group')} runs nothing")
+        # A glob (examples/seed-app/lab/*.scn) is expanded by the step's shell.
+        expanded = []
         for n in names:
+            if any(ch in n for ch in "*?["):
+                hits = sorted(os.path.relpath(p, root) for p in glob.glob(os.path.join(root, n)))
+                if not hits:
+                    problems.append(f"group {g.get('group')}: {n} matches no file")
+                expanded += hits
+            else:
+                expanded.append(n)
+        for n in expanded:
+            if n.startswith("examples/seed-app/lab/"):
+                seed.add(os.path.basename(n))
             p = scenario_file(root, n)
             if p is None:
                 problems.append(f"group {g.get('group')}: no scenario {n}")
@@ -310,13 +365,71 @@ def check_workflow(c, root):
             if not re.search(r"^expect\s", read(root, p), re.M):
                 problems.append(f"group {g.get('group')}: {n} asserts nothing")
             covered.add(os.path.basename(p))
-    # Browser rows (`browser = N`: headless Chromium on this machine) run on the local
-    # cluster only; chaos/run --cluster kind reports them SKIP.
-    every = {f for f in os.listdir(os.path.join(root, "chaos/scenarios")) if f.endswith(".scn")
-             and not re.search(r"^browser\s*=", read(root, f"chaos/scenarios/{f}"), re.M)}
+    # Browser rows (`browser = N`) run too: Chromium on the runner opens the ingress's port.
+    every = {f for f in os.listdir(os.path.join(root, "chaos/scenarios")) if f.endswith(".scn")}
     if every - covered:
         problems.append(f"scenarios run by no group: {sorted(every - covered)}")
-    c.report("workflow: every group runs scenarios with expectations, together all of chaos/scenarios", problems)
+    seed_all = {f for f in os.listdir(os.path.join(root, "examples/seed-app/lab")) if f.endswith(".scn")}
+    if seed_all - seed:
+        problems.append(f"the seed app's scenarios run by no group: {sorted(seed_all - seed)}")
+    c.report("workflow: every group runs scenarios with expectations, together all of chaos/scenarios "
+             "and examples/seed-app/lab", problems)
+
+
+def check_browser_kind(c, root):
+    """The browser rows are not skipped on kind: the page's bundle is in the fakeapp image
+    (check_manifests.py), so nothing but the machine (node, puppeteer-core, Chromium) may
+    stop them, and the CI group that runs them has all three."""
+    problems = []
+    body = function_body(read(root, "chaos/browser.sh"), "browser_lacks")
+    if re.search(r'\$CLUSTER"?\s*!?=', body) or "local cluster only" in body:
+        problems.append("browser_lacks still skips on kind")
+    demo = read(root, "scripts/demo")
+    if re.search(r"browser-\*\)\s*;;", demo):
+        problems.append("scripts/demo drops the browser rows on kind")
+    wf = yaml.safe_load(read(root, ".github/workflows/kind-e2e.yml"))
+    e2e = (wf.get("jobs") or {}).get("e2e") or {}
+    groups = ((e2e.get("strategy") or {}).get("matrix") or {}).get("include") or []
+    bgroups = [g.get("group") for g in groups if any(
+        re.search(r"^browser\s*=", read(root, p), re.M)
+        for p in (scenario_file(root, n) for n in (g.get("scenarios") or "").split()) if p)]
+    steps = e2e.get("steps") or []
+    for g in bgroups:
+        ok_npm = ok_chrome = False
+        for st in steps:
+            cond = str(st.get("if") or "")
+            if cond and g not in cond:
+                continue
+            run = st.get("run") or ""
+            ok_npm |= "tests/e2e/node" in run and "npm ci" in run
+            ok_chrome |= "CHROME_PATH" in run or "CHROME_PATH" in (st.get("env") or {})
+        if not (ok_npm and ok_chrome):
+            problems.append(f"group {g} runs browser rows without npm ci in tests/e2e/node and CHROME_PATH")
+    c.report("browser rows on kind: not skipped for the cluster; the CI group has node, puppeteer-core and Chrome",
+             problems)
+
+
+def check_env_token(c, root):
+    """kind-cluster/env decodes the relay token without the host's base64 (older macOS has
+    no `base64 -d`): kubectl's base64decode, run here on a Secret made offline."""
+    name = "env: the relay token is decoded by kubectl (no base64 -d), and decodes"
+    problems = []
+    env = read(root, "kind-cluster/env")
+    m = re.search(r"-o go-template='\{\{range \.items\}\}(.*?)\{\{end\}\}'", env)
+    if not m or "base64decode" not in m.group(1):
+        c.report(name, ["env does not decode the token with kubectl's base64decode over .items"])
+        return
+    kubectl = os.environ.get("KUBECTL", "kubectl")
+    if not shutil.which(kubectl):
+        print(f"SKIP: {name} (no kubectl)")
+        return
+    token = "tok:en+/=?"
+    r = subprocess.run([kubectl, "create", "secret", "generic", "relay-token", f"--from-literal=token={token}",
+                        "--dry-run=client", "-o", f"go-template={m.group(1)}"],
+                       capture_output=True, text=True, env=dict(os.environ, KUBECONFIG=os.devnull))
+    if r.returncode != 0 or r.stdout != token:
+        problems.append(f"the template gives {r.stdout!r} (exit {r.returncode}: {r.stderr.strip()[:100]}), want {token!r}")
+    c.report(name, problems)
 
 
 def check_faults_both(c, root):
@@ -346,6 +459,57 @@ def check_app_image_probe(c, root):
     c.report("apply: with --app-image, the ingress is probed at the app's readiness path", problems)
 
 
+def check_app_image_prestop(c, root):
+    """--app-image: the user's image may have no `sleep` binary (distroless), so the apps'
+    preStop must not exec anything in it: the kubelet's sleep action where the cluster has it
+    (Kubernetes 1.30+), else no hook. Runs app-image.jq over two rendered overlays."""
+    name = "apply --app-image: no exec preStop in your image (preStop.sleep on 1.30+, else none)"
+    problems = []
+    kubectl = os.environ.get("KUBECTL", "kubectl")
+    if not shutil.which(kubectl) or not shutil.which("jq"):
+        print(f"SKIP: {name} (needs kubectl and jq)")
+        return
+    lib = read(root, "kind-cluster/lib.sh")
+    if not re.search(r'\[ "\$minor" -ge 30 \]', function_body(lib, "has_sleep_hook")):
+        problems.append("lib.sh does not check the server is Kubernetes 1.30+ before using preStop.sleep")
+    if "--argjson sleep_hook" not in function_body(lib, "render_app_image"):
+        problems.append("render_app_image does not pass sleep_hook to app-image.jq")
+    # The oldest kind docs/kind.md accepts must default to a node image with the sleep action.
+    m = re.search(r"\*\*kind\*\* v0\.(\d+) or later", read(root, "docs/kind.md"))
+    if not m or int(m.group(1)) < 24:
+        problems.append("docs/kind.md's minimum kind is not v0.24+ (default node image Kubernetes 1.31)")
+    for ov in ("embedded-rr", "relay"):
+        out = subprocess.run([kubectl, "kustomize", os.path.join(root, "kind-cluster/manifests/overlays", ov)],
+                             capture_output=True, text=True)
+        if out.returncode != 0:
+            problems.append(f"{ov}: kustomize failed")
+            continue
+        lst = json.dumps({"apiVersion": "v1", "kind": "List",
+                          "items": [o for o in yaml.safe_load_all(out.stdout) if o]})
+        for hook in ("true", "false"):
+            r = subprocess.run(["jq", "--arg", "image", "gcr.io/distroless/nodejs20-debian12", "--arg", "ready",
+                                "/healthz", "--argjson", "sleep_hook", hook, "-f",
+                                os.path.join(root, "kind-cluster/app-image.jq")],
+                               input=lst, capture_output=True, text=True)
+            if r.returncode != 0:
+                problems.append(f"{ov}: app-image.jq failed: {r.stderr.strip()[:120]}")
+                continue
+            dep = [o for o in json.loads(r.stdout)["items"]
+                   if o.get("kind") == "Deployment" and o["metadata"]["name"] == "app"][0]
+            spec = dep["spec"]["template"]["spec"]
+            ct = [x for x in spec["containers"] if x["name"] == "app"][0]
+            pre = (ct.get("lifecycle") or {}).get("preStop")
+            if pre and "exec" in pre:
+                problems.append(f"{ov} (sleep_hook={hook}): preStop execs {pre['exec'].get('command')} in your image")
+            if hook == "true":
+                secs = ((pre or {}).get("sleep") or {}).get("seconds")
+                if not secs or secs >= spec.get("terminationGracePeriodSeconds", 30):
+                    problems.append(f"{ov}: no preStop.sleep shorter than the grace period on 1.30+")
+            elif pre:
+                problems.append(f"{ov}: a preStop hook on a cluster without the sleep action: {pre}")
+    c.report(name, problems)
+
+
 def check_docs(c, root):
     problems = []
     doc = read(root, "docs/kind.md").lower()
@@ -367,7 +531,7 @@ def main():
     c = Checks()
     for check in (check_shutdown_timeout, check_image_loading, check_stepdown, check_restart_relay,
                   check_partition, check_loadgen_job, check_bash32, check_workflow, check_faults_both,
-                  check_app_image_probe, check_docs):
+                  check_app_image_probe, check_app_image_prestop, check_browser_kind, check_env_token, check_docs):
         try:
             check(c, root)
         except (OSError, KeyError, AttributeError, yaml.YAMLError, IndexError) as e:

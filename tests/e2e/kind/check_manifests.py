@@ -61,9 +61,14 @@ EMBEDDED_ROUTES = {
     ("app-ws", "/socket.io/"): ("app", 3001),
     ("app-ws", "/websocket-service"): ("app", 3001),
 }
+# fakeapp's page loads socket.io-client's bundle from here. The apps serve it (on both ports
+# in embedded mode); the relay does not, so where /socket.io/ goes to the relay an Exact
+# route sends this one path to the apps' HTTP port (as the local nginx's regex location does).
+SIO_BUNDLE = "/socket.io/socket.io.js"
 # Both websocket paths, plain websockets and Socket.IO, go to the relay where there is one.
 RELAY_ROUTES = {
     ("app-http", "/"): ("app", 3000),
+    ("app-http", SIO_BUNDLE): ("app", 3000),
     ("relay-ws", "/websocket-service"): ("relay", 8080),
     ("relay-ws", "/socket.io/"): ("relay", 8080),
 }
@@ -94,6 +99,7 @@ def merge(*ds):
 # stays round-robin (docs/relay-ha.md, "Socket.IO clients and affinity").
 RELAY_HA_ROUTES = {
     ("app-http", "/"): ("app", 3000),
+    ("app-http", SIO_BUNDLE): ("app", 3000),
     ("relay-ws", "/websocket-service"): ("relay", 8080),
     ("relay-socketio", "/socket.io/"): ("relay-socketio", 8080),
 }
@@ -397,9 +403,27 @@ def check_dockerfile(c, root, programs):
     base = args.get("DEBIAN_IMAGE", "")
     if not re.fullmatch(r"debian:bookworm-\d{8}-slim(@sha256:[0-9a-f]{64})?", base):
         problems.append(f"base image {base!r} is not a dated debian:bookworm-YYYYMMDD-slim tag")
-    for st in stages.values():
+    for sname, st in stages.items():
+        if sname == "sio-client" and st["from"] == "${NODE_IMAGE}":
+            continue  # npm only, for a file the fakeapp stage copies (checked below)
         if st["from"] not in stages and st["from"] != "${DEBIAN_IMAGE}":
             problems.append(f"stage from {st['from']!r}: not the pinned base")
+    # fakeapp's page needs socket.io-client's bundle at /socket.io/socket.io.js: installed
+    # from npm with the lock file `make deps` uses, where fakeapp looks by default
+    # (web/socket.io-client/dist/socket.io.min.js next to /usr/local/bin/fakeapp).
+    sio = stages.get("sio-client", {}).get("lines", [])
+    if not re.fullmatch(r"node:\d+-bookworm-slim(@sha256:[0-9a-f]{64})?", args.get("NODE_IMAGE", "")):
+        problems.append(f"NODE_IMAGE {args.get('NODE_IMAGE')!r} is not a node:NN-bookworm-slim tag")
+    if not any(re.match(r"COPY tests/e2e/node/package\.json tests/e2e/node/package-lock\.json ", ln) for ln in sio) \
+            or not any(re.search(r"\bnpm ci\b", ln) for ln in sio) \
+            or not any("node_modules/socket.io-client/dist/socket.io.min.js" in ln for ln in sio):
+        problems.append("no stage sio-client installing socket.io-client with npm ci from tests/e2e/node's lock")
+    if not any(re.fullmatch(r"COPY --from=sio-client /web/socket\.io-client /usr/local/bin/web/socket\.io-client", ln)
+               for ln in stages.get("fakeapp", {}).get("lines", [])):
+        problems.append("fakeapp: socket.io-client's bundle not copied to /usr/local/bin/web/socket.io-client")
+    di = os.path.join(root, ".dockerignore")
+    if not os.path.isfile(di) or "**/node_modules/" not in open(di, encoding="utf-8").read().split():
+        problems.append(".dockerignore does not keep node_modules out of the build context")
     expose = {"relay": {8080, 8081}, "fakeapp": {3000, 3001}}
     for prog in ("relay", "fakeapp", "loadgen", "mongosim"):
         if prog not in stages:
@@ -425,7 +449,8 @@ def check_dockerfile(c, root, programs):
                     ports.update(int(p.split("/")[0]) for p in ln.split()[1:])
             if ports != expose[prog]:
                 problems.append(f"{prog}: EXPOSE {sorted(ports)} != {sorted(expose[prog])}")
-    c.report("dockerfile: pinned base, one non-root runtime target per program", problems)
+    c.report("dockerfile: pinned base, one non-root runtime target per program, fakeapp with the "
+             "socket.io-client bundle", problems)
 
     # The runtime stage installs a package for every shared library the binary links.
     for prog in ("relay", "fakeapp", "loadgen", "mongosim"):
@@ -868,6 +893,7 @@ def check_overlay(c, ov, objs, programs, root):
 
     # -- routing: Ingress (or HTTPRoute) backends, ws paths, intake never exposed
     problems = []
+    typed = []  # (path, exact, service, port) for the precedence check below
     if exp["annotations"] is not None:
         routes = ingress_routes(objs)
         if by_kind(objs, "HTTPRoute"):
@@ -882,9 +908,11 @@ def check_overlay(c, ov, objs, programs, root):
             if port is None:
                 problems.append(f"Ingress/{ing} {path} -> {sname}:{pref}: no such Service port")
                 continue
-            if ptype != "Prefix":
-                problems.append(f"Ingress/{ing} {path}: pathType {ptype}, want Prefix")
+            want = "Exact" if path == SIO_BUNDLE else "Prefix"
+            if ptype != want:
+                problems.append(f"Ingress/{ing} {path}: pathType {ptype}, want {want}")
             got[(ing, path)] = (sname, port["port"])
+            typed.append((path, ptype == "Exact", sname, port["port"]))
     else:
         routes = httproute_routes(objs)
         if by_kind(objs, "Ingress"):
@@ -910,9 +938,11 @@ def check_overlay(c, ov, objs, programs, root):
             if port is None:
                 problems.append(f"HTTPRoute/{name} {path} -> {sname}:{pnum}: no such Service port")
                 continue
-            if ptype != "PathPrefix":
-                problems.append(f"HTTPRoute/{name} {path}: type {ptype}, want PathPrefix")
+            want = "Exact" if path == SIO_BUNDLE else "PathPrefix"
+            if ptype != want:
+                problems.append(f"HTTPRoute/{name} {path}: type {ptype}, want {want}")
             got[(name, path)] = (sname, port["port"])
+            typed.append((path, ptype == "Exact", sname, port["port"]))
     for key, (sname, pnum) in got.items():
         if pnum == INTAKE_PORT or (sname, pnum) == ("relay", INTAKE_PORT):
             problems.append(f"{key[0]} {key[1]} exposes the relay intake port {INTAKE_PORT}")
@@ -921,6 +951,23 @@ def check_overlay(c, ov, objs, programs, root):
         lacking = sorted(set(exp["routes"].items()) - set(got.items()))
         problems.append(f"routes differ: unexpected {extra}, missing {lacking}")
     c.report(f"{ov}: routing (/ -> app 3000, websocket paths, intake {INTAKE_PORT} never routed)", problems)
+
+    # -- the page's socket.io-client bundle reaches a server that has it: an Exact match
+    # first, else the longest matching prefix (ingress-nginx and Gateway API alike). The
+    # apps (fakeapp) serve it on the HTTP port, and on the ws port in embedded mode; the
+    # relay does not serve it at all.
+    exact = [t for t in typed if t[1] and t[0] == SIO_BUNDLE]
+    prefixes = sorted((t for t in typed if not t[1] and SIO_BUNDLE.startswith(t[0].rstrip("/") + "/")
+                       or (not t[1] and t[0] == "/")), key=lambda t: -len(t[0]))
+    hit = (exact or prefixes or [None])[0]
+    problems = []
+    serving = {("app", 3000)} | ({("app", 3001)} if exp["mode"] == "embedded" else set())
+    if hit is None:
+        problems.append(f"no route matches {SIO_BUNDLE}")
+    elif (hit[2], hit[3]) not in serving:
+        problems.append(f"{SIO_BUNDLE} goes to {hit[2]}:{hit[3]} (by {hit[0]!r}), which does not serve it; "
+                        f"want one of {sorted(serving)}")
+    c.report(f"{ov}: {SIO_BUNDLE} (the page's client bundle) is routed to the apps, not the relay", problems)
 
     # -- exact annotations per Ingress
     if exp["annotations"] is not None:
