@@ -236,6 +236,9 @@ static void sio_join(struct hub *h, struct hub_client *c, const struct eio_sio *
     const char *no_offset = NULL;
     json_t *a = p->plen ? jsonx_parse(p->payload, p->plen, 32, err, sizeof err) : NULL;
     json_t *jp = json_object_get(a, "pid"), *jo = json_object_get(a, "offset");
+    if (jp != NULL && !json_is_null(jp) &&
+        !(json_is_string(jp) && eio_pid_valid(json_string_value(jp))))
+        no_offset = "bad_pid"; /* asked to recover: told why not, never a silent gap */
     if (json_is_string(jp) && eio_pid_valid(json_string_value(jp))) {
         snprintf(pid, sizeof pid, "%s", json_string_value(jp));
         char epoch[ENVELOPE_EPOCH_BUF], since[24];
@@ -315,7 +318,7 @@ static void sio_join(struct hub *h, struct hub_client *c, const struct eio_sio *
     if (!c->has_since) {
         /* Nothing to decide: the answer goes before _connected. */
         queue_ctrl_at(c, at, connect_answer(NULL));
-        if (pid[0]) {
+        if (pid[0] || no_offset) {
             /* Asked to recover without a usable offset: say so, never a silent gap. */
             char ep[ENVELOPE_EPOCH_BUF];
             json_t *d = json_pack("{s:b, s:s, s:s, s:I}", "recovered", 0, "reason", no_offset,

@@ -81,6 +81,13 @@ function client(opts = {}) {
   check(q.recovery && q.recovery.recovered === false && q.recovery.reason === 'epoch_changed',
     'sio_stale_epoch_told', JSON.stringify(q.recovery));
 
+  // A pid no server issues (a forged or corrupted one): told, never a silent fresh session.
+  const bp = client({ auth: { pid: 'a"b', offset: `${epoch}:1` } });
+  await until(() => bp.recovery !== null, 5000);
+  check(bp.recovery && bp.recovery.recovered === false && bp.recovery.reason === 'bad_pid',
+    'sio_bad_pid_told', JSON.stringify(bp.recovery));
+  bp.sock.close();
+
   // Heartbeat: the relay runs with --ping-interval 1s; socket.io-client drops the connection
   // when no ping arrives within pingInterval + pingTimeout, so staying up 3.5 s proves them.
   await sleep(3500);
