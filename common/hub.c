@@ -22,7 +22,7 @@ void hub_config_defaults(struct hub_config *c)
     c->history = 10000;
     c->max_clients = 15000;
     c->queue_limit = 1000;
-    c->ping_interval_s = 25;
+    c->ping_interval_ms = 25000;
     c->max_message = 64 * 1024;
     c->drain_ms = 2000;
     c->name = "hub";

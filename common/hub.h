@@ -82,7 +82,7 @@ struct hub_config {
     size_t history; /* events kept for replay (>= 1) */
     int max_clients;
     int queue_limit;       /* live events a client may lag before it is closed */
-    int ping_interval_s;   /* websocket ping after this much idle time; 0 = never */
+    long ping_interval_ms; /* websocket ping after this much idle time; 0 = never */
     size_t max_message;    /* largest message accepted from a client */
     const char *epoch;     /* NULL = random */
     uint64_t first_offset; /* offset of the first event (0 or 1 = 1) */

@@ -34,7 +34,7 @@ void hub_client_heard(struct hub_client *c)
 
 void hub_ping_check(struct hub *h, struct hub_client *c, int64_t now)
 {
-    int64_t every = (int64_t)h->cfg.ping_interval_s * 1000000;
+    int64_t every = (int64_t)h->cfg.ping_interval_ms * 1000;
     if (every <= 0 || h->ping == NULL)
         return;
     if (c->rx_at_us == 0)

@@ -19,7 +19,7 @@
 
 long hub_sio_ping_interval_ms(const struct hub *h)
 {
-    return h->cfg.ping_interval_s > 0 ? h->cfg.ping_interval_s * 1000L : 25000L;
+    return h->cfg.ping_interval_ms > 0 ? h->cfg.ping_interval_ms : 25000L;
 }
 
 /* Socket.IO's defaults keep the timeout at 4/5 of the interval (25 s / 20 s). */

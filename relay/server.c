@@ -248,7 +248,7 @@ struct relay *relay_new(const struct relay_config *c, volatile sig_atomic_t *sto
     hc.history = (size_t)c->history;
     hc.max_clients = (int)c->max_clients;
     hc.queue_limit = (int)c->queue_limit;
-    hc.ping_interval_s = (int)((c->ping_interval_ms + 999) / 1000);
+    hc.ping_interval_ms = c->ping_interval_ms;
     hc.max_message = c->max_message;
     hc.epoch = c->epoch;
     hc.drain_ms = c->drain_ms;
