@@ -161,7 +161,10 @@ fuzz:
 	@BUILD=build/fuzz scripts/fuzz $(FUZZ_TARGETS)
 
 format:
-	clang-format -i common/*.[ch] $(foreach p,$(PROGRAMS),$(wildcard $(p)/*.[ch])) tests/unit/*.c tests/e2e/*.c
+	git ls-files '*.c' '*.h' | xargs clang-format -i
+
+lint:
+	scripts/lint
 
 clean:
 	rm -rf build bin out

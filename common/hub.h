@@ -90,10 +90,10 @@ struct hub_config {
     long drain_ms;         /* on stop: time allowed to flush queued events before closing */
     hub_auth_fn auth;      /* NULL = clients need no token */
     void *auth_ud;
-    struct metrics *metrics; /* optional: the hub registers its metrics here */
+    struct metrics *metrics;      /* optional: the hub registers its metrics here */
     const struct hub_file *files; /* optional files served over HTTP (borrowed; outlive the hub) */
     size_t nfiles;
-    const char *name;        /* for logs, e.g. "relay" */
+    const char *name; /* for logs, e.g. "relay" */
 };
 
 /* Fills c with the defaults (port 8080, history 10000, queue_limit 1000, ...). */

@@ -34,7 +34,8 @@ void metric_sub(struct metric *x, uint64_t v);
 void metric_set(struct metric *x, int64_t v);
 int64_t metric_get(const struct metric *x);
 
-/* Renders every metric as Prometheus text. Returns a NUL-terminated string (caller frees) or NULL. */
+/* Renders every metric as Prometheus text. Returns a NUL-terminated string (caller frees) or NULL.
+ */
 char *metrics_render(const struct metrics *m, size_t *len);
 
 #endif

@@ -225,8 +225,8 @@ static int wsc_callback(struct lws *wsi, enum lws_callback_reasons reason, void 
     case LWS_CALLBACK_CLIENT_CLOSED:
         if (c) {
             int code = c->peer_close_code ? c->peer_close_code
-                       : c->closing     ? c->local_close_code
-                                        : 1006;
+                       : c->closing       ? c->local_close_code
+                                          : 1006;
             const char *r = c->peer_close_code ? c->peer_reason : c->closing ? c->local_reason : "";
             if (p->cb.on_close)
                 p->cb.on_close(c, code, r, p->ud);
@@ -245,8 +245,8 @@ static int wsc_callback(struct lws *wsi, enum lws_callback_reasons reason, void 
     }
 }
 
-struct wsc_pool *wsc_pool_new(int max_clients, const struct wsc_callbacks *cb, void *ud,
-                              char *err, size_t errlen)
+struct wsc_pool *wsc_pool_new(int max_clients, const struct wsc_callbacks *cb, void *ud, char *err,
+                              size_t errlen)
 {
     struct wsc_pool *p = calloc(1, sizeof *p);
     if (p == NULL) {

@@ -32,21 +32,21 @@ struct wsc_callbacks {
 };
 
 struct wsc_options {
-    const char *host;       /* address to connect to, e.g. "127.0.0.1" */
+    const char *host; /* address to connect to, e.g. "127.0.0.1" */
     int port;
-    const char *path;       /* request path with query, e.g. "/websocket-service?since=3&epoch=ab" */
-    const char *source_ip;  /* bind the socket to this local address, or NULL */
-    const char *host_header;/* Host: header, or NULL for host */
-    size_t max_message;     /* largest message accepted; 0 = 1 MiB */
-    void *user;             /* returned by wsc_user() */
-    const char *headers;    /* extra request header lines ("Cookie: a=b\r\n"), copied, or NULL */
+    const char *path;      /* request path with query, e.g. "/websocket-service?since=3&epoch=ab" */
+    const char *source_ip; /* bind the socket to this local address, or NULL */
+    const char *host_header; /* Host: header, or NULL for host */
+    size_t max_message;      /* largest message accepted; 0 = 1 MiB */
+    void *user;              /* returned by wsc_user() */
+    const char *headers;     /* extra request header lines ("Cookie: a=b\r\n"), copied, or NULL */
     /* Once per Set-Cookie header of the upgrade's 101 answer, before on_open; or NULL. */
     void (*on_set_cookie)(struct wsc *c, const char *value, size_t len);
 };
 
 /* Creates a pool for up to max_clients connections. Returns NULL with a message in err. */
-struct wsc_pool *wsc_pool_new(int max_clients, const struct wsc_callbacks *cb, void *ud,
-                              char *err, size_t errlen) __attribute__((warn_unused_result));
+struct wsc_pool *wsc_pool_new(int max_clients, const struct wsc_callbacks *cb, void *ud, char *err,
+                              size_t errlen) __attribute__((warn_unused_result));
 /* Closes every client (their on_close runs) and frees the pool. Accepts NULL. */
 void wsc_pool_free(struct wsc_pool *p);
 
@@ -61,7 +61,8 @@ int wsc_pool_service(struct wsc_pool *p, int timeout_ms);
 /* Makes a wsc_pool_service() in progress return soon and on_wake run. Thread-safe. */
 void wsc_pool_wake(struct wsc_pool *p);
 
-/* Queues a text message (copied). Returns 0, or -1 when the client is closing or the queue is full. */
+/* Queues a text message (copied). Returns 0, or -1 when the client is closing or the queue is full.
+ */
 int wsc_send_text(struct wsc *c, const char *data, size_t len);
 /* Queues raw bytes to write on the socket after the upgrade (for tests of malformed input). */
 int wsc_send_raw(struct wsc *c, const void *data, size_t len);

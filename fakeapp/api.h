@@ -28,8 +28,8 @@ struct api {
     const char *pod;
     struct metrics *metrics;
     const struct sio_client *sio_client; /* the page's socket.io bundle, or NULL (page.c) */
-    int store_channels; /* announce on store-<store> */
-    long emit_delay_ms; /* lab only: pause between the write and the announcement */
+    int store_channels;                  /* announce on store-<store> */
+    long emit_delay_ms;            /* lab only: pause between the write and the announcement */
     const char *client_jwt_secret; /* GET /token mints client JWTs with it; NULL = off */
     long client_jwt_ttl_s;
 

@@ -35,9 +35,9 @@ struct relay_config {
     /* Over MongoDB (docs/relay-ha.md): every relay with the same URI serves one stream. */
     const char *mongo_uri;
     const char *mongo_db;
-    long emit_timeout_ms;       /* an emit not confirmed by a majority in this time gets 503 */
-    long retention_ms;          /* events older than this are trimmed from MongoDB */
-    long retention_events;      /* and beyond this many */
+    long emit_timeout_ms;  /* an emit not confirmed by a majority in this time gets 503 */
+    long retention_ms;     /* events older than this are trimmed from MongoDB */
+    long retention_events; /* and beyond this many */
     /* Client authentication (relay/auth.c): off unless a key is given. */
     const char *client_jwt_secret; /* HS256 shared secret */
     const char *client_jwt_key;    /* RS256 public key file (PEM) */

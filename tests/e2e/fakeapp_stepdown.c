@@ -359,4 +359,3 @@ int main(int argc, char **argv)
     curl_global_cleanup();
     return e2e_failures ? 1 : 0;
 }
-

@@ -69,6 +69,6 @@ start_relay 2
 if wait "$checker"; then :; fi
 cat "$E2E_TMP/check.out"
 grep -q '^FAIL' "$E2E_TMP/check.out" && E2E_FAILS=$((E2E_FAILS + 1))
-wait_http "http://127.0.0.1:$((base + 5))/readyz" 10 && pass mongo_restarted_relay_ready ||
-  fail mongo_restarted_relay_ready "relay 2 not ready after its restart"
+if wait_http "http://127.0.0.1:$((base + 5))/readyz" 10; then pass mongo_restarted_relay_ready
+else fail mongo_restarted_relay_ready "relay 2 not ready after its restart"; fi
 exit "$E2E_FAILS"
