@@ -217,7 +217,8 @@
              "RELAY_WATCH",                                                                        \
              FLAG_LIST,                                                                            \
              &(c)->watch_arg,                                                                      \
-             "MongoDB: DB.COLL=EVENT, every insert into DB.COLL is broadcast as EVENT "            \
+             "MongoDB: DB.COLL=EVENT[@CHANNEL], every insert into DB.COLL is announced as "        \
+             "EVENT, to everyone or on CHANNEL (\"store-{store}\": from the document's field) "    \
              "(repeatable)",                                                                       \
              0,                                                                                    \
              0},                                                                                   \
@@ -261,6 +262,34 @@ static int valid_name(const char *s, size_t n, int dots)
     return 1;
 }
 
+/* "store-{store}" -> pre "store-", field "store", post ""; a template without braces is a
+ * fixed channel. Returns 0, or -1 when it is not one of those. */
+static int watch_channel_parse(struct relay_watch *w, const char *s, size_t n)
+{
+    const char *open = memchr(s, '{', n);
+    const char *close = open ? memchr(open, '}', n - (size_t)(open - s)) : NULL;
+    size_t pl = open ? (size_t)(open - s) : n;
+    size_t fl = close ? (size_t)(close - open - 1) : 0;
+    size_t ql = close ? n - (size_t)(close - s) - 1 : 0;
+    if ((open && !close) || pl >= sizeof w->chan_pre || fl >= sizeof w->chan_field ||
+        ql >= sizeof w->chan_post || (pl && !envelope_channel_valid(s, pl)) ||
+        (ql && !envelope_channel_valid(close + 1, ql)) || (!open && !pl) ||
+        (open && !valid_name(open + 1, fl, 0)))
+        return -1;
+    if (!open && (memchr(s, '}', n) || !envelope_channel_valid(s, n)))
+        return -1;
+    memcpy(w->chan_pre, s, pl);
+    w->chan_pre[pl] = '\0';
+    if (open) {
+        memcpy(w->chan_field, open + 1, fl);
+        w->chan_field[fl] = '\0';
+        memcpy(w->chan_post, close + 1, ql);
+        w->chan_post[ql] = '\0';
+    }
+    w->has_channel = 1;
+    return 0;
+}
+
 int relay_watch_parse(struct relay_config *c, const char *s, char *err, size_t errlen)
 {
     const char *p = s;
@@ -268,17 +297,18 @@ int relay_watch_parse(struct relay_config *c, const char *s, char *err, size_t e
         const char *end = strchr(p, ',');
         size_t n = end ? (size_t)(end - p) : strlen(p);
         const char *eq = memchr(p, '=', n);
+        const char *at = eq ? memchr(eq, '@', n - (size_t)(eq - p)) : NULL;
         const char *dot = eq ? memchr(p, '.', (size_t)(eq - p)) : NULL;
         struct relay_watch *w = &c->watch[c->nwatch];
         size_t dl = dot ? (size_t)(dot - p) : 0, cl = dot ? (size_t)(eq - dot - 1) : 0;
-        size_t el = eq ? n - (size_t)(eq - p) - 1 : 0;
+        size_t el = eq ? (at ? (size_t)(at - eq - 1) : n - (size_t)(eq - p) - 1) : 0;
         if (c->nwatch == RELAY_WATCH_MAX) {
             snprintf(err, errlen, "--watch: at most %d collections", RELAY_WATCH_MAX);
             return -1;
         }
         if (dot == NULL || dl >= sizeof w->db || cl >= sizeof w->coll || !valid_name(p, dl, 0) ||
             !valid_name(dot + 1, cl, 1) || !envelope_event_valid(eq + 1, el)) {
-            snprintf(err, errlen, "--watch: '%.*s' is not DB.COLLECTION=EVENT",
+            snprintf(err, errlen, "--watch: '%.*s' is not DB.COLLECTION=EVENT[@CHANNEL]",
                      (int)(n < 200 ? n : 200), p);
             return -1;
         }
@@ -288,6 +318,14 @@ int relay_watch_parse(struct relay_config *c, const char *s, char *err, size_t e
         w->coll[cl] = '\0';
         memcpy(w->event, eq + 1, el);
         w->event[el] = '\0';
+        if (at && watch_channel_parse(w, at + 1, n - (size_t)(at - p) - 1) != 0) {
+            snprintf(err, errlen,
+                     "--watch: channel '%.*s' must be 1-%d characters of [A-Za-z0-9_.:-] with at "
+                     "most one {field} (a top-level field of [A-Za-z0-9_])",
+                     (int)(n - (size_t)(at - p) - 1 < 200 ? n - (size_t)(at - p) - 1 : 200), at + 1,
+                     ENVELOPE_CHANNEL_MAX);
+            return -1;
+        }
         c->nwatch++;
         p += n;
         if (*p == ',')

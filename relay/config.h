@@ -47,11 +47,16 @@ struct relay_config {
     struct flag_list watch_arg; /* DB.COLL=EVENT items, each may hold several, comma-separated */
     struct relay_watch {
         char db[64], coll[128], event[65];
+        /* @CHANNEL: the channel, or pre + the document's field + post ("store-{store}");
+         * none: broadcast. */
+        int has_channel;
+        char chan_pre[65], chan_field[65], chan_post[65];
     } watch[RELAY_WATCH_MAX];
     int nwatch;
 };
 
-/* Parses "db.coll=event[,db.coll=event...]" into c->watch. Returns 0, or -1 with err. */
+/* Parses "db.coll=event[@channel][,...]" into c->watch; channel may hold one {field} of
+ * the inserted document ("store-{store}"). Returns 0, or -1 with err. */
 int relay_watch_parse(struct relay_config *c, const char *s, char *err, size_t errlen);
 
 /*

@@ -278,6 +278,9 @@ static void register_metrics(struct mstore *s, struct metrics *m)
                                "Events removed by retention.");
     s->m_fetch_rows = metrics_add(m, METRIC_COUNTER, "relay_store_replayed_total", NULL,
                                   "Events read back from MongoDB for replays.");
+    s->m_watch_skipped = metrics_add(
+        m, METRIC_COUNTER, "relay_watch_skipped_total", NULL,
+        "Watched inserts not announced: their channel field makes no valid channel name.");
     s->m_watch_events = metrics_add(m, METRIC_COUNTER, "relay_watch_events_total", NULL,
                                     "Inserts into watched collections seen.");
 }

@@ -95,10 +95,51 @@ static void item_done(void *ud, struct mseq_item *it)
         LOG_WARN("watch_announce_failed id=%s result=%d", it->id, it->done - 1);
 }
 
+/*
+ * The channel of an inserted document under --watch ..@CHANNEL: 1 with out filled, 0 for a
+ * broadcast (no @CHANNEL, or the document lacks the field), -1 when the field holds
+ * something no channel name can be made of (not announced: a broadcast would reach clients
+ * the event is not for).
+ */
+static int doc_channel(const struct relay_watch *w, const bson_t *full, char *out, size_t outlen)
+{
+    if (!w->has_channel)
+        return 0;
+    char val[ENVELOPE_CHANNEL_MAX + 1] = "";
+    if (w->chan_field[0]) {
+        bson_iter_t it;
+        if (!bson_iter_init_find(&it, full, w->chan_field))
+            return 0;
+        if (BSON_ITER_HOLDS_UTF8(&it)) {
+            uint32_t l = 0;
+            const char *v = bson_iter_utf8(&it, &l);
+            if (l == 0 || l >= sizeof val)
+                return -1;
+            memcpy(val, v, l);
+            val[l] = '\0';
+        } else if (BSON_ITER_HOLDS_INT32(&it) || BSON_ITER_HOLDS_INT64(&it)) {
+            snprintf(val, sizeof val, "%" PRId64, bson_iter_as_int64(&it));
+        } else if (BSON_ITER_HOLDS_NULL(&it)) {
+            return 0;
+        } else {
+            return -1;
+        }
+    }
+    int n = snprintf(out, outlen, "%s%s%s", w->chan_pre, val, w->chan_post);
+    return n > 0 && (size_t)n < outlen && envelope_channel_valid(out, (size_t)n) ? 1 : -1;
+}
+
 /* Queues the announcement of one inserted document (waits while the sequencer is full). */
 static void announce(struct mwatch *mw, const bson_t *full, const bson_t *token)
 {
     struct mstore *s = mw->s;
+    char channel[ENVELOPE_CHANNEL_MAX + 1] = "";
+    if (doc_channel(mw->w, full, channel, sizeof channel) < 0) {
+        LOG_WARN("watch_channel_invalid src=%s field=%s action=skipped", mw->src,
+                 mw->w->chan_field);
+        metric_inc(s->m_watch_skipped);
+        return;
+    }
     struct mseq_item *it = calloc(1, sizeof *it);
     size_t jl = 0;
     char *json = doc_json(full, &jl);
@@ -111,6 +152,7 @@ static void announce(struct mwatch *mw, const bson_t *full, const bson_t *token)
     it->data = json;
     it->data_len = jl;
     snprintf(it->event, sizeof it->event, "%s", mw->w->event);
+    snprintf(it->channel, sizeof it->channel, "%s", channel);
     bson_iter_t id;
     char key[100] = "";
     if (bson_iter_init_find(&id, full, "_id") && BSON_ITER_HOLDS_OID(&id)) {

@@ -100,4 +100,24 @@ for i in $(seq 1 20); do [ "$(heard "$E2E_TMP/r0.out" "both-$i")" = 1 ] && once=
 expect watch_two_relays_once_each "$([ "$once" = 20 ] && echo 0 || echo 1)" "$once of 20 announced exactly once"
 same=$(diff <(grep -o '"offset":[0-9]*' "$E2E_TMP/r0.out") <(grep -o '"offset":[0-9]*' "$E2E_TMP/r1.out") >/dev/null && echo 0 || echo 1)
 expect watch_two_relays_same_offsets "$same" "the two relays disagree"
+
+# 5. the channel from the document: a client of store-7 hears store 7's product and the
+#    one without a store, a client of no channel only the latter; store 8's reaches neither.
+stop_relay 0
+stop_relay 1
+relay 0 --watch 'relaylab.products=new_product@store-{store}' || { fail watch_relay_ready "relay 0 @channel"; exit 1; }
+last=$(curl -fsS "http://127.0.0.1:$((base + 1))/readyz" | jq -r .offset)
+for st in 7 8 ''; do
+  curl -s -o /dev/null --max-time 10 -X POST "http://127.0.0.1:$((base + 6))/products" -H 'Content-Type: application/json' \
+    -d "{\"name\":\"p\",\"price\":1,\"req_id\":\"chan-${st:-none}\"${st:+,\"store\":\"$st\"}}" || true
+done
+sleep 1
+timeout -k 5 25 "$RELAYLAB_BIN/wsprint" --timeout 2 \
+  "ws://127.0.0.1:$base/websocket-service?since=$last&epoch=$EPOCH&channels=store-7" >"$E2E_TMP/ch7.out" 2>/dev/null || true
+listen 0 2 "$E2E_TMP/ch0.out"
+got7=$(grep -o '"req_id":"chan-[a-z0-9]*"' "$E2E_TMP/ch7.out" | sort | tr '\n' ' ')
+got0=$(grep -o '"req_id":"chan-[a-z0-9]*"' "$E2E_TMP/ch0.out" | sort | tr '\n' ' ')
+expect watch_channel_from_field "$([ "$got7" = '"req_id":"chan-7" "req_id":"chan-none" ' ] &&
+  grep -q '"channel":"store-7"' "$E2E_TMP/ch7.out" && echo 0 || echo 1)" "store-7 client heard: $got7"
+expect watch_channel_not_broadcast "$([ "$got0" = '"req_id":"chan-none" ' ] && echo 0 || echo 1)" "no-channel client heard: $got0"
 exit "$E2E_FAILS"
