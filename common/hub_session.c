@@ -256,12 +256,17 @@ int hub_client_filter(struct hub *h, struct lws *wsi, struct hub_client *c)
 }
 
 /* Splits a comma-separated list in place into names (at most max). Returns how many. */
-static size_t split_list(char *s, const char **names, size_t max)
+/* Splits s at commas into names[0..max); names past max are refused ("limit") in refused. */
+static size_t split_list(char *s, const char **names, size_t max, json_t *refused)
 {
     size_t n = 0;
-    for (char *save = NULL, *t = strtok_r(s, ",", &save); t && n < max;
-         t = strtok_r(NULL, ",", &save))
-        names[n++] = t;
+    for (char *save = NULL, *t = strtok_r(s, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+        if (n < max)
+            names[n++] = t;
+        else
+            json_array_append_new(
+                refused, json_pack("{s:s%, s:s}", "channel", t, strnlen(t, 80), "reason", "limit"));
+    }
     return n;
 }
 
@@ -318,8 +323,8 @@ void hub_client_join(struct hub *h, struct hub_client *c)
     int fetch = c->has_since && h->fetch && (plan == HISTORY_TRUNCATED || plan == HISTORY_AHEAD);
     if (c->want_chans) {
         const char *names[HUB_CHANNELS_MAX + 1];
-        size_t n = split_list(c->want_chans, names, HUB_CHANNELS_MAX + 1);
         json_t *refused = json_array();
+        size_t n = split_list(c->want_chans, names, HUB_CHANNELS_MAX + 1, refused);
         hub_client_channels(h, c, names, n, 1, refused);
         hub_queue_subscribed(h, c, refused, fetch ? c->since + 1 : from);
         free(c->want_chans);

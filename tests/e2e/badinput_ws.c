@@ -332,12 +332,16 @@ int main(int argc, char **argv)
     snprintf(long_query, sizeof long_query, "/websocket-service?pad=");
     memset(long_query + strlen(long_query), 'x', 2500);
 
-    static char chan65[200], chan40[600], sub300[3000], nested[1200];
+    static char chan65[200], chan40[600], sub300[3000], nested[1200], chan300[2200];
     snprintf(chan65, sizeof chan65, "/websocket-service?channels=");
     memset(chan65 + strlen(chan65), 'c', 65);
     snprintf(chan40, sizeof chan40, "/websocket-service?channels=c0");
     for (int i = 1; i < 40; i++)
         snprintf(chan40 + strlen(chan40), sizeof chan40 - strlen(chan40), ",c%d", i);
+    /* Past the 257 names a join reads: the rest are refused too, never dropped unsaid. */
+    snprintf(chan300, sizeof chan300, "/websocket-service?channels=c0");
+    for (int i = 1; i < 300; i++)
+        snprintf(chan300 + strlen(chan300), sizeof chan300 - strlen(chan300), ",c%d", i);
     snprintf(sub300, sizeof sub300, "{\"subscribe\":[\"a\"");
     for (int i = 1; i < 300; i++)
         strcat(sub300, ",\"a\"");
@@ -434,6 +438,13 @@ int main(int argc, char **argv)
          "\"reason\":\"invalid\""},
         {"channels_query_name_65", chan65, NULL, {{0}}, EXP_TEXT, 0, "\"reason\":\"invalid\""},
         {"channels_query_over_limit", chan40, NULL, {{0}}, EXP_TEXT, 0, "\"reason\":\"limit\""},
+        {"channels_query_300_names_last_refused",
+         chan300,
+         NULL,
+         {{0}},
+         EXP_TEXT,
+         0,
+         "{\"channel\":\"c299\",\"reason\":\"limit\"}"},
         {"channels_query_bad_utf8",
          "/websocket-service?channels=%FF%FE",
          NULL,
