@@ -9,6 +9,7 @@
 
 #include "eio.h"
 #include "hub_impl.h"
+#include "hub_poll.h"
 #include "log.h"
 
 _Static_assert(FRAME_PRE >= LWS_PRE, "frame headroom must cover LWS_PRE");
@@ -81,6 +82,12 @@ static int hub_callback(struct lws *wsi, enum lws_callback_reasons reason, void 
     case LWS_CALLBACK_HTTP_DROP_PROTOCOL:
         return h ? hub_poll_http(h, wsi, (int)reason, user, in, len) : 0;
     case LWS_CALLBACK_HTTP_CONFIRM_UPGRADE:
+        /* A page from a site not in --cors-origin: websockets have no CORS of their own
+         * (cross-site websocket hijacking), so the Origin is checked here, with a 403. */
+        if (h && !hub_origin_allowed(h, wsi)) {
+            static const char msg[] = "origin not allowed";
+            return hub_http_send(wsi, 403, "text/plain", msg, sizeof msg - 1, 0) ? -1 : 1;
+        }
         return h && in ? hub_sio_confirm_upgrade(h, wsi, (const char *)in) : 0;
     case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION:
         if (hub_client_filter(h, wsi, c) != 0) {
@@ -160,6 +167,9 @@ static void register_metrics(struct hub *h, struct metrics *m)
                             "Clients closed with 4008 for falling behind.");
     h->m_rejected = metrics_add(m, METRIC_COUNTER, "ws_rejected_total", NULL,
                                 "Upgrades refused (bad path, full, stopping).");
+    h->m_origin_refused =
+        metrics_add(m, METRIC_COUNTER, "ws_origin_refused_total", NULL,
+                    "Upgrades and polling requests refused for their Origin (--cors-origin).");
     h->m_replay_ok = metrics_add(m, METRIC_COUNTER, "ws_replays_total", "result=\"recovered\"",
                                  "Reconnects with since/epoch, by outcome.");
     h->m_replay_fail =

@@ -92,6 +92,11 @@ struct hub_config {
     void *auth_ud;
     struct metrics *metrics;      /* optional: the hub registers its metrics here */
     const struct hub_file *files; /* optional files served over HTTP (borrowed; outlive the hub) */
+    /* Origins (comma-separated, exact, e.g. "https://shop.example") a browser may connect
+     * from: websocket upgrades and polling requests with another Origin header are refused
+     * (403), and only these get CORS headers. NULL or "" = any (the Origin is echoed).
+     * Requests without an Origin (non-browser clients) are never refused for it. */
+    const char *cors_origins;
     size_t nfiles;
     const char *name; /* for logs, e.g. "relay" */
 };

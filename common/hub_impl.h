@@ -127,12 +127,15 @@ struct hub {
     struct metrics *own_metrics;
     struct hub_polls *polls; /* Socket.IO long-polling sessions (hub_poll.c; lws thread) */
     struct metric *m_clients, *m_conns, *m_events, *m_frames, *m_slow, *m_rejected, *m_replay_ok,
-        *m_replay_fail, *m_unauth, *m_chan_refused, *m_fetches;
+        *m_replay_fail, *m_unauth, *m_chan_refused, *m_fetches, *m_origin_refused;
     struct metric *m_lag_max, *m_lag_sum, *m_queued; /* queue depths, set by each sweep */
     uint64_t sweep_lag_sum, sweep_lag_max;           /* accumulated during a sweep (lock held) */
 };
 
 int64_t hub_now_us(void);
+/* 1 when the request's Origin may connect (absent, or listed in cors_origins, or no list),
+ * 0 when it is refused (counted in ws_origin_refused_total and logged). */
+int hub_origin_allowed(struct hub *h, struct lws *wsi);
 
 /* Upgrade filter: checks the path, reads since/epoch/EIO/channels/token from the query. 0 = accept.
  */

@@ -10,6 +10,7 @@
 
 #include "eio_poll.h"
 #include "hub_poll.h"
+#include "log.h"
 
 #define ORIGIN_MAX 256
 
@@ -33,6 +34,42 @@ int hub_http_origin_ok(struct lws *wsi)
     return origin_of(wsi, buf, sizeof buf) != NULL;
 }
 
+/* Whether origin (non-empty) is one of the comma-separated list's entries, exactly. */
+static int listed(const char *list, const char *origin)
+{
+    size_t ol = strlen(origin);
+    for (const char *p = list; *p;) {
+        const char *e = strchr(p, ',');
+        size_t n = e ? (size_t)(e - p) : strlen(p);
+        while (n && *p == ' ')
+            p++, n--;
+        while (n && p[n - 1] == ' ')
+            n--;
+        if ((n == 1 && *p == '*') || (n == ol && strncasecmp(p, origin, n) == 0))
+            return 1;
+        p += n;
+        while (*p == ' ')
+            p++;
+        if (*p == ',')
+            p++;
+    }
+    return 0;
+}
+
+int hub_origin_allowed(struct hub *h, struct lws *wsi)
+{
+    const char *list = h->cfg.cors_origins;
+    if (list == NULL || *list == '\0')
+        return 1;
+    char buf[ORIGIN_MAX];
+    const char *o = origin_of(wsi, buf, sizeof buf);
+    if (o != NULL && (*o == '\0' || listed(list, o)))
+        return 1;
+    metric_inc(h->m_origin_refused);
+    LOG_INFO("origin_refused hub=%s origin=\"%.80s\"", h->cfg.name, o ? o : "(malformed)");
+    return 0;
+}
+
 static int add_header(struct lws *wsi, const char *name, const char *value, unsigned char **p,
                       unsigned char *end)
 {
@@ -44,6 +81,10 @@ static int add_cors(struct lws *wsi, unsigned char **p, unsigned char *end)
 {
     char origin[ORIGIN_MAX];
     const char *o = origin_of(wsi, origin, sizeof origin);
+    const struct hub *h = lws_context_user(lws_get_context(wsi));
+    if (o && *o && h && h->cfg.cors_origins && *h->cfg.cors_origins &&
+        !listed(h->cfg.cors_origins, o))
+        o = NULL; /* not one of the allowed origins: no CORS grant */
     if (o && *o &&
         (add_header(wsi, "access-control-allow-origin:", o, p, end) ||
          add_header(wsi, "access-control-allow-credentials:", "true", p, end)))

@@ -171,6 +171,12 @@ static int on_request(struct hub *h, struct lws *wsi, struct hub_http *x, const 
             return -1;
         return hub_http_done(wsi);
     }
+    if (!hub_origin_allowed(h, wsi)) {
+        note_error(h);
+        if (hub_http_error(wsi, EIO_ERR_FORBIDDEN, "origin not allowed"))
+            return -1;
+        return hub_http_done(wsi);
+    }
     if (meth == LWSHUMETH_OPTIONS) { /* the CORS preflight, before any Engine.IO check */
         if (hub_http_preflight(wsi))
             return -1;

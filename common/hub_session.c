@@ -255,7 +255,6 @@ int hub_client_filter(struct hub *h, struct lws *wsi, struct hub_client *c)
     return 0;
 }
 
-/* Splits a comma-separated list in place into names (at most max). Returns how many. */
 /* Splits s at commas into names[0..max); names past max are refused ("limit") in refused. */
 static size_t split_list(char *s, const char **names, size_t max, json_t *refused)
 {

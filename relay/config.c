@@ -206,6 +206,14 @@
              "client JWTs must carry this aud (default: none)",                                    \
              0,                                                                                    \
              0},                                                                                   \
+            {"cors-origin",                                                                        \
+             "RELAY_CORS_ORIGIN",                                                                  \
+             FLAG_STR,                                                                             \
+             &(c)->cors_origin,                                                                    \
+             "browser Origins allowed (comma-separated, e.g. https://shop.example): others are "   \
+             "refused 403 on upgrade and polling (default: any, echoed)",                          \
+             0,                                                                                    \
+             0},                                                                                   \
             {"client-jwt-leeway",                                                                  \
              "RELAY_CLIENT_JWT_LEEWAY",                                                            \
              FLAG_DURATION,                                                                        \

@@ -44,6 +44,7 @@ struct relay_config {
     const char *client_jwt_issuer;
     const char *client_jwt_audience;
     long client_jwt_leeway_ms;
+    const char *cors_origin;    /* browser Origins allowed, comma-separated; NULL = any */
     struct flag_list watch_arg; /* DB.COLL=EVENT items, each may hold several, comma-separated */
     struct relay_watch {
         char db[64], coll[128], event[65];
