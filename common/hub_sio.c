@@ -236,6 +236,8 @@ static void sio_join(struct hub *h, struct hub_client *c, const struct eio_sio *
     const char *no_offset = NULL;
     json_t *a = p->plen ? jsonx_parse(p->payload, p->plen, 32, err, sizeof err) : NULL;
     json_t *jp = json_object_get(a, "pid"), *jo = json_object_get(a, "offset");
+    free(c->sio_rooms); /* a join (again, after 41) starts from its own auth or offset */
+    c->sio_rooms = NULL;
     if (jp != NULL && !json_is_null(jp) &&
         !(json_is_string(jp) && eio_pid_valid(json_string_value(jp))))
         no_offset = "bad_pid"; /* asked to recover: told why not, never a silent gap */
