@@ -162,7 +162,7 @@ struct got {
     int closed;      /* a close frame arrived */
     int close_code;  /* its code (1005 when it had none) */
     int eof;         /* the connection ended without (more) frames */
-    char text[8192]; /* text frames, concatenated with '\n' */
+    char text[32768]; /* text frames, concatenated with '\n' */
     char pong[256];
 };
 
