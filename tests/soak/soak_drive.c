@@ -46,16 +46,21 @@ int soak_parse_args(int argc, char **argv)
             cfg.heavy = atoi(v);
         else if (!strcmp(k, "--max-message"))
             cfg.max_message = atoi(v);
+        else if (!strcmp(k, "--sio"))
+            cfg.sio = atoi(v);
+        else if (!strcmp(k, "--sio-expire"))
+            cfg.sio_expire = atoi(v);
         else
             goto usage;
     }
     if (argc % 2 == 1 && cfg.ws_port > 0 && cfg.http_port > 0 && cfg.rate > 0 && cfg.seconds > 0 &&
-        cfg.payload >= 0 && cfg.payload < 60000)
+        cfg.payload >= 0 && cfg.payload < 60000 && cfg.sio >= 0 && cfg.sio_expire > 0)
         return 0;
 usage:
     fprintf(stderr, "usage: soakclient --ws-port P --http-port P [--token T] [--seconds N]\n"
                     "  [--clients N] [--churn N] [--slow N] [--slow-hold S] [--rate R]\n"
-                    "  [--payload BYTES] [--heavy BYTES] [--max-message BYTES] [--host ADDR]\n");
+                    "  [--payload BYTES] [--heavy BYTES] [--max-message BYTES] [--host ADDR]\n"
+                    "  [--sio N] [--sio-expire SECONDS]\n");
     return -1;
 }
 
@@ -422,7 +427,11 @@ void soak_print_summary(FILE *f)
             "\"connect_fail\":%llu,\"slow_started\":%llu,\"slow_closed\":%llu,"
             "\"slow_close_4008\":%llu,\"slow_not_closed\":%llu,\"bad_ws_sent\":%llu,"
             "\"bad_ws_ok\":%llu,\"bad_ws_wrong\":%llu,\"bad_http_sent\":%llu,"
-            "\"bad_http_ok\":%llu,\"bad_http_wrong\":%llu,\"behind_at_end\":%llu}\n",
+            "\"bad_http_ok\":%llu,\"bad_http_wrong\":%llu,\"behind_at_end\":%llu,"
+            "\"sio\":%d,\"sio_connects\":%llu,\"sio_recovered\":%llu,\"sio_not_recovered\":%llu,"
+            "\"sio_events\":%llu,\"sio_missed\":%llu,\"sio_duplicates\":%llu,"
+            "\"sio_upgrades\":%llu,\"sio_upgrade_fail\":%llu,\"sio_vanished\":%llu,"
+            "\"sio_expired_ok\":%llu,\"sio_expired_wrong\":%llu,\"sio_dropped\":%llu}\n",
             cfg.seconds, cfg.clients, cfg.churn, cfg.slow, cfg.rate, atomic_load(&ctr.emits_ok),
             atomic_load(&ctr.emits_fail), atomic_load(&soak_last_acked), atomic_load(&ctr.events),
             atomic_load(&soak_last_b_acked), atomic_load(&ctr.missed), atomic_load(&ctr.duplicates),
@@ -434,5 +443,11 @@ void soak_print_summary(FILE *f)
             atomic_load(&ctr.slow_not_closed), atomic_load(&ctr.bad_ws_sent),
             atomic_load(&ctr.bad_ws_ok), atomic_load(&ctr.bad_ws_wrong),
             atomic_load(&ctr.bad_http_sent), atomic_load(&ctr.bad_http_ok),
-            atomic_load(&ctr.bad_http_wrong), ctr.behind_at_end);
+            atomic_load(&ctr.bad_http_wrong), ctr.behind_at_end, cfg.sio,
+            atomic_load(&ctr.sio_connects), atomic_load(&ctr.sio_recovered),
+            atomic_load(&ctr.sio_not_recovered), atomic_load(&ctr.sio_events),
+            atomic_load(&ctr.sio_missed), atomic_load(&ctr.sio_duplicates),
+            atomic_load(&ctr.sio_upgrades), atomic_load(&ctr.sio_upgrade_fail),
+            atomic_load(&ctr.sio_vanished), atomic_load(&ctr.sio_expired_ok),
+            atomic_load(&ctr.sio_expired_wrong), atomic_load(&ctr.sio_dropped));
 }

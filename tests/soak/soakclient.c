@@ -8,6 +8,9 @@
  *   - slow clients on raw sockets that join channel soak-heavy (every fourth emit, 16 KiB) and
  *     stop reading, so that the relay must close them (4008) once the kernel's buffers are
  *     full (megabytes here); each is then drained to see the connection end;
+ *   - Socket.IO sessions (soak_sio.c): long-polling ones that stay, ones that upgrade to
+ *     websocket, ones that vanish (the relay must end them) and ones that close, all coming
+ *     back with connection state recovery (auth {pid, offset}) and checked like the above;
  *   - emits at a steady rate (POST /emit with an id), and bad input on both surfaces: broken
  *     frames on the websocket, malformed requests on the intake, each checked for its answer.
  *
@@ -17,7 +20,7 @@
  *
  *   soakclient --ws-port P --http-port P [--token T] [--seconds 600] [--clients 2000]
  *              [--churn 300] [--slow 8] [--slow-hold 90] [--rate 20] [--payload 400]
- *              [--heavy 16384] [--max-message 4096]
+ *              [--heavy 16384] [--max-message 4096] [--sio 200] [--sio-expire 45]
  */
 #include <curl/curl.h>
 #include <pthread.h>
@@ -42,6 +45,8 @@ struct soak_config cfg = {
     .rate = 20,
     .payload = 400,
     .max_message = 4096,
+    .sio = 200,
+    .sio_expire = 45,
 };
 struct soak_counters ctr;
 atomic_int soak_stop_emits;
@@ -55,10 +60,8 @@ int64_t soak_now_us(void)
     return (int64_t)t.tv_sec * 1000000 + t.tv_nsec / 1000;
 }
 
-enum kind { K_STEADY, K_CHURN, K_BAD };
-
 struct cl {
-    enum kind kind;
+    enum soak_kind kind; /* first, as in struct sio */
     int idx;
     struct wsc *w;
     int open;
@@ -123,6 +126,10 @@ static void on_open(struct wsc *w, void *ud)
 {
     (void)ud;
     struct cl *c = wsc_user(w);
+    if (c->kind == K_SIO) {
+        soak_sio_ws_open(w);
+        return;
+    }
     c->open = 1;
     if (c->kind == K_BAD) {
         soak_bad_ws_send(w, c->bad_case);
@@ -173,6 +180,10 @@ static void on_message(struct wsc *w, const char *d, size_t len, int binary, voi
     (void)ud;
     (void)binary;
     struct cl *c = wsc_user(w);
+    if (c->kind == K_SIO) {
+        soak_sio_ws_message(w, d, len);
+        return;
+    }
     if (c->kind == K_BAD) {
         if (c->bad_case == SOAK_BAD_SUBSCRIBE && memmem(d, len, "\"_error\"", 8)) {
             c->bad_ok = 1;
@@ -211,6 +222,10 @@ static void on_close(struct wsc *w, int code, const char *reason, void *ud)
     (void)ud;
     (void)reason;
     struct cl *c = wsc_user(w);
+    if (c->kind == K_SIO) {
+        soak_sio_ws_close(w);
+        return;
+    }
     int was_open = c->open;
     c->open = 0;
     c->w = NULL;
@@ -291,7 +306,7 @@ static int count_behind(unsigned long long want)
         n += !steady[i].open || steady[i].b < want;
     for (int i = 0; i < cfg.churn; i++)
         n += !churn[i].open || churn[i].b < want;
-    return n;
+    return n + soak_sio_behind(want);
 }
 
 int main(int argc, char **argv)
@@ -303,7 +318,7 @@ int main(int argc, char **argv)
     srand((unsigned)getpid());
     struct wsc_callbacks cb = {on_open, on_message, on_close, on_wake};
     char err[256];
-    pool = wsc_pool_new(cfg.clients + cfg.churn + 64, &cb, NULL, err, sizeof err);
+    pool = wsc_pool_new(cfg.clients + cfg.churn + cfg.sio + 64, &cb, NULL, err, sizeof err);
     if (pool == NULL) {
         fprintf(stderr, "soakclient: %s\n", err);
         return 1;
@@ -311,6 +326,7 @@ int main(int argc, char **argv)
     steady = calloc((size_t)cfg.clients + 1, sizeof *steady);
     churn = calloc((size_t)cfg.churn + 1, sizeof *churn);
     open_steady();
+    soak_sio_init(pool);
     for (int i = 0; i < cfg.churn; i++)
         churn[i] = (struct cl){.kind = K_CHURN, .idx = i, .action_at = soak_now_us() + i * 3000};
 
@@ -325,16 +341,18 @@ int main(int argc, char **argv)
     while (soak_now_us() < end) {
         wsc_pool_service(pool, 20);
         int64_t now = soak_now_us();
+        soak_sio_service(now);
         schedule(now, end);
         if (tty && now >= next_progress) {
             fprintf(stderr,
                     "soakclient: t=%llds emits=%llu events=%llu missed=%llu reconnects=%llu "
-                    "slow_closed=%llu bad_ws=%llu/%llu bad_http=%llu/%llu\n",
+                    "slow_closed=%llu bad_ws=%llu/%llu bad_http=%llu/%llu sio=%llu/%llu\n",
                     (long long)((now - start) / 1000000), atomic_load(&ctr.emits_ok),
                     atomic_load(&ctr.events), atomic_load(&ctr.missed),
                     atomic_load(&ctr.churn_connects), atomic_load(&ctr.slow_closed),
                     atomic_load(&ctr.bad_ws_ok), atomic_load(&ctr.bad_ws_sent),
-                    atomic_load(&ctr.bad_http_ok), atomic_load(&ctr.bad_http_sent));
+                    atomic_load(&ctr.bad_http_ok), atomic_load(&ctr.bad_http_sent),
+                    atomic_load(&ctr.sio_recovered), atomic_load(&ctr.sio_connects));
             next_progress += 10000000;
         }
     }
@@ -345,15 +363,19 @@ int main(int argc, char **argv)
     final_phase = 1;
     for (int i = 0; i < cfg.churn; i++)
         churn[i].action_at = 0;
+    soak_sio_final();
     int64_t deadline = soak_now_us() + 30000000;
     while (soak_now_us() < deadline && count_behind(atomic_load(&soak_last_b_acked)) > 0) {
         wsc_pool_service(pool, 20);
+        soak_sio_service(soak_now_us());
         schedule(soak_now_us(), 0);
     }
     ctr.behind_at_end = (unsigned long long)count_behind(atomic_load(&soak_last_b_acked));
+    soak_sio_close_all();
     pthread_join(slow, NULL);
     soak_print_summary(stdout);
     wsc_pool_free(pool);
+    soak_sio_free();
     free(steady);
     free(churn);
     curl_global_cleanup();
