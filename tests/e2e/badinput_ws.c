@@ -159,9 +159,9 @@ static void send_frame(int fd, const struct fr *f)
 }
 
 struct got {
-    int closed;      /* a close frame arrived */
-    int close_code;  /* its code (1005 when it had none) */
-    int eof;         /* the connection ended without (more) frames */
+    int closed;       /* a close frame arrived */
+    int close_code;   /* its code (1005 when it had none) */
+    int eof;          /* the connection ended without (more) frames */
     char text[32768]; /* text frames, concatenated with '\n' */
     char pong[256];
 };

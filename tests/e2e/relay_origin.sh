@@ -47,11 +47,16 @@ ws.on('unexpected-response', (req, res) => done(`refused ${res.statusCode}`));
 ws.on('error', (e) => done(`error ${e.message}`));
 setTimeout(() => done('timeout'), 5000);
 JS
-wsr() { (cd "$node_dir" && timeout 10 node "$E2E_TMP/ws_origin.js" "$node_dir" "$@") || echo "node exited $?"; }
+wsr() {
+  local rc=0
+  (cd "$node_dir" && timeout 10 node "$E2E_TMP/ws_origin.js" "$node_dir" "$@") || rc=$?
+  [ "$rc" = 0 ] || echo "node exited $rc"
+}
 expect origin_listed_ws_upgraded "$([ "$(wsr "$base" "$GOOD")" = connected ] && echo 0 || echo 1)" "$(wsr "$base" "$GOOD")"
 got=$(wsr "$base" https://evil.example)
 expect origin_other_ws_refused_403 "$([ "$got" = "refused 403" ] && echo 0 || echo 1)" "$got"
-got=$(cd "$node_dir" && timeout 10 node -e "
+got=$(cd "$node_dir" || exit
+  timeout 10 node -e "
 const { io } = require('socket.io-client');
 const s = io('http://127.0.0.1:$base', { transports: ['websocket'], reconnection: false, extraHeaders: { Origin: 'https://evil.example' } });
 s.on('connect', () => { console.log('connected'); process.exit(0); });
