@@ -272,6 +272,10 @@ struct frame *hub_sio_control_frame(const struct hub_client *c, const char *name
 /* The replay plan is decided (ok = the client's position is recovered), just before its
  * _recovery is queued: a client that asked with a pid gets its CONNECT answer now. */
 void hub_sio_recovery_decided(struct hub_client *c, int ok);
+/* Records the client's rooms as joined now in c->sio_rooms (every offset it is sent then
+ * carries them): after a subscribe/unsubscribe, and at a join that restored recorded rooms
+ * (what was refused is not recorded). */
+void hub_sio_record_rooms(struct hub_client *c);
 /* Upgrade filter for /socket.io/ (query EIO, transport, sid). 0 = accept. */
 int hub_sio_filter(struct hub *h, struct lws *wsi, struct hub_client *c);
 /* LWS_CALLBACK_HTTP_CONFIRM_UPGRADE: answers a bad Engine.IO upgrade with 400 (returns 1). */

@@ -325,6 +325,8 @@ void hub_client_join(struct hub *h, struct hub_client *c)
         json_t *refused = json_array();
         size_t n = split_list(c->want_chans, names, HUB_CHANNELS_MAX + 1, refused);
         hub_client_channels(h, c, names, n, 1, refused);
+        if (c->sio_rooms) /* rooms restored from a recorded offset: record what was joined */
+            hub_sio_record_rooms(c);
         hub_queue_subscribed(h, c, refused, fetch ? c->since + 1 : from);
         free(c->want_chans);
         c->want_chans = NULL;

@@ -85,7 +85,7 @@ static struct frame *with_rooms(const struct hub_client *c, struct frame *f)
  * exactly these. Socket.IO's own server keeps rooms per session; a relay keeps nothing per
  * client (over MongoDB, any relay may take the recovery): the client carries them.
  */
-static void record_rooms(struct hub_client *c)
+void hub_sio_record_rooms(struct hub_client *c)
 {
     size_t cap = 1;
     for (uint32_t i = 0; c->chans && i < c->chans->n; i++)
@@ -251,8 +251,9 @@ static void sio_join(struct hub *h, struct hub_client *c, const struct eio_sio *
             no_offset = "no_offset";
         } else if (eio_offset_rooms(json_string_value(jo), json_string_length(jo), &head, &rooms,
                                     &rl) != 0 ||
-                   eio_offset_parse(json_string_value(jo), head, epoch, sizeof epoch, &n) != 0) {
-            no_offset = "bad_offset";
+                   eio_offset_parse(json_string_value(jo), head, epoch, sizeof epoch, &n) != 0 ||
+                   rl > HUB_CHANNELS_MAX * (ENVELOPE_CHANNEL_MAX + 1)) {
+            no_offset = "bad_offset"; /* (no session of ours records more rooms than that) */
         } else {
             snprintf(since, sizeof since, "%llu", (unsigned long long)n);
             hub_client_set_resume(c, since, epoch);
@@ -368,7 +369,7 @@ static void sio_event(struct hub *h, struct hub_client *c, const struct eio_sio 
         }
     }
     hub_client_channels(h, c, names, n, join, refused);
-    record_rooms(c);
+    hub_sio_record_rooms(c);
     if (p->ack_id >= 0 && !c->fetch_ticket && c->npend == 0) {
         /* Before the ack, an event whose offset argument records the new rooms: the client
          * has been sent everything before `from`, and a recovery from here joins these. */

@@ -136,6 +136,24 @@ const chans = (st) => st.got.map((d) => d.ch);
   check(q.s.recovered === true && chans(q).join() === 'store-7,,store-7',
     'rooms_recovered_as_left_without_auth', `recovered=${q.s.recovered} got ${JSON.stringify(chans(q))}`);
 
+  // A recorded offset naming more rooms than a client may join (a forged one): the resumed
+  // session joins up to the limit, and from then on its offsets record only what it joined.
+  const z = sock({});
+  all.push(z);
+  await until(() => z.connected, 10000);
+  await z.s.timeout(3000).emitWithAck('subscribe', ['z-0']).catch(() => null);
+  await until(() => typeof z.s._lastOffset === 'string' && z.s._lastOffset.includes('~'), 3000);
+  const head = String(z.s._lastOffset).split('~')[0];
+  z.s._lastOffset = `${head}~${Array.from({ length: maxCh + 4 }, (_, i) => `z-${i}`).join(',')}`;
+  z.s.io.engine.close();
+  await new Promise((res) => { z.s.once('connect', res); setTimeout(res, 10000); });
+  z.got.length = 0;
+  await emit('z-1');
+  await until(() => z.got.length >= 1, 3000);
+  const rec = String(z.s._lastOffset).split('~')[1] || '';
+  check(z.s.recovered === true && chans(z).join() === 'z-1' && rec.split(',').length === maxCh,
+    'rooms_record_bounded_by_limit', `recovered=${z.s.recovered} got ${chans(z).join()} offset ${z.s._lastOffset}`);
+
   for (const s of all) s.s.close();
   process.exit(failures ? 1 : 0);
 })().catch((e) => { console.log(`FAIL: rooms_driver: ${e.stack}`); process.exit(1); });
