@@ -83,6 +83,14 @@ fail() {
   echo "FAIL: $1${2:+: $2}"
   E2E_FAILS=$((E2E_FAILS + 1))
 }
+# need_node NAME DIR PKG: node and DIR's npm package PKG (make deps) must be there, else the
+# check NAME fails and the test ends.
+need_node() {
+  if ! command -v node >/dev/null || [ ! -d "$2/node_modules/$3" ]; then
+    fail "$1" "node and the npm packages of ${2#"$RELAYLAB_ROOT"/} are needed (make deps)"
+    exit 1
+  fi
+}
 # expect NAME CONDITION_EXIT_STATUS [WHY]
 expect() {
   if [ "$2" -eq 0 ]; then pass "$1"; else fail "$1" "${3:-}"; fi

@@ -9,10 +9,7 @@ set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 
 node_dir=$RELAYLAB_ROOT/tests/e2e/node
-if ! command -v node >/dev/null || [ ! -d "$node_dir/node_modules/socket.io-client" ]; then
-  fail auth_prerequisites "node and the npm packages of tests/e2e/node are needed (make deps)"
-  exit 1
-fi
+need_node auth_prerequisites "$node_dir" socket.io-client
 jwt() { node "$node_dir/jwt.js" "$@"; }
 base=$(e2e_port_base 6)
 SECRET=relaylab-test-secret-0123456789abcdef

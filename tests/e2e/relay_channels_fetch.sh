@@ -8,10 +8,7 @@ set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 
 node_dir=$RELAYLAB_ROOT/tests/e2e/node
-if ! command -v node >/dev/null || [ ! -d "$node_dir/node_modules/ws" ]; then
-  fail chan_fetch_prerequisites "node and the npm packages of tests/e2e/node are needed (make deps)"
-  exit 1
-fi
+need_node chan_fetch_prerequisites "$node_dir" ws
 base=$(e2e_port_base 3)
 mport=$((base + 2))
 start_bg mongosim "$RELAYLAB_BIN/mongosim" --bind 127.0.0.1 --port "$mport" --members 1 --log-level warn

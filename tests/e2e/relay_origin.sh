@@ -9,6 +9,7 @@ set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 
 node_dir=$RELAYLAB_ROOT/tests/e2e/node
+need_node origin_prerequisites "$node_dir" socket.io-client
 base=$(e2e_port_base 4)
 GOOD=https://shop.example
 start_bg relay "$RELAYLAB_BIN/relay" --bind 127.0.0.1 --ws-port "$base" --http-port $((base + 1)) \

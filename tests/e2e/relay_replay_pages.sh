@@ -7,10 +7,7 @@ set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 
 node_dir=$RELAYLAB_ROOT/tests/e2e/node-mongo
-if ! command -v node >/dev/null || [ ! -d "$node_dir/node_modules/mongodb" ]; then
-  fail pages_prerequisites "node and the npm packages of tests/e2e/node-mongo are needed (make deps)"
-  exit 1
-fi
+need_node pages_prerequisites "$node_dir" mongodb
 base=$(e2e_port_base 3)
 mport=$((base + 2))
 URI="mongodb://127.0.0.1:$mport/?replicaSet=rs0"

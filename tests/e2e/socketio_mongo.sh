@@ -8,10 +8,7 @@ set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 
 node_dir=$RELAYLAB_ROOT/tests/e2e/node
-if ! command -v node >/dev/null || [ ! -d "$node_dir/node_modules/socket.io-client" ]; then
-  fail sio_prerequisites "node and the npm packages of tests/e2e/node are needed (make deps)"
-  exit 1
-fi
+need_node sio_prerequisites "$node_dir" socket.io-client
 base=$(e2e_port_base 8)
 mport=$((base + 4))
 uri="mongodb://127.0.0.1:$mport,127.0.0.1:$((mport + 1)),127.0.0.1:$((mport + 2))/?replicaSet=rs0"

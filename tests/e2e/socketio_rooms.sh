@@ -7,10 +7,7 @@ set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 
 node_dir=$RELAYLAB_ROOT/tests/e2e/node
-if ! command -v node >/dev/null || [ ! -d "$node_dir/node_modules/socket.io-client" ]; then
-  fail sio_prerequisites "node and the npm packages of tests/e2e/node are needed (make deps)"
-  exit 1
-fi
+need_node sio_prerequisites "$node_dir" socket.io-client
 base=$(e2e_port_base 2)
 start_bg relay "$RELAYLAB_BIN/relay" --bind 127.0.0.1 --ws-port "$base" --http-port $((base + 1)) \
   --max-channels 8 --log-level warn

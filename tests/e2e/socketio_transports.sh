@@ -9,10 +9,7 @@ set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 
 node_dir=$RELAYLAB_ROOT/tests/e2e/node
-if ! command -v node >/dev/null || [ ! -d "$node_dir/node_modules/socket.io-client" ]; then
-  fail sio_prerequisites "node and the npm packages of tests/e2e/node are needed (make deps)"
-  exit 1
-fi
+need_node sio_prerequisites "$node_dir" socket.io-client
 base=$(e2e_port_base 10)
 relay_ws=$base relay_http=$((base + 1)) own_ws=$((base + 2)) own_http=$((base + 3))
 mongo=$((base + 4)) app_http=$((base + 7)) app_ws=$((base + 8))
