@@ -370,18 +370,22 @@ static void sio_event(struct hub *h, struct hub_client *c, const struct eio_sio 
     }
     hub_client_channels(h, c, names, n, join, refused);
     hub_sio_record_rooms(c);
-    if (p->ack_id >= 0 && !c->fetch_ticket && c->npend == 0) {
-        /* Before the ack, an event whose offset argument records the new rooms: the client
-         * has been sent everything before `from`, and a recovery from here joins these. */
-        uint64_t from = hub_client_next_offset(h, c);
+    /* _subscribed (before the ack, if one is asked), its offset argument recording the new
+     * rooms: the client has been sent everything before `from`, and a recovery from here
+     * joins these. While a replay is under way that offset would skip the rest of it: the
+     * event then goes without one (the next event records the rooms). */
+    uint64_t from = hub_client_next_offset(h, c);
+    int record = !c->fetch_ticket && c->npend == 0 && from > 0;
+    if (record || p->ack_id < 0) {
         char ep[ENVELOPE_EPOCH_BUF];
         json_t *d = json_pack("{s:o, s:O, s:I}", "channels", hub_client_channel_list(c), "refused",
                               refused, "from", (json_int_t)from);
         size_t dl = 0;
         char *ds = d ? jsonx_dump(d, &dl) : NULL;
-        if (ds && from > 0)
-            hub_queue_ctrl(
-                c, with_rooms(c, eio_event("_subscribed", ds, dl, from - 1, hub_epoch(h, ep))));
+        if (ds)
+            hub_queue_ctrl(c, record ? with_rooms(c, eio_event("_subscribed", ds, dl, from - 1,
+                                                               hub_epoch(h, ep)))
+                                     : eio_event("_subscribed", ds, dl, 0, NULL));
         free(ds);
         json_decref(d);
     }
@@ -394,10 +398,8 @@ static void sio_event(struct hub *h, struct hub_client *c, const struct eio_sio 
             hub_queue_ctrl(c, eio_ack(p->ack_id, js, jl));
         free(js);
         json_decref(r);
-        json_decref(refused);
-    } else {
-        hub_queue_subscribed(h, c, refused, hub_client_next_offset(h, c));
     }
+    json_decref(refused);
     json_decref(m);
     hub_want_write(c);
 }
