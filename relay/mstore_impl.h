@@ -118,5 +118,13 @@ void mfetch_request(void *ud, const struct hub_fetch *req); /* a hub_fetch_fn */
 /* Watched collections (mwatch.c). */
 int mwatch_start(struct mstore *s);
 void mwatch_stop(struct mstore *s);
+/*
+ * The channel of an inserted document under w's @CHANNEL, written to out: 1 with out
+ * filled, 0 for a broadcast (no @CHANNEL, or the document lacks the field or holds null),
+ * -1 when the field holds something no channel name can be made of (a NUL byte, an empty
+ * or too long string, a charset outside channel names, a type other than string or
+ * integer): such an insert is not announced.
+ */
+int mwatch_doc_channel(const struct relay_watch *w, const bson_t *doc, char *out, size_t outlen);
 
 #endif

@@ -95,13 +95,8 @@ static void item_done(void *ud, struct mseq_item *it)
         LOG_WARN("watch_announce_failed id=%s result=%d", it->id, it->done - 1);
 }
 
-/*
- * The channel of an inserted document under --watch ..@CHANNEL: 1 with out filled, 0 for a
- * broadcast (no @CHANNEL, or the document lacks the field), -1 when the field holds
- * something no channel name can be made of (not announced: a broadcast would reach clients
- * the event is not for).
- */
-static int doc_channel(const struct relay_watch *w, const bson_t *full, char *out, size_t outlen)
+/* Not announced on -1: a broadcast would reach clients the event is not for. */
+int mwatch_doc_channel(const struct relay_watch *w, const bson_t *full, char *out, size_t outlen)
 {
     if (!w->has_channel)
         return 0;
@@ -113,7 +108,8 @@ static int doc_channel(const struct relay_watch *w, const bson_t *full, char *ou
         if (BSON_ITER_HOLDS_UTF8(&it)) {
             uint32_t l = 0;
             const char *v = bson_iter_utf8(&it, &l);
-            if (l == 0 || l >= sizeof val)
+            /* BSON strings may hold NUL bytes: "7\0x" must not pass as store 7. */
+            if (l == 0 || l >= sizeof val || memchr(v, '\0', l) != NULL)
                 return -1;
             memcpy(val, v, l);
             val[l] = '\0';
@@ -134,7 +130,7 @@ static void announce(struct mwatch *mw, const bson_t *full, const bson_t *token)
 {
     struct mstore *s = mw->s;
     char channel[ENVELOPE_CHANNEL_MAX + 1] = "";
-    if (doc_channel(mw->w, full, channel, sizeof channel) < 0) {
+    if (mwatch_doc_channel(mw->w, full, channel, sizeof channel) < 0) {
         LOG_WARN("watch_channel_invalid src=%s field=%s action=skipped", mw->src,
                  mw->w->chan_field);
         metric_inc(s->m_watch_skipped);
