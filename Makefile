@@ -47,7 +47,7 @@ COMMON_SRC := $(wildcard common/*.c)
 COMMON_OBJ := $(COMMON_SRC:%.c=$(BUILD)/%.o)
 COMMON_LIB := $(BUILD)/libcommon.a
 
-.PHONY: all deps test unit e2e bench demo fuzz soak clean format lint kind-demo kind-down
+.PHONY: all deps test test-run unit e2e bench demo fuzz soak clean format lint kind-demo kind-down
 TOOLS := wsprint
 all: $(foreach p,$(PROGRAMS),$(if $(wildcard $(p)/main.c),$(BIN)/$(p))) $(TOOLS:%=$(BIN)/%)
 
@@ -132,7 +132,12 @@ $(SOAK_BIN): $(SOAK_SRC:%.c=$(BUILD)/%.o) $(COMMON_LIB)
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
 
-test: all $(UNIT_BIN) $(E2E_C_BIN) $(SOAK_BIN)
+# make test, demo, bench and soak install what they need first (make deps), then build in a
+# second make: pkg-config's flags and the socket.io-client bundle (SIO_CLIENT_PKG) are looked
+# up when a Makefile is read, so on a fresh machine a single make would build without them.
+test: deps
+	@$(MAKE) --no-print-directory test-run
+test-run: all $(UNIT_BIN) $(E2E_C_BIN) $(SOAK_BIN)
 	@BUILD=$(BUILD) BIN=$(BIN) SANITIZE="$(SANITIZE)" tests/run
 
 unit: all $(UNIT_BIN)
@@ -147,13 +152,16 @@ deps:
 # make soak (scripts/soak, not part of make test): the relay with thousands of clients, churn,
 # slow clients and bad input for SOAK_SECONDS (600), failing when RSS, fds or queues keep
 # growing or a resumed client misses an event.
-soak: all $(SOAK_BIN)
+soak: deps
+	@$(MAKE) --no-print-directory all $(SOAK_BIN)
 	@BUILD=$(BUILD) BIN=$(BIN) scripts/soak
 
-bench: deps all $(BENCH_BIN)
+bench: deps
+	@$(MAKE) --no-print-directory all $(BENCH_BIN)
 	@BUILD=$(BUILD) BIN=$(BIN) bench/run
 
-demo: deps all
+demo: deps
+	@$(MAKE) --no-print-directory all
 	@BUILD=$(BUILD) BIN=$(BIN) scripts/demo
 
 FUZZ_TARGETS := $(wildcard fuzz/*.c)
