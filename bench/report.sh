@@ -66,6 +66,8 @@ def maxof($s; $m; f): [.[] | select(.server == $s and .mode == $m and .error == 
     + [row("fan-out: client CPU, % of one core (max)"; [$S[] as $s | $all | maxof($s; "fanout"; .client_cpu_pct)]; "int"; null)]
     + [row("latency 1,000 clients: events/s sustained"; [$S[] as $s | cell($all | best($s; "latency"; 1000; .p99_ms); .events_per_s)]; "int"; null)]
     + [("p50", "p99", "p999") as $p | lat_row("latency 1,000 clients x 200/s: \($p) ms"; [$S[] as $s | cell($all | best($s; "latency"; 1000; .p99_ms); .["\($p)_ms"])]; [$S[] as $s | $all | best($s; "latency"; 1000; .p99_ms) | .events_per_s?])]
+    + [row("latency run: server CPU, % of one core"; [$S[] as $s | cell($all | best($s; "latency"; 1000; .p99_ms); .server_cpu_pct)]; "int"; null)]
+    + [row("latency run: client CPU, % of one core"; [$S[] as $s | cell($all | best($s; "latency"; 1000; .p99_ms); .client_cpu_pct)]; "int"; null)]
     + [row("idle: RSS KiB per upgraded connection"; [$S[] as $s | cell($all | pick($s; "idle"; null); .bytes_per_conn / 1024)]; "num"; false)]
     + [row("idle: connections measured"; [$S[] as $s | cell($all | pick($s; "idle"; null); .clients)]; "int"; null)]
     + [row("connect storm: s until all upgraded"; [$S[] as $s | cell($all | best($s; "storm"; null; .all_s); if .all_s < 0 then null else .all_s end)]; "num"; false)]
