@@ -28,6 +28,8 @@ kill-relay|N|SIGKILL relay N; it is started again at once, as a kubelet would
 pause-relay|N|SIGSTOP relay N
 resume-relay|N|SIGCONT relay N
 restart-relay|N [SECS]|stop relay N gracefully (drain), keep it down SECS (default 0), start it, wait until ready
+partition-relay|N|cut relay N off the network: clients, apps and MongoDB (both directions, open connections too)
+heal-relay|N|undo partition-relay N
 reload-ingress||reload the ingress configuration (old workers close their websockets after 1s)
 stepdown-mongo|[SECS]|the primary steps down (force) and may not be re-elected for SECS (default 5)
 kill-mongo|N|kill MongoDB member N (local: stays down until restart-mongo; kind: the kubelet restarts it)

@@ -265,9 +265,35 @@ else
   check fault_partition_app_adds_rules "rc=$rc" test "$rc" -eq 0 -a "$(iptables -w 5 -S INPUT | grep -c "$tag")" -eq 4
   ca fault partition-mongo 2 >/dev/null 2>&1 || true
   check fault_partition_mongo_adds_rules "" test "$(iptables -w 5 -S INPUT | grep -c "$tag")" -eq 6
-  check status_names_partitions "" grep -q 'partitioned: app-1 mongo-2' < <(ca status || true)
+  # A relay is cut off with its own connections (to MongoDB, from ephemeral ports): it moves
+  # into a cgroup whose new sockets an OUTPUT rule drops, and its open sockets' ports get
+  # INPUT rules. A cluster where that cannot be done reports the fault skipped.
+  r2=$(cat "$a/pids/relay-2.pid")
+  rc=0
+  ca fault partition-relay 2 >"$E2E_TMP/partition-relay.out" 2>&1 || rc=$?
+  if [ "$rc" -eq 3 ]; then
+    pass "fault_partition_relay_skipped ($(tail -n 1 "$E2E_TMP/partition-relay.out"))"
+  else
+    cg=$(sed -n 's/^0:://p' "/proc/$r2/cgroup")
+    check fault_partition_relay_moves_it_into_its_cgroup "rc=$rc cgroup $cg" test "$rc" -eq 0 -a "$cg" = "/$tag-relay-2"
+    check fault_partition_relay_drops_its_new_sockets "" grep -q -- "--path $tag-relay-2 .*-j DROP" < <(iptables -w 5 -S OUTPUT)
+    open_ports=$(ss -Htanp | awk -v p="pid=$r2," '$1 == "ESTAB" && index($0, p) { n = split($4, a, ":"); print a[n] }' | sort -u)
+    missing=0
+    for port in $open_ports; do
+      iptables -w 5 -S INPUT | grep -q -- "--dport $port .*$tag" || missing=$((missing + 1))
+    done
+    check fault_partition_relay_cuts_its_open_connections "$missing of $(wc -w <<<"$open_ports") open ports without a rule" test -n "$open_ports" -a "$missing" -eq 0
+    check fault_partition_relay_unreachable "" test "$(curl -s -o /dev/null -w '%{http_code}' --max-time 2 "http://127.0.0.1:$((a_base + 14))/readyz" || true)" = 000
+    check status_names_relay_partition "" grep -q 'partitioned: .*relay-2' < <(ca status || true)
+    ca fault heal-relay 2 >/dev/null 2>&1 || true
+    cg=$(sed -n 's/^0:://p' "/proc/$r2/cgroup")
+    root=$(awk '$3 == "cgroup2" { print $2; exit }' /proc/mounts)
+    check fault_heal_relay_restores_it "cgroup $cg" test "$cg" != "/$tag-relay-2" -a ! -d "$root/$tag-relay-2"
+    check fault_heal_relay_ready_again "" wait_http "http://127.0.0.1:$((a_base + 14))/readyz" 30
+  fi
   ca fault heal-app 1 >/dev/null 2>&1 || true
   ca fault heal-mongo 2 >/dev/null 2>&1 || true
+  check fault_heal_removes_output_rules "" test "$(iptables -w 5 -S OUTPUT | grep -c "$tag")" -eq 0
   check fault_heal_removes_rules "" test "$(iptables -w 5 -S INPUT | grep -c "$tag")" -eq 0
 fi
 ca fault reload-ingress >/dev/null 2>&1 || true
