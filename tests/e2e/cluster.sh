@@ -84,6 +84,7 @@ for c in local kind; do
   exit_is "lab_${c}_fault_needs_index" 2 "$LAB" --cluster "$c" fault kill-relay
   exit_is "lab_${c}_fault_bad_secs" 2 "$LAB" --cluster "$c" fault restart-relay 1 soon
   exit_is "lab_${c}_fault_extra_argument" 2 "$LAB" --cluster "$c" fault reload-ingress now
+  exit_is "lab_${c}_fault_bad_mongo_member" 2 "$LAB" --cluster "$c" fault pause-mongo leader
 done
 exit_is lab_kind_rejects_local_options 2 "$LAB" --cluster kind --port-base 21000 status
 exit_is lab_app_env_needs_name_value 2 "$LAB" up --app-env "NOT VALID" relay
@@ -243,10 +244,11 @@ rc=0
 ca fault stepdown-mongo 1 >/dev/null 2>&1 || rc=$?
 new=$(ca status | awk '$1 == "mongo" && /primary/ { print $2 }')
 check fault_stepdown_mongo_elects_another "rc=$rc primary $old -> $new" test "$rc" -eq 0 -a -n "$new" -a "$new" != "$old"
-ca fault pause-mongo 2 >/dev/null 2>&1 || true
-check fault_pause_mongo "$(ca status | grep '^mongo  *2')" grep -qE ' paused +not answering' < <(ca status | grep '^mongo  *2')
-ca fault resume-mongo 2 >/dev/null 2>&1 || true
-check fault_resume_mongo "$(ca status | grep '^mongo  *2')" grep -qE 'primary|secondary' < <(ca status | grep '^mongo  *2')
+# `primary` names the member that is primary now, `last` the one the previous fault hit.
+ca fault pause-mongo primary >"$E2E_TMP/pause-primary.out" 2>&1 || true
+check fault_pause_mongo_primary "$(ca status | grep "^mongo  *$new"); $(tr '\n' ' ' <"$E2E_TMP/pause-primary.out")" grep -qE ' paused +not answering' < <(ca status | grep "^mongo  *$new ")
+ca fault resume-mongo last >/dev/null 2>&1 || true
+check fault_resume_mongo_last "$(ca status | grep "^mongo  *$new ")" grep -qE 'primary|secondary' < <(ca status | grep "^mongo  *$new ")
 ca fault kill-mongo 3 >/dev/null 2>&1 || true
 check fault_kill_mongo "$(ca status | grep '^mongo  *3')" grep -qE ' killed +not answering' < <(ca status | grep '^mongo  *3')
 rc=0
