@@ -50,6 +50,8 @@ lab_fault_names() {
 # lab_faults_help: a table of the faults.
 lab_faults_help() {
   printf '%s\n' "$LAB_FAULTS" | awk -F'|' '{ printf "  %-16s %-10s %s\n", $1, $2, $3 }'
+  echo "  N: a member index (lab status); M: a MongoDB member index, primary (the primary now)"
+  echo "  or last (the member of the previous MongoDB fault); SECS: seconds"
 }
 
 # lab_is_topology NAME [kind]: NAME is a topology (of both clusters, or of kind too).
