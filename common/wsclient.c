@@ -8,9 +8,11 @@
 
 #define WSC_OUTQ_MAX 64
 
+enum wsc_out_kind { WSC_OUT_TEXT = 0, WSC_OUT_RAW, WSC_OUT_PING };
+
 struct wsc_out {
     struct wsc_out *next;
-    int raw;
+    enum wsc_out_kind kind;
     size_t len;
     unsigned char buf[]; /* LWS_PRE headroom, then len bytes */
 };
@@ -26,6 +28,7 @@ struct wsc {
     char local_reason[124];
     int peer_close_code;
     char peer_reason[124];
+    int aborted; /* wsc_abort: dropped without a close handshake, local_reason says why */
     size_t max_message;
     char *msg;
     size_t msg_len, msg_cap;
@@ -40,6 +43,7 @@ struct wsc_pool {
     struct lws_context *ctx;
     struct lws_protocols protocols[2];
     struct wsc_callbacks cb;
+    void (*on_pong)(struct wsc *c, void *ud);
     void *ud;
     int max_clients;
     int count;
@@ -143,11 +147,12 @@ static int on_writeable(struct wsc *c, struct lws *wsi)
         c->outq_tail = NULL;
     c->noutq--;
     int rc = 0;
-    if (o->raw) {
+    if (o->kind == WSC_OUT_RAW) {
         /* Bypasses websocket framing on purpose: used to test servers with garbage. */
         if (send(lws_get_socket_fd(wsi), o->buf + LWS_PRE, o->len, MSG_NOSIGNAL) < 0)
             rc = -1;
-    } else if (lws_write(wsi, o->buf + LWS_PRE, o->len, LWS_WRITE_TEXT) < (int)o->len) {
+    } else if (lws_write(wsi, o->buf + LWS_PRE, o->len,
+                         o->kind == WSC_OUT_PING ? LWS_WRITE_PING : LWS_WRITE_TEXT) < (int)o->len) {
         rc = -1;
     }
     free(o);
@@ -194,6 +199,10 @@ static int wsc_callback(struct lws *wsi, enum lws_callback_reasons reason, void 
         return 0;
     case LWS_CALLBACK_CLIENT_RECEIVE:
         return on_receive(c, wsi, in, len);
+    case LWS_CALLBACK_CLIENT_RECEIVE_PONG:
+        if (c && p->on_pong)
+            p->on_pong(c, p->ud);
+        return 0;
     case LWS_CALLBACK_CLIENT_WRITEABLE:
         return on_writeable(c, wsi);
     case LWS_CALLBACK_WS_PEER_INITIATED_CLOSE:
@@ -212,10 +221,12 @@ static int wsc_callback(struct lws *wsi, enum lws_callback_reasons reason, void 
             char reason_buf[160];
             snprintf(reason_buf, sizeof reason_buf, "%.*s", in ? (int)len : 7,
                      in ? (const char *)in : "unknown");
+            if (c->aborted)
+                snprintf(reason_buf, sizeof reason_buf, "%s", c->local_reason);
             if (c->open) {
                 if (p->cb.on_close)
                     p->cb.on_close(c, c->peer_close_code ? c->peer_close_code : 1006,
-                                   c->peer_reason, p->ud);
+                                   c->aborted ? c->local_reason : c->peer_reason, p->ud);
             } else if (p->cb.on_close) {
                 p->cb.on_close(c, 0, reason_buf, p->ud);
             }
@@ -224,10 +235,14 @@ static int wsc_callback(struct lws *wsi, enum lws_callback_reasons reason, void 
         return 0;
     case LWS_CALLBACK_CLIENT_CLOSED:
         if (c) {
-            int code = c->peer_close_code ? c->peer_close_code
-                       : c->closing       ? c->local_close_code
-                                          : 1006;
-            const char *r = c->peer_close_code ? c->peer_reason : c->closing ? c->local_reason : "";
+            int code = c->aborted           ? 1006
+                       : c->peer_close_code ? c->peer_close_code
+                       : c->closing         ? c->local_close_code
+                                            : 1006;
+            const char *r = c->aborted           ? c->local_reason
+                            : c->peer_close_code ? c->peer_reason
+                            : c->closing         ? c->local_reason
+                                                 : "";
             if (p->cb.on_close)
                 p->cb.on_close(c, code, r, p->ud);
             client_release(c);
@@ -277,6 +292,11 @@ struct wsc_pool *wsc_pool_new(int max_clients, const struct wsc_callbacks *cb, v
         return NULL;
     }
     return p;
+}
+
+void wsc_pool_on_pong(struct wsc_pool *p, void (*on_pong)(struct wsc *c, void *ud))
+{
+    p->on_pong = on_pong;
 }
 
 void wsc_pool_free(struct wsc_pool *p)
@@ -358,7 +378,7 @@ void wsc_pool_wake(struct wsc_pool *p)
     lws_cancel_service(p->ctx);
 }
 
-static int enqueue(struct wsc *c, const void *data, size_t len, int raw)
+static int enqueue(struct wsc *c, const void *data, size_t len, enum wsc_out_kind kind)
 {
     if (c == NULL || c->closing || c->noutq >= WSC_OUTQ_MAX)
         return -1;
@@ -366,7 +386,7 @@ static int enqueue(struct wsc *c, const void *data, size_t len, int raw)
     if (o == NULL)
         return -1;
     o->next = NULL;
-    o->raw = raw;
+    o->kind = kind;
     o->len = len;
     memcpy(o->buf + LWS_PRE, data, len);
     if (c->outq_tail)
@@ -382,12 +402,34 @@ static int enqueue(struct wsc *c, const void *data, size_t len, int raw)
 
 int wsc_send_text(struct wsc *c, const char *data, size_t len)
 {
-    return enqueue(c, data, len, 0);
+    return enqueue(c, data, len, WSC_OUT_TEXT);
 }
 
 int wsc_send_raw(struct wsc *c, const void *data, size_t len)
 {
-    return enqueue(c, data, len, 1);
+    return enqueue(c, data, len, WSC_OUT_RAW);
+}
+
+int wsc_send_ping(struct wsc *c, const void *data, size_t len)
+{
+    if (len > 125)
+        return -1;
+    return enqueue(c, data, len, WSC_OUT_PING);
+}
+
+void wsc_abort(struct wsc *c, const char *reason)
+{
+    if (c == NULL || c->aborted)
+        return;
+    c->aborted = 1;
+    snprintf(c->local_reason, sizeof c->local_reason, "%s", reason ? reason : "");
+    /* The socket reads end-of-stream at once: lws closes the connection at its next service
+     * without a close handshake (a dead peer would never answer one) and on_close follows. */
+    int fd = c->wsi ? (int)lws_get_socket_fd(c->wsi) : -1;
+    if (fd >= 0)
+        shutdown(fd, SHUT_RDWR);
+    else if (c->wsi)
+        lws_set_timeout(c->wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
 }
 
 void wsc_set_reading(struct wsc *c, int reading)

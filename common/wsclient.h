@@ -47,6 +47,9 @@ struct wsc_options {
 /* Creates a pool for up to max_clients connections. Returns NULL with a message in err. */
 struct wsc_pool *wsc_pool_new(int max_clients, const struct wsc_callbacks *cb, void *ud, char *err,
                               size_t errlen) __attribute__((warn_unused_result));
+/* Sets the callback for a PONG that carries a payload (lws 4.1 reports no empty one), on the
+ * service thread with the pool's ud; NULL (the default) ignores pongs. */
+void wsc_pool_on_pong(struct wsc_pool *p, void (*on_pong)(struct wsc *c, void *ud));
 /* Closes every client (their on_close runs) and frees the pool. Accepts NULL. */
 void wsc_pool_free(struct wsc_pool *p);
 
@@ -66,6 +69,12 @@ void wsc_pool_wake(struct wsc_pool *p);
 int wsc_send_text(struct wsc *c, const char *data, size_t len);
 /* Queues raw bytes to write on the socket after the upgrade (for tests of malformed input). */
 int wsc_send_raw(struct wsc *c, const void *data, size_t len);
+/* Queues a PING with a payload of at most 125 bytes (copied; give one: lws 4.1 reports only
+ * pongs that carry a payload). Returns 0, or -1 when closing, the queue is full or too long. */
+int wsc_send_ping(struct wsc *c, const void *data, size_t len);
+/* Drops the connection at once, without a close handshake (for a peer that stopped
+ * answering): on_close follows from the service loop with code 1006 and this reason. */
+void wsc_abort(struct wsc *c, const char *reason);
 /* Stops (0) or resumes (1) reading from the socket: a client that does not read. */
 void wsc_set_reading(struct wsc *c, int reading);
 /* Starts a close handshake with code and reason. on_close follows. */

@@ -17,7 +17,10 @@ LAB_KIND_ONLY_TOPOLOGIES="gateway-api"
 
 # Faults: NAME|ARGUMENTS|what it does. N is a 1-based member index, the position in
 # `lab status` (apps app-1..A, A = up --app-count (default 3), relays 1..R (a single relay
-# is 1), MongoDB members 1..3 in replica-set order). SECS is a number of seconds.
+# is 1), MongoDB members 1..3 in replica-set order). M is a MongoDB member: its index N,
+# `primary` (the member that is primary when the fault runs) or `last` (the member the
+# previous MongoDB fault acted on: `pause-mongo primary` ... `resume-mongo last`). SECS is a
+# number of seconds.
 LAB_FAULTS="kill-app|N|SIGKILL app N (a crash); local: stays down until start-app; kind: the kubelet restarts it
 start-app|N|bring app N back and wait until it is ready (kind: the kubelet already restarts it)
 pause-app|N|SIGSTOP app N: connections stay open, nothing is answered
@@ -28,14 +31,16 @@ kill-relay|N|SIGKILL relay N; it is started again at once, as a kubelet would
 pause-relay|N|SIGSTOP relay N
 resume-relay|N|SIGCONT relay N
 restart-relay|N [SECS]|stop relay N gracefully (drain), keep it down SECS (default 0), start it, wait until ready
+partition-relay|N|cut relay N off the network: clients, apps and MongoDB (both directions, open connections too)
+heal-relay|N|undo partition-relay N
 reload-ingress||reload the ingress configuration (old workers close their websockets after 1s)
 stepdown-mongo|[SECS]|the primary steps down (force) and may not be re-elected for SECS (default 5)
-kill-mongo|N|kill MongoDB member N (local: stays down until restart-mongo; kind: the kubelet restarts it)
-restart-mongo|N|restart MongoDB member N (stop it if it runs, start it) and wait until it answers
-pause-mongo|N|pause MongoDB member N (SIGSTOP, or mongosimPause)
-resume-mongo|N|resume MongoDB member N
-partition-mongo|N|cut MongoDB member N off the network
-heal-mongo|N|undo partition-mongo N"
+kill-mongo|M|kill MongoDB member M (local: stays down until restart-mongo; kind: the kubelet restarts it)
+restart-mongo|M|restart MongoDB member M (stop it if it runs, start it) and wait until it answers
+pause-mongo|M|pause MongoDB member M (SIGSTOP, or mongosimPause)
+resume-mongo|M|resume MongoDB member M
+partition-mongo|M|cut MongoDB member M off the network
+heal-mongo|M|undo partition-mongo M"
 
 # lab_fault_names: one fault name per line.
 lab_fault_names() {
@@ -45,6 +50,8 @@ lab_fault_names() {
 # lab_faults_help: a table of the faults.
 lab_faults_help() {
   printf '%s\n' "$LAB_FAULTS" | awk -F'|' '{ printf "  %-16s %-10s %s\n", $1, $2, $3 }'
+  echo "  N: a member index (lab status); M: a MongoDB member index, primary (the primary now)"
+  echo "  or last (the member of the previous MongoDB fault); SECS: seconds"
 }
 
 # lab_is_topology NAME [kind]: NAME is a topology (of both clusters, or of kind too).
@@ -80,6 +87,12 @@ lab_fault_check() {
         return "$LAB_USAGE"
       fi
       ;;
+    M)
+      if [ $# -ne 1 ] || ! lab_is_mongo_member "$1"; then
+        echo "lab: $name takes one MongoDB member: an index N (1, 2, ...), primary or last" >&2
+        return "$LAB_USAGE"
+      fi
+      ;;
     "N [SECS]")
       if [ $# -lt 1 ] || [ $# -gt 2 ] || ! lab_is_index "$1" || { [ $# -eq 2 ] && ! lab_is_secs "$2"; }; then
         echo "lab: $name takes a member index N and optionally SECS (a number)" >&2
@@ -103,6 +116,7 @@ lab_fault_check() {
 }
 
 lab_is_index() { [[ $1 =~ ^[1-9][0-9]*$ ]]; }
+lab_is_mongo_member() { lab_is_index "$1" || [ "$1" = primary ] || [ "$1" = last ]; }
 
 # lab_is_app_count N: a number of app copies `up --app-count` takes on both clusters (1..9;
 # the local cluster's port plan has room for nine).

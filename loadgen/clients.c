@@ -263,14 +263,55 @@ static void plain_connect(struct lg_thread *t, struct lg_client *c, long long no
         lg_client_closed(t, c, now, 0, err, NULL);
 }
 
+/* The server spoke (a frame, a PONG): the connection lives. */
+static void heard(struct lg_client *c, long long now)
+{
+    c->heard_us = now;
+    c->pinged_us = 0;
+}
+
+/*
+ * The plain heartbeat (--ping-interval): behind a proxy a server that vanished (a partition,
+ * a dead node) leaves the client's own TCP connection healthy, so only silence tells. A
+ * server silent for the interval gets a PING; one still silent --ping-timeout after it is
+ * taken for dead: the connection is dropped (1006 "ping timeout") and the client reconnects.
+ */
+static void plain_tick(struct lg_thread *t, struct lg_client *c, long long now)
+{
+    const struct lg_config *cfg = t->owner->cfg;
+    if (c->ws == NULL || c->state != CS_OPEN)
+        return;
+    if (c->pinged_us == 0) {
+        if (now - c->heard_us < cfg->ping_interval_ms * 1000LL)
+            return;
+        c->pinged_us = now;
+        if (wsc_send_ping(c->ws, "lg", 2) != 0)
+            wsc_abort(c->ws, "ping not sent");
+    } else if (now - c->pinged_us >= cfg->ping_timeout_ms * 1000LL) {
+        wsc_abort(c->ws, "ping timeout");
+        c->pinged_us = now; /* abort once: on_close follows from the loop */
+    }
+}
+
 static void on_open(struct wsc *w, void *ud)
 {
     struct lg_thread *t = ud;
     struct lg_client *c = wsc_user(w);
-    if (c->sio)
+    if (c->sio) {
         lg_sio_ws_open(t, c, w);
-    else
-        lg_client_opened(t, c, lg_clock_us(), NULL);
+        return;
+    }
+    long long now = lg_clock_us();
+    heard(c, now);
+    lg_client_opened(t, c, now, NULL);
+}
+
+static void on_pong(struct wsc *w, void *ud)
+{
+    struct lg_client *c = wsc_user(w);
+    (void)ud;
+    if (!c->sio)
+        heard(c, lg_clock_us());
 }
 
 static void on_message(struct wsc *w, const char *data, size_t len, int binary, void *ud)
@@ -283,6 +324,7 @@ static void on_message(struct wsc *w, const char *data, size_t len, int binary, 
         return;
     }
     long long now = lg_clock_us();
+    heard(c, now);
     if (binary || lg_scan_frame(data, len, t->owner->cfg->id_path, &f) != 0)
         lg_client_junk(t, c, len, now);
     else
@@ -322,6 +364,8 @@ static void *thread_main(void *arg)
                 struct lg_client *c = &t->clients[i];
                 if (sio && c->state != CS_WAIT)
                     lg_sio_tick(t, c, now);
+                else if (!sio && cfg->ping_interval_ms > 0 && c->state == CS_OPEN)
+                    plain_tick(t, c, now);
                 if (c->state != CS_WAIT)
                     continue;
                 waiting = 1;
@@ -407,6 +451,7 @@ static int thread_init(struct lg_clients *cs, struct lg_thread *t, int i, int th
     t->pool = wsc_pool_new((int)t->n * (sio ? 3 : 1) + 1, &cb, t, err, errlen);
     if (t->pool == NULL)
         return -1;
+    wsc_pool_on_pong(t->pool, on_pong);
     if (sio && cfg->polling) {
         t->http = hc_ctx_new(wsc_pool_lws_context(t->pool), HTTP_MAX_BODY, err, errlen);
         if (t->http == NULL)

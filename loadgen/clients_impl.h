@@ -33,7 +33,9 @@ struct lg_client {
     const char *src;
     const char *channel; /* the channel it joins ("" = broadcast only); owned by lg_clients */
     uint64_t acks_at_open;
-    struct lg_sio *sio; /* Socket.IO session, NULL with the plain protocol */
+    long long heard_us;  /* plain heartbeat: when the server last sent anything */
+    long long pinged_us; /* plain heartbeat: when the PING went out, 0 = none outstanding */
+    struct lg_sio *sio;  /* Socket.IO session, NULL with the plain protocol */
 };
 
 struct lg_thread {

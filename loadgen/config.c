@@ -225,6 +225,11 @@ static size_t run_flags(struct lg_config *c, struct flag *f)
           "first reconnect backoff (100ms)", 1, 600000),
         F("reconnect-max", "RECONNECT_MAX", FLAG_DURATION, &c->reconnect_max_ms,
           "largest reconnect backoff (5s)", 1, 600000),
+        F("ping-interval", "PING_INTERVAL", FLAG_DURATION, &c->ping_interval_ms,
+          "plain: PING a server silent this long (0 = never, a browser's WebSocket)", 0, 600000),
+        F("ping-timeout", "PING_TIMEOUT", FLAG_DURATION, &c->ping_timeout_ms,
+          "plain: still silent this long after the PING: drop, reconnect (= --ping-interval)", 0,
+          600000),
         F("connect-rate", "CONNECT_RATE", FLAG_INT, &c->connect_rate,
           "new connections per second (2000)", 1, 1000000),
         F("max-inflight", "MAX_INFLIGHT", FLAG_INT, &c->max_inflight,
@@ -540,6 +545,18 @@ static int finish_run(struct lg_config *c, char *err, size_t errlen)
         snprintf(err, errlen, "--reconnect-max must not be below --reconnect-min");
         return -1;
     }
+    if ((c->ping_interval_ms > 0 || c->ping_timeout_ms > 0) && c->protocol != LG_PROTO_PLAIN) {
+        snprintf(err, errlen,
+                 "--ping-interval and --ping-timeout are for --protocol plain "
+                 "(Socket.IO has its own heartbeat)");
+        return -1;
+    }
+    if (c->ping_timeout_ms > 0 && c->ping_interval_ms == 0) {
+        snprintf(err, errlen, "--ping-timeout needs --ping-interval");
+        return -1;
+    }
+    if (c->ping_timeout_ms == 0)
+        c->ping_timeout_ms = c->ping_interval_ms;
     if (strlen(c->req_prefix) > 32 || !charset_ok(c->req_prefix)) {
         snprintf(err, errlen, "--req-prefix is 0-32 characters of [A-Za-z0-9_.:-]");
         return -1;

@@ -36,6 +36,7 @@ struct lg_config {
     long duration_ms; /* how long to send when requests == 0 */
     long requests;    /* total requests; 0 = rate * duration */
     long warmup_ms, settle_ms, request_timeout_ms, reconnect_min_ms, reconnect_max_ms;
+    long ping_interval_ms, ping_timeout_ms; /* plain heartbeat; 0 = none */
     long connect_rate, max_inflight;
     int resume, progress;
     const char *req_prefix; /* "" = a random one per run */

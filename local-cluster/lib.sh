@@ -276,15 +276,73 @@ partition() {
   done
 }
 
+# A process's own connections (a relay's to MongoDB) go out from ephemeral ports, which no
+# port rule names. partition_proc cuts them as well: the process moves into a cgroup of its
+# own (cgroup v2) whose new sockets an OUTPUT rule drops (xt_cgroup matches a socket by the
+# cgroup it was created in), and the ports of the sockets it already has (ss) get the same
+# INPUT rules as a listening port. Recorded as "WHO PATH cgroup ORIG" (PATH under the cgroup2
+# root, ORIG the cgroup the process came from).
+cgroup2_root() { awk '$3 == "cgroup2" { print $2; exit }' /proc/mounts; }
+
+cgroup_rule() { # -I|-D PATH
+  iptables -w 5 "$1" OUTPUT -m cgroup --path "$2" -m comment --comment "$TAG" -j DROP
+}
+
+# can_cut_process WHAT: exits 3 (skipped) when a process's connections cannot be cut here.
+can_cut_process() {
+  local root probe
+  root=$(cgroup2_root)
+  [ -n "$root" ] || { echo "local-cluster: $1 skipped: no cgroup v2 hierarchy mounted" >&2; exit "$LAB_SKIP"; }
+  probe=$TAG-probe
+  mkdir -p "$root/$probe" 2>/dev/null || { echo "local-cluster: $1 skipped: cannot create a cgroup under $root" >&2; exit "$LAB_SKIP"; }
+  if ! cgroup_rule -I "$probe" 2>/dev/null; then
+    rmdir "$root/$probe" 2>/dev/null || true
+    echo "local-cluster: $1 skipped: iptables has no cgroup match here" >&2
+    exit "$LAB_SKIP"
+  fi
+  cgroup_rule -D "$probe" 2>/dev/null || true
+  rmdir "$root/$probe" 2>/dev/null || true
+}
+
+# partition_proc WHO PID PORT...: cut WHO's listening PORTs, its open connections and any
+# connection it opens until heal.
+partition_proc() {
+  local who=$1 pid=$2 root path orig port
+  shift 2
+  partition "$who" "$@"
+  root=$(cgroup2_root)
+  path=$TAG-$who
+  orig=$(sed -n 's/^0:://p' "/proc/$pid/cgroup")
+  mkdir -p "$root/$path" || die "cannot create cgroup $root/$path"
+  echo "$pid" >"$root/$path/cgroup.procs" || die "cannot move $who (pid $pid) into cgroup $path"
+  cgroup_rule -I "$path" || die "iptables refused the cgroup rule for $who"
+  echo "$who $path cgroup ${orig:-/}" >>"$DIR/partitions"
+  # Sockets made before the move keep their old cgroup: cut them by their local ports.
+  for port in $(ss -Htanp 2>/dev/null | awk -v p="pid=$pid," 'index($0, p) { n = split($4, a, ":"); print a[n] }' | sort -un); do
+    grep -qx "$who $port dport" "$DIR/partitions" && continue
+    partition "$who" "$port"
+  done
+}
+
 # heal WHO: remove WHO's rules ("" = every rule of this cluster).
 heal() {
-  local want=${1:-} name port dir keep=()
+  local want=${1:-} name port dir orig keep=() root pid procs
   [ -s "$DIR/partitions" ] || return 0
-  while read -r name port dir; do
-    if [ -z "$want" ] || [ "$name" = "$want" ]; then
-      iptables_rule -D "$port" "$dir" 2>/dev/null || true
+  root=$(cgroup2_root)
+  while read -r name port dir orig; do
+    if [ -n "$want" ] && [ "$name" != "$want" ]; then
+      keep+=("$name $port $dir${orig:+ $orig}")
+    elif [ "$dir" = cgroup ]; then
+      cgroup_rule -D "$port" 2>/dev/null || true
+      # Back where it came from, then the cgroup goes (it is empty once the process left).
+      procs=()
+      [ -r "$root/$port/cgroup.procs" ] && mapfile -t procs <"$root/$port/cgroup.procs"
+      for pid in "${procs[@]}"; do
+        echo "$pid" >"$root${orig%/}/cgroup.procs" 2>/dev/null || true
+      done
+      rmdir "$root/$port" 2>/dev/null || echo "local-cluster: cgroup $root/$port not removed" >&2
     else
-      keep+=("$name $port $dir")
+      iptables_rule -D "$port" "$dir" 2>/dev/null || true
     fi
   done <"$DIR/partitions"
   if [ "${#keep[@]}" -gt 0 ]; then printf '%s\n' "${keep[@]}" >"$DIR/partitions"; else rm -f "$DIR/partitions"; fi

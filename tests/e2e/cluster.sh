@@ -84,6 +84,7 @@ for c in local kind; do
   exit_is "lab_${c}_fault_needs_index" 2 "$LAB" --cluster "$c" fault kill-relay
   exit_is "lab_${c}_fault_bad_secs" 2 "$LAB" --cluster "$c" fault restart-relay 1 soon
   exit_is "lab_${c}_fault_extra_argument" 2 "$LAB" --cluster "$c" fault reload-ingress now
+  exit_is "lab_${c}_fault_bad_mongo_member" 2 "$LAB" --cluster "$c" fault pause-mongo leader
 done
 exit_is lab_kind_rejects_local_options 2 "$LAB" --cluster kind --port-base 21000 status
 exit_is lab_app_env_needs_name_value 2 "$LAB" up --app-env "NOT VALID" relay
@@ -243,10 +244,11 @@ rc=0
 ca fault stepdown-mongo 1 >/dev/null 2>&1 || rc=$?
 new=$(ca status | awk '$1 == "mongo" && /primary/ { print $2 }')
 check fault_stepdown_mongo_elects_another "rc=$rc primary $old -> $new" test "$rc" -eq 0 -a -n "$new" -a "$new" != "$old"
-ca fault pause-mongo 2 >/dev/null 2>&1 || true
-check fault_pause_mongo "$(ca status | grep '^mongo  *2')" grep -qE ' paused +not answering' < <(ca status | grep '^mongo  *2')
-ca fault resume-mongo 2 >/dev/null 2>&1 || true
-check fault_resume_mongo "$(ca status | grep '^mongo  *2')" grep -qE 'primary|secondary' < <(ca status | grep '^mongo  *2')
+# `primary` names the member that is primary now, `last` the one the previous fault hit.
+ca fault pause-mongo primary >"$E2E_TMP/pause-primary.out" 2>&1 || true
+check fault_pause_mongo_primary "$(ca status | grep "^mongo  *$new"); $(tr '\n' ' ' <"$E2E_TMP/pause-primary.out")" grep -qE ' paused +not answering' < <(ca status | grep "^mongo  *$new ")
+ca fault resume-mongo last >/dev/null 2>&1 || true
+check fault_resume_mongo_last "$(ca status | grep "^mongo  *$new ")" grep -qE 'primary|secondary' < <(ca status | grep "^mongo  *$new ")
 ca fault kill-mongo 3 >/dev/null 2>&1 || true
 check fault_kill_mongo "$(ca status | grep '^mongo  *3')" grep -qE ' killed +not answering' < <(ca status | grep '^mongo  *3')
 rc=0
@@ -265,9 +267,35 @@ else
   check fault_partition_app_adds_rules "rc=$rc" test "$rc" -eq 0 -a "$(iptables -w 5 -S INPUT | grep -c "$tag")" -eq 4
   ca fault partition-mongo 2 >/dev/null 2>&1 || true
   check fault_partition_mongo_adds_rules "" test "$(iptables -w 5 -S INPUT | grep -c "$tag")" -eq 6
-  check status_names_partitions "" grep -q 'partitioned: app-1 mongo-2' < <(ca status || true)
+  # A relay is cut off with its own connections (to MongoDB, from ephemeral ports): it moves
+  # into a cgroup whose new sockets an OUTPUT rule drops, and its open sockets' ports get
+  # INPUT rules. A cluster where that cannot be done reports the fault skipped.
+  r2=$(cat "$a/pids/relay-2.pid")
+  rc=0
+  ca fault partition-relay 2 >"$E2E_TMP/partition-relay.out" 2>&1 || rc=$?
+  if [ "$rc" -eq 3 ]; then
+    pass "fault_partition_relay_skipped ($(tail -n 1 "$E2E_TMP/partition-relay.out"))"
+  else
+    cg=$(sed -n 's/^0:://p' "/proc/$r2/cgroup")
+    check fault_partition_relay_moves_it_into_its_cgroup "rc=$rc cgroup $cg" test "$rc" -eq 0 -a "$cg" = "/$tag-relay-2"
+    check fault_partition_relay_drops_its_new_sockets "" grep -q -- "--path $tag-relay-2 .*-j DROP" < <(iptables -w 5 -S OUTPUT)
+    open_ports=$(ss -Htanp | awk -v p="pid=$r2," '$1 == "ESTAB" && index($0, p) { n = split($4, a, ":"); print a[n] }' | sort -u)
+    missing=0
+    for port in $open_ports; do
+      iptables -w 5 -S INPUT | grep -q -- "--dport $port .*$tag" || missing=$((missing + 1))
+    done
+    check fault_partition_relay_cuts_its_open_connections "$missing of $(wc -w <<<"$open_ports") open ports without a rule" test -n "$open_ports" -a "$missing" -eq 0
+    check fault_partition_relay_unreachable "" test "$(curl -s -o /dev/null -w '%{http_code}' --max-time 2 "http://127.0.0.1:$((a_base + 14))/readyz" || true)" = 000
+    check status_names_relay_partition "" grep -q 'partitioned: .*relay-2' < <(ca status || true)
+    ca fault heal-relay 2 >/dev/null 2>&1 || true
+    cg=$(sed -n 's/^0:://p' "/proc/$r2/cgroup")
+    root=$(awk '$3 == "cgroup2" { print $2; exit }' /proc/mounts)
+    check fault_heal_relay_restores_it "cgroup $cg" test "$cg" != "/$tag-relay-2" -a ! -d "$root/$tag-relay-2"
+    check fault_heal_relay_ready_again "" wait_http "http://127.0.0.1:$((a_base + 14))/readyz" 30
+  fi
   ca fault heal-app 1 >/dev/null 2>&1 || true
   ca fault heal-mongo 2 >/dev/null 2>&1 || true
+  check fault_heal_removes_output_rules "" test "$(iptables -w 5 -S OUTPUT | grep -c "$tag")" -eq 0
   check fault_heal_removes_rules "" test "$(iptables -w 5 -S INPUT | grep -c "$tag")" -eq 0
 fi
 ca fault reload-ingress >/dev/null 2>&1 || true

@@ -125,6 +125,36 @@ START_TEST(usage_errors)
 }
 END_TEST
 
+START_TEST(heartbeat_flags)
+{
+    struct lg_config c;
+    char err[256];
+    ck_assert_int_eq(parse(&c, err, sizeof err, "run", "--target", "http://x", NULL), 0);
+    ck_assert_int_eq(c.ping_interval_ms, 0); /* off: a browser's WebSocket */
+    ck_assert_int_eq(c.ping_timeout_ms, 0);
+    lg_config_cleanup(&c);
+    ck_assert_int_eq(
+        parse(&c, err, sizeof err, "run", "--target", "http://x", "--ping-interval", "2s", NULL),
+        0);
+    ck_assert_int_eq(c.ping_interval_ms, 2000);
+    ck_assert_int_eq(c.ping_timeout_ms, 2000); /* defaults to the interval */
+    lg_config_cleanup(&c);
+    ck_assert_int_eq(parse(&c, err, sizeof err, "run", "--target", "http://x", "--ping-interval",
+                           "1s", "--ping-timeout", "300ms", NULL),
+                     0);
+    ck_assert_int_eq(c.ping_timeout_ms, 300);
+    lg_config_cleanup(&c);
+    ck_assert_int_eq(
+        parse(&c, err, sizeof err, "run", "--target", "http://x", "--ping-timeout", "1s", NULL),
+        -1);
+    ck_assert_ptr_nonnull(strstr(err, "--ping-interval"));
+    ck_assert_int_eq(parse(&c, err, sizeof err, "run", "--target", "http://x", "--protocol",
+                           "socketio", "--ping-interval", "1s", NULL),
+                     -1);
+    ck_assert_ptr_nonnull(strstr(err, "plain"));
+}
+END_TEST
+
 START_TEST(app_api_flags)
 {
     struct lg_config c;
@@ -281,6 +311,7 @@ int main(void)
     tcase_add_test(tc, run_defaults_and_flags);
     tcase_add_test(tc, env_twins);
     tcase_add_test(tc, usage_errors);
+    tcase_add_test(tc, heartbeat_flags);
     tcase_add_test(tc, app_api_flags);
     tcase_add_test(tc, source_ip_pools);
     tcase_add_test(tc, frame_scanner);
