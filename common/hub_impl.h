@@ -84,6 +84,7 @@ struct hub_client {
      * the rooms of its auth payload (subscribe/unsubscribe) or recovered with recorded
      * ones. NULL: its offsets carry none, and a recovery joins the auth payload's rooms. */
     char *sio_rooms;
+    int sio_attach; /* binary attachments the client announced (45/46) and has yet to send */
 };
 
 /* A fetch answer waiting for the lws thread. */
@@ -260,6 +261,10 @@ long hub_sio_ping_timeout_ms(const struct hub *h);
 void hub_sio_heartbeat(struct hub *h, struct hub_client *c, int64_t now);
 /* A complete Socket.IO packet from the client. Returns -1 to close the connection. */
 int hub_sio_packet(struct hub *h, struct hub_client *c, const char *in, size_t len);
+/* Binary data from a Socket.IO client (a piece of a websocket message, bytes of it so far,
+ * end = 1 at its end; or a "b..." packet): an attachment it announced is read (within
+ * --max-message) and dropped; anything else is refused. Returns -1 to close the connection. */
+int hub_sio_binary(struct hub *h, struct hub_client *c, size_t bytes, int end);
 /* Starts a Socket.IO session on c (either transport): sid, open packet, timers. */
 void hub_sio_open(struct hub *h, struct hub_client *c, int polling);
 /*

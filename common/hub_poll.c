@@ -51,6 +51,16 @@ int hub_poll_init(struct hub *h, struct metrics *m)
                               "Socket.IO polling requests answered with an error status.");
     p->m_expired = metrics_add(m, METRIC_COUNTER, "sio_polling_expired_total", NULL,
                                "Socket.IO polling sessions ended because they were not polled.");
+    static const char help[] = "Socket.IO client packets by outcome: ignored (events and acks the "
+                               "relay does not act on, binary ones included), refused (the "
+                               "session was closed), namespace_refused (CONNECT to a namespace "
+                               "other than /).";
+    p->m_pkt_ignored =
+        metrics_add(m, METRIC_COUNTER, "sio_client_packets_total", "result=\"ignored\"", help);
+    p->m_pkt_refused =
+        metrics_add(m, METRIC_COUNTER, "sio_client_packets_total", "result=\"refused\"", help);
+    p->m_pkt_nsp = metrics_add(m, METRIC_COUNTER, "sio_client_packets_total",
+                               "result=\"namespace_refused\"", help);
     h->polls = p;
     return 0;
 }

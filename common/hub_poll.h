@@ -40,6 +40,9 @@ struct hub_polls {
     lws_sorted_usec_list_t reap;
     unsigned char *scratch; /* LWS_PRE + POLL_BODY_MAX: one GET answer being written */
     struct metric *m_sessions, *m_handshakes, *m_upgrades, *m_errors, *m_expired;
+    /* Client packets (either transport): read and dropped, refused (session closed),
+     * CONNECTs to a namespace other than "/" refused. */
+    struct metric *m_pkt_ignored, *m_pkt_refused, *m_pkt_nsp;
 };
 
 /* What an HTTP transaction of the hub's vhost keeps in its per-session area. */

@@ -135,8 +135,10 @@ static int start_post(struct hub *h, struct lws *wsi, struct hub_http *x, struct
         note_error(h);
         LOG_INFO("sio_polling_bad_post hub=%s peer=%s sid=%s status=%d reason=\"%s\"", h->cfg.name,
                  s->c.peer, s->c.sid, status, detail);
-        if (end_session)
+        if (end_session) {
+            metric_inc(h->polls->m_pkt_refused);
             hub_poll_end(s, "1", detail);
+        }
         if (hub_http_error_status(wsi, status, EIO_ERR_BAD_REQUEST, detail))
             return -1;
         return hub_http_done(wsi);
@@ -233,6 +235,7 @@ static int on_body_done(struct hub *h, struct lws *wsi, struct hub_http *x)
     if (eio_payload_check(body, len, POLL_PACKETS_MAX, err, sizeof err) != 0) {
         free(body);
         note_error(h);
+        metric_inc(h->polls->m_pkt_refused);
         LOG_INFO("client_bad_input hub=%s peer=%s sid=%s reason=\"%s\"", h->cfg.name, s->c.peer,
                  s->c.sid, err);
         hub_poll_end(s, "1", err);

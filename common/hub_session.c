@@ -521,6 +521,15 @@ static void plain_message(struct hub *h, struct hub_client *c, const char *in, s
 int hub_client_receive(struct hub *h, struct lws *wsi, struct hub_client *c, const char *in,
                        size_t len)
 {
+    if (lws_frame_is_binary(wsi) && c->sio && c->close_code == 0) {
+        /* Socket.IO: a binary attachment the client announced is read and dropped. */
+        c->rx_bytes += len;
+        int end = lws_is_final_fragment(wsi) && lws_remaining_packet_payload(wsi) == 0;
+        size_t bytes = c->rx_bytes;
+        if (end)
+            c->rx_bytes = 0;
+        return hub_sio_binary(h, c, bytes, end);
+    }
     if (lws_frame_is_binary(wsi)) {
         LOG_INFO("client_bad_input hub=%s peer=%s reason=binary_frame", h->cfg.name, c->peer);
         lws_close_reason(wsi, (enum lws_close_status)HUB_CLOSE_UNSUPPORTED,

@@ -334,11 +334,40 @@ static void sio_join(struct hub *h, struct hub_client *c, const struct eio_sio *
               pid[0] ? pid : "-", c->has_since);
 }
 
+static void count(struct metric *m)
+{
+    metric_inc(m);
+}
+
+/*
+ * An event the hub does not act on (any but subscribe/unsubscribe, or a binary one) is read
+ * and dropped; when the client asked for an acknowledgement it gets one saying so at once,
+ * 43<id>[{"ok":false,"error":"unsupported_event","message":..}], rather than never (a
+ * Socket.IO server without a handler for the event never calls the ack: the client's
+ * callback would wait forever, or until its timeout()).
+ */
+static void ignore_event(struct hub *h, struct hub_client *c, int64_t ack_id, int binary)
+{
+    count(h->polls ? h->polls->m_pkt_ignored : NULL);
+    if (ack_id < 0)
+        return;
+    json_t *r = json_pack("[{s:b, s:s, s:s}]", "ok", 0, "error", "unsupported_event", "message",
+                          binary ? "the relay does not act on binary events"
+                                 : "the relay only delivers events; it acts on subscribe and "
+                                   "unsubscribe alone");
+    size_t jl = 0;
+    char *js = r ? jsonx_dump(r, &jl) : NULL;
+    if (js)
+        hub_queue_ctrl(c, eio_ack(ack_id, js, jl));
+    free(js);
+    json_decref(r);
+    hub_want_write(c);
+}
+
 /*
  * 42["subscribe", "a" | ["a","b"]] or "unsubscribe", optionally with an ack id (42<id>[..]):
  * joins or leaves rooms (channels). The ack (43<id>[{ok,channels,refused}]) or, without one,
- * a _subscribed event tells the client where it stands. Other events are read and dropped:
- * the hub only broadcasts.
+ * a _subscribed event tells the client where it stands. Other events: ignore_event().
  */
 static void sio_event(struct hub *h, struct hub_client *c, const struct eio_sio *p)
 {
@@ -348,6 +377,7 @@ static void sio_event(struct hub *h, struct hub_client *c, const struct eio_sio 
     int join = name && strcmp(name, "subscribe") == 0;
     if (!join && !(name && strcmp(name, "unsubscribe") == 0)) {
         json_decref(m);
+        ignore_event(h, c, p->ack_id, 0);
         return;
     }
     json_t *arg = json_array_get(m, 1), *refused = json_array();
@@ -412,12 +442,41 @@ static int close_ws(struct hub_client *c, int code, const char *why)
     return -1;
 }
 
+/* Refuses a packet: counted, logged; the caller closes the session (1008 on a websocket). */
+static int refuse(struct hub *h, struct hub_client *c, const char *why)
+{
+    count(h->polls ? h->polls->m_pkt_refused : NULL);
+    LOG_INFO("client_bad_input hub=%s peer=%s reason=socketio_packet detail=\"%s\"", h->cfg.name,
+             c->peer, why);
+    return close_ws(c, LWS_CLOSE_STATUS_POLICY_VIOLATION, why);
+}
+
+int hub_sio_binary(struct hub *h, struct hub_client *c, size_t bytes, int end)
+{
+    if (c->probe || c->sio_attach <= 0)
+        return refuse(h, c, "binary data without a binary packet announcing it");
+    if (bytes > h->cfg.max_message) {
+        count(h->polls ? h->polls->m_pkt_refused : NULL);
+        LOG_INFO("client_bad_input hub=%s peer=%s reason=message_too_big bytes=%zu", h->cfg.name,
+                 c->peer, bytes);
+        return close_ws(c, HUB_CLOSE_TOO_BIG, "message too big");
+    }
+    if (end)
+        c->sio_attach--; /* dropped: the hub acts on no binary event */
+    return 0;
+}
+
 int hub_sio_packet(struct hub *h, struct hub_client *c, const char *in, size_t len)
 {
     struct eio_sio p;
     enum eio_packet kind = eio_classify(in, len, &p);
     if (c->probe)
         return hub_poll_probe_packet(h, c, (int)kind);
+    if (c->sio_attach > 0 && len > 0 && in[0] == '4') {
+        /* The reference decoder refuses a Socket.IO packet while attachments are due (Engine.IO
+         * packets, a pong, may come between). */
+        return refuse(h, c, "a Socket.IO packet where a binary attachment was due");
+    }
     switch (kind) {
     case EIO_PONG:
         c->awaiting_pong = 0;
@@ -433,6 +492,7 @@ int hub_sio_packet(struct hub *h, struct hub_client *c, const char *in, size_t l
         hub_want_write(c);
         return 0;
     case EIO_SIO_CONNECT_NSP:
+        count(h->polls ? h->polls->m_pkt_nsp : NULL);
         hub_queue_ctrl(c, eio_namespace_refused(p.nsp, p.nsp_len, "Invalid namespace"));
         hub_want_write(c);
         return 0;
@@ -452,7 +512,20 @@ int hub_sio_packet(struct hub *h, struct hub_client *c, const char *in, size_t l
     case EIO_SIO_ACK:
         if (c->cursor == HUB_NOT_JOINED)
             break;
+        count(h->polls ? h->polls->m_pkt_ignored : NULL);
         return 0; /* acks of events the hub never asks for: dropped */
+    case EIO_SIO_BINARY_EVENT:
+    case EIO_SIO_BINARY_ACK:
+        if (c->cursor == HUB_NOT_JOINED)
+            break;
+        if (p.attachments > EIO_ATTACHMENTS_MAX)
+            return refuse(h, c, "too many binary attachments");
+        /* Its attachments follow (binary frames, or "b..." packets): each is dropped. */
+        c->sio_attach = p.attachments;
+        ignore_event(h, c, kind == EIO_SIO_BINARY_EVENT ? p.ack_id : -1, 1);
+        return 0;
+    case EIO_BINARY:
+        return hub_sio_binary(h, c, 0, 1);
     case EIO_NOOP:
     case EIO_UPGRADE:
         return 0;
@@ -460,8 +533,7 @@ int hub_sio_packet(struct hub *h, struct hub_client *c, const char *in, size_t l
     case EIO_INVALID:
         break;
     }
-    LOG_INFO("client_bad_input hub=%s peer=%s reason=socketio_packet", h->cfg.name, c->peer);
-    return close_ws(c, LWS_CLOSE_STATUS_POLICY_VIOLATION, "not a Socket.IO packet");
+    return refuse(h, c, "not a Socket.IO packet");
 }
 
 /* Engine.IO query arguments of an upgrade request; 0 when none of EIO, transport, sid. */
