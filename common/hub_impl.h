@@ -265,6 +265,9 @@ int hub_sio_packet(struct hub *h, struct hub_client *c, const char *in, size_t l
  * end = 1 at its end; or a "b..." packet): an attachment it announced is read (within
  * --max-message) and dropped; anything else is refused. Returns -1 to close the connection. */
 int hub_sio_binary(struct hub *h, struct hub_client *c, size_t bytes, int end);
+/* 1 when path is the Socket.IO endpoint: "/socket.io/..." or, as socket.io-client sends it
+ * with addTrailingSlash: false, "/socket.io". */
+int hub_sio_path(const char *path);
 /* Starts a Socket.IO session on c (either transport): sid, open packet, timers. */
 void hub_sio_open(struct hub *h, struct hub_client *c, int polling);
 /*

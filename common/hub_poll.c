@@ -312,7 +312,7 @@ int hub_poll_serves(const struct hub *h, const char *path)
 {
     if (hub_poll_file_at(h, path))
         return 1;
-    if (strncmp(path, "/socket.io/", 11) != 0)
+    if (!hub_sio_path(path))
         return 0;
     for (const char *const *p = h->paths; *p; p++)
         if (strcmp(*p, "/socket.io/") == 0)

@@ -127,8 +127,9 @@ void hub_client_release(struct hub_client *c)
 static int path_accepted(const struct hub *h, const char *path)
 {
     for (const char *const *p = h->paths; *p; p++)
-        if (strcmp(*p, path) == 0)
-            return 1;
+        if (strcmp(*p, path) == 0 ||
+            (strcmp(*p, "/socket.io/") == 0 && strcmp(path, "/socket.io") == 0))
+            return 1; /* (socket.io-client with addTrailingSlash: false) */
     return 0;
 }
 
@@ -226,7 +227,7 @@ int hub_client_filter(struct hub *h, struct lws *wsi, struct hub_client *c)
     }
     if (c == NULL)
         return 0;
-    if (strncmp(path, "/socket.io/", 11) == 0 && hub_sio_filter(h, wsi, c) != 0)
+    if (hub_sio_path(path) && hub_sio_filter(h, wsi, c) != 0)
         return -1; /* sets c->sio for Engine.IO clients (and c->probe for an upgrade) */
     hub_client_set_resume(c, urlarg(wsi, "since=", since, sizeof since),
                           urlarg(wsi, "epoch=", epoch, sizeof epoch));

@@ -466,6 +466,11 @@ int hub_sio_binary(struct hub *h, struct hub_client *c, size_t bytes, int end)
     return 0;
 }
 
+int hub_sio_path(const char *path)
+{
+    return strncmp(path, "/socket.io/", 11) == 0 || strcmp(path, "/socket.io") == 0;
+}
+
 int hub_sio_packet(struct hub *h, struct hub_client *c, const char *in, size_t len)
 {
     struct eio_sio p;
@@ -551,8 +556,8 @@ int hub_sio_confirm_upgrade(struct hub *h, struct lws *wsi, const char *upgrade)
     char path[256], eio[8], transport[16], sid[64];
     const char *pe, *pt, *ps;
     if (strcmp(upgrade, "websocket") != 0 ||
-        lws_hdr_copy(wsi, path, sizeof path, WSI_TOKEN_GET_URI) <= 0 ||
-        strncmp(path, "/socket.io/", 11) != 0 || h->polls == NULL ||
+        lws_hdr_copy(wsi, path, sizeof path, WSI_TOKEN_GET_URI) <= 0 || !hub_sio_path(path) ||
+        h->polls == NULL ||
         !engine_args(wsi, eio, sizeof eio, transport, sizeof transport, sid, sizeof sid, &pe, &pt,
                      &ps))
         return 0; /* not Engine.IO: the upgrade filter decides as for any websocket */

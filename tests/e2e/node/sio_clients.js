@@ -1,8 +1,9 @@
 // What real apps' browser code does beyond connect-and-listen, with the unmodified
 // socket.io-client (and raw packets where the client cannot be made to send them):
 //   node sio_clients.js WS_PORT HTTP_PORT MAX_PAYLOAD
-// - on every transport option (default, polling, websocket, upgrade:false, forceBase64):
-//   emits of events the relay does not handle, with and without acks, volatile emits, binary payloads (one and two attachments, with an ack),
+// - on every transport option (default, polling, websocket, upgrade:false, forceBase64,
+//   addTrailingSlash:false): emits of events the relay does not handle, with and without
+//   acks, volatile emits, binary payloads (one and two attachments, with an ack),
 //   timeout().emitWithAck of subscribe/unsubscribe: every ack answered, the session intact,
 //   every event delivered;
 // - binary attachments on the wire: dropped without desyncing the parser; more than the
@@ -40,6 +41,7 @@ const MODES = [
   ['no_upgrade', { upgrade: false }],
   ['force_base64', { forceBase64: true }],
   ['websocket_base64', { transports: ['websocket'], forceBase64: true }],
+  ['no_trailing_slash', { addTrailingSlash: false }],
 ];
 
 // Everything a page may send; each answer recorded.
