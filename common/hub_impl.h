@@ -85,6 +85,11 @@ struct hub_client {
      * ones. NULL: its offsets carry none, and a recovery joins the auth payload's rooms. */
     char *sio_rooms;
     int sio_attach; /* binary attachments the client announced (45/46) and has yet to send */
+    /* A Socket.IO websocket session in the hub's sid index (hub_poll.c), so that a second
+     * websocket with its sid is accepted and closed, and a poll with it refused, as the
+     * reference server does. */
+    int sid_indexed;
+    struct hub_client *sid_next;
 };
 
 /* A fetch answer waiting for the lws thread. */
@@ -307,5 +312,10 @@ int hub_poll_probe_packet(struct hub *h, struct hub_client *c, int packet);
 void hub_poll_probe_closed(struct hub *h, struct hub_client *c);
 /* Finds a live polling session by sid. */
 struct hub_poll *hub_poll_find(struct hub *h, const char *sid);
+/* The index of Socket.IO websocket sessions by sid (opened as websockets, or upgraded). */
+void hub_poll_ws_index(struct hub *h, struct hub_client *c);
+void hub_poll_ws_unindex(struct hub *h, struct hub_client *c); /* no-op when not indexed */
+/* 1 when sid names a live Socket.IO websocket session. */
+int hub_poll_ws_known(struct hub *h, const char *sid);
 
 #endif

@@ -35,9 +35,11 @@ int hub_poll_init(struct hub *h, struct metrics *m)
     p->nbuckets = 1024;
     p->buckets = calloc(p->nbuckets, sizeof *p->buckets);
     p->scratch = malloc(LWS_PRE + POLL_BODY_MAX);
-    if (p->buckets == NULL || p->scratch == NULL) {
+    p->ws = calloc(POLL_WS_BUCKETS, sizeof *p->ws);
+    if (p->buckets == NULL || p->scratch == NULL || p->ws == NULL) {
         free(p->buckets);
         free(p->scratch);
+        free(p->ws);
         free(p);
         return -1;
     }
@@ -107,6 +109,11 @@ void hub_poll_free(struct hub *h)
             poll_free(s);
         }
     }
+    /* Websocket clients outlive this (the context closes them later): they forget the index. */
+    for (size_t i = 0; i < POLL_WS_BUCKETS; i++)
+        for (struct hub_client *c = p->ws[i]; c; c = c->sid_next)
+            c->sid_indexed = 0;
+    free(p->ws);
     free(p->buckets);
     free(p->scratch);
     free(p);
@@ -120,6 +127,41 @@ struct hub_poll *hub_poll_find(struct hub *h, const char *sid)
         if (strcmp(s->c.sid, sid) == 0)
             return s;
     return NULL;
+}
+
+void hub_poll_ws_index(struct hub *h, struct hub_client *c)
+{
+    if (h->polls == NULL || c->sid_indexed || c->sid[0] == '\0')
+        return;
+    struct hub_client **b = &h->polls->ws[sid_hash(c->sid) % POLL_WS_BUCKETS];
+    c->sid_next = *b;
+    *b = c;
+    c->sid_indexed = 1;
+}
+
+void hub_poll_ws_unindex(struct hub *h, struct hub_client *c)
+{
+    if (h->polls == NULL || !c->sid_indexed)
+        return;
+    for (struct hub_client **pp = &h->polls->ws[sid_hash(c->sid) % POLL_WS_BUCKETS]; *pp;
+         pp = &(*pp)->sid_next) {
+        if (*pp == c) {
+            *pp = c->sid_next;
+            break;
+        }
+    }
+    c->sid_next = NULL;
+    c->sid_indexed = 0;
+}
+
+int hub_poll_ws_known(struct hub *h, const char *sid)
+{
+    if (h->polls == NULL)
+        return 0;
+    for (struct hub_client *c = h->polls->ws[sid_hash(sid) % POLL_WS_BUCKETS]; c; c = c->sid_next)
+        if (strcmp(c->sid, sid) == 0)
+            return 1;
+    return 0;
 }
 
 static void grow(struct hub_polls *p)

@@ -192,7 +192,9 @@ static int on_request(struct hub *h, struct lws *wsi, struct hub_http *x, const 
         .sid = hub_http_arg(wsi, "sid=", sid, sizeof sid),
     };
     struct hub_poll *s = r.sid ? hub_poll_find(h, r.sid) : NULL;
-    r.session = s ? EIO_SID_POLLING : EIO_SID_UNKNOWN;
+    r.session = s                                      ? EIO_SID_POLLING
+                : r.sid && hub_poll_ws_known(h, r.sid) ? EIO_SID_OTHER
+                                                       : EIO_SID_UNKNOWN;
     enum eio_error err = eio_check_request(&r);
     if (err != EIO_ERR_NONE) {
         note_error(h);

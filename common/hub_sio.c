@@ -65,6 +65,8 @@ void hub_sio_open(struct hub *h, struct hub_client *c, int polling)
     c->cursor = HUB_NOT_JOINED;
     c->live_from = HUB_NOT_JOINED;
     c->ping_at_us = c->sio_open_us = hub_now_us();
+    if (!polling)
+        hub_poll_ws_index(h, c);
 }
 
 /* f, or its copy whose offset argument records the client's rooms when they changed. */
@@ -567,7 +569,9 @@ int hub_sio_confirm_upgrade(struct hub *h, struct lws *wsi, const char *upgrade)
                             .eio = pe,
                             .sid = ps,
                             .upgrade = 1,
-                            .session = s ? EIO_SID_POLLING : EIO_SID_UNKNOWN};
+                            .session = s                                ? EIO_SID_POLLING
+                                       : ps && hub_poll_ws_known(h, ps) ? EIO_SID_OTHER
+                                                                        : EIO_SID_UNKNOWN};
     enum eio_error e = eio_check_request(&r);
     if (e == EIO_ERR_NONE && (pt == NULL || strcmp(pt, "websocket") != 0))
         e = EIO_ERR_BAD_REQUEST; /* an upgrade to websocket must say transport=websocket */

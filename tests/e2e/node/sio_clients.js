@@ -140,6 +140,7 @@ async function wire() {
     const want = name === 'attachment_over_max_payload' ? 1009 : 1008;
     check(s.closed && s.closed.code === want, `wire_${name}_closed_${want}`, JSON.stringify(s.closed));
   }
+  await oneWebsocketPerSession();
   // Long-polling: the attachments come as base64 packets of the POST.
   const req = (method, q, body) => new Promise((resolve) => {
     const r = http.request({ host: '127.0.0.1', port: wsPort, method, path: `/socket.io/?EIO=4&transport=polling${q}`,
@@ -162,6 +163,68 @@ async function wire() {
     check(bad.status === 400 && j && j.code === 3 && /refused/.test(j.detail), 'polling_unannounced_attachment_400', `${bad.status} ${bad.body}`);
     const after = await req('GET', `&sid=${sid}`);
     check(after.status === 400, 'polling_session_closed_after_refusal', `${after.status} ${after.body}`);
+  }
+}
+
+function httpGet(path) {
+  return new Promise((resolve) => {
+    http.get({ host: '127.0.0.1', port: wsPort, path }, (res) => {
+      let b = '';
+      res.setEncoding('utf8');
+      res.on('data', (d) => { b += d; });
+      res.on('end', () => resolve({ status: res.statusCode, body: b }));
+    }).on('error', (e) => resolve({ status: 0, body: e.message }));
+  });
+}
+
+// "A client MUST NOT open more than one WebSocket connection per session. Should it happen,
+// the server MUST close the WebSocket connection": a second websocket with the sid of a
+// websocket session (opened as one, or upgraded) is accepted and closed (1008), as the
+// reference server does, not refused at the handshake; a poll with that sid gets 400
+// "Bad request" (wrong transport). The session itself goes on.
+async function oneWebsocketPerSession() {
+  const second = (sid) => new Promise((resolve) => {
+    const r = { opened: false, error: null, code: null };
+    const w = new WS(`ws://127.0.0.1:${wsPort}/socket.io/?EIO=4&transport=websocket&sid=${sid}`);
+    w.on('open', () => { r.opened = true; w.send('2probe'); });
+    w.on('error', (e) => { r.error = e.message; });
+    w.on('close', (code) => { r.code = code; resolve(r); });
+    setTimeout(() => resolve(r), 5000);
+  });
+  const alive = async (s, id) => {
+    s.w.send(`42${id}["subscribe",["z"]]`);
+    return until(() => s.texts.some((t) => t.startsWith(`43${id}[`)), 5000);
+  };
+  {
+    const s = await rawWs();
+    const sid = JSON.parse(s.texts[0].slice(1)).sid;
+    const r = await second(sid);
+    check(r.opened && r.error === null && r.code === 1008, 'second_websocket_of_ws_session_closed', JSON.stringify(r));
+    const g = await httpGet(`/socket.io/?EIO=4&transport=polling&sid=${sid}`);
+    check(g.status === 400 && JSON.parse(g.body).code === 3, 'poll_of_ws_session_bad_request', `${g.status} ${g.body}`);
+    check(!s.closed && await alive(s, 31), 'ws_session_goes_on', JSON.stringify(s.closed));
+    s.w.close();
+  }
+  {
+    const hs = await httpGet('/socket.io/?EIO=4&transport=polling');
+    const sid = JSON.parse(hs.body.slice(1)).sid;
+    const s = { texts: [], closed: null };
+    s.w = new WS(`ws://127.0.0.1:${wsPort}/socket.io/?EIO=4&transport=websocket&sid=${sid}`);
+    s.w.on('message', (d) => {
+      const t = d.toString();
+      s.texts.push(t);
+      if (t === '3probe') { s.w.send('5'); s.w.send('40'); }
+      if (t === '2') s.w.send('3');
+    });
+    s.w.on('close', (code) => { s.closed = code; });
+    s.w.on('open', () => s.w.send('2probe'));
+    await until(() => s.texts.some((t) => t.startsWith('40{')), 5000);
+    const r = await second(sid);
+    check(r.opened && r.error === null && r.code === 1008, 'second_websocket_of_upgraded_session_closed', JSON.stringify(r));
+    const g = await httpGet(`/socket.io/?EIO=4&transport=polling&sid=${sid}`);
+    check(g.status === 400 && JSON.parse(g.body).code === 3, 'poll_of_upgraded_session_bad_request', `${g.status} ${g.body}`);
+    check(s.closed === null && await alive(s, 32), 'upgraded_session_goes_on', `${s.closed} ${s.texts.join(' | ')}`);
+    s.w.close();
   }
 }
 
