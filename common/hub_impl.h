@@ -285,6 +285,15 @@ struct frame *hub_sio_control_frame(const struct hub_client *c, const char *name
 /* The replay plan is decided (ok = the client's position is recovered), just before its
  * _recovery is queued: a client that asked with a pid gets its CONNECT answer now. */
 void hub_sio_recovery_decided(struct hub_client *c, int ok);
+/* f, or its copy whose offset argument records the client's rooms when they changed (f is
+ * taken; the result is the caller's). */
+struct frame *hub_sio_with_rooms(const struct hub_client *c, struct frame *f);
+struct eio_sio;
+/* hub_sio_events.c: a 42 event of a client joined to "/" (p as eio_classify located it). */
+void hub_sio_event(struct hub *h, struct hub_client *c, const struct eio_sio *p);
+/* An event the relay does not act on (binary = 1: a 45 packet): counted and dropped; an ack
+ * it asked for (ack_id >= 0) is answered {"ok":false,"error":"unsupported_event",..}. */
+void hub_sio_ignore_event(struct hub *h, struct hub_client *c, int64_t ack_id, int binary);
 /* Records the client's rooms as joined now in c->sio_rooms (every offset it is sent then
  * carries them): after a subscribe/unsubscribe, and at a join that restored recorded rooms
  * (what was refused is not recorded). */

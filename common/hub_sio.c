@@ -3,8 +3,8 @@
  * the Engine.IO session (sid, open packet, heartbeats driven by the server, the connect
  * timeout), the packets a Socket.IO client sends, joining namespace "/" with connection state
  * recovery (auth {pid, offset}, or the legacy {since, epoch}), and the checks of a websocket
- * upgrade on /socket.io/. Framing is in eio.c, long-polling in hub_poll*.c. lws service
- * thread only.
+ * upgrade on /socket.io/. Framing is in eio.c, the events a client emits in
+ * hub_sio_events.c, long-polling in hub_poll*.c. lws service thread only.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -69,8 +69,7 @@ void hub_sio_open(struct hub *h, struct hub_client *c, int polling)
         hub_poll_ws_index(h, c);
 }
 
-/* f, or its copy whose offset argument records the client's rooms when they changed. */
-static struct frame *with_rooms(const struct hub_client *c, struct frame *f)
+struct frame *hub_sio_with_rooms(const struct hub_client *c, struct frame *f)
 {
     if (f == NULL || c->sio_rooms == NULL)
         return f;
@@ -130,7 +129,7 @@ struct frame *hub_sio_control_frame(const struct hub_client *c, const char *name
         n--; /* from is the first offset to come: the client stands just before it */
     if (n < 0)
         return eio_event(name, json, len, 0, NULL);
-    return with_rooms(c, eio_event(name, json, len, (uint64_t)n, epoch));
+    return hub_sio_with_rooms(c, eio_event(name, json, len, (uint64_t)n, epoch));
 }
 
 /* Socket.IO heartbeat: "2" every pingInterval; no "3" within pingTimeout closes the client. */
@@ -336,106 +335,6 @@ static void sio_join(struct hub *h, struct hub_client *c, const struct eio_sio *
               pid[0] ? pid : "-", c->has_since);
 }
 
-static void count(struct metric *m)
-{
-    metric_inc(m);
-}
-
-/*
- * An event the hub does not act on (any but subscribe/unsubscribe, or a binary one) is read
- * and dropped; when the client asked for an acknowledgement it gets one saying so at once,
- * 43<id>[{"ok":false,"error":"unsupported_event","message":..}], rather than never (a
- * Socket.IO server without a handler for the event never calls the ack: the client's
- * callback would wait forever, or until its timeout()).
- */
-static void ignore_event(struct hub *h, struct hub_client *c, int64_t ack_id, int binary)
-{
-    count(h->polls ? h->polls->m_pkt_ignored : NULL);
-    if (ack_id < 0)
-        return;
-    json_t *r = json_pack("[{s:b, s:s, s:s}]", "ok", 0, "error", "unsupported_event", "message",
-                          binary ? "the relay does not act on binary events"
-                                 : "the relay only delivers events; it acts on subscribe and "
-                                   "unsubscribe alone");
-    size_t jl = 0;
-    char *js = r ? jsonx_dump(r, &jl) : NULL;
-    if (js)
-        hub_queue_ctrl(c, eio_ack(ack_id, js, jl));
-    free(js);
-    json_decref(r);
-    hub_want_write(c);
-}
-
-/*
- * 42["subscribe", "a" | ["a","b"]] or "unsubscribe", optionally with an ack id (42<id>[..]):
- * joins or leaves rooms (channels). The ack (43<id>[{ok,channels,refused}]) or, without one,
- * a _subscribed event tells the client where it stands. Other events: ignore_event().
- */
-static void sio_event(struct hub *h, struct hub_client *c, const struct eio_sio *p)
-{
-    char err[64];
-    json_t *m = jsonx_parse(p->payload, p->plen, 32, err, sizeof err);
-    const char *name = json_string_value(json_array_get(m, 0));
-    int join = name && strcmp(name, "subscribe") == 0;
-    if (!join && !(name && strcmp(name, "unsubscribe") == 0)) {
-        json_decref(m);
-        ignore_event(h, c, p->ack_id, 0);
-        return;
-    }
-    json_t *arg = json_array_get(m, 1), *refused = json_array();
-    const char *names[HUB_CHANNELS_MAX];
-    size_t n = 0;
-    if (json_is_string(arg)) {
-        names[n++] = json_string_value(arg);
-    } else if (json_is_array(arg)) {
-        size_t i;
-        json_t *v;
-        json_array_foreach(arg, i, v)
-        {
-            if (n < HUB_CHANNELS_MAX && json_is_string(v))
-                names[n++] = json_string_value(v);
-            else
-                json_array_append_new(refused,
-                                      json_pack("{s:s, s:s}", "channel", "", "reason",
-                                                n < HUB_CHANNELS_MAX ? "invalid" : "limit"));
-        }
-    }
-    hub_client_channels(h, c, names, n, join, refused);
-    hub_sio_record_rooms(c);
-    /* _subscribed (before the ack, if one is asked), its offset argument recording the new
-     * rooms: the client has been sent everything before `from`, and a recovery from here
-     * joins these. While a replay is under way that offset would skip the rest of it: the
-     * event then goes without one (the next event records the rooms). */
-    uint64_t from = hub_client_next_offset(h, c);
-    int record = !c->fetch_ticket && c->npend == 0 && from > 0;
-    if (record || p->ack_id < 0) {
-        char ep[ENVELOPE_EPOCH_BUF];
-        json_t *d = json_pack("{s:o, s:O, s:I}", "channels", hub_client_channel_list(c), "refused",
-                              refused, "from", (json_int_t)from);
-        size_t dl = 0;
-        char *ds = d ? jsonx_dump(d, &dl) : NULL;
-        if (ds)
-            hub_queue_ctrl(c, record ? with_rooms(c, eio_event("_subscribed", ds, dl, from - 1,
-                                                               hub_epoch(h, ep)))
-                                     : eio_event("_subscribed", ds, dl, 0, NULL));
-        free(ds);
-        json_decref(d);
-    }
-    if (p->ack_id >= 0) {
-        json_t *r = json_pack("[{s:b, s:o, s:O}]", "ok", json_array_size(refused) == 0, "channels",
-                              hub_client_channel_list(c), "refused", refused);
-        size_t jl = 0;
-        char *js = r ? jsonx_dump(r, &jl) : NULL;
-        if (js)
-            hub_queue_ctrl(c, eio_ack(p->ack_id, js, jl));
-        free(js);
-        json_decref(r);
-    }
-    json_decref(refused);
-    json_decref(m);
-    hub_want_write(c);
-}
-
 /* Tells the websocket why it is being closed (a polling client is ended by the caller). */
 static int close_ws(struct hub_client *c, int code, const char *why)
 {
@@ -447,7 +346,7 @@ static int close_ws(struct hub_client *c, int code, const char *why)
 /* Refuses a packet: counted, logged; the caller closes the session (1008 on a websocket). */
 static int refuse(struct hub *h, struct hub_client *c, const char *why)
 {
-    count(h->polls ? h->polls->m_pkt_refused : NULL);
+    metric_inc(h->polls ? h->polls->m_pkt_refused : NULL);
     LOG_INFO("client_bad_input hub=%s peer=%s reason=socketio_packet detail=\"%s\"", h->cfg.name,
              c->peer, why);
     return close_ws(c, LWS_CLOSE_STATUS_POLICY_VIOLATION, why);
@@ -458,7 +357,7 @@ int hub_sio_binary(struct hub *h, struct hub_client *c, size_t bytes, int end)
     if (c->probe || c->sio_attach <= 0)
         return refuse(h, c, "binary data without a binary packet announcing it");
     if (bytes > h->cfg.max_message) {
-        count(h->polls ? h->polls->m_pkt_refused : NULL);
+        metric_inc(h->polls ? h->polls->m_pkt_refused : NULL);
         LOG_INFO("client_bad_input hub=%s peer=%s reason=message_too_big bytes=%zu", h->cfg.name,
                  c->peer, bytes);
         return close_ws(c, HUB_CLOSE_TOO_BIG, "message too big");
@@ -499,7 +398,7 @@ int hub_sio_packet(struct hub *h, struct hub_client *c, const char *in, size_t l
         hub_want_write(c);
         return 0;
     case EIO_SIO_CONNECT_NSP:
-        count(h->polls ? h->polls->m_pkt_nsp : NULL);
+        metric_inc(h->polls ? h->polls->m_pkt_nsp : NULL);
         hub_queue_ctrl(c, eio_namespace_refused(p.nsp, p.nsp_len, "Invalid namespace"));
         hub_want_write(c);
         return 0;
@@ -514,12 +413,12 @@ int hub_sio_packet(struct hub *h, struct hub_client *c, const char *in, size_t l
     case EIO_SIO_EVENT:
         if (c->cursor == HUB_NOT_JOINED)
             break; /* a packet for a namespace it has not joined */
-        sio_event(h, c, &p);
+        hub_sio_event(h, c, &p);
         return 0;
     case EIO_SIO_ACK:
         if (c->cursor == HUB_NOT_JOINED)
             break;
-        count(h->polls ? h->polls->m_pkt_ignored : NULL);
+        metric_inc(h->polls ? h->polls->m_pkt_ignored : NULL);
         return 0; /* acks of events the hub never asks for: dropped */
     case EIO_SIO_BINARY_EVENT:
     case EIO_SIO_BINARY_ACK:
@@ -529,7 +428,7 @@ int hub_sio_packet(struct hub *h, struct hub_client *c, const char *in, size_t l
             return refuse(h, c, "too many binary attachments");
         /* Its attachments follow (binary frames, or "b..." packets): each is dropped. */
         c->sio_attach = p.attachments;
-        ignore_event(h, c, kind == EIO_SIO_BINARY_EVENT ? p.ack_id : -1, 1);
+        hub_sio_ignore_event(h, c, kind == EIO_SIO_BINARY_EVENT ? p.ack_id : -1, 1);
         return 0;
     case EIO_BINARY:
         return hub_sio_binary(h, c, 0, 1);
