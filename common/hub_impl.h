@@ -289,6 +289,8 @@ void hub_sio_recovery_decided(struct hub_client *c, int ok);
  * taken; the result is the caller's). */
 struct frame *hub_sio_with_rooms(const struct hub_client *c, struct frame *f);
 struct eio_sio;
+/* Counts a Socket.IO client packet refused (sio_client_packets_total{result="refused"}). */
+void hub_sio_refused(struct hub *h);
 /* hub_sio_events.c: a 42 event of a client joined to "/" (p as eio_classify located it). */
 void hub_sio_event(struct hub *h, struct hub_client *c, const struct eio_sio *p);
 /* An event the relay does not act on (binary = 1: a 45 packet): counted and dropped; an ack

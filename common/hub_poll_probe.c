@@ -25,6 +25,7 @@ int hub_poll_probe_established(struct hub *h, struct lws *wsi, struct hub_client
          * for a session that has one: the spec (and the reference server) close it. */
         LOG_DEBUG("sio_probe_refused hub=%s sid=%s", h->cfg.name, c->sid);
         c->probe = 0; /* not a probe of anything: CLOSED has nothing to undo */
+        hub_sio_refused(h);
         static const char why[] = "not an upgradable session";
         lws_close_reason(wsi, LWS_CLOSE_STATUS_POLICY_VIOLATION, (unsigned char *)why,
                          sizeof why - 1);

@@ -543,6 +543,8 @@ int hub_client_receive(struct hub *h, struct lws *wsi, struct hub_client *c, con
     if (c->rx_bytes > h->cfg.max_message) {
         LOG_INFO("client_bad_input hub=%s peer=%s reason=message_too_big bytes=%zu", h->cfg.name,
                  c->peer, c->rx_bytes);
+        if (c->sio)
+            hub_sio_refused(h);
         lws_close_reason(wsi, (enum lws_close_status)HUB_CLOSE_TOO_BIG,
                          (unsigned char *)"message too big", 15);
         return -1;

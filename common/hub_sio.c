@@ -344,9 +344,14 @@ static int close_ws(struct hub_client *c, int code, const char *why)
 }
 
 /* Refuses a packet: counted, logged; the caller closes the session (1008 on a websocket). */
-static int refuse(struct hub *h, struct hub_client *c, const char *why)
+void hub_sio_refused(struct hub *h)
 {
     metric_inc(h->polls ? h->polls->m_pkt_refused : NULL);
+}
+
+static int refuse(struct hub *h, struct hub_client *c, const char *why)
+{
+    hub_sio_refused(h);
     LOG_INFO("client_bad_input hub=%s peer=%s reason=socketio_packet detail=\"%s\"", h->cfg.name,
              c->peer, why);
     return close_ws(c, LWS_CLOSE_STATUS_POLICY_VIOLATION, why);
@@ -357,7 +362,7 @@ int hub_sio_binary(struct hub *h, struct hub_client *c, size_t bytes, int end)
     if (c->probe || c->sio_attach <= 0)
         return refuse(h, c, "binary data without a binary packet announcing it");
     if (bytes > h->cfg.max_message) {
-        metric_inc(h->polls ? h->polls->m_pkt_refused : NULL);
+        hub_sio_refused(h);
         LOG_INFO("client_bad_input hub=%s peer=%s reason=message_too_big bytes=%zu", h->cfg.name,
                  c->peer, bytes);
         return close_ws(c, HUB_CLOSE_TOO_BIG, "message too big");

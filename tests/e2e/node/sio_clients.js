@@ -136,12 +136,13 @@ async function wire() {
     ['unannounced_base64_attachment', (w) => w.send('bAQ==')],
     ['packet_where_attachment_due', (w) => { w.send(`451-["x",${ph(0)}]`); w.send('42["y"]'); }],
     ['attachment_over_max_payload', (w) => { w.send(`451-["x",${ph(0)}]`); w.send(Buffer.alloc(maxPayload + 1)); }],
+    ['text_over_max_payload', (w) => w.send(`42["x","${'a'.repeat(maxPayload)}"]`)],
   ];
   for (const [name, act] of refusals) {
     const s = await rawWs();
     act(s.w);
     await until(() => s.closed, 5000);
-    const want = name === 'attachment_over_max_payload' ? 1009 : 1008;
+    const want = /over_max_payload/.test(name) ? 1009 : 1008;
     check(s.closed && s.closed.code === want, `wire_${name}_closed_${want}`, JSON.stringify(s.closed));
   }
   await oneWebsocketPerSession();
