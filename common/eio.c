@@ -35,7 +35,7 @@ static int payload_valid(int type, const char *p, size_t n)
         return 0;
     if (type == 0) {
         ok = json_is_object(v);
-    } else if (type == 3) {
+    } else if (type == 3 || type == 6) {
         ok = json_is_array(v);
     } else if (json_is_array(v) && json_array_size(v) > 0) {
         json_t *name = json_array_get(v, 0);
@@ -53,9 +53,24 @@ static enum eio_packet classify_sio(const char *s, size_t n, struct eio_sio *o)
     if (n == 0 || s[0] < '0' || s[0] > '6')
         return EIO_INVALID;
     int type = s[0] - '0';
-    if (type > 3)
-        return EIO_INVALID; /* CONNECT_ERROR is server-only; binary packets are not served */
+    if (type == 4)
+        return EIO_INVALID; /* CONNECT_ERROR is server-only */
     size_t i = 1;
+    o->attachments = 0;
+    if (type >= 5) {
+        /* "<n>-": the attachments that follow, as the reference decoder reads them. */
+        int digits = 0, count = 0;
+        while (i < n && s[i] >= '0' && s[i] <= '9') {
+            if (++digits > 4)
+                return EIO_INVALID;
+            count = count * 10 + (s[i] - '0');
+            i++;
+        }
+        if (digits == 0 || i >= n || s[i] != '-')
+            return EIO_INVALID;
+        o->attachments = count;
+        i++;
+    }
     o->nsp = "/";
     o->nsp_len = 1;
     int other_nsp = 0;
@@ -87,7 +102,7 @@ static enum eio_packet classify_sio(const char *s, size_t n, struct eio_sio *o)
     }
     o->payload = s + i;
     o->plen = n - i;
-    if (type == 3 && o->ack_id < 0)
+    if ((type == 3 || type == 6) && o->ack_id < 0)
         return EIO_INVALID;
     if (!payload_valid(type, o->payload, o->plen))
         return EIO_INVALID;
@@ -100,9 +115,28 @@ static enum eio_packet classify_sio(const char *s, size_t n, struct eio_sio *o)
         return EIO_SIO_DISCONNECT;
     case 2:
         return EIO_SIO_EVENT;
-    default:
+    case 3:
         return EIO_SIO_ACK;
+    case 5:
+        return EIO_SIO_BINARY_EVENT;
+    default:
+        return EIO_SIO_BINARY_ACK;
     }
+}
+
+/* "b<base64>": standard alphabet, padded (as engine.io-parser encodes). */
+static int base64_valid(const char *s, size_t n)
+{
+    if (n % 4 != 0)
+        return 0;
+    for (size_t i = 0; i < n; i++) {
+        char c = s[i];
+        int pad_ok = c == '=' && i >= n - 2 && (i == n - 1 || s[n - 1] == '=');
+        if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+              c == '+' || c == '/' || pad_ok))
+            return 0;
+    }
+    return 1;
 }
 
 enum eio_packet eio_classify(const char *msg, size_t len, struct eio_sio *out)
@@ -131,6 +165,8 @@ enum eio_packet eio_classify(const char *msg, size_t len, struct eio_sio *out)
         return len == 1 ? EIO_UPGRADE : EIO_INVALID;
     case '6':
         return len == 1 ? EIO_NOOP : EIO_INVALID;
+    case 'b':
+        return base64_valid(msg + 1, len - 1) ? EIO_BINARY : EIO_INVALID;
     default:
         return EIO_INVALID;
     }

@@ -10,7 +10,9 @@
  *                     2 / 3probe / 6 / 1              ping, probe answer, noop, close
  *                     44/nsp,{"message":..}           namespace refused
  *   client -> server  40 or 40{auth}, 41, 42[..], 43<id>[..], 3, 2probe, 5, 6, 1
- * Only the default namespace "/" is served; binary packets (45/46, "b..." payloads) are not.
+ *                     45<n>-[..] / 46<n>-<id>[..] followed by n attachments (binary frames,
+ *                     or "b<base64>" packets): read and dropped, like other client events
+ * Only the default namespace "/" is served.
  */
 #ifndef RELAYLAB_EIO_H
 #define RELAYLAB_EIO_H
@@ -20,19 +22,25 @@
 
 #include "frame.h"
 
+/* Attachments one binary packet (45/46) may announce; more is refused. */
+#define EIO_ATTACHMENTS_MAX 16
+
 enum eio_packet {
     EIO_INVALID = 0,
-    EIO_CLOSE,           /* "1" */
-    EIO_PING,            /* "2" (Engine.IO v3 clients ping; we answer "3") */
-    EIO_PING_PROBE,      /* "2probe": the first packet on an upgrading websocket */
-    EIO_PONG,            /* "3" */
-    EIO_UPGRADE,         /* "5": completes an upgrade */
-    EIO_NOOP,            /* "6" */
-    EIO_SIO_CONNECT,     /* "40" or "40{auth}" on the default namespace */
-    EIO_SIO_CONNECT_NSP, /* "40/other,..." : a namespace we do not serve */
-    EIO_SIO_DISCONNECT,  /* "41" */
-    EIO_SIO_EVENT,       /* "42[..]" with a valid event array, optionally "42<id>[..]" */
-    EIO_SIO_ACK,         /* "43<id>[..]" */
+    EIO_CLOSE,            /* "1" */
+    EIO_PING,             /* "2" (Engine.IO v3 clients ping; we answer "3") */
+    EIO_PING_PROBE,       /* "2probe": the first packet on an upgrading websocket */
+    EIO_PONG,             /* "3" */
+    EIO_UPGRADE,          /* "5": completes an upgrade */
+    EIO_NOOP,             /* "6" */
+    EIO_SIO_CONNECT,      /* "40" or "40{auth}" on the default namespace */
+    EIO_SIO_CONNECT_NSP,  /* "40/other,..." : a namespace we do not serve */
+    EIO_SIO_DISCONNECT,   /* "41" */
+    EIO_SIO_EVENT,        /* "42[..]" with a valid event array, optionally "42<id>[..]" */
+    EIO_SIO_ACK,          /* "43<id>[..]" */
+    EIO_SIO_BINARY_EVENT, /* "45<n>-[..]" or "45<n>-<id>[..]": n attachments follow */
+    EIO_SIO_BINARY_ACK,   /* "46<n>-<id>[..]" */
+    EIO_BINARY,           /* "b<base64>": an attachment sent as text (polling, forceBase64) */
 };
 
 /* The parts of a Socket.IO packet that eio_classify() located (pointers into the message). */
@@ -41,15 +49,18 @@ struct eio_sio {
     size_t plen;
     const char *nsp; /* "/admin" for CONNECT_NSP (no trailing ','); "/" otherwise */
     size_t nsp_len;
-    int64_t ack_id; /* EVENT/ACK: the id after the type, -1 when none */
+    int64_t ack_id;  /* EVENT/ACK: the id after the type, -1 when none */
+    int attachments; /* BINARY_EVENT/BINARY_ACK: the attachments announced (<= 9999), else 0 */
 };
 
 /*
  * Classifies one complete Engine.IO packet from a client (one websocket message, or one
  * packet of a polling payload). Socket.IO packets are checked as the reference parser
  * does: a known type, an optional namespace and ack id, and a payload that is valid JSON of
- * the right shape (CONNECT: an object; EVENT: an array starting with a non-reserved name;
- * ACK: an array; DISCONNECT: none). out may be NULL. Returns EIO_INVALID for anything else.
+ * the right shape (CONNECT: an object; EVENT and BINARY_EVENT: an array starting with a
+ * non-reserved name; ACK and BINARY_ACK: an array; DISCONNECT: none), and binary packets
+ * announce their attachments ("<n>-"). "b..." must be base64. out may be NULL. Returns
+ * EIO_INVALID for anything else. (The attachment limit is the caller's to check.)
  */
 enum eio_packet eio_classify(const char *msg, size_t len, struct eio_sio *out);
 

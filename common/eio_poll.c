@@ -129,12 +129,17 @@ int eio_payload_check(const char *body, size_t len, size_t max_packets, char *er
             snprintf(err, errlen, "packet %zu is empty (stray separator)", n);
             return -1;
         }
-        if (pkt[0] == 'b') {
-            snprintf(err, errlen, "packet %zu is binary, which is not supported", n);
+        struct eio_sio sio;
+        enum eio_packet k = eio_classify(pkt, plen, &sio);
+        if (k == EIO_INVALID) {
+            snprintf(err, errlen, "packet %zu is not a valid Engine.IO/Socket.IO packet%s", n,
+                     pkt[0] == 'b' ? " (binary: not base64)" : "");
             return -1;
         }
-        if (eio_classify(pkt, plen, NULL) == EIO_INVALID) {
-            snprintf(err, errlen, "packet %zu is not a valid Engine.IO/Socket.IO packet", n);
+        if ((k == EIO_SIO_BINARY_EVENT || k == EIO_SIO_BINARY_ACK) &&
+            sio.attachments > EIO_ATTACHMENTS_MAX) {
+            snprintf(err, errlen, "packet %zu announces %d binary attachments, more than %d", n,
+                     sio.attachments, EIO_ATTACHMENTS_MAX);
             return -1;
         }
     }

@@ -56,7 +56,9 @@ int eio_payload_next(const char *body, size_t len, size_t *pos, const char **pkt
 
 /*
  * Checks a whole POST body before any packet of it is acted on: non-empty, valid UTF-8,
- * no NUL byte, at most max_packets packets, and every packet classifies (eio_classify).
+ * no NUL byte, at most max_packets packets, every packet classifies (eio_classify), and no
+ * binary packet announces more than EIO_ATTACHMENTS_MAX attachments. (Whether a "b..."
+ * attachment was announced is the session's state: the caller checks it.)
  * Returns 0, or -1 with a message in err naming the problem and the packet index.
  */
 int eio_payload_check(const char *body, size_t len, size_t max_packets, char *err, size_t errlen);

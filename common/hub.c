@@ -115,6 +115,7 @@ static int hub_callback(struct lws *wsi, enum lws_callback_reasons reason, void 
             hub_poll_probe_closed(h, c);
         } else if (c) {
             LOG_DEBUG("client_closed hub=%s peer=%s", h->cfg.name, c->peer);
+            hub_poll_ws_unindex(h, c);
             hub_client_unlink(h, c);
             hub_client_release(c);
         }

@@ -84,6 +84,12 @@ struct hub_client {
      * the rooms of its auth payload (subscribe/unsubscribe) or recovered with recorded
      * ones. NULL: its offsets carry none, and a recovery joins the auth payload's rooms. */
     char *sio_rooms;
+    int sio_attach; /* binary attachments the client announced (45/46) and has yet to send */
+    /* A Socket.IO websocket session in the hub's sid index (hub_poll.c), so that a second
+     * websocket with its sid is accepted and closed, and a poll with it refused, as the
+     * reference server does. */
+    int sid_indexed;
+    struct hub_client *sid_next;
 };
 
 /* A fetch answer waiting for the lws thread. */
@@ -260,6 +266,13 @@ long hub_sio_ping_timeout_ms(const struct hub *h);
 void hub_sio_heartbeat(struct hub *h, struct hub_client *c, int64_t now);
 /* A complete Socket.IO packet from the client. Returns -1 to close the connection. */
 int hub_sio_packet(struct hub *h, struct hub_client *c, const char *in, size_t len);
+/* Binary data from a Socket.IO client (a piece of a websocket message, bytes of it so far,
+ * end = 1 at its end; or a "b..." packet): an attachment it announced is read (within
+ * --max-message) and dropped; anything else is refused. Returns -1 to close the connection. */
+int hub_sio_binary(struct hub *h, struct hub_client *c, size_t bytes, int end);
+/* 1 when path is the Socket.IO endpoint: "/socket.io/..." or, as socket.io-client sends it
+ * with addTrailingSlash: false, "/socket.io". */
+int hub_sio_path(const char *path);
 /* Starts a Socket.IO session on c (either transport): sid, open packet, timers. */
 void hub_sio_open(struct hub *h, struct hub_client *c, int polling);
 /*
@@ -272,6 +285,17 @@ struct frame *hub_sio_control_frame(const struct hub_client *c, const char *name
 /* The replay plan is decided (ok = the client's position is recovered), just before its
  * _recovery is queued: a client that asked with a pid gets its CONNECT answer now. */
 void hub_sio_recovery_decided(struct hub_client *c, int ok);
+/* f, or its copy whose offset argument records the client's rooms when they changed (f is
+ * taken; the result is the caller's). */
+struct frame *hub_sio_with_rooms(const struct hub_client *c, struct frame *f);
+struct eio_sio;
+/* Counts a Socket.IO client packet refused (sio_client_packets_total{result="refused"}). */
+void hub_sio_refused(struct hub *h);
+/* hub_sio_events.c: a 42 event of a client joined to "/" (p as eio_classify located it). */
+void hub_sio_event(struct hub *h, struct hub_client *c, const struct eio_sio *p);
+/* An event the relay does not act on (binary = 1: a 45 packet): counted and dropped; an ack
+ * it asked for (ack_id >= 0) is answered {"ok":false,"error":"unsupported_event",..}. */
+void hub_sio_ignore_event(struct hub *h, struct hub_client *c, int64_t ack_id, int binary);
 /* Records the client's rooms as joined now in c->sio_rooms (every offset it is sent then
  * carries them): after a subscribe/unsubscribe, and at a join that restored recorded rooms
  * (what was refused is not recorded). */
@@ -299,5 +323,10 @@ int hub_poll_probe_packet(struct hub *h, struct hub_client *c, int packet);
 void hub_poll_probe_closed(struct hub *h, struct hub_client *c);
 /* Finds a live polling session by sid. */
 struct hub_poll *hub_poll_find(struct hub *h, const char *sid);
+/* The index of Socket.IO websocket sessions by sid (opened as websockets, or upgraded). */
+void hub_poll_ws_index(struct hub *h, struct hub_client *c);
+void hub_poll_ws_unindex(struct hub *h, struct hub_client *c); /* no-op when not indexed */
+/* 1 when sid names a live Socket.IO websocket session. */
+int hub_poll_ws_known(struct hub *h, const char *sid);
 
 #endif

@@ -35,9 +35,11 @@ int hub_poll_init(struct hub *h, struct metrics *m)
     p->nbuckets = 1024;
     p->buckets = calloc(p->nbuckets, sizeof *p->buckets);
     p->scratch = malloc(LWS_PRE + POLL_BODY_MAX);
-    if (p->buckets == NULL || p->scratch == NULL) {
+    p->ws = calloc(POLL_WS_BUCKETS, sizeof *p->ws);
+    if (p->buckets == NULL || p->scratch == NULL || p->ws == NULL) {
         free(p->buckets);
         free(p->scratch);
+        free(p->ws);
         free(p);
         return -1;
     }
@@ -51,6 +53,16 @@ int hub_poll_init(struct hub *h, struct metrics *m)
                               "Socket.IO polling requests answered with an error status.");
     p->m_expired = metrics_add(m, METRIC_COUNTER, "sio_polling_expired_total", NULL,
                                "Socket.IO polling sessions ended because they were not polled.");
+    static const char help[] = "Socket.IO client packets by outcome: ignored (events and acks the "
+                               "relay does not act on, binary ones included), refused (the "
+                               "session was closed), namespace_refused (CONNECT to a namespace "
+                               "other than /).";
+    p->m_pkt_ignored =
+        metrics_add(m, METRIC_COUNTER, "sio_client_packets_total", "result=\"ignored\"", help);
+    p->m_pkt_refused =
+        metrics_add(m, METRIC_COUNTER, "sio_client_packets_total", "result=\"refused\"", help);
+    p->m_pkt_nsp = metrics_add(m, METRIC_COUNTER, "sio_client_packets_total",
+                               "result=\"namespace_refused\"", help);
     h->polls = p;
     return 0;
 }
@@ -97,6 +109,11 @@ void hub_poll_free(struct hub *h)
             poll_free(s);
         }
     }
+    /* Websocket clients outlive this (the context closes them later): they forget the index. */
+    for (size_t i = 0; i < POLL_WS_BUCKETS; i++)
+        for (struct hub_client *c = p->ws[i]; c; c = c->sid_next)
+            c->sid_indexed = 0;
+    free(p->ws);
     free(p->buckets);
     free(p->scratch);
     free(p);
@@ -110,6 +127,41 @@ struct hub_poll *hub_poll_find(struct hub *h, const char *sid)
         if (strcmp(s->c.sid, sid) == 0)
             return s;
     return NULL;
+}
+
+void hub_poll_ws_index(struct hub *h, struct hub_client *c)
+{
+    if (h->polls == NULL || c->sid_indexed || c->sid[0] == '\0')
+        return;
+    struct hub_client **b = &h->polls->ws[sid_hash(c->sid) % POLL_WS_BUCKETS];
+    c->sid_next = *b;
+    *b = c;
+    c->sid_indexed = 1;
+}
+
+void hub_poll_ws_unindex(struct hub *h, struct hub_client *c)
+{
+    if (h->polls == NULL || !c->sid_indexed)
+        return;
+    for (struct hub_client **pp = &h->polls->ws[sid_hash(c->sid) % POLL_WS_BUCKETS]; *pp;
+         pp = &(*pp)->sid_next) {
+        if (*pp == c) {
+            *pp = c->sid_next;
+            break;
+        }
+    }
+    c->sid_next = NULL;
+    c->sid_indexed = 0;
+}
+
+int hub_poll_ws_known(struct hub *h, const char *sid)
+{
+    if (h->polls == NULL)
+        return 0;
+    for (struct hub_client *c = h->polls->ws[sid_hash(sid) % POLL_WS_BUCKETS]; c; c = c->sid_next)
+        if (strcmp(c->sid, sid) == 0)
+            return 1;
+    return 0;
 }
 
 static void grow(struct hub_polls *p)
@@ -302,7 +354,7 @@ int hub_poll_serves(const struct hub *h, const char *path)
 {
     if (hub_poll_file_at(h, path))
         return 1;
-    if (strncmp(path, "/socket.io/", 11) != 0)
+    if (!hub_sio_path(path))
         return 0;
     for (const char *const *p = h->paths; *p; p++)
         if (strcmp(*p, "/socket.io/") == 0)

@@ -17,6 +17,7 @@
 #define POLL_BODY_MAX (HUB_BATCH_BYTES + 4096)   /* one GET answer at most (events + control) */
 #define POLL_PACKETS_MAX 256                     /* packets in one POST */
 #define POLL_UPGRADE_TIMEOUT_US (10 * 1000000LL) /* a probe must send "5" within this */
+#define POLL_WS_BUCKETS 4096 /* chains of the websocket sid index (looked up on rare requests) */
 
 struct hub_poll {
     struct hub_client c; /* first: the client, in h->clients */
@@ -37,9 +38,13 @@ struct hub_polls {
     struct hub_poll **buckets;
     size_t nbuckets, count;
     struct hub_poll *dead;
+    struct hub_client **ws; /* websocket sessions by sid (HUB_POLL_WS_BUCKETS chains) */
     lws_sorted_usec_list_t reap;
     unsigned char *scratch; /* LWS_PRE + POLL_BODY_MAX: one GET answer being written */
     struct metric *m_sessions, *m_handshakes, *m_upgrades, *m_errors, *m_expired;
+    /* Client packets (either transport): read and dropped, refused (session closed),
+     * CONNECTs to a namespace other than "/" refused. */
+    struct metric *m_pkt_ignored, *m_pkt_refused, *m_pkt_nsp;
 };
 
 /* What an HTTP transaction of the hub's vhost keeps in its per-session area. */

@@ -21,10 +21,14 @@ int hub_poll_probe_established(struct hub *h, struct lws *wsi, struct hub_client
     lws_get_peer_simple(wsi, c->peer, sizeof c->peer);
     struct hub_poll *s = hub_poll_find(h, c->sid);
     if (s == NULL || s->dead || s->probe) {
-        /* Gone since the upgrade request was checked, or a second probe: the reference
-         * server closes such a websocket. */
+        /* Gone since the upgrade request was checked, a second probe, or a second websocket
+         * for a session that has one: the spec (and the reference server) close it. */
         LOG_DEBUG("sio_probe_refused hub=%s sid=%s", h->cfg.name, c->sid);
         c->probe = 0; /* not a probe of anything: CLOSED has nothing to undo */
+        hub_sio_refused(h);
+        static const char why[] = "not an upgradable session";
+        lws_close_reason(wsi, LWS_CLOSE_STATUS_POLICY_VIOLATION, (unsigned char *)why,
+                         sizeof why - 1);
         return -1;
     }
     s->probe = c;
@@ -96,6 +100,9 @@ static void take_over(struct hub *h, struct hub_client *c, struct hub_poll *s)
         c->next->prev = c;
     memset(&s->c, 0, sizeof s->c); /* owns nothing now */
     free(s);
+    c->sid_indexed = 0; /* (the polling session was not in the websocket index) */
+    c->sid_next = NULL;
+    hub_poll_ws_index(h, c);
     metric_inc(h->polls->m_upgrades);
     LOG_DEBUG("sio_upgraded hub=%s peer=%s sid=%s", h->cfg.name, c->peer, c->sid);
     hub_want_write(c);

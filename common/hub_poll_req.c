@@ -135,8 +135,10 @@ static int start_post(struct hub *h, struct lws *wsi, struct hub_http *x, struct
         note_error(h);
         LOG_INFO("sio_polling_bad_post hub=%s peer=%s sid=%s status=%d reason=\"%s\"", h->cfg.name,
                  s->c.peer, s->c.sid, status, detail);
-        if (end_session)
+        if (end_session) {
+            metric_inc(h->polls->m_pkt_refused);
             hub_poll_end(s, "1", detail);
+        }
         if (hub_http_error_status(wsi, status, EIO_ERR_BAD_REQUEST, detail))
             return -1;
         return hub_http_done(wsi);
@@ -190,7 +192,9 @@ static int on_request(struct hub *h, struct lws *wsi, struct hub_http *x, const 
         .sid = hub_http_arg(wsi, "sid=", sid, sizeof sid),
     };
     struct hub_poll *s = r.sid ? hub_poll_find(h, r.sid) : NULL;
-    r.session = s ? EIO_SID_POLLING : EIO_SID_UNKNOWN;
+    r.session = s                                      ? EIO_SID_POLLING
+                : r.sid && hub_poll_ws_known(h, r.sid) ? EIO_SID_OTHER
+                                                       : EIO_SID_UNKNOWN;
     enum eio_error err = eio_check_request(&r);
     if (err != EIO_ERR_NONE) {
         note_error(h);
@@ -233,6 +237,7 @@ static int on_body_done(struct hub *h, struct lws *wsi, struct hub_http *x)
     if (eio_payload_check(body, len, POLL_PACKETS_MAX, err, sizeof err) != 0) {
         free(body);
         note_error(h);
+        metric_inc(h->polls->m_pkt_refused);
         LOG_INFO("client_bad_input hub=%s peer=%s sid=%s reason=\"%s\"", h->cfg.name, s->c.peer,
                  s->c.sid, err);
         hub_poll_end(s, "1", err);

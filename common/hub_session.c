@@ -127,8 +127,9 @@ void hub_client_release(struct hub_client *c)
 static int path_accepted(const struct hub *h, const char *path)
 {
     for (const char *const *p = h->paths; *p; p++)
-        if (strcmp(*p, path) == 0)
-            return 1;
+        if (strcmp(*p, path) == 0 ||
+            (strcmp(*p, "/socket.io/") == 0 && strcmp(path, "/socket.io") == 0))
+            return 1; /* (socket.io-client with addTrailingSlash: false) */
     return 0;
 }
 
@@ -226,7 +227,7 @@ int hub_client_filter(struct hub *h, struct lws *wsi, struct hub_client *c)
     }
     if (c == NULL)
         return 0;
-    if (strncmp(path, "/socket.io/", 11) == 0 && hub_sio_filter(h, wsi, c) != 0)
+    if (hub_sio_path(path) && hub_sio_filter(h, wsi, c) != 0)
         return -1; /* sets c->sio for Engine.IO clients (and c->probe for an upgrade) */
     hub_client_set_resume(c, urlarg(wsi, "since=", since, sizeof since),
                           urlarg(wsi, "epoch=", epoch, sizeof epoch));
@@ -521,6 +522,15 @@ static void plain_message(struct hub *h, struct hub_client *c, const char *in, s
 int hub_client_receive(struct hub *h, struct lws *wsi, struct hub_client *c, const char *in,
                        size_t len)
 {
+    if (lws_frame_is_binary(wsi) && c->sio && c->close_code == 0) {
+        /* Socket.IO: a binary attachment the client announced is read and dropped. */
+        c->rx_bytes += len;
+        int end = lws_is_final_fragment(wsi) && lws_remaining_packet_payload(wsi) == 0;
+        size_t bytes = c->rx_bytes;
+        if (end)
+            c->rx_bytes = 0;
+        return hub_sio_binary(h, c, bytes, end);
+    }
     if (lws_frame_is_binary(wsi)) {
         LOG_INFO("client_bad_input hub=%s peer=%s reason=binary_frame", h->cfg.name, c->peer);
         lws_close_reason(wsi, (enum lws_close_status)HUB_CLOSE_UNSUPPORTED,
@@ -533,6 +543,8 @@ int hub_client_receive(struct hub *h, struct lws *wsi, struct hub_client *c, con
     if (c->rx_bytes > h->cfg.max_message) {
         LOG_INFO("client_bad_input hub=%s peer=%s reason=message_too_big bytes=%zu", h->cfg.name,
                  c->peer, c->rx_bytes);
+        if (c->sio)
+            hub_sio_refused(h);
         lws_close_reason(wsi, (enum lws_close_status)HUB_CLOSE_TOO_BIG,
                          (unsigned char *)"message too big", 15);
         return -1;

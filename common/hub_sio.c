@@ -3,8 +3,8 @@
  * the Engine.IO session (sid, open packet, heartbeats driven by the server, the connect
  * timeout), the packets a Socket.IO client sends, joining namespace "/" with connection state
  * recovery (auth {pid, offset}, or the legacy {since, epoch}), and the checks of a websocket
- * upgrade on /socket.io/. Framing is in eio.c, long-polling in hub_poll*.c. lws service
- * thread only.
+ * upgrade on /socket.io/. Framing is in eio.c, the events a client emits in
+ * hub_sio_events.c, long-polling in hub_poll*.c. lws service thread only.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -65,10 +65,11 @@ void hub_sio_open(struct hub *h, struct hub_client *c, int polling)
     c->cursor = HUB_NOT_JOINED;
     c->live_from = HUB_NOT_JOINED;
     c->ping_at_us = c->sio_open_us = hub_now_us();
+    if (!polling)
+        hub_poll_ws_index(h, c);
 }
 
-/* f, or its copy whose offset argument records the client's rooms when they changed. */
-static struct frame *with_rooms(const struct hub_client *c, struct frame *f)
+struct frame *hub_sio_with_rooms(const struct hub_client *c, struct frame *f)
 {
     if (f == NULL || c->sio_rooms == NULL)
         return f;
@@ -128,7 +129,7 @@ struct frame *hub_sio_control_frame(const struct hub_client *c, const char *name
         n--; /* from is the first offset to come: the client stands just before it */
     if (n < 0)
         return eio_event(name, json, len, 0, NULL);
-    return with_rooms(c, eio_event(name, json, len, (uint64_t)n, epoch));
+    return hub_sio_with_rooms(c, eio_event(name, json, len, (uint64_t)n, epoch));
 }
 
 /* Socket.IO heartbeat: "2" every pingInterval; no "3" within pingTimeout closes the client. */
@@ -334,76 +335,6 @@ static void sio_join(struct hub *h, struct hub_client *c, const struct eio_sio *
               pid[0] ? pid : "-", c->has_since);
 }
 
-/*
- * 42["subscribe", "a" | ["a","b"]] or "unsubscribe", optionally with an ack id (42<id>[..]):
- * joins or leaves rooms (channels). The ack (43<id>[{ok,channels,refused}]) or, without one,
- * a _subscribed event tells the client where it stands. Other events are read and dropped:
- * the hub only broadcasts.
- */
-static void sio_event(struct hub *h, struct hub_client *c, const struct eio_sio *p)
-{
-    char err[64];
-    json_t *m = jsonx_parse(p->payload, p->plen, 32, err, sizeof err);
-    const char *name = json_string_value(json_array_get(m, 0));
-    int join = name && strcmp(name, "subscribe") == 0;
-    if (!join && !(name && strcmp(name, "unsubscribe") == 0)) {
-        json_decref(m);
-        return;
-    }
-    json_t *arg = json_array_get(m, 1), *refused = json_array();
-    const char *names[HUB_CHANNELS_MAX];
-    size_t n = 0;
-    if (json_is_string(arg)) {
-        names[n++] = json_string_value(arg);
-    } else if (json_is_array(arg)) {
-        size_t i;
-        json_t *v;
-        json_array_foreach(arg, i, v)
-        {
-            if (n < HUB_CHANNELS_MAX && json_is_string(v))
-                names[n++] = json_string_value(v);
-            else
-                json_array_append_new(refused,
-                                      json_pack("{s:s, s:s}", "channel", "", "reason",
-                                                n < HUB_CHANNELS_MAX ? "invalid" : "limit"));
-        }
-    }
-    hub_client_channels(h, c, names, n, join, refused);
-    hub_sio_record_rooms(c);
-    /* _subscribed (before the ack, if one is asked), its offset argument recording the new
-     * rooms: the client has been sent everything before `from`, and a recovery from here
-     * joins these. While a replay is under way that offset would skip the rest of it: the
-     * event then goes without one (the next event records the rooms). */
-    uint64_t from = hub_client_next_offset(h, c);
-    int record = !c->fetch_ticket && c->npend == 0 && from > 0;
-    if (record || p->ack_id < 0) {
-        char ep[ENVELOPE_EPOCH_BUF];
-        json_t *d = json_pack("{s:o, s:O, s:I}", "channels", hub_client_channel_list(c), "refused",
-                              refused, "from", (json_int_t)from);
-        size_t dl = 0;
-        char *ds = d ? jsonx_dump(d, &dl) : NULL;
-        if (ds)
-            hub_queue_ctrl(c, record ? with_rooms(c, eio_event("_subscribed", ds, dl, from - 1,
-                                                               hub_epoch(h, ep)))
-                                     : eio_event("_subscribed", ds, dl, 0, NULL));
-        free(ds);
-        json_decref(d);
-    }
-    if (p->ack_id >= 0) {
-        json_t *r = json_pack("[{s:b, s:o, s:O}]", "ok", json_array_size(refused) == 0, "channels",
-                              hub_client_channel_list(c), "refused", refused);
-        size_t jl = 0;
-        char *js = r ? jsonx_dump(r, &jl) : NULL;
-        if (js)
-            hub_queue_ctrl(c, eio_ack(p->ack_id, js, jl));
-        free(js);
-        json_decref(r);
-    }
-    json_decref(refused);
-    json_decref(m);
-    hub_want_write(c);
-}
-
 /* Tells the websocket why it is being closed (a polling client is ended by the caller). */
 static int close_ws(struct hub_client *c, int code, const char *why)
 {
@@ -412,12 +343,51 @@ static int close_ws(struct hub_client *c, int code, const char *why)
     return -1;
 }
 
+/* Refuses a packet: counted, logged; the caller closes the session (1008 on a websocket). */
+void hub_sio_refused(struct hub *h)
+{
+    metric_inc(h->polls ? h->polls->m_pkt_refused : NULL);
+}
+
+static int refuse(struct hub *h, struct hub_client *c, const char *why)
+{
+    hub_sio_refused(h);
+    LOG_INFO("client_bad_input hub=%s peer=%s reason=socketio_packet detail=\"%s\"", h->cfg.name,
+             c->peer, why);
+    return close_ws(c, LWS_CLOSE_STATUS_POLICY_VIOLATION, why);
+}
+
+int hub_sio_binary(struct hub *h, struct hub_client *c, size_t bytes, int end)
+{
+    if (c->probe || c->sio_attach <= 0)
+        return refuse(h, c, "binary data without a binary packet announcing it");
+    if (bytes > h->cfg.max_message) {
+        hub_sio_refused(h);
+        LOG_INFO("client_bad_input hub=%s peer=%s reason=message_too_big bytes=%zu", h->cfg.name,
+                 c->peer, bytes);
+        return close_ws(c, HUB_CLOSE_TOO_BIG, "message too big");
+    }
+    if (end)
+        c->sio_attach--; /* dropped: the hub acts on no binary event */
+    return 0;
+}
+
+int hub_sio_path(const char *path)
+{
+    return strncmp(path, "/socket.io/", 11) == 0 || strcmp(path, "/socket.io") == 0;
+}
+
 int hub_sio_packet(struct hub *h, struct hub_client *c, const char *in, size_t len)
 {
     struct eio_sio p;
     enum eio_packet kind = eio_classify(in, len, &p);
     if (c->probe)
         return hub_poll_probe_packet(h, c, (int)kind);
+    if (c->sio_attach > 0 && len > 0 && in[0] == '4') {
+        /* The reference decoder refuses a Socket.IO packet while attachments are due (Engine.IO
+         * packets, a pong, may come between). */
+        return refuse(h, c, "a Socket.IO packet where a binary attachment was due");
+    }
     switch (kind) {
     case EIO_PONG:
         c->awaiting_pong = 0;
@@ -433,6 +403,7 @@ int hub_sio_packet(struct hub *h, struct hub_client *c, const char *in, size_t l
         hub_want_write(c);
         return 0;
     case EIO_SIO_CONNECT_NSP:
+        metric_inc(h->polls ? h->polls->m_pkt_nsp : NULL);
         hub_queue_ctrl(c, eio_namespace_refused(p.nsp, p.nsp_len, "Invalid namespace"));
         hub_want_write(c);
         return 0;
@@ -447,12 +418,25 @@ int hub_sio_packet(struct hub *h, struct hub_client *c, const char *in, size_t l
     case EIO_SIO_EVENT:
         if (c->cursor == HUB_NOT_JOINED)
             break; /* a packet for a namespace it has not joined */
-        sio_event(h, c, &p);
+        hub_sio_event(h, c, &p);
         return 0;
     case EIO_SIO_ACK:
         if (c->cursor == HUB_NOT_JOINED)
             break;
+        metric_inc(h->polls ? h->polls->m_pkt_ignored : NULL);
         return 0; /* acks of events the hub never asks for: dropped */
+    case EIO_SIO_BINARY_EVENT:
+    case EIO_SIO_BINARY_ACK:
+        if (c->cursor == HUB_NOT_JOINED)
+            break;
+        if (p.attachments > EIO_ATTACHMENTS_MAX)
+            return refuse(h, c, "too many binary attachments");
+        /* Its attachments follow (binary frames, or "b..." packets): each is dropped. */
+        c->sio_attach = p.attachments;
+        hub_sio_ignore_event(h, c, kind == EIO_SIO_BINARY_EVENT ? p.ack_id : -1, 1);
+        return 0;
+    case EIO_BINARY:
+        return hub_sio_binary(h, c, 0, 1);
     case EIO_NOOP:
     case EIO_UPGRADE:
         return 0;
@@ -460,8 +444,7 @@ int hub_sio_packet(struct hub *h, struct hub_client *c, const char *in, size_t l
     case EIO_INVALID:
         break;
     }
-    LOG_INFO("client_bad_input hub=%s peer=%s reason=socketio_packet", h->cfg.name, c->peer);
-    return close_ws(c, LWS_CLOSE_STATUS_POLICY_VIOLATION, "not a Socket.IO packet");
+    return refuse(h, c, "not a Socket.IO packet");
 }
 
 /* Engine.IO query arguments of an upgrade request; 0 when none of EIO, transport, sid. */
@@ -479,8 +462,8 @@ int hub_sio_confirm_upgrade(struct hub *h, struct lws *wsi, const char *upgrade)
     char path[256], eio[8], transport[16], sid[64];
     const char *pe, *pt, *ps;
     if (strcmp(upgrade, "websocket") != 0 ||
-        lws_hdr_copy(wsi, path, sizeof path, WSI_TOKEN_GET_URI) <= 0 ||
-        strncmp(path, "/socket.io/", 11) != 0 || h->polls == NULL ||
+        lws_hdr_copy(wsi, path, sizeof path, WSI_TOKEN_GET_URI) <= 0 || !hub_sio_path(path) ||
+        h->polls == NULL ||
         !engine_args(wsi, eio, sizeof eio, transport, sizeof transport, sid, sizeof sid, &pe, &pt,
                      &ps))
         return 0; /* not Engine.IO: the upgrade filter decides as for any websocket */
@@ -490,7 +473,9 @@ int hub_sio_confirm_upgrade(struct hub *h, struct lws *wsi, const char *upgrade)
                             .eio = pe,
                             .sid = ps,
                             .upgrade = 1,
-                            .session = s ? EIO_SID_POLLING : EIO_SID_UNKNOWN};
+                            .session = s                                ? EIO_SID_POLLING
+                                       : ps && hub_poll_ws_known(h, ps) ? EIO_SID_OTHER
+                                                                        : EIO_SID_UNKNOWN};
     enum eio_error e = eio_check_request(&r);
     if (e == EIO_ERR_NONE && (pt == NULL || strcmp(pt, "websocket") != 0))
         e = EIO_ERR_BAD_REQUEST; /* an upgrade to websocket must say transport=websocket */

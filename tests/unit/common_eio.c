@@ -22,7 +22,13 @@ START_TEST(classifies_engine_packets)
     ck_assert_int_eq(classify("", NULL), EIO_INVALID);
     ck_assert_int_eq(classify("11", NULL), EIO_INVALID);
     ck_assert_int_eq(classify("hello", NULL), EIO_INVALID);
-    ck_assert_int_eq(classify("bAQID", NULL), EIO_INVALID); /* binary */
+    ck_assert_int_eq(classify("bAQID", NULL), EIO_BINARY);
+    ck_assert_int_eq(classify("bAQIDB", NULL), EIO_INVALID); /* not padded base64 */
+    ck_assert_int_eq(classify("bAQIDBA==", NULL), EIO_BINARY);
+    ck_assert_int_eq(classify("bAQIDBA=A", NULL), EIO_INVALID);
+    ck_assert_int_eq(classify("bAQ=DBA=", NULL), EIO_INVALID);
+    ck_assert_int_eq(classify("bAQI\"BA==", NULL), EIO_INVALID);
+    ck_assert_int_eq(classify("b", NULL), EIO_BINARY); /* an empty attachment */
 }
 END_TEST
 
@@ -60,7 +66,23 @@ START_TEST(classifies_socketio_packets_like_the_reference_parser)
     ck_assert_int_eq(classify("43[1]", &p), EIO_INVALID);            /* ACK needs an id */
     ck_assert_int_eq(classify("437[1]", &p), EIO_SIO_ACK);
     ck_assert_int_eq(classify("44{\"message\":\"x\"}", &p), EIO_INVALID); /* server-only */
-    ck_assert_int_eq(classify("451-[\"x\",{\"_placeholder\":true,\"num\":0}]", &p), EIO_INVALID);
+    ck_assert_int_eq(classify("451-[\"x\",{\"_placeholder\":true,\"num\":0}]", &p),
+                     EIO_SIO_BINARY_EVENT);
+    ck_assert_int_eq(p.attachments, 1);
+    ck_assert_int_eq(p.ack_id, -1);
+    ck_assert_int_eq(classify("452-789[\"x\",1,2]", &p), EIO_SIO_BINARY_EVENT);
+    ck_assert_int_eq(p.attachments, 2);
+    ck_assert_int_eq(p.ack_id, 789);
+    ck_assert_int_eq(classify("4617-3[{}]", &p),
+                     EIO_SIO_BINARY_ACK); /* the limit is the caller's */
+    ck_assert_int_eq(p.attachments, 17);
+    ck_assert_int_eq(classify("461-[{}]", &p), EIO_INVALID);        /* BINARY_ACK needs an id */
+    ck_assert_int_eq(classify("45-[\"x\"]", &p), EIO_INVALID);      /* no count */
+    ck_assert_int_eq(classify("451[\"x\"]", &p), EIO_INVALID);      /* no '-' */
+    ck_assert_int_eq(classify("4512345-[\"x\"]", &p), EIO_INVALID); /* count too long */
+    ck_assert_int_eq(classify("451-{}", &p), EIO_INVALID);
+    ck_assert_int_eq(classify("451-[\"connect\"]", &p), EIO_INVALID); /* reserved */
+    ck_assert_int_eq(classify("451-/admin,[\"x\"]", &p), EIO_INVALID);
     ck_assert_int_eq(classify("4abc", &p), EIO_INVALID);
     ck_assert_int_eq(classify("49", &p), EIO_INVALID);
     ck_assert_int_eq(classify("4", &p), EIO_INVALID);
