@@ -64,9 +64,9 @@ browser_lacks() {
 # browser_skip_result NAME REASON: result.json of a browser scenario that could not run.
 browser_skip_result() {
   jq -n --arg n "$1" --arg t "$(sget topology)" --arg a "$(sget architecture)" --arg s "$(sget shows)" \
-    --arg c "$CLUSTER" --arg e "$2" \
+    --arg c "$CLUSTER" --arg e "$2" --argjson apps "$(sget app_count)" \
     '{name: $n, kind: "browser", topology: $t, architecture: $a, shows: $s, cluster: $c,
-      verdict: "skip", error: $e}' >"$DIR/result.json"
+      app_count: $apps, verdict: "skip", error: $e}' >"$DIR/result.json"
 }
 
 # browser_judge MEASURES_JSON: the expectations as loadgen reports them ({expect, name,
@@ -123,12 +123,12 @@ run_browser() {
   jq --arg n "$name" --arg t "$(sget topology)" --arg a "$(sget architecture)" --arg s "$(sget shows)" \
     --arg o "$(sget outcome)" --arg v "$verdict" --arg c "$CLUSTER" --arg url "$ingress/" --arg count "$n" \
     --arg w "headless Chromium, $n products through the page's form" \
-    --argjson m "$m" --argjson ex "$ex" --argjson k "$BROWSER_CONSOLE_HEAD" \
+    --argjson m "$m" --argjson ex "$ex" --argjson k "$BROWSER_CONSOLE_HEAD" --argjson apps "$(sget app_count)" \
     --arg shot "$( [ -s "$page/screenshot.png" ] && echo page/screenshot.png)" \
     --argjson el "$(awk -v a="$started" -v b="$(lab_now)" 'BEGIN { printf "%.1f", b - a }')" '
     (.served_by // {}) as $pods | ([$pods[]] | add // 0) as $all
     | {name: $n, kind: "browser", topology: $t, architecture: $a, shows: $s, outcome: $o, workload: $w,
-       cluster: $c, app: "fakeapp", url: $url, browser: .browser,
+       cluster: $c, app_count: $apps, app: "fakeapp", url: $url, browser: .browser,
        delivery_ratio: (if $m.created > 0 then $m.live / $m.created else null end),
        client_delivery_mean: (if $m.created > 0 then $m.live / $m.created else null end),
        lost: $m.missing, missed: $m.missing, gap_lost: null, undelivered: null, unannounced: null,

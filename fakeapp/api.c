@@ -21,6 +21,7 @@ int api_init(struct api *a, struct metrics *m)
     atomic_init(&a->ready, 0);
     atomic_init(&a->stopping, 0);
     atomic_init(&a->active, 0);
+    atomic_init(&a->http_port, 0);
     if (pthread_mutex_init(&a->why_lock, NULL) != 0)
         return -1;
     snprintf(a->why_not_ready, sizeof a->why_not_ready, "connecting to MongoDB");

@@ -32,6 +32,12 @@ struct api {
     long emit_delay_ms;            /* lab only: pause between the write and the announcement */
     const char *client_jwt_secret; /* GET /token mints client JWTs with it; NULL = off */
     long client_jwt_ttl_s;
+    /* Where the page finds Socket.IO when it is opened on this app's own port rather than
+     * through the ingress (page.c): the mode's name, the embedded server's port (0 = none)
+     * and the HTTP port (set once it listens; 0 until then). */
+    const char *ws_mode_name;
+    int ws_port;
+    atomic_int http_port;
 
     atomic_int ready;    /* index created and a primary known (GET /readyz) */
     atomic_int stopping; /* SIGTERM seen: new creates get 503 */

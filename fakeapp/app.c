@@ -165,6 +165,8 @@ struct app *app_new(const struct fakeapp_config *c, volatile sig_atomic_t *stop_
     a->api.emit_delay_ms = c->emit_delay_ms;
     a->api.client_jwt_secret = c->client_jwt_secret;
     a->api.client_jwt_ttl_s = c->client_jwt_ttl_ms / 1000;
+    a->api.ws_mode_name = fakeapp_ws_mode_name(c->ws_mode);
+    a->api.ws_port = a->hub ? hub_port(a->hub) : 0;
     struct httpd_config hc = {
         .bind = c->bind,
         .port = (int)c->port,
@@ -179,6 +181,7 @@ struct app *app_new(const struct fakeapp_config *c, volatile sig_atomic_t *stop_
     a->http = httpd_new(&hc, err, errlen);
     if (a->http == NULL)
         goto fail;
+    atomic_store(&a->api.http_port, httpd_port(a->http));
     atomic_init(&a->watch_stop, 0);
     if (pthread_create(&a->watch, NULL, watch_db, a) != 0) {
         snprintf(err, errlen, "cannot start the database watcher");

@@ -6,16 +6,20 @@
  * shown only when its new_product event arrives, as in the seed, so a missed event is a
  * missing product. The client bundle is served at /socket.io/socket.io.js the way the
  * Socket.IO server serves it (sio_client.h). Behind the ingress, /, /products and /socket.io/
- * share one origin whichever architecture serves /socket.io/ (the app itself or the relay).
+ * share one origin whichever architecture serves /socket.io/ (the app itself or the relay);
+ * opened on the app's own HTTP port, the page reaches its embedded server on the ws port,
+ * or says why it cannot be live (the relay is behind the ingress).
  */
 #include "page.h"
 
+#include <stdatomic.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "api.h"
 #include "sio_client.h"
 
-static const char index_html[] =
+static const char index_head[] =
     "<!doctype html>\n"
     "<html lang=\"en\">\n"
     "<head>\n"
@@ -41,7 +45,10 @@ static const char index_html[] =
     "required>\n"
     "<button type=\"submit\">Add product</button>\n"
     "</form>\n"
-    "<ul id=\"products\"></ul>\n"
+    "<ul id=\"products\"></ul>\n";
+
+/* After the head, page_index writes window.relaylabApp: {pod, mode, http_port, ws_port}. */
+static const char index_tail[] =
     "<script src=\"/socket.io/socket.io.js\"></script>\n"
     "<script>\n"
     "(function () {\n"
@@ -93,6 +100,27 @@ static const char index_html[] =
     "  });\n"
     "  render();\n"
     "  load();\n"
+    "  /* Through the ingress, /socket.io/ shares the page's origin. Opened on this app's own\n"
+    "   * HTTP port, it does not: that port serves no Socket.IO. The app's own Socket.IO\n"
+    "   * server (embedded) is on another port; the relay is reachable through the ingress\n"
+    "   * only. */\n"
+    "  var app = window.relaylabApp || {};\n"
+    "  var url = null;\n"
+    "  state.direct = !!app.http_port && location.port === String(app.http_port);\n"
+    "  if (state.direct && app.mode === 'embedded' && app.ws_port) {\n"
+    "    url = location.protocol + '//' + location.hostname + ':' + app.ws_port;\n"
+    "    console.log('opened on ' + app.pod + '\\'s own port ' + app.http_port +\n"
+    "      ': Socket.IO from its own server at ' + url);\n"
+    "  } else if (state.direct) {\n"
+    "    state.note = 'not live: this page was opened on ' + app.pod + '\\'s own port ' +\n"
+    "      app.http_port + ', which serves no Socket.IO. In this topology (--ws-mode ' +\n"
+    "      app.mode + ') the relay sends new products, and only the ingress routes ' +\n"
+    "      '/socket.io/ to it: open the page through the ingress (lab status prints its URL).';\n"
+    "    status.textContent = state.note;\n"
+    "    status.className = 'down';\n"
+    "    console.warn(state.note);\n"
+    "    return;\n"
+    "  }\n"
     "  if (typeof io !== 'function') {\n"
     "    status.textContent = 'socket.io client not available';\n"
     "    status.className = 'down';\n"
@@ -101,11 +129,12 @@ static const char index_html[] =
     "  }\n"
     /* With client authentication on, the app hands the page a token (GET /token); as a
      * function, auth is asked again on every reconnect, so a fresh token is sent. */
-    "  var socket = io({ auth: function (cb) {\n"
+    "  var opts = { auth: function (cb) {\n"
     "    fetch('/token').then(function (r) { return r.ok ? r.json() : {}; })\n"
     "      .then(function (j) { cb(j.token ? { token: j.token } : {}); })\n"
     "      .catch(function () { cb({}); });\n"
-    "  } });\n"
+    "  } };\n"
+    "  var socket = url ? io(url, opts) : io(opts);\n"
     "  socket.io.on('open', function () {\n"
     "    var engine = socket.io.engine;\n"
     "    engine.on('upgrade', function (t) {\n"
@@ -130,6 +159,11 @@ static const char index_html[] =
     "  });\n"
     "  socket.on('connect_error', function (e) {\n"
     "    state.errors.push(e.message);\n"
+    "    if (url) {\n"
+    "      status.textContent = 'cannot reach ' + app.pod + '\\'s Socket.IO server at ' + url +\n"
+    "        ' (' + e.message + '); open the page through the ingress';\n"
+    "      status.className = 'down';\n"
+    "    }\n"
     "    console.error('connect_error: ' + e.message);\n"
     "  });\n"
     "  socket.on('new_product', function (p) { show(p, 'live'); });\n"
@@ -145,7 +179,27 @@ void page_index(const struct httpd_request *req, struct httpd_response *resp, vo
 {
     (void)req;
     struct api *a = ud;
-    httpd_reply_text(resp, 200, "text/html; charset=utf-8", index_html, sizeof index_html - 1);
+    /* The pod name is [A-Za-z0-9._-] (config.c) and the mode a fixed word: safe in JSON in a
+     * script element. */
+    char cfg[256];
+    int n = snprintf(cfg, sizeof cfg,
+                     "<script>window.relaylabApp = "
+                     "{\"pod\":\"%s\",\"mode\":\"%s\",\"http_port\":%d,\"ws_port\":%d};</script>\n",
+                     a->pod, a->ws_mode_name ? a->ws_mode_name : "", atomic_load(&a->http_port),
+                     a->ws_port);
+    if (n < 0 || (size_t)n >= sizeof cfg) {
+        httpd_reply_error(resp, 500, "page_error", "pod name too long for the page");
+        return;
+    }
+    char html[sizeof index_head + sizeof cfg + sizeof index_tail];
+    size_t len = 0;
+    memcpy(html, index_head, sizeof index_head - 1);
+    len += sizeof index_head - 1;
+    memcpy(html + len, cfg, (size_t)n);
+    len += (size_t)n;
+    memcpy(html + len, index_tail, sizeof index_tail - 1);
+    len += sizeof index_tail - 1;
+    httpd_reply_text(resp, 200, "text/html; charset=utf-8", html, len);
     httpd_add_header(resp, "Cache-Control", "no-cache");
     httpd_add_header(resp, "X-Served-By", a->pod);
 }

@@ -101,6 +101,11 @@ run_topology() { # TOPOLOGY
   wait_http "http://127.0.0.1:$ingress/healthz" 10 || { fail "${topo}_nginx_start" "see $d/error.log"; return; }
   rm -rf "${out:?}/$topo"
   timeout 120 node "$page_js" "http://127.0.0.1:$ingress/" "$out/$topo" "$products" || rc=$?
+  # People open an app's own port too (http://127.0.0.1:<app port>/), not the ingress.
+  if [ "$rc" -eq 0 ] && [ "$topo" != relay-auth ]; then
+    rm -rf "${out:?}/$topo-direct"
+    timeout 120 node "$page_js" "http://127.0.0.1:$(app_http 1)/" "$out/$topo-direct" "$products" || rc=$?
+  fi
   stop "nginx-$topo" "$topo-app-1" "$topo-app-2" "$topo-app-3" relay
   return "$rc"
 }
@@ -139,6 +144,23 @@ if [ -f "$r" ]; then
   expect relay_upgraded_to_websocket "$(jq -e '.state.transport == "websocket"' "$r" >/dev/null; echo $?)" "$(jq -c .state "$r")"
   expect relay_screenshot "$([ -s "$out/relay/screenshot.png" ] && echo 0 || echo 1)" "no screenshot"
   echo "info: relay console: $(jq -c '[.console[] | .type + ": " + .text] | .[:8]' "$r")"
+fi
+# The page opened on app-1's own port: with its own Socket.IO server (embedded) it connects
+# to that server's port and shows every product it creates (all of them go to app-1); with
+# the relay, which only the ingress routes to, it says so instead of retrying for ever.
+r=$out/embedded-rr-direct/result.json
+if [ -f "$r" ]; then
+  expect direct_embedded_page_live "$(jq -e --argjson n "$products" '.state.direct == true and .state.created == $n and .state.live == $n and .state.connects >= 1' "$r" >/dev/null; echo $?)" \
+    "$(jq -c '{state, status_line}' "$r"); console: $(jq -c '[.console[].text]' "$r" | head -c 400)"
+else
+  fail direct_embedded_page_live "no $r"
+fi
+r=$out/relay-direct/result.json
+if [ -f "$r" ]; then
+  expect direct_relay_page_says_why "$(jq -e --argjson n "$products" '.state.direct == true and .state.created == $n and .state.connects == 0 and (.status_line | test("through the ingress")) and ([.console[] | select(.type == "error")] | length == 0)' "$r" >/dev/null; echo $?)" \
+    "$(jq -c '{state, status_line}' "$r"); console: $(jq -c '[.console[] | .type + ": " + .text]' "$r" | head -c 400)"
+else
+  fail direct_relay_page_says_why "no $r"
 fi
 r=$out/relay-auth/result.json
 if [ -f "$r" ]; then

@@ -67,6 +67,20 @@ printf 'topology = relay\nat 1s fault restart-relay one\n' >"$E2E_TMP/bad-fault.
 rc=0
 out=$("$ROOT/chaos/run" --check "$E2E_TMP/bad-fault.scn" 2>&1) || rc=$?
 check scenario_fault_arguments_checked "rc=$rc: $out" test "$rc" -eq 2 -a "$(grep -c 'bad-fault.scn:2: restart-relay' <<<"$out")" -eq 1
+# Expectations follow the app count: arithmetic over settings ("1/app_count + 0.08"),
+# computed with the run's settings; `requires` and a fault on an app the run lacks skip the
+# scenario with the reason; a bad expression is a scenario error.
+out=$("$ROOT/chaos/run" --set app_count=5 --check embedded-rr 2>&1) || true
+check expect_follows_app_count "$out" test "$(grep -cxE '    expect client_delivery.mean (>= 0.12|<= 0.28)|    expect pod_share_max <= 0.32' <<<"$out")" -eq 3
+out=$("$ROOT/chaos/run" --set app_count=2 --check relay 2>&1) || true
+check expect_follows_app_count_relay "$out" grep -qx '    expect pod_share_max <= 0.62' <<<"$out"
+out=$("$ROOT/chaos/run" --set app_count=1 --check embedded-rr app-kill relay 2>&1) || true
+check requires_skips_with_reason "$out" test "$(grep -cE '^    skipped: (requires app_count >= 2 \(app_count is 1\)|fault (kill|start)-app 2 needs app 2 \(app_count is 1\))$' <<<"$out")" -eq 3 \
+  -a "$(grep -c '^    expect' <<<"$out")" -eq 7
+printf 'topology = relay\nexpect lost <= 1/(app_count - 3)\n' >"$E2E_TMP/bad-expr.scn"
+rc=0
+out=$("$ROOT/chaos/run" --check "$E2E_TMP/bad-expr.scn" 2>&1) || rc=$?
+check expect_bad_expression_is_an_error "rc=$rc: $out" test "$rc" -eq 2 -a "$(grep -c 'cannot compute' <<<"$out")" -eq 1
 if [ -x "$RELAYLAB_BIN/loadgen" ]; then
   printf 'topology = relay\nexpect lots_of_things == 0\n' >"$E2E_TMP/bad-name.scn"
   rc=0
@@ -151,13 +165,28 @@ CLUSTER_DIRS+=("$a")
 rc=0
 "$LAB" --port-base "$a_base" --dir "$a" up relay-ha >"$E2E_TMP/cluster-a.log" 2>&1 || rc=$?
 expect cluster_a_up_relay_ha "$rc" "see $E2E_TMP/cluster-a.log"
-b_base=$(e2e_port_base 20)
-while [ "$b_base" -eq "$a_base" ]; do b_base=$(e2e_port_base 20); done
+# Cluster b runs five apps (--app-count): 22 ports, apps 4 and 5 on BASE+18..21.
+b_base=$(e2e_port_base 22)
+while [ "$b_base" -eq "$a_base" ]; do b_base=$(e2e_port_base 22); done
 b=$E2E_TMP/cluster-b
 CLUSTER_DIRS+=("$b")
 rc=0
-CLUSTER_PORT_BASE=$b_base CLUSTER_DIR=$b "$LAB" up embedded-rr >"$E2E_TMP/cluster-b.log" 2>&1 || rc=$?
+CLUSTER_PORT_BASE=$b_base CLUSTER_DIR=$b "$LAB" up --app-count 5 embedded-rr >"$E2E_TMP/cluster-b.log" 2>&1 || rc=$?
 expect cluster_b_up_embedded_rr_side_by_side "$rc" "see $E2E_TMP/cluster-b.log"
+cb() { "$LAB" --port-base "$b_base" --dir "$b" "$@"; }
+status_b=$(cb status 2>&1 || true)
+check status_lists_five_apps "$status_b" test "$(grep -cE '^app +[1-5] +app-[1-5] .*running' <<<"$status_b")" -eq 5 \
+  -a "$(grep -c '^app ' <<<"$status_b")" -eq 5
+check nginx_upstreams_five_apps "" test "$(grep -A7 'upstream apps_http' "$b/nginx/nginx.conf" | grep -c 'server 127')" -eq 5 \
+  -a "$(grep -A7 'upstream ws_backend' "$b/nginx/nginx.conf" | grep -c 'server 127')" -eq 5
+out=$(cb fault kill-app 6 2>&1) && rc=0 || rc=$?
+check fault_app_beyond_count_is_usage_error "rc=$rc: $out" test "$rc" -eq 2 -a "$(grep -c 'there are apps 1..5, not 6' <<<"$out")" -eq 1
+served=""
+for i in 1 2 3 4 5 6 7 8 9 10; do
+  served+=" $(curl -s --max-time 2 "http://127.0.0.1:$b_base/healthz" | jq -r .pod 2>/dev/null)"
+done
+check ingress_spreads_over_five_apps "served by:$served" test "$(tr ' ' '\n' <<<"$served" | grep -c '^app-[1-5]$')" -eq 10 \
+  -a "$(tr ' ' '\n' <<<"$served" | grep -c '^app-5$')" -ge 1
 
 ca() { "$LAB" --port-base "$a_base" --dir "$a" "$@"; }
 status_a=$(ca status 2>&1 || true)
@@ -205,7 +234,7 @@ check fakeapp_req_id_unknown_is_404 "answered $code" test "$code" = 404
 served=$(curl -s -D - -o /dev/null -X POST -H 'Content-Type: application/json' \
   -d '{"name":"probe","price":1.5,"req_id":"cluster-probe-2"}' "http://127.0.0.1:$b_base/products" |
   tr -d '\r' | sed -n 's/^[Xx]-[Ss]erved-[Bb]y: //p')
-check embedded_ingress_names_pod "X-Served-By '$served'" grep -qx 'app-[123]' <<<"$served"
+check embedded_ingress_names_pod "X-Served-By '$served'" grep -qx 'app-[1-5]' <<<"$served"
 
 # row NAME: the status line of NAME in cluster a.
 row() { ca status 2>/dev/null | grep -E "^[a-z]+ +[0-9-]+ +$1 " || true; }
@@ -307,6 +336,9 @@ check fault_reload_ingress_keeps_serving "" curl -fsS -o /dev/null --max-time 2 
 rc=0
 "$LAB" --port-base "$b_base" --dir "$b" up --app-env FAKEAPP_EMIT_DELAY=5ms relay >"$E2E_TMP/cluster-b2.log" 2>&1 || rc=$?
 check up_switches_topology "rc=$rc" grep -q '^topology relay,' < <("$LAB" --port-base "$b_base" --dir "$b" status 2>&1 || true)
+# ... back to three apps: apps 4 and 5 are gone with the old topology.
+check up_switch_drops_extra_apps "$(cb status 2>&1 | grep '^app ' || true)" \
+  test "$(cb status 2>&1 | grep -c '^app ')" -eq 3 -a "$(listening $((b_base + 18)) $((b_base + 19)) $((b_base + 20)) $((b_base + 21)))" -eq 0
 check up_app_env_reaches_the_apps "" grep -q 'FAKEAPP_EMIT_DELAY=5ms' "$b/cmds/app-2"
 check env_names_the_target "" grep -qx "CLUSTER_LOADGEN_TARGET=http://127.0.0.1:$b_base" < <("$LAB" --port-base "$b_base" --dir "$b" env)
 
@@ -329,6 +361,30 @@ for s in embedded-rr relay relay-restart; do
   check "scenario_$(tr '-' '_' <<<"$s")" "see $E2E_TMP/chaos/$s/" grep -q "^PASS: $s " "$E2E_TMP/chaos.out"
 done
 check chaos_run_exit_status "rc=$rc" test "$rc" -eq 0
+
+# Five apps: the expectations of the file, computed for five (a fifth delivered), judge the
+# run; one app: embedded-rr is skipped with its reason, no cluster started. The report shows
+# five pods per row, and says how many the column lists.
+rc=0
+"$ROOT/chaos/run" --quiet --out "$E2E_TMP/chaos-apps" --set clients=12 --set rate=10 --set duration=3s \
+  --set settle=1s --set app_count=5 embedded-rr >"$E2E_TMP/chaos-apps.out" 2>&1 || rc=$?
+"$ROOT/chaos/run" --quiet --out "$E2E_TMP/chaos-app1" --set app_count=1 embedded-rr >>"$E2E_TMP/chaos-apps.out" 2>&1 || rc=$?
+sed "s/^/    /" "$E2E_TMP/chaos-apps.out"
+r=$E2E_TMP/chaos-apps/embedded-rr/result.json
+check scenario_five_apps "rc=$rc; $(jq -c '{app_count, requests_per_pod, client_delivery_mean, expectations: [.expectations[].expect]}' "$r" 2>/dev/null || true)" \
+  jq -e '.verdict == "pass" and .app_count == 5 and (.requests_per_pod | length) == 5
+    and any(.expectations[]; .expect == "client_delivery.mean <= 0.28")' "$r"
+check scenario_one_app_skipped "$(grep 'embedded-rr' "$E2E_TMP/chaos-apps.out" | tail -n 1)" \
+  test "$rc" -eq 0 -a "$(grep -c '^SKIP: embedded-rr (requires app_count >= 2 (app_count is 1))' "$E2E_TMP/chaos-apps.out")" -eq 1 \
+  -a "$(jq -r .verdict "$E2E_TMP/chaos-app1/embedded-rr/result.json")" = skip -a ! -d "$E2E_TMP/chaos-app1/embedded-rr/cluster"
+"$ROOT/chaos/report" --out "$E2E_TMP/report-apps" "$r" >"$E2E_TMP/report-apps.out" 2>&1 || true
+check report_names_five_pods "$(head -n 3 "$E2E_TMP/report-apps.out")" \
+  test "$(grep -c 'req/pod 1/2/3/4/5' "$E2E_TMP/report-apps.out")" -eq 1 \
+  -a "$(grep -cE '^embedded-rr .* [0-9]+/[0-9]+/[0-9]+/[0-9]+/[0-9]+ ' "$E2E_TMP/report-apps.out")" -eq 1
+"$ROOT/chaos/report" --out "$E2E_TMP/report-mixed" "$r" "$E2E_TMP/chaos/relay/result.json" >"$E2E_TMP/report-mixed.out" 2>&1 || true
+check report_mixed_app_counts "$(head -n 4 "$E2E_TMP/report-mixed.out")" \
+  test "$(grep -c 'req/pod 1/2/\.\.' "$E2E_TMP/report-mixed.out")" -eq 1 \
+  -a "$(grep -cE '^relay .* [0-9]+/[0-9]+/[0-9]+ ' "$E2E_TMP/report-mixed.out")" -eq 1
 
 # The runner reports loadgen's verdict: result.json carries the numbers and expectations.
 r=$E2E_TMP/chaos/embedded-rr/result.json

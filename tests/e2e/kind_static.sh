@@ -11,6 +11,8 @@
 #   - tests/e2e/kind/check_lab.py: issue 12's points (ingress-nginx shutdown timeout, image
 #     loading, step-down force, restart-relay, partitions that spare probes, the loadgen
 #     Job, bash 3.2 in the laptop scripts, the workflow, both clusters' faults, docs)
+#   - lab up --app-count N (1..9) on every overlay, with fakeapp and with your image: the
+#     app Deployment's replicas and nothing else
 # RELAYLAB_ROOT (default: this repo) and RELAYLAB_BIN (default: $root/bin) locate things.
 set -uo pipefail
 
@@ -97,6 +99,43 @@ if [ -z "$py" ]; then
 else
   "$py" tests/e2e/kind/check_manifests.py --root "$root" --bin "$bin" --rendered "$tmp/rendered"
   "$py" tests/e2e/kind/check_lab.py --root "$root"
+fi
+
+# --- lab up --app-count N on kind: every overlay as kind-cluster/apply renders it (your
+# image first, for every overlay but relay-watch, then the count), for N = 1..9: the app
+# Deployment runs N replicas and nothing else in the manifests changes.
+if [ -z "$py" ] || ! have jq; then
+  echo "SKIP: app count on kind (no python3 with PyYAML, or no jq)"
+else
+  for f in "$tmp"/rendered/*.yaml; do
+    [ -e "$f" ] || continue
+    ov=$(basename "$f" .yaml)
+    "$py" -c 'import json, sys, yaml; print(json.dumps({"apiVersion": "v1", "kind": "List", "items": [d for d in yaml.safe_load_all(sys.stdin) if d]}))' \
+      <"$f" >"$tmp/$ov.json"
+    if [ "$ov" != relay-watch ]; then
+      jq --arg image myorg/app:1 --arg ready /healthz --argjson sleep_hook true -f kind-cluster/app-image.jq \
+        "$tmp/$ov.json" >"$tmp/$ov-byo.json"
+    fi
+    bad=()
+    for n in 1 2 3 4 5 6 7 8 9; do
+      for base in "$tmp/$ov.json" "$tmp/$ov-byo.json"; do
+        [ -s "$base" ] || continue
+        jq --argjson n "$n" -f kind-cluster/app-count.jq "$base" >"$tmp/count.json" 2>"$tmp/err" &&
+          jq -e --argjson n "$n" --slurpfile want "$base" '
+            def app: .kind == "Deployment" and .metadata.name == "app";
+            [.items[] | select(app) | .spec.replicas] == [$n]
+            and ([.items[] | if app then del(.spec.replicas) else . end])
+              == ([$want[0].items[] | if app then del(.spec.replicas) else . end])' \
+            "$tmp/count.json" >/dev/null 2>>"$tmp/err" || bad+=("$n$( [ "$base" = "$tmp/$ov.json" ] || echo ' (your image)')")
+      done
+    done
+    if [ ${#bad[@]} -eq 0 ]; then
+      echo "PASS: app count on kind: $ov with 1..9 apps"
+    else
+      echo "FAIL: app count on kind: $ov with ${bad[*]} apps"
+      sed -n '1,5s/^/    /p' "$tmp/err"
+    fi
+  done
 fi
 }
 
