@@ -268,6 +268,8 @@ static const struct entry table[] = {
     {"mongosimRestart", F_ADMIN},
     {"mongosimPause", F_ADMIN},
     {"mongosimResume", F_ADMIN},
+    {"mongosimPartition", F_ADMIN},
+    {"mongosimHeal", F_ADMIN},
     {"mongosimLatency", F_ADMIN},
     {"mongosimStepDown", F_ADMIN},
     {"mongosimStatus", F_ADMIN},

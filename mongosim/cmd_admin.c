@@ -243,11 +243,13 @@ void cmd_repl_status(struct cmd_ctx *c, const bson_t *cmd, bson_t *reply)
         const char *k;
         bson_uint32_to_string((uint32_t)i, &k, kb, sizeof kb);
         bson_t e;
-        int state = !m->up ? 8 : r->primary == i ? 1 : 2;
+        /* As this member sees it: a member across a partition is unreachable. */
+        int reach = m->up && repl_sees(r, c->member, i);
+        int state = !reach ? 8 : r->primary == i ? 1 : 2;
         bson_append_document_begin(&arr, k, -1, &e);
         BSON_APPEND_INT32(&e, "_id", i);
         BSON_APPEND_UTF8(&e, "name", m->host);
-        BSON_APPEND_DOUBLE(&e, "health", m->up ? 1.0 : 0.0);
+        BSON_APPEND_DOUBLE(&e, "health", reach ? 1.0 : 0.0);
         BSON_APPEND_INT32(&e, "state", state);
         BSON_APPEND_UTF8(&e, "stateStr",
                          state == 1   ? "PRIMARY"
@@ -255,6 +257,7 @@ void cmd_repl_status(struct cmd_ctx *c, const bson_t *cmd, bson_t *reply)
                                       : "(not reachable/healthy)");
         BSON_APPEND_BOOL(&e, "self", i == c->member);
         BSON_APPEND_BOOL(&e, "mongosimPaused", m->paused);
+        BSON_APPEND_BOOL(&e, "mongosimPartitioned", m->partitioned);
         BSON_APPEND_INT64(&e, "mongosimLatencyMS", m->latency_ms);
         bson_append_document_end(&arr, &e);
     }
@@ -310,8 +313,8 @@ static int fault_target(struct cmd_ctx *c, const bson_t *cmd, int need_explicit)
 void cmd_fault(struct cmd_ctx *c, const char *name, const bson_t *cmd, bson_t *reply)
 {
     struct repl *r = c->sim->repl;
-    int explicit_needed =
-        strcmp(name, "mongosimRestart") == 0 || strcmp(name, "mongosimResume") == 0;
+    int explicit_needed = strcmp(name, "mongosimRestart") == 0 ||
+                          strcmp(name, "mongosimResume") == 0 || strcmp(name, "mongosimHeal") == 0;
     int idx = fault_target(c, cmd, explicit_needed);
     if (idx == -2) {
         cmd_error(reply, 2, "%s: give member (0..%d) or host of a member", name, r->n - 1);
@@ -335,6 +338,10 @@ void cmd_fault(struct cmd_ctx *c, const char *name, const bson_t *cmd, bson_t *r
         rc = repl_pause(r, idx, c->now);
     } else if (strcmp(name, "mongosimResume") == 0) {
         rc = repl_resume(r, idx, c->now);
+    } else if (strcmp(name, "mongosimPartition") == 0) {
+        rc = repl_partition(r, idx, c->now);
+    } else if (strcmp(name, "mongosimHeal") == 0) {
+        rc = repl_heal(r, idx, c->now);
     } else if (strcmp(name, "mongosimLatency") == 0) {
         int64_t ms = cmd_get_int(cmd, "ms", -1);
         if (ms < 0 || ms > 600000) {

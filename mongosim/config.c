@@ -161,10 +161,13 @@ void mongosim_config_usage(FILE *out)
             "  {mongosimRestart: 1, member: I}      listen again; comes back as a secondary\n"
             "  {mongosimPause: 1, member: I}        accept connections but never answer\n"
             "  {mongosimResume: 1, member: I}       answer again\n"
+            "  {mongosimPartition: 1, member: I}    cut off from the other members (steps down)\n"
+            "  {mongosimHeal: 1, member: I}         rejoin the others (as a secondary)\n"
             "  {mongosimLatency: 1, member: I, ms: N}  delay every reply of the member by N ms\n"
             "  {replSetFreeze: SECS}                this member may not become primary for SECS\n"
             "  {mongosimStatus: 1}                  members, primary, term\n"
             "A new primary is elected --election-timeout after the old one is gone, among the\n"
-            "members that are up, not paused and not frozen, when a majority is up.\n"
+            "members that are up, not paused, not partitioned and not frozen, when a majority is\n"
+            "up and connected.\n"
             "\nexit codes: 0 ok (also after SIGTERM/SIGINT), 1 runtime failure, 2 usage\n");
 }

@@ -89,7 +89,8 @@ enum cmd_status cmd_hello(struct cmd_ctx *c, const bson_t *cmd, bson_t *reply, i
     BSON_APPEND_INT32(reply, "setVersion", 1);
     BSON_APPEND_BOOL(reply, legacy ? "ismaster" : "isWritablePrimary", primary);
     BSON_APPEND_BOOL(reply, "secondary", !primary);
-    if (r->primary >= 0)
+    /* A member cut off from its peers sees no primary (a real one would name none). */
+    if (r->primary >= 0 && repl_sees(r, c->member, r->primary))
         BSON_APPEND_UTF8(reply, "primary", r->m[r->primary].host);
     BSON_APPEND_UTF8(reply, "me", m->host);
     if (primary)

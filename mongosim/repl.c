@@ -105,24 +105,69 @@ int repl_resume(struct repl *r, int idx, int64_t now)
     return 0;
 }
 
+static int healthy(const struct member *m)
+{
+    return m->up && !m->paused;
+}
+
+/* Members on the connected side (not partitioned) that are healthy. A partitioned member
+ * sees only itself, so with two or more members it never has a majority. */
+static int connected_alive(const struct repl *r)
+{
+    int alive = 0;
+    for (int i = 0; i < r->n; i++)
+        alive += healthy(&r->m[i]) && (!r->m[i].partitioned || r->n == 1);
+    return alive;
+}
+
+int repl_partition(struct repl *r, int idx, int64_t now)
+{
+    if (idx < 0 || idx >= r->n || r->m[idx].partitioned)
+        return -1;
+    r->m[idx].partitioned = 1;
+    /* Alone it has no majority (of two or more): a partitioned primary steps down at once,
+     * so nothing it acknowledges from now on could be lost; so does a primary left without a
+     * majority on its side. The others elect one timeout from now. */
+    int alone = r->primary == idx && r->n > 1;
+    int alive = connected_alive(r);
+    if (r->primary >= 0 && (alone || alive * 2 <= r->n)) {
+        LOG_WARN("primary_lost_majority member=%d up=%d of=%d reason=partition", r->primary,
+                 alone ? 1 : alive, r->n);
+        lose_primary(r, now);
+    }
+    LOG_INFO("member_partitioned member=%d host=%s", idx, r->m[idx].host);
+    repl_bump(r);
+    return 0;
+}
+
+int repl_heal(struct repl *r, int idx, int64_t now)
+{
+    (void)now;
+    if (idx < 0 || idx >= r->n || !r->m[idx].partitioned)
+        return -1;
+    /* It rejoins as a secondary: the data set is shared, so there is nothing to catch up. */
+    r->m[idx].partitioned = 0;
+    LOG_INFO("member_healed member=%d host=%s", idx, r->m[idx].host);
+    repl_bump(r);
+    return 0;
+}
+
+int repl_sees(const struct repl *r, int idx, int other)
+{
+    return idx == other || (!r->m[idx].partitioned && !r->m[other].partitioned);
+}
+
 void repl_freeze(struct repl *r, int idx, long secs, int64_t now)
 {
     if (idx >= 0 && idx < r->n)
         r->m[idx].frozen_until = secs > 0 ? now + secs * 1000 : 0;
 }
 
-static int healthy(const struct member *m)
-{
-    return m->up && !m->paused;
-}
-
 int64_t repl_tick(struct repl *r, int64_t now)
 {
     if (r->primary >= 0) {
         /* A primary that no longer sees a majority steps down, as a real one does. */
-        int alive = 0;
-        for (int i = 0; i < r->n; i++)
-            alive += healthy(&r->m[i]);
+        int alive = connected_alive(r);
         if (alive * 2 <= r->n) {
             LOG_WARN("primary_lost_majority member=%d up=%d of=%d", r->primary, alive, r->n);
             lose_primary(r, now);
@@ -134,13 +179,13 @@ int64_t repl_tick(struct repl *r, int64_t now)
         r->election_at = now + r->election_timeout_ms;
     if (now < r->election_at)
         return r->election_at;
-    int alive = 0, cand = -1;
-    for (int i = 0; i < r->n; i++)
-        alive += healthy(&r->m[i]);
-    /* Prefer the members after the last primary, so a step-down moves the primary on. */
+    int alive = connected_alive(r), cand = -1;
+    /* Prefer the members after the last primary, so a step-down moves the primary on. Only
+     * the connected side can hold an election (a lone partitioned member has no majority). */
     for (int k = 1; k <= r->n && alive * 2 > r->n; k++) {
         int i = (r->last_primary + k) % r->n;
-        if (healthy(&r->m[i]) && r->m[i].frozen_until <= now) {
+        if (healthy(&r->m[i]) && (!r->m[i].partitioned || r->n == 1) &&
+            r->m[i].frozen_until <= now) {
             cand = i;
             break;
         }

@@ -1,7 +1,8 @@
 /*
  * repl — replica-set membership and elections: which member is primary, the term, each
  * member's topologyVersion, and the faults chaos scripts inject (kill, restart, pause,
- * resume, latency, step-down, freeze). Only state lives here; server.c acts on it.
+ * resume, partition, heal, latency, step-down, freeze). Only state lives here; server.c acts
+ * on it.
  */
 #ifndef MONGOSIM_REPL_H
 #define MONGOSIM_REPL_H
@@ -16,6 +17,7 @@ struct member {
     int port;
     int up;               /* listening (not killed) */
     int paused;           /* accepts but never answers */
+    int partitioned;      /* cut off from every other member (clients still reach it) */
     long latency_ms;      /* added to every reply */
     int64_t frozen_until; /* monotonic ms; may not be elected before */
     bson_oid_t process_id;
@@ -45,6 +47,15 @@ int repl_kill(struct repl *r, int idx, int64_t now);
 int repl_restart(struct repl *r, int idx, int64_t now);
 int repl_pause(struct repl *r, int idx, int64_t now);
 int repl_resume(struct repl *r, int idx, int64_t now);
+
+/* Cuts member idx off from every other member: it no longer counts toward anyone's
+ * majority, a partitioned primary steps down at once, and it cannot be elected until
+ * repl_heal. Its clients are not touched. Each returns 0, or -1 when it is already so. */
+int repl_partition(struct repl *r, int idx, int64_t now);
+int repl_heal(struct repl *r, int idx, int64_t now);
+
+/* Does member idx see member other (itself, or both on the connected side)? */
+int repl_sees(const struct repl *r, int idx, int other);
 
 /* Freezes member idx for secs (0 unfreezes). */
 void repl_freeze(struct repl *r, int idx, long secs, int64_t now);

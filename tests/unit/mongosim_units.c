@@ -455,6 +455,50 @@ START_TEST(test_repl_elections)
 }
 END_TEST
 
+START_TEST(test_repl_partition)
+{
+    struct mongosim_config cfg;
+    char err[128];
+    char *a[] = {"mongosim", "--election-timeout", "100ms", NULL};
+    ck_assert_int_eq(mongosim_config_parse(&cfg, 3, a, err, sizeof err), 0);
+    int changed = 0;
+    struct repl r;
+    repl_init(&r, &cfg, &changed);
+    /* The partitioned primary steps down at once; the others elect after the timeout. */
+    ck_assert_int_eq(repl_partition(&r, 0, 1000), 0);
+    ck_assert_int_eq(repl_partition(&r, 0, 1000), -1);
+    ck_assert_int_eq(r.primary, -1);
+    ck_assert(!repl_sees(&r, 0, 1) && !repl_sees(&r, 2, 0) && repl_sees(&r, 1, 2));
+    ck_assert_int_eq(repl_tick(&r, 1099), 1100);
+    ck_assert_int_eq(r.primary, -1);
+    repl_tick(&r, 1100);
+    ck_assert_int_eq(r.primary, 1);
+    ck_assert_int_eq(r.term, 2);
+    /* Member 0 alone is never elected, even with the others gone. */
+    ck_assert_int_eq(repl_kill(&r, 1, 2000), 0);
+    for (int64_t t = 2000; t < 3000; t += 50)
+        repl_tick(&r, t);
+    ck_assert_int_eq(r.primary, -1);
+    ck_assert_int_eq(repl_restart(&r, 1, 3000), 0);
+    repl_tick(&r, 3000);
+    repl_tick(&r, 3200);
+    ck_assert_int_eq(r.primary, 2);
+    /* Heal: it rejoins as a secondary; the primary stays. */
+    ck_assert_int_eq(repl_heal(&r, 0, 4000), 0);
+    ck_assert_int_eq(repl_heal(&r, 0, 4000), -1);
+    repl_tick(&r, 5000);
+    ck_assert_int_eq(r.primary, 2);
+    ck_assert(repl_sees(&r, 0, 2));
+    /* Cutting off both secondaries leaves the primary without a majority. */
+    ck_assert_int_eq(repl_partition(&r, 0, 6000), 0);
+    ck_assert_int_eq(r.primary, 2);
+    ck_assert_int_eq(repl_partition(&r, 1, 6000), 0);
+    ck_assert_int_eq(r.primary, -1);
+    repl_tick(&r, 9000);
+    ck_assert_int_eq(r.primary, -1);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("mongosim_units");
@@ -468,6 +512,7 @@ int main(void)
     tcase_add_test(tc, test_store_unique_and_oplog);
     tcase_add_test(tc, test_change_stream_tokens_and_batches);
     tcase_add_test(tc, test_repl_elections);
+    tcase_add_test(tc, test_repl_partition);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_ENV);
