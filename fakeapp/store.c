@@ -20,6 +20,7 @@ struct store {
     mongoc_client_pool_t *pool;
     mongoc_client_t *probe; /* single-threaded, for store_probe() */
     long close_ms;          /* store_free waits at most this long for the driver */
+    long timeout_ms;        /* serverSelectionTimeoutMS: also the budget for a re-send */
     char db[64];
     atomic_int index_ready; /* written by the probe thread, read by request threads */
 };
@@ -59,6 +60,7 @@ struct store *store_new(const struct store_config *c, char *err, size_t errlen)
         goto fail;
     }
     int32_t t = c->timeout_ms > 0 ? (int32_t)c->timeout_ms : 3000;
+    s->timeout_ms = t;
     uri_default_int(s->uri, MONGOC_URI_SERVERSELECTIONTIMEOUTMS, t);
     uri_default_int(s->uri, MONGOC_URI_SOCKETTIMEOUTMS, 2 * t);
     uri_default_int(s->uri, MONGOC_URI_CONNECTTIMEOUTMS, t < 2000 ? t : 2000);
@@ -267,6 +269,43 @@ static enum store_result find_one(mongoc_client_t *cl, const char *db, const bso
     return r;
 }
 
+static int64_t mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* The driver could not open a connection to the server it selected: nothing was sent. */
+static int never_sent(const bson_error_t *e)
+{
+    return e->domain == MONGOC_ERROR_STREAM && e->code == MONGOC_ERROR_STREAM_CONNECT;
+}
+
+/*
+ * findAndModify, sent once more when the first attempt never reached a server: a primary
+ * cut off by a network partition drops the connection attempt, which fails after
+ * connectTimeoutMS, by when the others have usually elected a new primary; the driver's
+ * own retryable-write retry does not cover a connection that was never opened. The driver
+ * marks a server it cannot connect to Unknown, so the second attempt selects afresh. Only
+ * while the first took less than the server-selection budget (a client waits for us).
+ */
+static bool find_and_modify(struct store *s, mongoc_collection_t *coll, const bson_t *query,
+                            const mongoc_find_and_modify_opts_t *opts, const char *req_id,
+                            bson_t *reply, bson_error_t *e)
+{
+    int64_t t0 = mono_ms();
+    if (mongoc_collection_find_and_modify_with_opts(coll, query, opts, reply, e))
+        return true;
+    int64_t took = mono_ms() - t0;
+    if (!never_sent(e) || took >= s->timeout_ms)
+        return false;
+    LOG_INFO("create_resend req_id=%s after_ms=%lld error=\"%s\"", req_id, (long long)took,
+             e->message);
+    bson_destroy(reply);
+    return mongoc_collection_find_and_modify_with_opts(coll, query, opts, reply, e);
+}
+
 /*
  * One round trip for both outcomes: findAndModify({req_id}, {$setOnInsert: product},
  * upsert, new) inserts the product when the req_id is new and returns the stored one
@@ -307,7 +346,7 @@ enum store_result store_create(struct store *s, const struct product_input *in, 
     bson_error_t e;
     bson_iter_t it;
     enum store_result r;
-    if (mongoc_collection_find_and_modify_with_opts(coll, query, opts, &reply, &e)) {
+    if (find_and_modify(s, coll, query, opts, in->req_id, &reply, &e)) {
         if (bson_iter_init_find(&it, &reply, "value") && BSON_ITER_HOLDS_DOCUMENT(&it)) {
             uint32_t len;
             const uint8_t *data;
