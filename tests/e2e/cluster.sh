@@ -296,6 +296,9 @@ else
   check fault_partition_app_adds_rules "rc=$rc" test "$rc" -eq 0 -a "$(iptables -w 5 -S INPUT | grep -c "$tag")" -eq 4
   ca fault partition-mongo 2 >/dev/null 2>&1 || true
   check fault_partition_mongo_adds_rules "" test "$(iptables -w 5 -S INPUT | grep -c "$tag")" -eq 6
+  # mongosim's members replicate inside one process: the lab cuts member 2 off its peers too.
+  check fault_partition_mongo_cuts_its_peers "" grep -q 'member_partitioned member=1 ' "$a/mongo/mongosim.log"
+  check status_names_mongo_partition "$(ca status 2>&1 | grep '^mongo  *2')" grep -qE ' partitioned +not answering' < <(ca status 2>&1 | grep '^mongo  *2')
   # A relay is cut off with its own connections (to MongoDB, from ephemeral ports): it moves
   # into a cgroup whose new sockets an OUTPUT rule drops, and its open sockets' ports get
   # INPUT rules. A cluster where that cannot be done reports the fault skipped.
@@ -324,6 +327,7 @@ else
   fi
   ca fault heal-app 1 >/dev/null 2>&1 || true
   ca fault heal-mongo 2 >/dev/null 2>&1 || true
+  check fault_heal_mongo_rejoins_its_peers "" grep -q 'member_healed member=1 ' "$a/mongo/mongosim.log"
   check fault_heal_removes_output_rules "" test "$(iptables -w 5 -S OUTPUT | grep -c "$tag")" -eq 0
   check fault_heal_removes_rules "" test "$(iptables -w 5 -S INPUT | grep -c "$tag")" -eq 0
 fi
