@@ -3,7 +3,10 @@
  * local-cluster/mongo-up when mongod is on PATH) and waits until it has a primary.
  *
  *   mongo-init --port-base 27017 [--members 3] [--set-name rs0] [--host 127.0.0.1]
- *              [--log-level info]
+ *              [--election-timeout 2s] [--log-level info]
+ *
+ * The set's electionTimeoutMillis is 2 s (MongoDB's default: 10 s), as mongosim's: the lab's
+ * fault timelines (a primary killed, paused, cut off) mean the same on either.
  *
  * Exit codes: 0 primary elected, 1 runtime failure (timeout, command error), 2 usage.
  */
@@ -17,7 +20,7 @@
 #include "mongolog.h"
 
 struct init_config {
-    long port_base, members, timeout_ms;
+    long port_base, members, timeout_ms, election_timeout_ms;
     const char *set_name, *host, *log_level;
 };
 
@@ -40,6 +43,10 @@ static int initiate(mongoc_client_t *c, const struct init_config *cfg, char *err
         bson_append_document_end(&members, &m);
     }
     bson_append_array_end(&conf, &members);
+    bson_t settings;
+    BSON_APPEND_DOCUMENT_BEGIN(&conf, "settings", &settings);
+    BSON_APPEND_INT32(&settings, "electionTimeoutMillis", (int32_t)cfg->election_timeout_ms);
+    bson_append_document_end(&conf, &settings);
     bson_append_document_end(&cmd, &conf);
     int ok = mongoc_client_command_simple(c, "admin", &cmd, NULL, &reply, &e);
     bson_destroy(&cmd);
@@ -76,7 +83,7 @@ static int wait_primary(mongoc_client_t *c, long timeout_ms, char *primary, size
 
 int main(int argc, char **argv)
 {
-    struct init_config cfg = {27017, 3, 60000, "rs0", "127.0.0.1", "info"};
+    struct init_config cfg = {27017, 3, 60000, 2000, "rs0", "127.0.0.1", "info"};
     const struct flag flags[] = {
         {"port-base", "MONGO_PORT_BASE", FLAG_INT, &cfg.port_base, "port of member 0", 1, 65535},
         {"members", "MONGO_MEMBERS", FLAG_INT, &cfg.members, "number of members", 1, 7},
@@ -84,6 +91,9 @@ int main(int argc, char **argv)
         {"host", "MONGO_HOST", FLAG_STR, &cfg.host, "host the members are reached at", 0, 0},
         {"timeout", "MONGO_INIT_TIMEOUT", FLAG_DURATION, &cfg.timeout_ms,
          "how long to wait for a primary (default 60s)", 1, 3600000},
+        {"election-timeout", "MONGO_ELECTION_TIMEOUT", FLAG_DURATION, &cfg.election_timeout_ms,
+         "the set's electionTimeoutMillis (default 2s, as mongosim's; MongoDB's own: 10s)", 500,
+         600000},
         {"log-level", "MONGO_INIT_LOG_LEVEL", FLAG_STR, &cfg.log_level,
          "debug, info, warn, error or off (default info); the driver's lines too", 0, 0},
     };

@@ -1,9 +1,12 @@
 // Run by the mongo-init Job: mongosh --nodb --file mongo-init.js
 // Inputs (environment): MONGO_REPLSET (rs0), MONGO_MEMBERS (host:port,...),
-// MONGO_WAIT_SECONDS (bound on every wait). Exits 0 once the set has a primary.
+// MONGO_WAIT_SECONDS (bound on every wait), MONGO_ELECTION_TIMEOUT_MS (the set's
+// electionTimeoutMillis: 2000, as the local cluster's, so a fault timeline on the primary
+// means the same on both; MongoDB's own default is 10000). Exits 0 once the set has a primary.
 const setName = process.env.MONGO_REPLSET || 'rs0';
 const members = (process.env.MONGO_MEMBERS || '').split(',').filter((h) => h.length > 0);
 const waitSeconds = parseInt(process.env.MONGO_WAIT_SECONDS || '240', 10);
+const electionTimeoutMillis = parseInt(process.env.MONGO_ELECTION_TIMEOUT_MS || '2000', 10);
 const deadline = Date.now() + waitSeconds * 1000;
 
 if (members.length === 0) {
@@ -48,7 +51,11 @@ try {
   else throw e;
 }
 if (!initiated) {
-  const cfg = { _id: setName, members: members.map((h, i) => ({ _id: i, host: h })) };
+  const cfg = {
+    _id: setName,
+    members: members.map((h, i) => ({ _id: i, host: h })),
+    settings: { electionTimeoutMillis },
+  };
   const res = admin.runCommand({ replSetInitiate: cfg });
   print('mongo-init: replSetInitiate ' + JSON.stringify(res));
   if (res.ok !== 1 && res.code !== 23 /* AlreadyInitialized */) quit(1);

@@ -883,6 +883,10 @@ def check_overlay(c, ov, objs, programs, root):
             problems.append("init Job replica set name")
         if not job["spec"].get("activeDeadlineSeconds") or job["spec"].get("backoffLimit") is None:
             problems.append("init Job is not bounded (activeDeadlineSeconds, backoffLimit)")
+        # The local cluster elects after 2 s (mongosim, and mongod through bin/mongo-init): the
+        # relay-ha-mongo-* timelines assume it, so kind's set must be initiated the same way.
+        if (jenv.get("MONGO_ELECTION_TIMEOUT_MS") or {}).get("value") != "2000":
+            problems.append("init Job MONGO_ELECTION_TIMEOUT_MS is not 2000 (the local cluster's 2 s)")
         if app is not None:
             for ct in pod_spec(app).get("containers") or []:
                 uri = (env_map(ct).get("MONGO_URI") or {}).get("value") or ""
