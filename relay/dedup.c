@@ -3,7 +3,17 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Entries live in a FIFO ring (insertion order = age); a chained hash indexes them. */
+/*
+ * Entries live in a FIFO ring (insertion order = age); a chained hash indexes them. The ring
+ * starts small and doubles (up to max) only when the ids held within the window fill it, so
+ * its memory follows what the window holds, not --dedup-max: a ring of max slots allocated
+ * at once is cheap until written, but its write position moves one slot per emit, so the
+ * process's resident memory would creep up by one slot per emit until all max slots had
+ * been written (32 bytes per emit: 3.2 MB after 100,000 emits at the default, whatever the
+ * window holds).
+ */
+#define DEDUP_FIRST_CAP 1024
+
 struct entry {
     char *id;
     uint32_t hash;
@@ -14,7 +24,7 @@ struct entry {
 
 struct dedup {
     struct entry *ring;
-    size_t cap, head, count; /* oldest at head */
+    size_t cap, max, head, count; /* oldest at head; cap slots now, at most max */
     int32_t *buckets;
     size_t nbuckets; /* power of two */
     int64_t window_ms;
@@ -30,25 +40,58 @@ static uint32_t hash_str(const char *s)
     return h;
 }
 
+static size_t buckets_for(size_t cap)
+{
+    size_t n = 16;
+    while (n < cap * 2)
+        n *= 2;
+    return n;
+}
+
+/* Moves the entries into a ring of cap slots (oldest at 0) with an index sized for it.
+ * Returns 0, or -1 (nothing changed) when out of memory. */
+static int resize(struct dedup *d, size_t cap)
+{
+    size_t nb = buckets_for(cap);
+    struct entry *ring = malloc(cap * sizeof *ring);
+    int32_t *b = malloc(nb * sizeof *b);
+    if (ring == NULL || b == NULL) {
+        free(ring);
+        free(b);
+        return -1;
+    }
+    memset(b, 0xff, nb * sizeof *b);
+    for (size_t i = 0; i < d->count; i++) {
+        ring[i] = d->ring[(d->head + i) % d->cap];
+        int32_t *head = &b[ring[i].hash & (nb - 1)];
+        ring[i].chain = *head;
+        *head = (int32_t)i;
+    }
+    free(d->ring);
+    free(d->buckets);
+    d->ring = ring;
+    d->buckets = b;
+    d->cap = cap;
+    d->nbuckets = nb;
+    d->head = 0;
+    return 0;
+}
+
 struct dedup *dedup_new(size_t max_entries, int64_t window_ms)
 {
     if (max_entries < 1)
         max_entries = 1;
+    if (max_entries > INT32_MAX / 2)
+        max_entries = INT32_MAX / 2; /* entries are indexed by int32_t */
     struct dedup *d = calloc(1, sizeof *d);
     if (d == NULL)
         return NULL;
-    d->cap = max_entries;
-    d->nbuckets = 16;
-    while (d->nbuckets < max_entries * 2)
-        d->nbuckets *= 2;
-    d->ring = calloc(d->cap, sizeof *d->ring);
-    d->buckets = malloc(d->nbuckets * sizeof *d->buckets);
-    if (d->ring == NULL || d->buckets == NULL) {
-        dedup_free(d);
+    d->max = max_entries;
+    d->window_ms = window_ms;
+    if (resize(d, max_entries < DEDUP_FIRST_CAP ? max_entries : DEDUP_FIRST_CAP) != 0) {
+        free(d);
         return NULL;
     }
-    memset(d->buckets, 0xff, d->nbuckets * sizeof *d->buckets);
-    d->window_ms = window_ms;
     return d;
 }
 
@@ -101,7 +144,9 @@ int dedup_lookup(struct dedup *d, const char *id, int64_t now_ms, uint64_t *offs
 int dedup_insert(struct dedup *d, const char *id, uint64_t offset, int64_t now_ms)
 {
     expire(d, now_ms);
-    if (d->count == d->cap)
+    /* Full: a bigger ring while below max (else, or out of memory, the oldest id goes). */
+    if (d->count == d->cap &&
+        (d->cap == d->max || resize(d, d->cap * 2 < d->max ? d->cap * 2 : d->max) != 0))
         evict_oldest(d);
     char *copy = strdup(id);
     if (copy == NULL)
@@ -122,4 +167,9 @@ int dedup_insert(struct dedup *d, const char *id, uint64_t offset, int64_t now_m
 size_t dedup_size(const struct dedup *d)
 {
     return d->count;
+}
+
+size_t dedup_capacity(const struct dedup *d)
+{
+    return d->cap;
 }

@@ -1,7 +1,8 @@
 /*
  * dedup — remembers recent emit ids so a retried emit is acknowledged with its original
  * offset instead of being broadcast twice. Bounded in count (oldest evicted first) and in
- * time (entries older than the window are forgotten). Not thread-safe: the caller locks.
+ * time (entries older than the window are forgotten). Its memory follows the ids the window
+ * holds (about 32 bytes + the id each), not the count bound. Not thread-safe: the caller locks.
  */
 #ifndef RELAY_DEDUP_H
 #define RELAY_DEDUP_H
@@ -20,5 +21,8 @@ int dedup_lookup(struct dedup *d, const char *id, int64_t now_ms, uint64_t *offs
 /* Records id -> offset (id is copied). Returns 0, or -1 when out of memory. */
 int dedup_insert(struct dedup *d, const char *id, uint64_t offset, int64_t now_ms);
 size_t dedup_size(const struct dedup *d);
+/* Slots allocated now: they grow (doubling) with the ids held within the window, up to
+ * max_entries, and do not shrink. */
+size_t dedup_capacity(const struct dedup *d);
 
 #endif

@@ -14,6 +14,7 @@
 #include "hub.h"
 #include "intake.h"
 #include "log.h"
+#include "memstat.h"
 #include "metrics.h"
 #include "mstore.h"
 
@@ -32,6 +33,7 @@ struct relay {
     struct relay_auth *auth; /* NULL: clients need no token */
     struct metric *m_accepted, *m_duplicate, *m_invalid, *m_draining, *m_emit_bytes;
     struct metric *m_unconfirmed, *m_unavailable;
+    struct metric *m_rss, *m_heap, *m_heap_free; /* set at each scrape (memstat) */
     /* Over MongoDB the intake answers while the store is still being opened (the relay waits
      * for the replica set, which on Kubernetes often starts later): /healthz says alive,
      * /readyz and /emit 503. Set, with release order, once hub and store are in place. */
@@ -192,6 +194,11 @@ static void handle_metrics(const struct httpd_request *req, struct httpd_respons
     size_t len = 0;
     if (started(r))
         mstore_refresh_metrics(r->store);
+    struct memstat ms;
+    memstat_read(&ms);
+    metric_set(r->m_rss, (int64_t)ms.rss_bytes);
+    metric_set(r->m_heap, (int64_t)ms.heap_bytes);
+    metric_set(r->m_heap_free, (int64_t)ms.heap_free_bytes);
     char *text = metrics_render(r->metrics, &len);
     if (text == NULL) {
         httpd_reply_error(resp, 500, "internal", "cannot render metrics");
@@ -240,6 +247,13 @@ struct relay *relay_new(const struct relay_config *c, volatile sig_atomic_t *sto
                                    "result=\"unavailable\"", "POST /emit requests by outcome.");
     r->m_emit_bytes = metrics_add(r->metrics, METRIC_COUNTER, "relay_emit_bytes_total", NULL,
                                   "Bytes of accepted /emit bodies.");
+    r->m_rss = metrics_add(r->metrics, METRIC_GAUGE, "process_resident_memory_bytes", NULL,
+                           "Resident memory size in bytes.");
+    r->m_heap = metrics_add(r->metrics, METRIC_GAUGE, "relay_heap_bytes", NULL,
+                            "Bytes malloc has handed out and not had back (heap in use).");
+    r->m_heap_free =
+        metrics_add(r->metrics, METRIC_GAUGE, "relay_heap_free_bytes", NULL,
+                    "Bytes malloc holds free in its arenas, not returned to the system.");
 
     struct hub_config hc;
     hub_config_defaults(&hc);

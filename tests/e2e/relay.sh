@@ -37,6 +37,13 @@ start_relay slowq $((base + 6)) $((base + 7)) --queue-limit 500
 "$E2E" slow $((base + 6)) $((base + 7)) || true
 slow=$(curl -fsS "http://127.0.0.1:$((base + 7))/metrics" | awk '/^ws_slow_client_closes_total /{print $2}')
 expect slow_counted_in_metrics "$([ "${slow:-0}" -ge 1 ] && echo 0 || echo 1)" "ws_slow_client_closes_total=${slow:-none}"
+# The memory gauges (docs/bad-input.md, the soak): resident set, heap in use, heap free.
+m=$(curl -fsS "http://127.0.0.1:$((base + 7))/metrics")
+rss=$(awk '$1 == "process_resident_memory_bytes" {print $2}' <<<"$m")
+heap=$(awk '$1 == "relay_heap_bytes" {print $2}' <<<"$m")
+heap_free=$(awk '$1 == "relay_heap_free_bytes" {print $2}' <<<"$m")
+expect memory_gauges "$([ "${rss:-0}" -ge 1048576 ] && [ "${heap:-0}" -ge 65536 ] && [ -n "$heap_free" ] && echo 0 || echo 1)" \
+  "process_resident_memory_bytes=${rss:-none} relay_heap_bytes=${heap:-none} relay_heap_free_bytes=${heap_free:-none}"
 
 start_relay small $((base + 2)) $((base + 3)) --history 10
 "$E2E" truncated $((base + 2)) $((base + 3)) || true

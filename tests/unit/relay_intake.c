@@ -105,6 +105,55 @@ START_TEST(dedup_window_and_capacity)
 }
 END_TEST
 
+/* The ring grows with what the window holds, not with the count bound: RSS must not creep up
+ * by one slot per emit until --dedup-max slots were written (found by the soak: 32 bytes per
+ * emit, 3.2 MB after 100,000 emits with only the last 30 s remembered). */
+START_TEST(dedup_memory_follows_the_window)
+{
+    struct dedup *d = dedup_new(100000, 30000);
+    uint64_t off;
+    char id[32];
+    /* 20 emits/s for 10 minutes: ~600 ids in the 30 s window at any time. */
+    for (int i = 0; i < 12000; i++) {
+        snprintf(id, sizeof id, "emit-%d", i);
+        ck_assert_int_eq(dedup_insert(d, id, (uint64_t)i + 1, (int64_t)i * 50), 0);
+    }
+    ck_assert_uint_le(dedup_size(d), 601);
+    ck_assert_uint_le(dedup_capacity(d), 1024);
+    ck_assert_int_eq(dedup_lookup(d, "emit-11999", 599950, &off), 1);
+    ck_assert_uint_eq(off, 12000);
+    ck_assert_int_eq(dedup_lookup(d, "emit-11400", 599950, &off), 1); /* 29.95 s old */
+    ck_assert_int_eq(dedup_lookup(d, "emit-11398", 599950, &off), 0); /* 30.05 s old */
+    /* A burst within the window: the ring grows, and every id held stays found. */
+    for (int i = 0; i < 5000; i++) {
+        snprintf(id, sizeof id, "burst-%d", i);
+        ck_assert_int_eq(dedup_insert(d, id, 100000 + (uint64_t)i, 600000), 0);
+    }
+    ck_assert_uint_eq(dedup_capacity(d), 8192);
+    for (int i = 0; i < 5000; i += 7) {
+        snprintf(id, sizeof id, "burst-%d", i);
+        ck_assert_int_eq(dedup_lookup(d, id, 600000, &off), 1);
+        ck_assert_uint_eq(off, 100000 + (uint64_t)i);
+    }
+    ck_assert_int_eq(dedup_lookup(d, "emit-11999", 600000, &off), 1);
+    ck_assert_uint_eq(off, 12000);
+    dedup_free(d);
+    /* The count bound still holds while growing: the oldest ids go past it. */
+    d = dedup_new(1500, 1000000);
+    for (int i = 0; i < 2000; i++) {
+        snprintf(id, sizeof id, "id-%d", i);
+        ck_assert_int_eq(dedup_insert(d, id, (uint64_t)i + 1, i), 0);
+    }
+    ck_assert_uint_eq(dedup_size(d), 1500);
+    ck_assert_uint_eq(dedup_capacity(d), 1500);
+    ck_assert_int_eq(dedup_lookup(d, "id-499", 2000, &off), 0);
+    ck_assert_int_eq(dedup_lookup(d, "id-500", 2000, &off), 1);
+    ck_assert_uint_eq(off, 501);
+    ck_assert_int_eq(dedup_lookup(d, "id-1999", 2000, &off), 1);
+    dedup_free(d);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("relay_intake");
@@ -112,6 +161,7 @@ int main(void)
     tcase_add_test(tc, good_body);
     tcase_add_test(tc, bad_bodies_named);
     tcase_add_test(tc, dedup_window_and_capacity);
+    tcase_add_test(tc, dedup_memory_follows_the_window);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
