@@ -53,6 +53,10 @@ int hub_poll_init(struct hub *h, struct metrics *m)
                               "Socket.IO polling requests answered with an error status.");
     p->m_expired = metrics_add(m, METRIC_COUNTER, "sio_polling_expired_total", NULL,
                                "Socket.IO polling sessions ended because they were not polled.");
+    p->m_ping_timeouts =
+        metrics_add(m, METRIC_COUNTER, "sio_ping_timeouts_total", NULL,
+                    "Socket.IO sessions (either transport) ended because no pong came within "
+                    "pingTimeout of a ping.");
     static const char help[] = "Socket.IO client packets by outcome: ignored (events and acks the "
                                "relay does not act on, binary ones included), refused (the "
                                "session was closed), namespace_refused (CONNECT to a namespace "

@@ -41,7 +41,7 @@ struct hub_polls {
     struct hub_client **ws; /* websocket sessions by sid (HUB_POLL_WS_BUCKETS chains) */
     lws_sorted_usec_list_t reap;
     unsigned char *scratch; /* LWS_PRE + POLL_BODY_MAX: one GET answer being written */
-    struct metric *m_sessions, *m_handshakes, *m_upgrades, *m_errors, *m_expired;
+    struct metric *m_sessions, *m_handshakes, *m_upgrades, *m_errors, *m_expired, *m_ping_timeouts;
     /* Client packets (either transport): read and dropped, refused (session closed),
      * CONNECTs to a namespace other than "/" refused. */
     struct metric *m_pkt_ignored, *m_pkt_refused, *m_pkt_nsp;

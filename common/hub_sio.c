@@ -151,6 +151,7 @@ void hub_sio_heartbeat(struct hub *h, struct hub_client *c, int64_t now)
     if (c->awaiting_pong) {
         if (now - c->ping_at_us > hub_sio_ping_timeout_ms(h) * 1000) {
             LOG_INFO("sio_ping_timeout hub=%s peer=%s", h->cfg.name, c->peer);
+            metric_inc(h->polls ? h->polls->m_ping_timeouts : NULL);
             hub_client_kill(c, 1000, "ping timeout");
         }
     } else if (now - c->ping_at_us >= hub_sio_ping_interval_ms(h) * 1000 &&

@@ -18,6 +18,15 @@ timeout 120 node "$node_dir/sio_bad.js" "$base" 4096 1000 ||
 # The relay still answers its intake and counts the refusals.
 errors=$(curl -fsS "http://127.0.0.1:$((base + 1))/metrics" | awk '/^sio_polling_errors_total /{print $2}')
 expect sio_errors_counted "$([ "${errors:-0}" -ge 20 ] && echo 0 || echo 1)" "sio_polling_errors_total=${errors:-none}"
+# The sessions it left ended and were counted: one never polled (poll expiry), one polled
+# but never answering the ping (ping timeout, each logged sio_ping_timeout).
+m=$(curl -fsS "http://127.0.0.1:$((base + 1))/metrics")
+expired=$(awk '/^sio_polling_expired_total /{print $2}' <<<"$m")
+pingto=$(awk '/^sio_ping_timeouts_total /{print $2}' <<<"$m")
+logged=$(grep -c 'sio_ping_timeout ' "$E2E_TMP/relay.log" || true)
+expect sio_session_ends_counted "$([ -n "$pingto" ] && [ "$pingto" = "$logged" ] &&
+  [ "$pingto" -ge 1 ] && [ "${expired:-0}" -ge 1 ] && echo 0 || echo 1)" \
+  "sio_polling_expired_total=${expired:-none} sio_ping_timeouts_total=${pingto:-none}, $logged logged"
 
 # A sub-second --ping-interval is kept as given (it was rounded up to whole seconds).
 start_bg relay-fastping "$RELAYLAB_BIN/relay" --bind 127.0.0.1 --ws-port $((base + 2)) --http-port $((base + 3)) \

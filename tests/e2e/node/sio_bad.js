@@ -214,6 +214,18 @@ async function gone(sid, name) {
     await gone(sid, 'not_polled_expires');
   }
   {
+    // Polled all along but the ping never answered: the ping timeout ends it (the script
+    // around this driver checks it was counted in sio_ping_timeouts_total).
+    const sid = await joined();
+    const until = Date.now() + pingMs * 2 + 1500;
+    let last = null;
+    while (Date.now() < until) {
+      last = await get(sid);
+      if (last.status !== 200) break;
+    }
+    check(last && last.status === 400, 'unanswered_ping_ends_session', `last GET: ${last && (last.status || last.error)} ${last && last.body}`);
+  }
+  {
     // An upgrade with an unknown sid or version is refused as the reference does: 400 text/html.
     const up = (q) => raw(Buffer.from(`GET /socket.io/${q} HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n` +
       'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n', 'latin1'));
