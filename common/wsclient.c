@@ -43,7 +43,6 @@ struct wsc_pool {
     struct lws_context *ctx;
     struct lws_protocols protocols[2];
     struct wsc_callbacks cb;
-    void (*on_pong)(struct wsc *c, void *ud);
     void *ud;
     int max_clients;
     int count;
@@ -200,8 +199,8 @@ static int wsc_callback(struct lws *wsi, enum lws_callback_reasons reason, void 
     case LWS_CALLBACK_CLIENT_RECEIVE:
         return on_receive(c, wsi, in, len);
     case LWS_CALLBACK_CLIENT_RECEIVE_PONG:
-        if (c && p->on_pong)
-            p->on_pong(c, p->ud);
+        if (c && p->cb.on_pong)
+            p->cb.on_pong(c, p->ud);
         return 0;
     case LWS_CALLBACK_CLIENT_WRITEABLE:
         return on_writeable(c, wsi);
@@ -292,11 +291,6 @@ struct wsc_pool *wsc_pool_new(int max_clients, const struct wsc_callbacks *cb, v
         return NULL;
     }
     return p;
-}
-
-void wsc_pool_on_pong(struct wsc_pool *p, void (*on_pong)(struct wsc *c, void *ud))
-{
-    p->on_pong = on_pong;
 }
 
 void wsc_pool_free(struct wsc_pool *p)

@@ -29,6 +29,8 @@ struct wsc_callbacks {
     void (*on_close)(struct wsc *c, int code, const char *reason, void *ud);
     /* Called after each wsc_pool_wake() on the service thread. May be NULL. */
     void (*on_wake)(struct wsc_pool *p, void *ud);
+    /* A PONG that carries a payload (lws 4.1 reports no empty one). May be NULL. */
+    void (*on_pong)(struct wsc *c, void *ud);
 };
 
 struct wsc_options {
@@ -47,9 +49,6 @@ struct wsc_options {
 /* Creates a pool for up to max_clients connections. Returns NULL with a message in err. */
 struct wsc_pool *wsc_pool_new(int max_clients, const struct wsc_callbacks *cb, void *ud, char *err,
                               size_t errlen) __attribute__((warn_unused_result));
-/* Sets the callback for a PONG that carries a payload (lws 4.1 reports no empty one), on the
- * service thread with the pool's ud; NULL (the default) ignores pongs. */
-void wsc_pool_on_pong(struct wsc_pool *p, void (*on_pong)(struct wsc *c, void *ud));
 /* Closes every client (their on_close runs) and frees the pool. Accepts NULL. */
 void wsc_pool_free(struct wsc_pool *p);
 

@@ -424,7 +424,7 @@ static int thread_init(struct lg_clients *cs, struct lg_thread *t, int i, int th
                        long long now, char *err, size_t errlen)
 {
     static const struct wsc_callbacks cb = {
-        .on_open = on_open, .on_message = on_message, .on_close = on_close};
+        .on_open = on_open, .on_message = on_message, .on_close = on_close, .on_pong = on_pong};
     const struct lg_config *cfg = cs->cfg;
     int sio = cfg->protocol == LG_PROTO_SOCKETIO;
     t->owner = cs;
@@ -451,7 +451,6 @@ static int thread_init(struct lg_clients *cs, struct lg_thread *t, int i, int th
     t->pool = wsc_pool_new((int)t->n * (sio ? 3 : 1) + 1, &cb, t, err, errlen);
     if (t->pool == NULL)
         return -1;
-    wsc_pool_on_pong(t->pool, on_pong);
     if (sio && cfg->polling) {
         t->http = hc_ctx_new(wsc_pool_lws_context(t->pool), HTTP_MAX_BODY, err, errlen);
         if (t->http == NULL)

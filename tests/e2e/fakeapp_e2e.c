@@ -103,7 +103,7 @@ static void on_close(struct wsc *c, int code, const char *reason, void *ud)
     cl->ws = NULL;
 }
 
-static const struct wsc_callbacks cbs = {on_open, on_message, on_close, NULL};
+static const struct wsc_callbacks cbs = {on_open, on_message, on_close, NULL, NULL};
 
 /* Services the pool until cond() holds for every client or timeout_s passes. */
 static int wait_all(struct wsc_pool *p, int (*cond)(const struct client *), double timeout_s)

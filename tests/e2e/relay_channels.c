@@ -223,7 +223,7 @@ int main(int argc, char **argv)
         ev_channel[o] = -2; /* not emitted by us: owed to nobody */
     curl_global_init(CURL_GLOBAL_DEFAULT);
     char err[128];
-    struct wsc_callbacks cb = {on_open, on_message, on_close, NULL};
+    struct wsc_callbacks cb = {on_open, on_message, on_close, NULL, NULL};
     struct wsc_pool *p = wsc_pool_new(nclients + 8, &cb, NULL, err, sizeof err);
     for (int i = 0; i < nclients; i++) {
         clients[i] = (struct client){.idx = i, .relay = i % nrelays, .chans = initial_chans(i)};

@@ -99,7 +99,7 @@ static void on_close(struct wsc *c, int code, const char *reason, void *ud)
     cl->ws = NULL;
 }
 
-static const struct wsc_callbacks cbs = {on_open, on_message, on_close, NULL};
+static const struct wsc_callbacks cbs = {on_open, on_message, on_close, NULL, NULL};
 
 static struct wsc_pool *pool_new(int n)
 {

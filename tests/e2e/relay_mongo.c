@@ -223,7 +223,7 @@ static void probe_close(struct wsc *c, int code, const char *reason, void *ud)
 static size_t read_all(int r, uint64_t head, uint64_t *offs, int *emits, size_t max)
 {
     struct client probe = {.idx = 0, .joined = 1}; /* joined: offsets count from 0 */
-    struct wsc_callbacks cb = {on_open, on_message, probe_close, NULL};
+    struct wsc_callbacks cb = {on_open, on_message, probe_close, NULL, NULL};
     char err[128], path[160];
     struct wsc_pool *p = wsc_pool_new(2, &cb, NULL, err, sizeof err);
     int64_t until = e2e_now_us() + 30 * 1000000LL;
@@ -270,7 +270,7 @@ int main(int argc, char **argv)
         nemits = MAXE;
     curl_global_init(CURL_GLOBAL_DEFAULT);
     char err[128];
-    struct wsc_callbacks cb = {on_open, on_message, on_close, NULL};
+    struct wsc_callbacks cb = {on_open, on_message, on_close, NULL, NULL};
     struct wsc_pool *p = wsc_pool_new(nclients + 4, &cb, NULL, err, sizeof err);
     for (int i = 0; i < nclients; i++) {
         clients[i].idx = i;

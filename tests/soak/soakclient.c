@@ -316,7 +316,7 @@ int main(int argc, char **argv)
     signal(SIGPIPE, SIG_IGN);
     curl_global_init(CURL_GLOBAL_DEFAULT);
     srand((unsigned)getpid());
-    struct wsc_callbacks cb = {on_open, on_message, on_close, on_wake};
+    struct wsc_callbacks cb = {on_open, on_message, on_close, on_wake, NULL};
     char err[256];
     pool = wsc_pool_new(cfg.clients + cfg.churn + cfg.sio + 64, &cb, NULL, err, sizeof err);
     if (pool == NULL) {
