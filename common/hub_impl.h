@@ -326,7 +326,5 @@ struct hub_poll *hub_poll_find(struct hub *h, const char *sid);
 /* The index of Socket.IO websocket sessions by sid (opened as websockets, or upgraded). */
 void hub_poll_ws_index(struct hub *h, struct hub_client *c);
 void hub_poll_ws_unindex(struct hub *h, struct hub_client *c); /* no-op when not indexed */
-/* 1 when sid names a live Socket.IO websocket session. */
-int hub_poll_ws_known(struct hub *h, const char *sid);
 
 #endif

@@ -158,14 +158,17 @@ void hub_poll_ws_unindex(struct hub *h, struct hub_client *c)
     c->sid_indexed = 0;
 }
 
-int hub_poll_ws_known(struct hub *h, const char *sid)
+enum eio_session_kind hub_poll_session(struct hub *h, const char *sid, struct hub_poll **s)
 {
-    if (h->polls == NULL)
-        return 0;
+    *s = sid ? hub_poll_find(h, sid) : NULL;
+    if (*s)
+        return EIO_SID_POLLING;
+    if (sid == NULL || h->polls == NULL)
+        return EIO_SID_UNKNOWN;
     for (struct hub_client *c = h->polls->ws[sid_hash(sid) % POLL_WS_BUCKETS]; c; c = c->sid_next)
         if (strcmp(c->sid, sid) == 0)
-            return 1;
-    return 0;
+            return EIO_SID_OTHER;
+    return EIO_SID_UNKNOWN;
 }
 
 static void grow(struct hub_polls *p)

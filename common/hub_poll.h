@@ -12,6 +12,7 @@
 #ifndef RELAYLAB_HUB_POLL_H
 #define RELAYLAB_HUB_POLL_H
 
+#include "eio_poll.h"
 #include "hub_impl.h"
 
 #define POLL_BODY_MAX (HUB_BATCH_BYTES + 4096)   /* one GET answer at most (events + control) */
@@ -92,5 +93,9 @@ int hub_poll_answer_get(struct hub *h, struct lws *wsi, struct hub_http *x);
 void hub_poll_end(struct hub_poll *s, const char *get_answer, const char *why);
 /* Removes a session from the sid table (it stays allocated). */
 void hub_poll_unindex(struct hub_poll *s);
+/* What sid (NULL: none given) names, as eio_check_request() wants it: a live polling session
+ * (then *s is it), a websocket session (opened as one, or upgraded), or nothing known
+ * (*s NULL in both). */
+enum eio_session_kind hub_poll_session(struct hub *h, const char *sid, struct hub_poll **s);
 
 #endif

@@ -136,7 +136,7 @@ static int start_post(struct hub *h, struct lws *wsi, struct hub_http *x, struct
         LOG_INFO("sio_polling_bad_post hub=%s peer=%s sid=%s status=%d reason=\"%s\"", h->cfg.name,
                  s->c.peer, s->c.sid, status, detail);
         if (end_session) {
-            metric_inc(h->polls->m_pkt_refused);
+            hub_sio_refused(h);
             hub_poll_end(s, "1", detail);
         }
         if (hub_http_error_status(wsi, status, EIO_ERR_BAD_REQUEST, detail))
@@ -191,10 +191,8 @@ static int on_request(struct hub *h, struct lws *wsi, struct hub_http *x, const 
         .eio = hub_http_arg(wsi, "EIO=", eio, sizeof eio),
         .sid = hub_http_arg(wsi, "sid=", sid, sizeof sid),
     };
-    struct hub_poll *s = r.sid ? hub_poll_find(h, r.sid) : NULL;
-    r.session = s                                      ? EIO_SID_POLLING
-                : r.sid && hub_poll_ws_known(h, r.sid) ? EIO_SID_OTHER
-                                                       : EIO_SID_UNKNOWN;
+    struct hub_poll *s;
+    r.session = hub_poll_session(h, r.sid, &s);
     enum eio_error err = eio_check_request(&r);
     if (err != EIO_ERR_NONE) {
         note_error(h);
@@ -237,7 +235,7 @@ static int on_body_done(struct hub *h, struct lws *wsi, struct hub_http *x)
     if (eio_payload_check(body, len, POLL_PACKETS_MAX, err, sizeof err) != 0) {
         free(body);
         note_error(h);
-        metric_inc(h->polls->m_pkt_refused);
+        hub_sio_refused(h);
         LOG_INFO("client_bad_input hub=%s peer=%s sid=%s reason=\"%s\"", h->cfg.name, s->c.peer,
                  s->c.sid, err);
         hub_poll_end(s, "1", err);

@@ -468,15 +468,13 @@ int hub_sio_confirm_upgrade(struct hub *h, struct lws *wsi, const char *upgrade)
         !engine_args(wsi, eio, sizeof eio, transport, sizeof transport, sid, sizeof sid, &pe, &pt,
                      &ps))
         return 0; /* not Engine.IO: the upgrade filter decides as for any websocket */
-    struct hub_poll *s = ps ? hub_poll_find(h, ps) : NULL;
+    struct hub_poll *s;
     struct eio_request r = {.method = "GET",
                             .transport = pt,
                             .eio = pe,
                             .sid = ps,
                             .upgrade = 1,
-                            .session = s                                ? EIO_SID_POLLING
-                                       : ps && hub_poll_ws_known(h, ps) ? EIO_SID_OTHER
-                                                                        : EIO_SID_UNKNOWN};
+                            .session = hub_poll_session(h, ps, &s)};
     enum eio_error e = eio_check_request(&r);
     if (e == EIO_ERR_NONE && (pt == NULL || strcmp(pt, "websocket") != 0))
         e = EIO_ERR_BAD_REQUEST; /* an upgrade to websocket must say transport=websocket */
