@@ -14,6 +14,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "monoclock.h"
+
 #define LINGER_SCRATCH (64 * 1024)
 #define LINGER_PER_WAKE (1024 * 1024) /* bytes read from one socket before serving the others */
 #define LINGER_STOP_TAG UINT64_MAX
@@ -35,13 +37,6 @@ struct httpd_linger {
     char *scratch; /* discarded bytes land here (MSG_TRUNC copies nothing on TCP) */
     struct metric *m_lingering, *m_drained, *m_cut, *m_full;
 };
-
-static long long now_ms(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (long long)t.tv_sec * 1000 + t.tv_nsec / 1000000;
-}
 
 /* Closes slot i. Called with the lock held. cut = closed at a bound rather than by the client. */
 static void slot_close(struct httpd_linger *l, unsigned i, int cut)
@@ -80,12 +75,12 @@ static void slot_drain(struct httpd_linger *l, unsigned i)
         slot_close(l, i, 0); /* the client closed (r == 0) or reset: done */
     }
     if (got > 0 && s->fd >= 0)
-        s->last_ms = now_ms();
+        s->last_ms = monoclock_ms();
 }
 
 static void sweep(struct httpd_linger *l)
 {
-    long long t = now_ms();
+    long long t = monoclock_ms();
     for (unsigned i = 0; i < l->cfg.slots; i++) {
         struct slot *s = &l->slots[i];
         if (s->fd >= 0 && (t - s->t0_ms > l->cfg.max_ms || t - s->last_ms > l->cfg.idle_ms))
@@ -190,7 +185,7 @@ int httpd_linger_add(struct httpd_linger *l, int fd)
         close(d);
         goto out;
     }
-    long long t = now_ms();
+    long long t = monoclock_ms();
     l->slots[i] = (struct slot){.fd = d, .t0_ms = t, .last_ms = t, .bytes = 0};
     l->count++;
     metric_set(l->m_lingering, l->count);

@@ -15,6 +15,7 @@
 #include "hub.h"
 #include "log.h"
 #include "metrics.h"
+#include "monoclock.h"
 #include "sio_client.h"
 #include "store.h"
 
@@ -39,18 +40,11 @@ struct app {
 static atomic_int shutdown_done;
 static long shutdown_deadline_ms, shutdown_drain_ms;
 
-static long now_ms(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return t.tv_sec * 1000 + t.tv_nsec / 1000000;
-}
-
 /* Sleeps up to ms, in steps, returning early when *flag becomes non-zero. */
 static void nap(atomic_int *flag, long ms)
 {
-    long end = now_ms() + ms;
-    while (!atomic_load(flag) && now_ms() < end)
+    long end = monoclock_ms() + ms;
+    while (!atomic_load(flag) && monoclock_ms() < end)
         usleep(20000);
 }
 
@@ -206,7 +200,7 @@ fail:
 static void *shutdown_watchdog(void *arg)
 {
     (void)arg;
-    while (!atomic_load(&shutdown_done) && now_ms() < shutdown_deadline_ms)
+    while (!atomic_load(&shutdown_done) && monoclock_ms() < shutdown_deadline_ms)
         usleep(10000);
     if (atomic_load(&shutdown_done))
         return NULL;
@@ -225,7 +219,7 @@ static void *wait_and_shutdown(void *arg)
     struct app *a = arg;
     while (!*a->stop_flag)
         usleep(50000);
-    long deadline = now_ms() + a->cfg.drain_ms;
+    long deadline = monoclock_ms() + a->cfg.drain_ms;
     LOG_INFO("stopping pod=%s drain_ms=%ld", a->pod, a->cfg.drain_ms);
     shutdown_deadline_ms = deadline;
     shutdown_drain_ms = a->cfg.drain_ms;
@@ -234,12 +228,12 @@ static void *wait_and_shutdown(void *arg)
         pthread_detach(wd);
     atomic_store(&a->api.stopping, 1);
     httpd_quiesce(a->http);
-    while (atomic_load(&a->api.active) > 0 && now_ms() < deadline)
+    while (atomic_load(&a->api.active) > 0 && monoclock_ms() < deadline)
         usleep(10000);
     usleep(100000); /* let the last responses leave before the daemon closes connections */
     httpd_free(a->http);
     a->http = NULL;
-    long left = deadline - now_ms();
+    long left = deadline - monoclock_ms();
     emitter_free(a->emitter, left > 500 ? left : 500);
     a->emitter = NULL;
     if (a->hub)

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "monoclock.h"
 
 struct item {
     char *body; /* the whole /emit request body */
@@ -38,13 +39,6 @@ struct emitter {
     struct metric *m_ok, *m_retried, *m_failed, *m_dropped, *m_queue;
 };
 
-static long now_ms(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return t.tv_sec * 1000 + t.tv_nsec / 1000000;
-}
-
 static size_t discard(char *p, size_t s, size_t n, void *ud)
 {
     (void)p;
@@ -65,8 +59,8 @@ static int progress(void *ud, curl_off_t dt, curl_off_t dn, curl_off_t ut, curl_
 /* Sleeps ms in small steps, returning early when the emitter must give up. */
 static void backoff_sleep(struct emitter *e, long ms)
 {
-    long end = now_ms() + ms;
-    while (!atomic_load(&e->abort_now) && now_ms() < end)
+    long end = monoclock_ms() + ms;
+    while (!atomic_load(&e->abort_now) && monoclock_ms() < end)
         usleep(10000);
 }
 
@@ -165,7 +159,7 @@ struct emitter *emitter_new(const struct emitter_config *c, char *err, size_t er
     e->retries = c->retries;
     e->timeout_ms = c->timeout_ms > 0 ? c->timeout_ms : 2000;
     e->backoff_ms = c->backoff_ms > 0 ? c->backoff_ms : 50;
-    e->seed = (unsigned)now_ms() ^ (unsigned)getpid();
+    e->seed = (unsigned)monoclock_ms() ^ (unsigned)getpid();
     e->ring = calloc(e->cap, sizeof *e->ring);
     e->url = strdup(c->url);
     e->curl = curl_easy_init();

@@ -9,6 +9,7 @@
 
 #include "log.h"
 #include "mongolog.h"
+#include "monoclock.h"
 
 #define STORE_COLLECTION "products"
 
@@ -269,13 +270,6 @@ static enum store_result find_one(mongoc_client_t *cl, const char *db, const bso
     return r;
 }
 
-static int64_t mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* The driver could not open a connection to the server it selected: nothing was sent. */
 static int never_sent(const bson_error_t *e)
 {
@@ -294,10 +288,10 @@ static bool find_and_modify(struct store *s, mongoc_collection_t *coll, const bs
                             const mongoc_find_and_modify_opts_t *opts, const char *req_id,
                             bson_t *reply, bson_error_t *e)
 {
-    int64_t t0 = mono_ms();
+    int64_t t0 = monoclock_ms();
     if (mongoc_collection_find_and_modify_with_opts(coll, query, opts, reply, e))
         return true;
-    int64_t took = mono_ms() - t0;
+    int64_t took = monoclock_ms() - t0;
     if (!never_sent(e) || took >= s->timeout_ms)
         return false;
     LOG_INFO("create_resend req_id=%s after_ms=%lld error=\"%s\"", req_id, (long long)took,

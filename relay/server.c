@@ -16,6 +16,7 @@
 #include "log.h"
 #include "memstat.h"
 #include "metrics.h"
+#include "monoclock.h"
 #include "mstore.h"
 
 /* After the drain, how long emits under way get to have their answers sent. */
@@ -39,13 +40,6 @@ struct relay {
      * /readyz and /emit 503. Set, with release order, once hub and store are in place. */
     atomic_int started;
 };
-
-static int64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static int draining(const struct relay *r)
 {
@@ -108,11 +102,11 @@ static void handle_emit(const struct httpd_request *req, struct httpd_response *
         dup = res == MSTORE_DUPLICATE;
     } else {
         pthread_mutex_lock(&r->emit_lock);
-        if (e.id[0] && dedup_lookup(r->dedup, e.id, now_ms(), &off)) {
+        if (e.id[0] && dedup_lookup(r->dedup, e.id, monoclock_ms(), &off)) {
             dup = 1;
         } else {
             off = hub_publish(r->hub, e.event, e.channel, e.payload, e.payload_len);
-            if (off != 0 && e.id[0] && dedup_insert(r->dedup, e.id, off, now_ms()) != 0)
+            if (off != 0 && e.id[0] && dedup_insert(r->dedup, e.id, off, monoclock_ms()) != 0)
                 LOG_WARN("dedup_insert_failed id=%s", e.id);
         }
         pthread_mutex_unlock(&r->emit_lock);
