@@ -288,37 +288,59 @@ cgroup_rule() { # -I|-D PATH
   iptables -w 5 "$1" OUTPUT -m cgroup --path "$2" -m comment --comment "$TAG" -j DROP
 }
 
-# can_cut_process WHAT: exits 3 (skipped) when a process's connections cannot be cut here.
-can_cut_process() {
+# cut_process_why: why a process's connections cannot be cut here (nothing when they can).
+cut_process_why() {
   local root probe
   root=$(cgroup2_root)
-  [ -n "$root" ] || { echo "local-cluster: $1 skipped: no cgroup v2 hierarchy mounted" >&2; exit "$LAB_SKIP"; }
+  [ -n "$root" ] || { echo "no cgroup v2 hierarchy mounted"; return; }
   probe=$TAG-probe
-  mkdir -p "$root/$probe" 2>/dev/null || { echo "local-cluster: $1 skipped: cannot create a cgroup under $root" >&2; exit "$LAB_SKIP"; }
+  mkdir -p "$root/$probe" 2>/dev/null || { echo "cannot create a cgroup under $root"; return; }
   if ! cgroup_rule -I "$probe" 2>/dev/null; then
     rmdir "$root/$probe" 2>/dev/null || true
-    echo "local-cluster: $1 skipped: iptables has no cgroup match here" >&2
-    exit "$LAB_SKIP"
+    echo "iptables has no cgroup match here"
+    return
   fi
   cgroup_rule -D "$probe" 2>/dev/null || true
   rmdir "$root/$probe" 2>/dev/null || true
 }
 
-# partition_proc WHO PID PORT...: cut WHO's listening PORTs, its open connections and any
-# connection it opens until heal.
+# can_cut_process WHAT: exits 3 (skipped) when a process's connections cannot be cut here.
+can_cut_process() {
+  local why
+  why=$(cut_process_why)
+  [ -z "$why" ] || { echo "local-cluster: $1 skipped: $why" >&2; exit "$LAB_SKIP"; }
+}
+
+# proc_tree PID: PID and its descendants (an app command may run workers of its own).
+proc_tree() {
+  local p
+  echo "$1"
+  for p in $(pgrep -P "$1" 2>/dev/null); do proc_tree "$p"; done
+}
+
+# partition_proc WHO PID PORT...: cut WHO's listening PORTs, the open connections of PID and
+# its descendants, and any connection they open until heal.
 partition_proc() {
-  local who=$1 pid=$2 root path orig port
+  local who=$1 pid=$2 root path orig port p tree
   shift 2
   partition "$who" "$@"
   root=$(cgroup2_root)
   path=$TAG-$who
   orig=$(sed -n 's/^0:://p' "/proc/$pid/cgroup")
   mkdir -p "$root/$path" || die "cannot create cgroup $root/$path"
-  echo "$pid" >"$root/$path/cgroup.procs" || die "cannot move $who (pid $pid) into cgroup $path"
   cgroup_rule -I "$path" || die "iptables refused the cgroup rule for $who"
   echo "$who $path cgroup ${orig:-/}" >>"$DIR/partitions"
+  tree=$(proc_tree "$pid")
+  for p in $tree; do
+    echo "$p" >"$root/$path/cgroup.procs" 2>/dev/null || [ ! -d "/proc/$p" ] ||
+      die "cannot move $who (pid $p) into cgroup $path"
+  done
   # Sockets made before the move keep their old cgroup: cut them by their local ports.
-  for port in $(ss -Htanp 2>/dev/null | awk -v p="pid=$pid," 'index($0, p) { n = split($4, a, ":"); print a[n] }' | sort -un); do
+  for port in $(ss -Htanp 2>/dev/null | awk -v t=" ${tree//$'\n'/ } " '
+      { n = split($4, a, ":"); rest = $0
+        while (match(rest, /pid=[0-9]+,/)) {
+          if (index(t, " " substr(rest, RSTART + 4, RLENGTH - 5) " ")) { print a[n]; break }
+          rest = substr(rest, RSTART + RLENGTH) } }' | sort -un); do
     grep -qx "$who $port dport" "$DIR/partitions" && continue
     partition "$who" "$port"
   done

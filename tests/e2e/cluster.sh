@@ -288,14 +288,32 @@ ca fault restart-mongo 3 >/dev/null 2>&1 || rc=$?
 check fault_restart_mongo "rc=$rc $(ca status | grep '^mongo  *3')" grep -qE 'primary|secondary' < <(ca status | grep '^mongo  *3')
 # Partitions: rules in force, then gone; without root the fault says it is skipped.
 rc=0
-ca fault partition-app 1 >/dev/null 2>&1 || rc=$?
+ca fault partition-app 1 >"$E2E_TMP/partition-app.out" 2>&1 || rc=$?
 if [ "$rc" -eq 3 ]; then
   pass fault_partition_skipped_without_root
 else
   tag=relaylab-cluster-$a_base
-  check fault_partition_app_adds_rules "rc=$rc" test "$rc" -eq 0 -a "$(iptables -w 5 -S INPUT | grep -c "$tag")" -eq 4
+  a1=$(cat "$a/pids/app-1.pid")
+  n_app=$(iptables -w 5 -S INPUT | grep -c "$tag")
+  missing_app=""
+  # The rules read once: `iptables -S | grep -q` under pipefail fails when grep leaves early
+  # and iptables, still writing, gets SIGPIPE.
+  rules=$(iptables -w 5 -S INPUT)
+  for port in $(ss -Htanp | awk -v p="pid=$a1," '$1 == "ESTAB" && index($0, p) { n = split($4, a, ":"); print a[n] }' | sort -u); do
+    grep -q -- "--dport $port .*$tag" <<<"$rules" || missing_app="$missing_app $port"
+  done
+  # Both listening ports, in and out, and (as a pod's network namespace would) the app's
+  # own connections, to MongoDB among them: they leave from ports no listening rule names.
+  check fault_partition_app_adds_rules "rc=$rc, $n_app rules" test "$rc" -eq 0 -a "$n_app" -ge 4
+  check fault_partition_app_cuts_its_connections "open ports without a rule:${missing_app:- none}" test -z "${missing_app:-}"
+  if grep -q "cuts only the app's ports" "$E2E_TMP/partition-app.out"; then
+    pass "fault_partition_app_ports_only ($(tail -n 1 "$E2E_TMP/partition-app.out"))"
+  else
+    check fault_partition_app_moves_it_into_its_cgroup "cgroup $(sed -n 's/^0:://p' "/proc/$a1/cgroup")" \
+      test "$(sed -n 's/^0:://p' "/proc/$a1/cgroup")" = "/$tag-app-1"
+  fi
   ca fault partition-mongo 2 >/dev/null 2>&1 || true
-  check fault_partition_mongo_adds_rules "" test "$(iptables -w 5 -S INPUT | grep -c "$tag")" -eq 6
+  check fault_partition_mongo_adds_rules "" test "$(iptables -w 5 -S INPUT | grep -c "$tag")" -eq $((n_app + 2))
   # mongosim's members replicate inside one process: the lab cuts member 2 off its peers too.
   check fault_partition_mongo_cuts_its_peers "" grep -q 'member_partitioned member=1 ' "$a/mongo/mongosim.log"
   check status_names_mongo_partition "$(ca status 2>&1 | grep '^mongo  *2')" grep -qE ' partitioned +not answering' < <(ca status 2>&1 | grep '^mongo  *2')
@@ -313,8 +331,9 @@ else
     check fault_partition_relay_drops_its_new_sockets "" grep -q -- "--path $tag-relay-2 .*-j DROP" < <(iptables -w 5 -S OUTPUT)
     open_ports=$(ss -Htanp | awk -v p="pid=$r2," '$1 == "ESTAB" && index($0, p) { n = split($4, a, ":"); print a[n] }' | sort -u)
     missing=0
+    rules=$(iptables -w 5 -S INPUT)
     for port in $open_ports; do
-      iptables -w 5 -S INPUT | grep -q -- "--dport $port .*$tag" || missing=$((missing + 1))
+      grep -q -- "--dport $port .*$tag" <<<"$rules" || missing=$((missing + 1))
     done
     check fault_partition_relay_cuts_its_open_connections "$missing of $(wc -w <<<"$open_ports") open ports without a rule" test -n "$open_ports" -a "$missing" -eq 0
     check fault_partition_relay_unreachable "" test "$(curl -s -o /dev/null -w '%{http_code}' --max-time 2 "http://127.0.0.1:$((a_base + 14))/readyz" || true)" = 000
@@ -326,6 +345,8 @@ else
     check fault_heal_relay_ready_again "" wait_http "http://127.0.0.1:$((a_base + 14))/readyz" 30
   fi
   ca fault heal-app 1 >/dev/null 2>&1 || true
+  check fault_heal_app_restores_it "cgroup $(sed -n 's/^0:://p' "/proc/$a1/cgroup")" \
+    test "$(sed -n 's/^0:://p' "/proc/$a1/cgroup")" != "/$tag-app-1" -a ! -d "$(awk '$3 == "cgroup2" { print $2; exit }' /proc/mounts)/$tag-app-1"
   ca fault heal-mongo 2 >/dev/null 2>&1 || true
   check fault_heal_mongo_rejoins_its_peers "" grep -q 'member_healed member=1 ' "$a/mongo/mongosim.log"
   check fault_heal_removes_output_rules "" test "$(iptables -w 5 -S OUTPUT | grep -c "$tag")" -eq 0
