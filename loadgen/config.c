@@ -40,6 +40,7 @@ static void lab_defaults(struct lg_config *c)
     c->gate_timeout_ms = 120000;
     c->verify_path = "";
     c->skew_margin_ms = 50;
+    c->facts = "";
 }
 
 #define LAB_RUN_FLAGS 5
@@ -67,6 +68,8 @@ static size_t lab_check_flags(struct lg_config *c, struct flag *f)
     struct flag t[] = {
         {"skew-margin", "LOADGEN_SKEW_MARGIN", FLAG_DURATION, &c->skew_margin_ms,
          "guard band for entitlement across shards (50ms)", 0, 600000},
+        {"facts", "LOADGEN_FACTS", FLAG_STR, &c->facts,
+         "JSON object of the lab's observations, judged as lab.* (a fault's record)", 0, 0},
     };
     memcpy(f, t, sizeof t);
     return sizeof t / sizeof t[0];

@@ -59,6 +59,7 @@ struct lg_config {
     const char **histories;  /* check: the shards' histories (owned array, argv strings) */
     size_t nhistories;
     long skew_margin_ms; /* check: guard band for entitlement across shards */
+    const char *facts;   /* check: JSON object of the lab's own observations ("" = none) */
     /* --- end of the lab's block --- */
     /* both */
     const char *history, *json, *junit, *log_level;

@@ -323,6 +323,20 @@ int lg_report_verdict(const struct lg_result *r, const struct lg_output *o)
         LOG_ERROR("report_failed reason=\"out of memory\"");
         return 1;
     }
+    if (o->facts_path) {
+        /* What the lab saw itself (e.g. which MongoDB member led before and after a fault):
+         * judged like the history's numbers, under "lab". */
+        json_error_t jerr;
+        json_t *facts = json_load_file(o->facts_path, 0, &jerr);
+        if (!json_is_object(facts)) {
+            LOG_ERROR("facts_unreadable path=%s reason=\"%s\"", o->facts_path,
+                      facts ? "not a JSON object" : jerr.text);
+            json_decref(facts);
+            json_decref(j);
+            return 1;
+        }
+        json_object_set_new(j, "lab", facts);
+    }
     int *pass = calloc(o->nexpects + 1, sizeof *pass);
     char(*msgs)[256] = calloc(o->nexpects + 1, sizeof *msgs);
     if (pass == NULL || msgs == NULL) {

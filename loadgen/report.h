@@ -23,8 +23,9 @@ struct lg_output {
     const char *junit_path; /* or NULL */
     const struct lg_expect *expects;
     size_t nexpects;
-    int details; /* per-client entries in the JSON */
-    FILE *table; /* where the table and the expectation lines go, or NULL */
+    int details;            /* per-client entries in the JSON */
+    FILE *table;            /* where the table and the expectation lines go, or NULL */
+    const char *facts_path; /* a JSON object put in the report as "lab" (check --facts), or NULL */
 };
 
 /*

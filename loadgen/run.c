@@ -98,6 +98,7 @@ static int verdict_from_files(const struct lg_config *cfg, const char *const *pa
         .junit_path = *cfg->junit ? cfg->junit : NULL,
         .expects = cfg->expects,
         .nexpects = cfg->nexpects,
+        .facts_path = *cfg->facts ? cfg->facts : NULL,
         .details = cfg->details,
         .table = stdout,
     };

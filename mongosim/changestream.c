@@ -141,7 +141,7 @@ static int open_position(struct cs *c, const struct store *s, bson_iter_t *it, c
     return 0;
 }
 
-int cs_open(struct cs **out, const struct store *s, const char *db, const char *coll,
+int cs_open(struct cs **out, const struct store *s, uint64_t last, const char *db, const char *coll,
             const bson_t *spec, const bson_t *rest, char *err, size_t errlen)
 {
     struct cs *c = calloc(1, sizeof *c);
@@ -151,7 +151,7 @@ int cs_open(struct cs **out, const struct store *s, const char *db, const char *
     }
     snprintf(c->db, sizeof c->db, "%s", db);
     snprintf(c->coll, sizeof c->coll, "%s", coll ? coll : "");
-    c->pos = store_last_seq(s);
+    c->pos = last < store_last_seq(s) ? last : store_last_seq(s);
     int code = 0;
     bson_iter_t it;
     if (bson_iter_init_find(&it, spec, "allChangesForCluster"))
@@ -321,7 +321,8 @@ static void emit(const struct cs *c, bson_t *arr, const bson_t *ev, int *n)
     (*n)++;
 }
 
-int cs_next_batch(struct cs *c, struct store *s, bson_t *arr, int max, enum cs_state *state)
+int cs_next_batch(struct cs *c, struct store *s, uint64_t upto, struct store *view, bson_t *arr,
+                  int max, enum cs_state *state)
 {
     *state = CS_CAUGHT_UP;
     if (c->invalidated) {
@@ -331,7 +332,7 @@ int cs_next_batch(struct cs *c, struct store *s, bson_t *arr, int max, enum cs_s
     if (c->pos + 1 < store_first_seq(s) && !c->pending_invalidate)
         return -1;
     int n = 0, examined = 0;
-    uint64_t last = store_last_seq(s);
+    uint64_t last = store_last_seq(s) < upto ? store_last_seq(s) : upto;
     for (;;) {
         if (c->pending_invalidate) {
             if (n >= max) {
@@ -358,7 +359,7 @@ int cs_next_batch(struct cs *c, struct store *s, bson_t *arr, int max, enum cs_s
         if (e == NULL || !wanted(c, e))
             continue;
         bson_t ev = BSON_INITIALIZER;
-        make_event(c, s, e, &ev);
+        make_event(c, view, e, &ev);
         emit(c, arr, &ev, &n);
         bson_destroy(&ev);
         c->pending_invalidate = ends_stream(c, e);

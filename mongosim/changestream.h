@@ -27,11 +27,13 @@ enum cs_state {
 /*
  * Opens a change stream on db.coll (coll NULL: the whole database; db "admin" with
  * allChangesForCluster: every database). spec is the $changeStream argument; rest the
- * pipeline stages after it (only $match is supported). Returns 0 and *out (free with
+ * pipeline stages after it (only $match is supported). Without a resume point it starts
+ * after entry last (the member's last oplog entry: s's last, or less on a member cut off
+ * from the others). Returns 0 and *out (free with
  * cs_free), or an error code (9, 40324, 260 InvalidResumeToken, 286
  * ChangeStreamHistoryLost, ...) with err.
  */
-int cs_open(struct cs **out, const struct store *s, const char *db, const char *coll,
+int cs_open(struct cs **out, const struct store *s, uint64_t last, const char *db, const char *coll,
             const bson_t *spec, const bson_t *rest, char *err, size_t errlen)
     __attribute__((warn_unused_result));
 
@@ -40,11 +42,13 @@ void cs_free(struct cs *c);
 
 /*
  * Appends up to max events after the stream's position to arr (keys "0", "1", ...),
- * examining at most CS_SCAN_MAX oplog entries, and advances the position past everything
- * examined. Returns the number appended and *state, or -1 when the oplog no longer covers
+ * examining at most CS_SCAN_MAX oplog entries of s up to entry upto (what the member has),
+ * and advances the position past everything examined. updateLookup reads view (the
+ * member's data set). Returns the number appended and *state, or -1 when the oplog no longer covers
  * the position (ChangeStreamHistoryLost).
  */
-int cs_next_batch(struct cs *c, struct store *s, bson_t *arr, int max, enum cs_state *state);
+int cs_next_batch(struct cs *c, struct store *s, uint64_t upto, struct store *view, bson_t *arr,
+                  int max, enum cs_state *state);
 
 /* Appends the stream's current resume token (postBatchResumeToken) to b under key. */
 void cs_append_pbrt(const struct cs *c, bson_t *b, const char *key);

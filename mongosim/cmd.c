@@ -413,7 +413,8 @@ enum cmd_status cmd_dispatch(struct cmd_ctx *ctx, const bson_t *cmd, bson_t *rep
     if (st == CMD_WAIT)
         return st;
     uint32_t t, i;
-    store_last_ts(ctx->sim->store, &t, &i);
+    int64_t wall;
+    msim_last_ts(ctx->sim, ctx->member, &t, &i, &wall);
     bson_t ct, sig;
     BSON_APPEND_DOCUMENT_BEGIN(reply, "$clusterTime", &ct);
     bson_append_timestamp(&ct, "clusterTime", -1, t, i);

@@ -109,7 +109,7 @@ void cmd_list_indexes(struct cmd_ctx *c, const bson_t *cmd, bson_t *reply)
 {
     const char *coll = first_utf8(cmd);
     char ns[260];
-    struct coll *cl = coll ? store_coll(c->sim->store, c->db, coll, 0) : NULL;
+    struct coll *cl = coll ? store_coll(msim_store(c->sim, c->member), c->db, coll, 0) : NULL;
     if (cl == NULL) {
         cmd_error(reply, 26, "ns does not exist: %s.%s", c->db, coll ? coll : "");
         return;
@@ -164,7 +164,7 @@ void cmd_list_collections(struct cmd_ctx *c, const bson_t *cmd, bson_t *reply)
     }
     const char *db, *name;
     uint32_t k = 0;
-    for (size_t i = 0; store_coll_at(c->sim->store, i, &db, &name); i++) {
+    for (size_t i = 0; store_coll_at(msim_store(c->sim, c->member), i, &db, &name); i++) {
         if (strcmp(db, c->db) != 0)
             continue;
         bson_t e = BSON_INITIALIZER, opts, info, idx;
@@ -204,7 +204,8 @@ void cmd_list_databases(struct cmd_ctx *c, const bson_t *cmd, bson_t *reply)
     size_t nseen = 0;
     bson_init(reply);
     BSON_APPEND_ARRAY_BEGIN(reply, "databases", &arr);
-    for (size_t i = 0; store_coll_at(c->sim->store, i, &db, &name) && nseen < 256; i++) {
+    for (size_t i = 0; store_coll_at(msim_store(c->sim, c->member), i, &db, &name) && nseen < 256;
+         i++) {
         size_t j;
         for (j = 0; j < nseen && strcmp(seen[j], db) != 0; j++)
             ;
@@ -255,6 +256,18 @@ void cmd_repl_status(struct cmd_ctx *c, const bson_t *cmd, bson_t *reply)
                          state == 1   ? "PRIMARY"
                          : state == 2 ? "SECONDARY"
                                       : "(not reachable/healthy)");
+        /* Its optime as this member knows it: none for one it cannot reach (as mongod
+         * reports a member it has no heartbeat from); a cut-off member's lags. */
+        uint32_t ot = 0, oi = 0;
+        int64_t owall = 0;
+        if (reach)
+            msim_last_ts(c->sim, i, &ot, &oi, &owall);
+        bson_t o;
+        BSON_APPEND_DOCUMENT_BEGIN(&e, "optime", &o);
+        bson_append_timestamp(&o, "ts", 2, ot, oi);
+        BSON_APPEND_INT64(&o, "t", reach ? r->term : -1);
+        bson_append_document_end(&e, &o);
+        BSON_APPEND_DATE_TIME(&e, "optimeDate", owall);
         BSON_APPEND_BOOL(&e, "self", i == c->member);
         BSON_APPEND_BOOL(&e, "mongosimPaused", m->paused);
         BSON_APPEND_BOOL(&e, "mongosimPartitioned", m->partitioned);
@@ -339,9 +352,16 @@ void cmd_fault(struct cmd_ctx *c, const char *name, const bson_t *cmd, bson_t *r
     } else if (strcmp(name, "mongosimResume") == 0) {
         rc = repl_resume(r, idx, c->now);
     } else if (strcmp(name, "mongosimPartition") == 0) {
+        /* A cut-off member receives nothing more (one alone has no one to be cut from). */
+        if (r->n > 1 && !r->m[idx].partitioned && msim_cut(c->sim, idx) != 0) {
+            cmd_error(reply, 146, "out of memory");
+            return;
+        }
         rc = repl_partition(r, idx, c->now);
     } else if (strcmp(name, "mongosimHeal") == 0) {
         rc = repl_heal(r, idx, c->now);
+        if (rc == 0)
+            msim_rejoin(c->sim, idx); /* it catches up from the others' oplog */
     } else if (strcmp(name, "mongosimLatency") == 0) {
         int64_t ms = cmd_get_int(cmd, "ms", -1);
         if (ms < 0 || ms > 600000) {

@@ -330,7 +330,8 @@ static void change_stream(struct cmd_ctx *c, const char *coll, bson_iter_t *stag
         }
     }
     struct cs *cs = NULL;
-    int code = cs_open(&cs, c->sim->store, c->db, coll, &spec, &rest, err, sizeof err);
+    int code = cs_open(&cs, c->sim->store, msim_last_seq(c->sim, c->member), c->db, coll, &spec,
+                       &rest, err, sizeof err);
     bson_destroy(&rest);
     if (code != 0) {
         cmd_error(reply, code, "%s", err);
@@ -339,7 +340,8 @@ static void change_stream(struct cmd_ctx *c, const char *coll, bson_iter_t *stag
     snprintf(ns, sizeof ns, "%s.%s", c->db, coll ? coll : "$cmd.aggregate");
     bson_t arr = BSON_INITIALIZER;
     enum cs_state state = CS_CAUGHT_UP;
-    if (batch > 0 && cs_next_batch(cs, c->sim->store, &arr, (int)batch, &state) < 0) {
+    if (batch > 0 && cs_next_batch(cs, c->sim->store, msim_last_seq(c->sim, c->member),
+                                   msim_store(c->sim, c->member), &arr, (int)batch, &state) < 0) {
         bson_destroy(&arr);
         cs_free(cs);
         cmd_error(reply, 286,
@@ -362,7 +364,9 @@ enum cmd_status cmd_change_stream_more(struct cmd_ctx *c, struct cursor *cur, co
 {
     bson_t arr = BSON_INITIALIZER;
     enum cs_state state;
-    int n = cs_next_batch(cur->cs, c->sim->store, &arr, batch > 0 ? (int)batch : 1000, &state);
+    int n =
+        cs_next_batch(cur->cs, c->sim->store, msim_last_seq(c->sim, c->member),
+                      msim_store(c->sim, c->member), &arr, batch > 0 ? (int)batch : 1000, &state);
     if (n < 0) {
         bson_destroy(&arr);
         cursors_kill(c->sim->cursors, cur->id);
@@ -508,7 +512,7 @@ void cmd_aggregate(struct cmd_ctx *c, const bson_t *cmd, bson_t *reply)
         cmd_error(reply, 73, "aggregate: 1 needs a $changeStream first stage in mongosim");
         return;
     }
-    struct coll *cl = store_coll(c->sim->store, c->db, coll, 0);
+    struct coll *cl = store_coll(msim_store(c->sim, c->member), c->db, coll, 0);
     struct docs d = {NULL, 0};
     int skip_stages = leading_match(cl, &pipeline, &d, reply);
     if (skip_stages < 0)

@@ -38,7 +38,7 @@ void cmd_cursor_reply(struct cmd_ctx *c, struct cursor *cur, const char *ns, int
     int done = 1;
     if (cur && cur->lazy) {
         char err[256] = "";
-        done = lazy_fill(cur->lazy, c->sim->store, &arr, &k, batch, BATCH_BYTES, err, sizeof err);
+        done = lazy_fill(cur->lazy, cur->store, &arr, &k, batch, BATCH_BYTES, err, sizeof err);
         if (done < 0) {
             bson_destroy(&arr);
             cursors_kill(c->sim->cursors, cur->id);
@@ -154,13 +154,16 @@ void cmd_find(struct cmd_ctx *c, const bson_t *cmd, bson_t *reply)
     if (limit > 0 && (batch == 0 || batch > limit) && single)
         batch = limit;
     snprintf(ns, sizeof ns, "%s.%s", c->db, name);
-    struct coll *coll = store_coll(c->sim->store, c->db, name, 0);
+    struct store *view = msim_store(c->sim, c->member);
+    struct coll *coll = store_coll(view, c->db, name, 0);
     struct plan p;
     plan_choose(coll, &filter, &sort, limit > 0 ? skip + limit : 0, &p);
     struct cursor *cur;
     if (p.sorted) {
         struct lazy *l = lazy_new(coll, c->db, name, &filter, &proj, &p, skip, limit);
         cur = l ? cursors_add(c->sim->cursors, c->member, ns, NULL, 0, NULL, l, c->now) : NULL;
+        if (cur)
+            cur->store = view;
     } else {
         bson_t **docs;
         size_t n;
@@ -264,7 +267,8 @@ void cmd_count(struct cmd_ctx *c, const bson_t *cmd, bson_t *reply)
     int64_t skip = cmd_get_int(cmd, "skip", 0), limit = cmd_get_int(cmd, "limit", 0);
     if (limit < 0)
         limit = -limit;
-    int64_t n = exec_count(store_coll(c->sim->store, c->db, name, 0), &filter, skip, limit);
+    int64_t n =
+        exec_count(store_coll(msim_store(c->sim, c->member), c->db, name, 0), &filter, skip, limit);
     bson_init(reply);
     if (n <= INT32_MAX)
         BSON_APPEND_INT32(reply, "n", (int32_t)n);
@@ -298,8 +302,8 @@ void cmd_distinct(struct cmd_ctx *c, const bson_t *cmd, bson_t *reply)
         return;
     struct rec **recs;
     size_t n, nv = 0, cap = 64;
-    int code = exec_collect(store_coll(c->sim->store, c->db, name, 0), &filter, NULL, 0, 0, &recs,
-                            &n, err, sizeof err);
+    int code = exec_collect(store_coll(msim_store(c->sim, c->member), c->db, name, 0), &filter,
+                            NULL, 0, 0, &recs, &n, err, sizeof err);
     if (code != 0) {
         cmd_error(reply, code, "%s", err);
         return;

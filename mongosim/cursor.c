@@ -125,6 +125,16 @@ void cursors_kill_member(struct cursors *t, int member)
     remove_if(t, by_member, &member);
 }
 
+static int by_store(const struct cursor *c, const void *arg)
+{
+    return c->lazy != NULL && c->store == arg;
+}
+
+void cursors_kill_store(struct cursors *t, const struct store *s)
+{
+    remove_if(t, by_store, s);
+}
+
 int cursors_expire(struct cursors *t, int64_t now, int64_t idle_ms)
 {
     int64_t cutoff = now - idle_ms;

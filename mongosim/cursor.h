@@ -11,6 +11,7 @@
 
 struct cs;
 struct lazy;
+struct store;
 
 struct cursor {
     int64_t id;
@@ -18,9 +19,11 @@ struct cursor {
     char ns[260];  /* "db.coll" */
     bson_t **docs; /* owned documents still to return (find/aggregate) */
     size_t n, pos;
-    struct cs *cs;     /* owned change-stream state, or NULL */
-    struct lazy *lazy; /* owned lazy find state, or NULL */
-    int64_t last_used; /* monotonic ms */
+    struct cs *cs;       /* owned change-stream state, or NULL */
+    struct lazy *lazy;   /* owned lazy find state, or NULL */
+    struct store *store; /* borrowed: the data set a lazy find walks (a member's copy while it
+                            is cut off), or NULL */
+    int64_t last_used;   /* monotonic ms */
     struct cursor *next;
 };
 
@@ -45,6 +48,9 @@ int cursors_kill(struct cursors *t, int64_t id);
 
 /* Closes every cursor of member (killed members lose their cursors). */
 void cursors_kill_member(struct cursors *t, int member);
+
+/* Closes every lazy find walking data set s (a cut-off member's copy that is going away). */
+void cursors_kill_store(struct cursors *t, const struct store *s);
 
 /* Closes cursors unused for idle_ms. Returns how many. */
 int cursors_expire(struct cursors *t, int64_t now, int64_t idle_ms);

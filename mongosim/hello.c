@@ -71,8 +71,8 @@ enum cmd_status cmd_hello(struct cmd_ctx *c, const bson_t *cmd, bson_t *reply, i
     c->stream = await > 0 && cmd_get_doc(cmd, "topologyVersion", &tvreq) == 1;
     int primary = r->primary == c->member;
     uint32_t t, i;
-    store_last_ts(c->sim->store, &t, &i);
-    int64_t wall = store_last_wall(c->sim->store);
+    int64_t wall;
+    msim_last_ts(c->sim, c->member, &t, &i, &wall); /* a cut-off member: what it had then */
     bson_init(reply);
     BSON_APPEND_BOOL(reply, "helloOk", true);
     bson_t hosts, lw;

@@ -145,7 +145,7 @@ int repl_heal(struct repl *r, int idx, int64_t now)
     (void)now;
     if (idx < 0 || idx >= r->n || !r->m[idx].partitioned)
         return -1;
-    /* It rejoins as a secondary: the data set is shared, so there is nothing to catch up. */
+    /* It rejoins as a secondary (its data catches up in msim_rejoin: repl holds no data). */
     r->m[idx].partitioned = 0;
     LOG_INFO("member_healed member=%d host=%s", idx, r->m[idx].host);
     repl_bump(r);

@@ -50,7 +50,8 @@ int repl_resume(struct repl *r, int idx, int64_t now);
 
 /* Cuts member idx off from every other member: it no longer counts toward anyone's
  * majority, a partitioned primary steps down at once, and it cannot be elected until
- * repl_heal. Its clients are not touched. Each returns 0, or -1 when it is already so. */
+ * repl_heal. Its clients are not touched; what it replicates is msim_cut/msim_rejoin's
+ * part. Each returns 0, or -1 when it is already so. */
 int repl_partition(struct repl *r, int idx, int64_t now);
 int repl_heal(struct repl *r, int idx, int64_t now);
 

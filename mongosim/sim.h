@@ -9,6 +9,8 @@
 #include <stdint.h>
 #include <time.h>
 
+#include "config.h"
+
 struct mongosim_config;
 struct store;
 struct repl;
@@ -22,6 +24,14 @@ struct msim {
     struct cursors *cursors;
     struct sessions *sessions;
     int changed; /* data or topology changed since the loop last woke its waiters */
+    /* What a member cut off from the others (mongosimPartition) still has: a copy of the data
+     * set as of the cut and the last oplog entry it had then. NULL/0 for a connected member. */
+    struct msim_cut {
+        struct store *data;
+        uint64_t seq;
+        uint32_t ts_t, ts_i;
+        int64_t wall_ms;
+    } cut[MONGOSIM_MAX_MEMBERS];
 };
 
 /* Monotonic milliseconds. */
@@ -45,6 +55,27 @@ static inline int64_t msim_wall_ms(void)
  * message in err on failure. Free with msim_free.
  */
 struct msim *msim_new(const struct mongosim_config *cfg, char *err, size_t errlen);
+
+/*
+ * Cuts member off from replication: from now on it reads a copy of the data set as it is
+ * now, and its change streams stop at the current oplog entry. Returns 0, or -1 on OOM.
+ */
+int msim_cut(struct msim *sim, int member) __attribute__((warn_unused_result));
+
+/*
+ * Replication reaches member again: it catches up at once (the copy goes; the cursors that
+ * read it are closed), and its change streams go on from where they stopped.
+ */
+void msim_rejoin(struct msim *sim, int member);
+
+/* The data set member reads: its copy while cut off, else the shared one. */
+struct store *msim_store(const struct msim *sim, int member);
+
+/* The last oplog entry member has (its change streams read no further). */
+uint64_t msim_last_seq(const struct msim *sim, int member);
+
+/* The Timestamp and wall-clock ms of member's last write. */
+void msim_last_ts(const struct msim *sim, int member, uint32_t *t, uint32_t *i, int64_t *wall);
 
 /* Frees everything msim_new created. Accepts NULL. */
 void msim_free(struct msim *sim);

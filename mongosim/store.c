@@ -83,6 +83,65 @@ static int coll_push_index(struct coll *c, struct index *ix)
     return 0;
 }
 
+/* A copy of index o of c (same name, key, options) over c's records. NULL on OOM. */
+static struct index *index_copy(const struct coll *c, const struct index *o)
+{
+    struct index *ix = calloc(1, sizeof *ix);
+    char err[128];
+    bson_t spec;
+    sdoc_view(o->spec, &spec);
+    if (ix == NULL || index_init(ix, o->name, &spec, o->unique, o->sparse, err, sizeof err) != 0) {
+        free(ix);
+        return NULL;
+    }
+    ix->multikey = o->multikey;
+    for (struct sl_node *n = sl_first(&c->recs); n; n = sl_next(n)) {
+        if (index_add(ix, sl_payload(n)) != 0) {
+            index_cleanup(ix);
+            free(ix);
+            return NULL;
+        }
+    }
+    return ix;
+}
+
+/* A copy of collection o (same uuid and record ids; documents shared). NULL on OOM. */
+static struct coll *coll_copy(const struct coll *o)
+{
+    struct coll *c = calloc(1, sizeof *c);
+    if (c == NULL || sl_init(&c->recs, (uint64_t)o->uuid * 7919) != 0) {
+        free(c);
+        return NULL;
+    }
+    memcpy(c->db, o->db, sizeof c->db);
+    memcpy(c->name, o->name, sizeof c->name);
+    c->uuid = o->uuid;
+    c->next_rid = o->next_rid;
+    for (struct sl_node *n = sl_first(&o->recs); n; n = sl_next(n)) {
+        const struct rec *src = sl_payload(n);
+        struct sl_node *node = sl_node_new(&c->recs, sizeof(struct rec));
+        if (node == NULL) {
+            coll_free(c);
+            return NULL;
+        }
+        struct rec *r = sl_payload(node);
+        *r = (struct rec){.rid = src->rid, .doc = sdoc_ref(src->doc), .node = node};
+        node->item = r;
+        sl_insert(&c->recs, node, cmp_rid, &r->rid, NULL);
+    }
+    for (size_t i = 0; i < o->nidx; i++) {
+        struct index *ix = index_copy(c, o->idx[i]);
+        if (ix == NULL || coll_push_index(c, ix) != 0) {
+            if (ix)
+                index_cleanup(ix);
+            free(ix);
+            coll_free(c);
+            return NULL;
+        }
+    }
+    return c;
+}
+
 struct coll *store_coll(struct store *s, const char *db, const char *name, int create)
 {
     for (size_t i = 0; i < s->ncolls; i++)
@@ -519,4 +578,25 @@ void store_last_ts(const struct store *s, uint32_t *t, uint32_t *i)
 int64_t store_last_wall(const struct store *s)
 {
     return oplog_last_wall(s->log);
+}
+
+struct store *store_snapshot(const struct store *s)
+{
+    struct store *n = store_new(1, 1);
+    if (n == NULL)
+        return NULL;
+    n->colls = calloc(s->ncolls ? s->ncolls : 1, sizeof *n->colls);
+    n->capcolls = s->ncolls ? s->ncolls : 1;
+    n->next_uuid = s->next_uuid;
+    for (size_t i = 0; n->colls && i < s->ncolls; i++) {
+        n->colls[i] = coll_copy(s->colls[i]);
+        if (n->colls[i] == NULL)
+            break;
+        n->ncolls++;
+    }
+    if (n->colls == NULL || n->ncolls != s->ncolls) {
+        store_free(n);
+        return NULL;
+    }
+    return n;
 }

@@ -26,6 +26,13 @@ struct coll;
  */
 struct store *store_new(size_t oplog_max, size_t oplog_bytes);
 
+/*
+ * A copy of s's collections and indexes as they are now (documents are shared, not copied),
+ * with an empty oplog of its own: what a member cut off from the others still holds. Writes
+ * to s do not reach it. NULL on OOM. Free with store_free.
+ */
+struct store *store_snapshot(const struct store *s);
+
 /* Frees the data set. Accepts NULL. */
 void store_free(struct store *s);
 

@@ -312,7 +312,11 @@ else
     check fault_partition_app_moves_it_into_its_cgroup "cgroup $(sed -n 's/^0:://p' "/proc/$a1/cgroup")" \
       test "$(sed -n 's/^0:://p' "/proc/$a1/cgroup")" = "/$tag-app-1"
   fi
-  ca fault partition-mongo 2 >/dev/null 2>&1 || true
+  p_before=$( (ca status || true) | awk '$1 == "mongo" && /primary/ { print $2 }')
+  LAB_FACTS="$E2E_TMP/facts" ca fault partition-mongo 2 >/dev/null 2>&1 || true
+  # The fault records what it saw, for a scenario's `expect lab.mongo.*`.
+  check fault_partition_mongo_records_facts "primary was $p_before: $(tr '\n' ' ' <"$E2E_TMP/facts")" \
+    test "$(grep -cxE "mongo.partitioned 2|mongo.primary_before $p_before" "$E2E_TMP/facts")" -eq 2
   check fault_partition_mongo_adds_rules "" test "$(iptables -w 5 -S INPUT | grep -c "$tag")" -eq $((n_app + 2))
   # mongosim's members replicate inside one process: the lab cuts member 2 off its peers too.
   check fault_partition_mongo_cuts_its_peers "" grep -q 'member_partitioned member=1 ' "$a/mongo/mongosim.log"
@@ -347,7 +351,10 @@ else
   ca fault heal-app 1 >/dev/null 2>&1 || true
   check fault_heal_app_restores_it "cgroup $(sed -n 's/^0:://p' "/proc/$a1/cgroup")" \
     test "$(sed -n 's/^0:://p' "/proc/$a1/cgroup")" != "/$tag-app-1" -a ! -d "$(awk '$3 == "cgroup2" { print $2; exit }' /proc/mounts)/$tag-app-1"
-  ca fault heal-mongo 2 >/dev/null 2>&1 || true
+  LAB_FACTS="$E2E_TMP/facts" ca fault heal-mongo 2 >/dev/null 2>&1 || true
+  # Asked before the heal, the others never name the cut-off member as their primary.
+  check fault_heal_mongo_records_the_leader "$(tr '\n' ' ' <"$E2E_TMP/facts")" \
+    test "$(grep -cxE 'mongo.primary_at_heal [013]|mongo.primary_changed [01]' "$E2E_TMP/facts")" -eq 2
   check fault_heal_mongo_rejoins_its_peers "" grep -q 'member_healed member=1 ' "$a/mongo/mongosim.log"
   check fault_heal_removes_output_rules "" test "$(iptables -w 5 -S OUTPUT | grep -c "$tag")" -eq 0
   check fault_heal_removes_rules "" test "$(iptables -w 5 -S INPUT | grep -c "$tag")" -eq 0

@@ -2,8 +2,10 @@
 #include <check.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "../../loadgen/checker.h"
+#include "../../loadgen/expect.h"
 #include "../../loadgen/report.h"
 
 /* Feeds a NULL-terminated list of lines and judges them. */
@@ -325,6 +327,43 @@ START_TEST(report_json_fields)
 }
 END_TEST
 
+/* Judges h with one expectation and the facts in facts_json (NULL: no --facts). */
+static int verdict_with_facts(const char *expect, const char *facts_json)
+{
+    const char *h[] = {CONNECT(0, 1), REQ("r1", 100, 150, "a"), FRAME(0, 300, "r1", 1), NULL};
+    struct lg_result *r = run_lines(h);
+    struct lg_expect e;
+    char err[256], path[] = "/tmp/loadgen-facts-XXXXXX";
+    ck_assert_int_eq(lg_expect_parse(expect, &e, err, sizeof err), 0);
+    json_t *empty = json_object();
+    ck_assert_int_eq(lg_expect_validate(&e, empty, err, sizeof err), 0); /* names a fact */
+    json_decref(empty);
+    int fd = mkstemp(path);
+    ck_assert_int_ge(fd, 0);
+    if (facts_json)
+        ck_assert_int_eq(write(fd, facts_json, strlen(facts_json)), (ssize_t)strlen(facts_json));
+    close(fd);
+    struct lg_output o = {.expects = &e, .nexpects = 1, .facts_path = facts_json ? path : NULL};
+    int rc = lg_report_verdict(r, &o);
+    unlink(path);
+    lg_result_free(r);
+    return rc;
+}
+
+START_TEST(lab_facts_are_judged)
+{
+    /* A fact the lab recorded decides like a number of the history, both ways. */
+    const char *f = "{\"mongo\": {\"primary_changed\": 1, \"primary_before\": 1}}";
+    ck_assert_int_eq(verdict_with_facts("lab.mongo.primary_changed == 1", f), 0);
+    ck_assert_int_eq(verdict_with_facts("lab.mongo.primary_changed == 0", f), 1);
+    /* A fact nobody recorded, no facts at all, or a broken file: the expectation fails. */
+    ck_assert_int_eq(verdict_with_facts("lab.mongo.elections >= 1", f), 1);
+    ck_assert_int_eq(verdict_with_facts("lab.mongo.primary_changed == 1", NULL), 1);
+    ck_assert_int_eq(verdict_with_facts("lab.mongo.primary_changed == 1", "[1]"), 1);
+    ck_assert_int_eq(verdict_with_facts("lab.mongo.primary_changed == 1", "{"), 1);
+}
+END_TEST
+
 Suite *check_suite(void)
 {
     Suite *s = suite_create("loadgen_check");
@@ -340,6 +379,7 @@ Suite *check_suite(void)
     tcase_add_test(tc, open_interval_and_order_independence);
     tcase_add_test(tc, connect_failures_and_nothing_expected);
     tcase_add_test(tc, report_json_fields);
+    tcase_add_test(tc, lab_facts_are_judged);
     suite_add_tcase(s, tc);
     return s;
 }

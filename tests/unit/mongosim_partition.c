@@ -175,6 +175,163 @@ START_TEST(test_partitioned_secondaries_cost_the_majority)
 }
 END_TEST
 
+/* A client of member 2 alone (secondary reads allowed). */
+static mongoc_client_t *direct_client(int member)
+{
+    char uri[256];
+    snprintf(uri, sizeof uri,
+             "mongodb://127.0.0.1:%d/?directConnection=true&readPreference=secondaryPreferred"
+             "&serverSelectionTimeoutMS=5000",
+             sim.port + member);
+    mongoc_client_t *c = mongoc_client_new(uri);
+    ck_assert_ptr_nonnull(c);
+    mongoc_client_set_error_api(c, MONGOC_ERROR_API_VERSION_2);
+    return c;
+}
+
+static int64_t count_of(mongoc_collection_t *coll, const char *filter)
+{
+    bson_error_t err;
+    int64_t n = mongoc_collection_count_documents(coll, tmp_bson(filter), NULL, NULL, NULL, &err);
+    ck_assert_msg(n >= 0, "count: %s", err.message);
+    return n;
+}
+
+/* The int32 x of the document with _id id, or -1 when it has none (or there is none). */
+static int x_of(mongoc_collection_t *coll, int id)
+{
+    char f[64];
+    snprintf(f, sizeof f, "{\"_id\": %d}", id);
+    mongoc_cursor_t *cur = mongoc_collection_find_with_opts(coll, tmp_bson(f), NULL, NULL);
+    const bson_t *d;
+    int x = -1;
+    bson_iter_t it;
+    if (mongoc_cursor_next(cur, &d) && bson_iter_init_find(&it, d, "x"))
+        x = bson_iter_int32(&it);
+    bson_error_t err;
+    ck_assert_msg(!mongoc_cursor_error(cur, &err), "find: %s", err.message);
+    mongoc_cursor_destroy(cur);
+    return x;
+}
+
+/* Up to ~1.5 s for the next change event; NULL when none came. Caller destroys. */
+static bson_t *event_within(mongoc_change_stream_t *s)
+{
+    const bson_t *ev;
+    for (int tries = 0; tries < 15; tries++) {
+        if (mongoc_change_stream_next(s, &ev))
+            return bson_copy(ev);
+        bson_error_t err;
+        const bson_t *edoc;
+        ck_assert_msg(!mongoc_change_stream_error_document(s, &err, &edoc), "%s", err.message);
+    }
+    return NULL;
+}
+
+static const char *op_type(const bson_t *ev)
+{
+    bson_iter_t it;
+    ck_assert(bson_iter_init_find(&it, ev, "operationType"));
+    return bson_iter_utf8(&it, NULL);
+}
+
+/* lastWrite.opTime.ts of member's hello, as one 64-bit number. */
+static uint64_t last_write(int member)
+{
+    bson_t h;
+    bson_iter_t it;
+    uint32_t t, i;
+    ck_assert_int_eq(sim_hello(&sim, member, &h), 0);
+    ck_assert(bson_iter_init(&it, &h) &&
+              bson_iter_find_descendant(&it, "lastWrite.opTime.ts", &it));
+    bson_iter_timestamp(&it, &t, &i);
+    bson_destroy(&h);
+    return (uint64_t)t << 32 | i;
+}
+
+START_TEST(test_partitioned_member_receives_nothing)
+{
+    mongoc_client_t *c = client_for("&w=majority");
+    mongoc_collection_t *coll = mongoc_client_get_collection(c, "t", "cut");
+    bson_error_t err;
+    ck_assert_msg(mongoc_client_command_simple(
+                      c, "t",
+                      tmp_bson("{\"createIndexes\": \"cut\", \"indexes\": [{\"key\": {\"i\": 1}, "
+                               "\"name\": \"i_1\"}]}"),
+                      NULL, NULL, &err),
+                  "createIndexes: %s", err.message);
+    for (int k = 1; k <= 3; k++) {
+        char d[64];
+        snprintf(d, sizeof d, "{\"_id\": %d, \"i\": %d}", k, k);
+        ck_assert(mongoc_collection_insert_one(coll, tmp_bson(d), NULL, NULL, &err));
+    }
+    /* A client of member 2 alone, with a change stream opened before the cut. */
+    mongoc_client_t *d = direct_client(2);
+    mongoc_collection_t *dcoll = mongoc_client_get_collection(d, "t", "cut");
+    mongoc_change_stream_t *cs =
+        mongoc_collection_watch(dcoll, tmp_bson("{}"), tmp_bson("{\"maxAwaitTimeMS\": 100}"));
+    ck_assert_ptr_null(event_within(cs));
+    ck_assert_int_eq(count_of(dcoll, "{}"), 3);
+
+    sim_admin(&sim, 0, "{\"mongosimPartition\": 1, \"member\": 2}", NULL);
+    ck_assert_int_eq(sim_primary(&sim), 0); /* two of three still make a majority */
+    /* The majority side writes on: an insert, an update, a delete. */
+    ck_assert(
+        mongoc_collection_insert_one(coll, tmp_bson("{\"_id\": 4, \"i\": 4}"), NULL, NULL, &err));
+    ck_assert(mongoc_collection_update_one(coll, tmp_bson("{\"_id\": 1}"),
+                                           tmp_bson("{\"$set\": {\"x\": 7}}"), NULL, NULL, &err));
+    ck_assert(mongoc_collection_delete_one(coll, tmp_bson("{\"_id\": 3}"), NULL, NULL, &err));
+    ck_assert_int_eq(count_of(coll, "{}"), 3);
+    ck_assert_int_eq(x_of(coll, 1), 7);
+
+    /* Member 2 has none of it: by scan, by _id, by the secondary index, on its stream. */
+    ck_assert_int_eq(count_of(dcoll, "{}"), 3);
+    ck_assert_int_eq(count_of(dcoll, "{\"_id\": 3}"), 1);
+    ck_assert_int_eq(count_of(dcoll, "{\"i\": {\"$gte\": 4}}"), 0);
+    ck_assert_int_eq(x_of(dcoll, 1), -1);
+    ck_assert_ptr_null(event_within(cs));
+    /* Its hello and status show it behind; the majority side's status: unreachable. */
+    ck_assert_uint_lt(last_write(2), last_write(0));
+    bson_t r;
+    bson_iter_t it;
+    on_member(0, "admin", "{\"replSetGetStatus\": 1}", &r);
+    ck_assert(bson_iter_init(&it, &r) && bson_iter_find_descendant(&it, "members.2.optime.t", &it));
+    ck_assert_int_eq(bson_iter_as_int64(&it), -1);
+    bson_destroy(&r);
+    /* A find cursor over its copy, left open across the heal. */
+    mongoc_cursor_t *fc = mongoc_collection_find_with_opts(
+        dcoll, tmp_bson("{}"), tmp_bson("{\"batchSize\": 1, \"sort\": {\"_id\": 1}}"), NULL);
+    const bson_t *doc;
+    ck_assert(mongoc_cursor_next(fc, &doc));
+
+    /* Heal: it catches up from the others' oplog, and its stream delivers what it missed. */
+    sim_admin(&sim, 0, "{\"mongosimHeal\": 1, \"member\": 2}", NULL);
+    ck_assert_int_eq(count_of(dcoll, "{}"), 3);
+    ck_assert_int_eq(count_of(dcoll, "{\"_id\": 3}"), 0);
+    ck_assert_int_eq(x_of(dcoll, 1), 7);
+    ck_assert_uint_eq(last_write(2), last_write(0));
+    const char *want[] = {"insert", "update", "delete"};
+    for (int k = 0; k < 3; k++) {
+        bson_t *ev = event_within(cs);
+        ck_assert_msg(ev != NULL, "no %s event after the heal", want[k]);
+        ck_assert_str_eq(op_type(ev), want[k]);
+        bson_destroy(ev);
+    }
+    ck_assert_ptr_null(event_within(cs));
+    /* The cursor over the copy that went is closed, not read after free. */
+    while (mongoc_cursor_next(fc, &doc))
+        ;
+    ck_assert(mongoc_cursor_error(fc, &err));
+    ck_assert_int_eq(err.code, 43); /* CursorNotFound */
+    mongoc_cursor_destroy(fc);
+    mongoc_change_stream_destroy(cs);
+    mongoc_collection_destroy(dcoll);
+    mongoc_client_destroy(d);
+    mongoc_collection_destroy(coll);
+    mongoc_client_destroy(c);
+}
+END_TEST
+
 int main(void)
 {
     mongoc_init();
@@ -184,6 +341,7 @@ int main(void)
     tcase_add_checked_fixture(tc, setup_partition, teardown);
     tcase_add_test(tc, test_partitioned_primary_replaced);
     tcase_add_test(tc, test_partitioned_secondaries_cost_the_majority);
+    tcase_add_test(tc, test_partitioned_member_receives_nothing);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_ENV);

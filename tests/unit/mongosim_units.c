@@ -397,10 +397,11 @@ START_TEST(test_change_stream_tokens_and_batches)
     bson_t spec = BSON_INITIALIZER;
     BSON_APPEND_DOCUMENT(&spec, "resumeAfter", &inner);
     struct cs *c = NULL;
-    ck_assert_int_eq(cs_open(&c, s, "d", "c", &spec, NULL, err, sizeof err), 0);
+    ck_assert_int_eq(cs_open(&c, s, store_last_seq(s), "d", "c", &spec, NULL, err, sizeof err), 0);
     bson_t arr = BSON_INITIALIZER;
     enum cs_state st;
-    ck_assert_int_eq(cs_next_batch(c, s, &arr, 10, &st), 2); /* seq 3 is "other": skipped */
+    ck_assert_int_eq(cs_next_batch(c, s, store_last_seq(s), s, &arr, 10, &st),
+                     2); /* seq 3 is "other": skipped */
     ck_assert_int_eq(st, CS_CAUGHT_UP);
     ck_assert(bson_iter_init(&it, &arr) && bson_iter_find_descendant(&it, "0.fullDocument.i", &it));
     ck_assert_int_eq(bson_iter_int32(&it), 3);
@@ -414,8 +415,10 @@ START_TEST(test_change_stream_tokens_and_batches)
     bson_destroy(&arr);
     cs_free(c);
     ck_assert_int_ne(cs_parse_token(J("{\"_data\": \"82XYZ\"}"), &seq, &inval), 0);
-    ck_assert_int_ne(cs_open(&c, s, "d", "c", J("{\"bogus\": 1}"), NULL, err, sizeof err), 0);
-    ck_assert_int_ne(cs_open(&c, s, "d", "c", J("{}"), J("[{\"$group\": {}}]"), err, sizeof err),
+    ck_assert_int_ne(
+        cs_open(&c, s, store_last_seq(s), "d", "c", J("{\"bogus\": 1}"), NULL, err, sizeof err), 0);
+    ck_assert_int_ne(cs_open(&c, s, store_last_seq(s), "d", "c", J("{}"), J("[{\"$group\": {}}]"),
+                             err, sizeof err),
                      0);
     bson_destroy(&spec);
     bson_destroy(&tok);
