@@ -77,6 +77,18 @@ check expect_follows_app_count_relay "$out" grep -qx '    expect pod_share_max <
 out=$("$ROOT/chaos/run" --set app_count=1 --check embedded-rr app-kill relay 2>&1) || true
 check requires_skips_with_reason "$out" test "$(grep -cE '^    skipped: (requires app_count >= 2 \(app_count is 1\)|fault (kill|start)-app 2 needs app 2 \(app_count is 1\))$' <<<"$out")" -eq 3 \
   -a "$(grep -c '^    expect' <<<"$out")" -eq 7
+# `expect ... if COND`: judged where COND holds, listed as not judged elsewhere.
+printf 'topology = relay\nexpect lost == 0 if on_kind == 0\nexpect dropped <= 1/app_count if app_count >= 4\n' >"$E2E_TMP/cond.scn"
+out=$("$ROOT/chaos/run" --check "$E2E_TMP/cond.scn" 2>&1) || true
+check expect_if_holds_locally "$out" test "$(grep -cx '    expect lost == 0' <<<"$out")" -eq 1 \
+  -a "$(grep -cx '    not judged here: dropped <= 1/app_count (if app_count >= 4: app_count is 3)' <<<"$out")" -eq 1
+out=$("$ROOT/chaos/run" --cluster kind --set app_count=4 --check "$E2E_TMP/cond.scn" 2>&1) || true
+check expect_if_not_on_kind "$out" test "$(grep -cx '    not judged here: lost == 0 (if on_kind == 0: on_kind is 1)' <<<"$out")" -eq 1 \
+  -a "$(grep -cx '    expect dropped <= 0.25' <<<"$out")" -eq 1
+printf 'topology = relay\nexpect lost == 0 if sometimes\n' >"$E2E_TMP/bad-cond.scn"
+rc=0
+out=$("$ROOT/chaos/run" --check "$E2E_TMP/bad-cond.scn" 2>&1) || rc=$?
+check expect_if_bad_condition_is_an_error "rc=$rc: $out" test "$rc" -eq 2 -a "$(grep -c "bad condition 'sometimes'" <<<"$out")" -eq 1
 printf 'topology = relay\nexpect lost <= 1/(app_count - 3)\n' >"$E2E_TMP/bad-expr.scn"
 rc=0
 out=$("$ROOT/chaos/run" --check "$E2E_TMP/bad-expr.scn" 2>&1) || rc=$?
