@@ -206,6 +206,11 @@ check status_lists_three_relays_by_index "$status_a" test "$(grep -cE '^relay +[
 check status_lists_mongo_members_and_primary "$status_a" test "$(grep -cE '^mongo +[123] .*(primary|secondary)' <<<"$status_a")" -eq 3
 check nginx_routes_websockets_to_every_relay "" test "$(grep -A4 'upstream ws_backend' "$a/nginx/nginx.conf" | grep -c 'server 127')" -eq 3
 check nginx_intake_upstream_retries "" grep -q 'proxy_next_upstream error timeout http_502 http_503 non_idempotent' "$a/nginx/nginx.conf"
+# In front of relays (which ping silent clients every 25 s) websockets keep a 60 s read
+# timeout, so a vanished relay's connections end; embedded apps keep the seed's 3600 s.
+check nginx_relay_ws_timeout_60s "" test "$(grep -c 'proxy_read_timeout 60s;' "$a/nginx/nginx.conf")" -eq 2 \
+  -a "$(grep -c 'proxy_read_timeout 3600s;' "$a/nginx/nginx.conf")" -eq 0
+check nginx_embedded_ws_timeout_3600s "" test "$(grep -c 'proxy_read_timeout 3600s;' "$b/nginx/nginx.conf")" -eq 2
 # Socket.IO needs session affinity over several relays (an Engine.IO session lives in one
 # relay's memory); plain websockets stay round-robin.
 # shellcheck disable=SC2016 # an nginx variable, not a shell one
@@ -324,7 +329,13 @@ else
     check fault_partition_app_moves_it_into_its_cgroup "cgroup $(sed -n 's/^0:://p' "/proc/$a1/cgroup")" \
       test "$(sed -n 's/^0:://p' "/proc/$a1/cgroup")" = "/$tag-app-1"
   fi
-  p_before=$( (ca status || true) | awk '$1 == "mongo" && /primary/ { print $2 }')
+  # The set may still be settling from the faults above (restart-mongo): wait for a primary.
+  p_before=""
+  for _ in 1 2 3 4 5 6 7 8 9 10; do
+    p_before=$( (ca status || true) | awk '$1 == "mongo" && /primary/ { print $2 }')
+    [ -z "$p_before" ] || break
+    sleep 1
+  done
   LAB_FACTS="$E2E_TMP/facts" ca fault partition-mongo 2 >/dev/null 2>&1 || true
   # The fault records what it saw, for a scenario's `expect lab.mongo.*`.
   check fault_partition_mongo_records_facts "primary was $p_before: $(tr '\n' ' ' <"$E2E_TMP/facts")" \

@@ -51,7 +51,10 @@ INTAKE_PORT = 8081
 # Health endpoints: program -> (port name, readiness path, liveness path).
 PROBES = {"fakeapp": ("http", "/readyz", "/healthz"), "relay": ("intake", "/readyz", "/healthz")}
 
+# The seed's websocket timeouts (embedded topologies); the relay pings silent clients every
+# 25 s, so its routes keep ingress-nginx's 60 s and a vanished relay's websockets end.
 TIMEOUTS = {NGINX + "proxy-read-timeout": "3600", NGINX + "proxy-send-timeout": "3600"}
+RELAY_TIMEOUTS = {NGINX + "proxy-read-timeout": "60", NGINX + "proxy-send-timeout": "60"}
 HASH_REMOTE = {NGINX + "upstream-hash-by": "$remote_addr"}
 HASH_CLIENT_IP = {NGINX + "upstream-hash-by": "$client_ip"}  # the seed's literal value
 
@@ -103,7 +106,8 @@ RELAY_HA_ROUTES = {
     ("relay-ws", "/websocket-service"): ("relay", 8080),
     ("relay-socketio", "/socket.io/"): ("relay-socketio", 8080),
 }
-RELAY_HA_ANNOTATIONS = {"app-http": {}, "relay-ws": TIMEOUTS, "relay-socketio": merge(TIMEOUTS, HASH_REMOTE)}
+RELAY_HA_ANNOTATIONS = {"app-http": {}, "relay-ws": RELAY_TIMEOUTS,
+                        "relay-socketio": merge(RELAY_TIMEOUTS, HASH_REMOTE)}
 
 # Every topology: ws mode, its relay (None, RELAY_SINGLE or RELAY_HA), its routes and
 # Ingress annotations (None: Gateway API routes instead).
@@ -118,7 +122,7 @@ TOPOLOGIES = {
                                      annotations={"app-http": HASH_CLIENT_IP,
                                                   "app-ws": merge(TIMEOUTS, HASH_CLIENT_IP)}),
     "relay": dict(mode="relay", relay=RELAY_SINGLE, routes=RELAY_ROUTES,
-                  annotations={"app-http": {}, "relay-ws": TIMEOUTS}),
+                  annotations={"app-http": {}, "relay-ws": RELAY_TIMEOUTS}),
     # Three relays over MongoDB; /socket.io/ on an Ingress and a Service of its own, hashed.
     "relay-ha": dict(mode="relay", relay=RELAY_HA, routes=RELAY_HA_ROUTES,
                      annotations=RELAY_HA_ANNOTATIONS),
