@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# A team's app unlike fakeapp and the seed app (tests/e2e/byo-team: plain node http, its
+# websocket at /live through the `ws` package, items at POST /api/v1/items with the request
+# id nested in the body and in the event, event item.created, readiness /ready, a command
+# that starts with NAME=VALUE words), run by the team's own scenario file with chaos/run as
+# docs/byo-app.md says. The embedded-rr row must be the story's: every client connects
+# through the ingress on the app's own path and hears about 1/N (N = 2 apps).
+set -euo pipefail
+# shellcheck source=tests/e2e/lib.sh
+source "$(dirname "$0")/lib.sh"
+
+ROOT=$RELAYLAB_ROOT
+TEAM=$ROOT/tests/e2e/byo-team
+for p in relay mongosim loadgen; do
+  [ -x "$RELAYLAB_BIN/$p" ] || { fail byo_team_prerequisites "$RELAYLAB_BIN/$p not built"; exit 1; }
+done
+command -v node >/dev/null || { fail byo_team_prerequisites "node is needed (make deps installs it)"; exit 1; }
+[ -d "$ROOT/examples/seed-app/node_modules/ws" ] ||
+  { fail byo_team_prerequisites "examples/seed-app/node_modules/ws missing (make deps)"; exit 1; }
+ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
+
+rc=0
+(cd "$E2E_TMP" && timeout 300 "$ROOT/chaos/run" --out "$E2E_TMP/out" "$TEAM/lab/team-embedded-rr.scn") \
+  >"$E2E_TMP/run.out" 2>&1 || rc=$?
+sed 's/^/info: /' "$E2E_TMP/run.out"
+expect byo_team_embedded_rr_passes "$rc" "$(tail -8 "$E2E_TMP/run.out" | tr '\n' ' ')"
+r=$E2E_TMP/out/team-embedded-rr/result.json
+# The command's NAME=VALUE words reached the app (it started, and says so in its log).
+expect byo_team_cmd_with_assignments "$(grep -q 'team-app pod=app-1 .* mode=lab' \
+  "$E2E_TMP/out/team-embedded-rr/cluster/logs/app-1.log"; echo $?)"
+# Every client upgraded through the ingress on /live, and each heard about half.
+expect byo_team_ws_path_through_ingress "$(jq -e '.connections.opened >= 8 and .connections.failed == 0' "$r" >/dev/null 2>&1; echo $?)" \
+  "$(jq -c .connections "$r" 2>&1)"
+expect byo_team_half_delivered "$(jq -e '.client_delivery_mean > 0.35 and .client_delivery_mean < 0.65
+  and .requests.failed == 0 and (.requests_per_pod | length) == 2' "$r" >/dev/null 2>&1; echo $?)" \
+  "$(jq -c '{client_delivery_mean, requests_per_pod}' "$r" 2>&1)"
+exit "$E2E_FAILS"
