@@ -4,7 +4,8 @@
 # id nested in the body and in the event, event item.created, readiness /ready, a command
 # that starts with NAME=VALUE words), run by the team's own scenario file with chaos/run as
 # docs/byo-app.md says. The embedded-rr row must be the story's: every client connects
-# through the ingress on the app's own path and hears about 1/N (N = 2 apps).
+# through the ingress on the app's own path and hears about 1/N (N = 2 apps); the stock
+# relay scenario run against the app unedited delivers everything.
 set -euo pipefail
 # shellcheck source=tests/e2e/lib.sh
 source "$(dirname "$0")/lib.sh"
@@ -34,4 +35,14 @@ expect byo_team_ws_path_through_ingress "$(jq -e '.connections.opened >= 8 and .
 expect byo_team_half_delivered "$(jq -e '.client_delivery_mean > 0.35 and .client_delivery_mean < 0.65
   and .requests.failed == 0 and (.requests_per_pod | length) == 2' "$r" >/dev/null 2>&1; echo $?)" \
   "$(jq -c '{client_delivery_mean, requests_per_pod}' "$r" 2>&1)"
+
+# The stock relay scenario against the same app, unedited: its clients talk to the relay on
+# the relay's path, not on the app's own /live of relaylab.app, and hear everything.
+rc=0
+(cd "$ROOT" && timeout 300 chaos/run --quiet --out "$E2E_TMP/out" --set app="$TEAM" --set app_count=2 \
+  --set clients=8 --set rate=10 --set duration=2s relay) >"$E2E_TMP/relay.out" 2>&1 || rc=$?
+sed 's/^/info: /' "$E2E_TMP/relay.out"
+expect byo_team_stock_relay_passes "$rc" "$(tail -8 "$E2E_TMP/relay.out" | tr '\n' ' ')"
+expect byo_team_relay_everything "$(jq -e '.delivery_ratio == 1 and .lost == 0 and .connections.opened >= 8' \
+  "$E2E_TMP/out/relay/result.json" >/dev/null 2>&1; echo $?)"
 exit "$E2E_FAILS"
