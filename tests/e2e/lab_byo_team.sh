@@ -45,4 +45,16 @@ sed 's/^/info: /' "$E2E_TMP/relay.out"
 expect byo_team_stock_relay_passes "$rc" "$(tail -8 "$E2E_TMP/relay.out" | tr '\n' ' ')"
 expect byo_team_relay_everything "$(jq -e '.delivery_ratio == 1 and .lost == 0 and .connections.opened >= 8' \
   "$E2E_TMP/out/relay/result.json" >/dev/null 2>&1; echo $?)"
+
+# A readiness path the app does not serve: the run fails, and the JUnit report says why and
+# what to check, not only "cluster did not come up" (CLUSTER_WAIT shortens lab up's waits).
+rc=0
+(cd "$ROOT" && CLUSTER_WAIT=8 timeout 120 chaos/run --quiet --out "$E2E_TMP/ready" --set app_ready=/healthz \
+  --set app_count=1 "$TEAM/lab/team-embedded-rr.scn") >"$E2E_TMP/ready.out" 2>&1 || rc=$?
+expect byo_team_wrong_ready_fails "$( [ "$rc" -eq 1 ]; echo $?)" "exit $rc: $(tail -5 "$E2E_TMP/ready.out")"
+x=$E2E_TMP/ready/team-embedded-rr/junit.xml
+expect byo_team_wrong_ready_junit_says_why "$(python3 -c 'import sys, xml.dom.minidom; xml.dom.minidom.parse(sys.argv[1])' "$x" &&
+  grep -q 'name="run"><failure message="cluster did not come up: local-cluster: app-1 did not become ready within 8s: http://127.0.0.1:[0-9]*/healthz answered 404' "$x"
+  echo $?)" "$(cat "$x" 2>&1)"
+expect byo_team_wrong_ready_hint "$(grep -q 'is /healthz your app.s readiness path' "$E2E_TMP/ready.out"; echo $?)" "$(cat "$E2E_TMP/ready.out")"
 exit "$E2E_FAILS"
