@@ -20,6 +20,24 @@ command -v node >/dev/null || { fail byo_team_prerequisites "node is needed (mak
   { fail byo_team_prerequisites "examples/seed-app/node_modules/ws missing (make deps)"; exit 1; }
 ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 
+# The GitHub workflow a team copies from README.md and docs/byo-app.md: YAML that passes
+# yamllint --strict (default rules, as the repository's .github/), and every relaylab/ path
+# and make target it names exists.
+for doc in README.md docs/byo-app.md; do
+  n=$(basename "$doc" .md)
+  awk '/^```yaml/ { p = 1; next } /^```/ { p = 0 } p' "$ROOT/$doc" >"$E2E_TMP/workflow-$n.yml"
+  rc=0
+  if command -v yamllint >/dev/null; then
+    yamllint --strict -c "$ROOT/.yamllint" "$E2E_TMP/workflow-$n.yml" >"$E2E_TMP/yamllint-$n.out" 2>&1 || rc=$?
+  fi
+  for path in $(grep -o 'relaylab/[A-Za-z0-9_./-]*' "$E2E_TMP/workflow-$n.yml" | grep -v '^relaylab/$' | sort -u); do
+    [ -e "$ROOT/${path#relaylab/}" ] || { rc=1; echo "$path missing" >>"$E2E_TMP/yamllint-$n.out"; }
+  done
+  grep -q 'make -C relaylab deps all' "$E2E_TMP/workflow-$n.yml" && grep -q '^deps:' "$ROOT/Makefile" &&
+    grep -q '^all:' "$ROOT/Makefile" || rc=1
+  expect "byo_team_workflow_$n" "$rc" "$(cat "$E2E_TMP/yamllint-$n.out")"
+done
+
 rc=0
 (cd "$E2E_TMP" && timeout 300 "$ROOT/chaos/run" --out "$E2E_TMP/out" "$TEAM/lab/team-embedded-rr.scn") \
   >"$E2E_TMP/run.out" 2>&1 || rc=$?
