@@ -38,6 +38,13 @@ for doc in README.md docs/byo-app.md; do
   expect "byo_team_workflow_$n" "$rc" "$(cat "$E2E_TMP/yamllint-$n.out")"
 done
 
+# A misspelt scenario after a good one: refused (exit 2) before anything runs.
+rc=0
+(cd "$E2E_TMP" && timeout 120 "$ROOT/chaos/run" --out "$E2E_TMP/typo" "$TEAM/lab/team-embedded-rr.scn" team-relay) \
+  >"$E2E_TMP/typo.out" 2>&1 || rc=$?
+expect byo_team_every_name_checked_first "$( [ "$rc" -eq 2 ] && [ ! -e "$E2E_TMP/typo/team-embedded-rr" ] &&
+  grep -q "no scenario 'team-relay'" "$E2E_TMP/typo.out"; echo $?)" "exit $rc: $(cat "$E2E_TMP/typo.out")"
+
 rc=0
 (cd "$E2E_TMP" && timeout 300 "$ROOT/chaos/run" --out "$E2E_TMP/out" "$TEAM/lab/team-embedded-rr.scn") \
   >"$E2E_TMP/run.out" 2>&1 || rc=$?
