@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # A team's app unlike fakeapp and the seed app (tests/e2e/byo-team: plain node http, its
 # websocket at /live through the `ws` package, items at POST /api/v1/items with the request
-# id nested in the body and in the event, event item.created, readiness /ready, a command
-# that starts with NAME=VALUE words), run by the team's own scenario file with chaos/run as
-# docs/byo-app.md says. The embedded-rr row must be the story's: every client connects
-# through the ingress on the app's own path and hears about 1/N (N = 2 apps); the stock
-# relay scenario run against the app unedited delivers everything.
+# id nested in the body and in the event, event item.created, readiness /ready, a bearer
+# token on the create request, a command that starts with NAME=VALUE words), run by the
+# team's own scenario file with chaos/run as docs/byo-app.md says. The embedded-rr row
+# must be the story's: every client connects through the ingress on the app's own path and
+# hears about 1/N (N = 2 apps); the stock relay scenario run against the app unedited
+# delivers everything.
 set -euo pipefail
 # shellcheck source=tests/e2e/lib.sh
 source "$(dirname "$0")/lib.sh"

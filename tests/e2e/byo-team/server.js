@@ -1,7 +1,8 @@
 // A team's app unlike fakeapp and the seed app, for tests/e2e/lab_byo_team.sh: plain node
 // http, items created at POST /api/v1/items with the request id nested in the body,
 // realtime over plain websockets (the `ws` package) at /live, event `item.created` with the
-// id at data.item.meta.requestId, readiness at /ready. In memory: the lab's MONGO_URI is
+// id at data.item.meta.requestId, readiness at /ready, creates only with
+// `Authorization: Bearer $API_TOKEN`. In memory: the lab's MONGO_URI is
 // read but not needed for what the test checks. With RELAY_URL it posts to the relay.
 'use strict';
 const http = require('http');
@@ -20,6 +21,9 @@ function send(res, code, obj) {
 const server = http.createServer((req, res) => {
   if (req.method === 'GET' && req.url === '/ready') return send(res, 200, { pod: POD });
   if (req.method !== 'POST' || req.url !== '/api/v1/items') return send(res, 404, { error: 'not found' });
+  if (process.env.API_TOKEN && req.headers.authorization !== `Bearer ${process.env.API_TOKEN}`) {
+    return send(res, 401, { error: 'unauthorized' });
+  }
   let body = '';
   req.on('data', (c) => { body += c; if (body.length > 65536) req.destroy(); });
   req.on('end', async () => {
