@@ -84,16 +84,20 @@ expect byo_team_wrong_ready_junit_says_why "$(python3 -c 'import sys, xml.dom.mi
   echo $?)" "$(cat "$x" 2>&1)"
 expect byo_team_wrong_ready_hint "$(grep -q 'is /healthz your app.s readiness path' "$E2E_TMP/ready.out"; echo $?)" "$(cat "$E2E_TMP/ready.out")"
 
-# A ws_path the app does not serve: no client connects. The failed expectations can only
-# say "actual null"; the run says why (the connects that failed, the path, the first error),
-# on the console and in every failure of the JUnit report.
+# A ws_path the app does not serve, and answers without X-Served-By (NO_POD=1): no client
+# connects and no pod is named. The failed expectations can only say "actual null"; the run
+# says why (the connects that failed, the path, the first error; the missing pod name), on
+# the console and in the JUnit failures whose value is null.
 rc=0
-(cd "$ROOT" && timeout 120 chaos/run --out "$E2E_TMP/nows" --set ws_path=/nope --set app_count=1 \
+(cd "$ROOT" && timeout 120 chaos/run --out "$E2E_TMP/nows" --set ws_path=/nope --set app_count=1 --set app_env=NO_POD=1 \
   --set clients=4 --set duration=1s --set warmup=2s "$TEAM/lab/team-embedded-rr.scn") >"$E2E_TMP/nows.out" 2>&1 || rc=$?
 expect byo_team_wrong_ws_path_fails "$( [ "$rc" -eq 1 ]; echo $?)" "exit $rc: $(tail -5 "$E2E_TMP/nows.out")"
 expect byo_team_wrong_ws_path_says_why "$(grep -Eq '^    no client connected: [1-9][0-9]* connects to /nope failed \(first: .+\); does the app' "$E2E_TMP/nows.out"; echo $?)" \
   "$(cat "$E2E_TMP/nows.out")"
 x=$E2E_TMP/nows/team-embedded-rr/junit.xml
+expect byo_team_no_pod_named_says_why "$(grep -q 'no create answer named its pod: .*X-Served-By' "$E2E_TMP/nows.out"; echo $?)" \
+  "$(cat "$E2E_TMP/nows.out")"
 expect byo_team_wrong_ws_path_junit "$(python3 -c 'import sys, xml.dom.minidom; xml.dom.minidom.parse(sys.argv[1])' "$x" &&
-  grep -q 'name="expect client_delivery.mean &gt;= 0.85"><failure message="actual null; no client connected: ' "$x"; echo $?)" "$(cat "$x" 2>&1)"
+  grep -q 'name="expect client_delivery.mean &gt;= 0.85"><failure message="actual null; no client connected: ' "$x" &&
+  grep -q 'name="expect connections.opened &gt;= 4"><failure message="actual 0"/>' "$x"; echo $?)" "$(cat "$x" 2>&1)"
 exit "$E2E_FAILS"

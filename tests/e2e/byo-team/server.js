@@ -14,7 +14,8 @@ const { RELAY_URL, RELAY_TOKEN } = process.env;
 const seen = new Set();
 
 function send(res, code, obj) {
-  res.writeHead(code, { 'content-type': 'application/json', 'x-served-by': POD });
+  // NO_POD=1: an app that does not say which pod answered (the lab's hint must say so).
+  res.writeHead(code, { 'content-type': 'application/json', ...(process.env.NO_POD ? {} : { 'x-served-by': POD }) });
   res.end(JSON.stringify(obj));
 }
 
@@ -42,7 +43,7 @@ const server = http.createServer((req, res) => {
         for (const c of wss.clients) if (c.readyState === 1) c.send(frame);
       }
     }
-    send(res, 201, data);
+    send(res, 201, process.env.NO_POD ? { ok: true } : data);
   });
 });
 const wss = new WebSocketServer({ server, path: '/live' });
