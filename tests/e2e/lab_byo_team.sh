@@ -39,6 +39,13 @@ for doc in README.md docs/byo-app.md; do
   expect "byo_team_workflow_$n" "$rc" "$(cat "$E2E_TMP/yamllint-$n.out")"
 done
 
+# On kind the app is an image: a scenario whose app has none is refused by --check, not
+# after a cluster came up.
+rc=0
+"$ROOT/chaos/run" --cluster kind --check "$TEAM/lab/team-embedded-rr.scn" >"$E2E_TMP/kind-check.out" 2>&1 || rc=$?
+expect byo_team_kind_needs_an_image "$( [ "$rc" -eq 2 ] && grep -q 'has no image for kind' "$E2E_TMP/kind-check.out"; echo $?)" \
+  "exit $rc: $(cat "$E2E_TMP/kind-check.out")"
+
 # A misspelt scenario after a good one: refused (exit 2) before anything runs.
 rc=0
 (cd "$E2E_TMP" && timeout 120 "$ROOT/chaos/run" --out "$E2E_TMP/typo" "$TEAM/lab/team-embedded-rr.scn" team-relay) \
