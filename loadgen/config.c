@@ -161,6 +161,7 @@ static void set_defaults(struct lg_config *c)
     c->event = "new_product";
     c->id_path = "req_id";
     c->body = "";
+    c->header = "";
     c->cookies = 1;
     c->channel_prefix = "store-";
     c->history = "";
@@ -196,6 +197,8 @@ static size_t run_flags(struct lg_config *c, struct flag *f)
         F("body", "BODY", FLAG_STR, &c->body,
           "JSON body template: {{req_id}} {{i}} {{n}} {{store}} {{price}} (default fakeapp's)", 0,
           0),
+        F("header", "HEADER", FLAG_STR, &c->header,
+          "'Name: value' sent with each create request (an API key, Authorization)", 0, 0),
         F("event", "EVENT", FLAG_STR, &c->event,
           "event name to count (default new_product; empty = every event)", 0, 0),
         F("id-path", "ID_PATH", FLAG_STR, &c->id_path,
@@ -463,6 +466,19 @@ static int id_path_ok(const char *p)
     }
 }
 
+/* 1 when h is "Name: value": a token name, then printable text (no CR/LF), 1..1024 chars. */
+static int header_ok(const char *h)
+{
+    size_t name = strspn(h, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
+                            "!#$%&'*+-.^_`|~");
+    if (name == 0 || h[name] != ':' || strlen(h) > 1024)
+        return 0;
+    for (const char *p = h + name + 1; *p; p++)
+        if ((unsigned char)*p < 0x20 && *p != '\t')
+            return 0;
+    return 1;
+}
+
 /* The app-API settings: protocol, transports, event, id path, body template, channels. */
 static int finish_app_api(struct lg_config *c, char *err, size_t errlen)
 {
@@ -506,6 +522,11 @@ static int finish_app_api(struct lg_config *c, char *err, size_t errlen)
         c->body = c->channels > 0 ? lg_template_default_store : lg_template_default;
     if (lg_template_check(c->body, err, errlen) != 0)
         return -1;
+    if (*c->header && !header_ok(c->header)) {
+        snprintf(err, errlen,
+                 "--header '%.80s': want 'Name: value' on one line, 1..1024 characters", c->header);
+        return -1;
+    }
     if (!charset_ok(c->channel_prefix) || strlen(c->channel_prefix) + 6 > LG_CHANNEL_MAX) {
         snprintf(err, errlen, "--channel-prefix is 0-%d characters of [A-Za-z0-9_.:-]",
                  LG_CHANNEL_MAX - 6);

@@ -132,6 +132,8 @@ static int start_request(struct lg_producer *p, uint64_t i, long long now)
         snprintf(h, sizeof h, "Host: %s", cfg->host_header);
         r->headers = curl_slist_append(r->headers, h);
     }
+    if (*cfg->header)
+        r->headers = curl_slist_append(r->headers, cfg->header);
     CURL *e = r->easy;
     curl_easy_setopt(e, CURLOPT_URL, p->url);
     curl_easy_setopt(e, CURLOPT_COPYPOSTFIELDS, p->body);

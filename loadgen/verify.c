@@ -170,6 +170,8 @@ static struct ask *ask_start(const struct lg_config *cfg, CURLM *m, const struct
         snprintf(h, sizeof h, "Host: %s", cfg->host_header);
         a->headers = curl_slist_append(NULL, h);
     }
+    if (*cfg->header)
+        a->headers = curl_slist_append(a->headers, cfg->header);
     CURL *e = a->easy;
     curl_easy_setopt(e, CURLOPT_URL, a->url);
     curl_easy_setopt(e, CURLOPT_HTTPHEADER, a->headers);

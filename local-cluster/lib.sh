@@ -183,7 +183,7 @@ log_tail() {
 
 # wait_ready NAME URL: bounded wait for URL to answer 2xx while NAME runs.
 wait_ready() {
-  local name=$1 url=$2 i pid
+  local name=$1 url=$2 i pid code
   for ((i = 0; i < WAIT_S * 10; i++)); do
     if curl -fsS -o /dev/null --max-time 1 "$url" 2>/dev/null; then return 0; fi
     pid=$(pid_of "$name")
@@ -194,7 +194,13 @@ wait_ready() {
     fi
     sleep 0.1
   done
-  echo "local-cluster: $name did not become ready within ${WAIT_S}s: $url" >&2
+  # What it answers says whether the path is wrong (404) or the app is not ready (503).
+  code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 1 "$url" 2>/dev/null || true)
+  case ${code:-000} in
+    000) code="no answer" ;;
+    *) code="answered $code" ;;
+  esac
+  echo "local-cluster: $name did not become ready within ${WAIT_S}s: $url $code" >&2
   log_tail "$name"
   return 1
 }
@@ -220,7 +226,11 @@ wait_listen() {
 wait_app() {
   local i=$1 ready
   ready=$(state_get app_ready)
-  wait_ready "app-$i" "http://127.0.0.1:$(app_http_port "$i")${ready:-/readyz}" || return 1
+  if ! wait_ready "app-$i" "http://127.0.0.1:$(app_http_port "$i")${ready:-/readyz}"; then
+    [ -z "$(state_get app_cmd)" ] ||
+      echo "local-cluster: is $ready your app's readiness path? (lab up --app-ready; ready in relaylab.app, app_ready in a scenario)" >&2
+    return 1
+  fi
   # An app brought with --app-cmd serves its websockets on its one port (PORT).
   [ -z "$(state_get app_cmd)" ] || return 0
   if [ "$(relay_count "$(state_get topology)")" -eq 0 ]; then

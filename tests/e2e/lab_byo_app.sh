@@ -79,6 +79,9 @@ if command -v kubectl >/dev/null 2>&1 && command -v python3 >/dev/null 2>&1; the
         and $c[0].readinessProbe.httpGet.path == "/ready"
         and $c[0].lifecycle.preStop == {sleep: {seconds: 5}}
         and ($c[0].ports | length) == 1
+        and ([$c[0].volumeMounts[] | select(.mountPath == "/tmp") | .name] | length) == 1
+        and ([.items[] | select(.kind == "Deployment" and .metadata.name == "app") | .spec.template.spec.volumes[]
+              | select(.name == ($c[0].volumeMounts[] | select(.mountPath == "/tmp") | .name)) | .emptyDir] | length) == 1
         and ([$p[] | select(.name == "ws") | .targetPort] == ["http"])' "$E2E_TMP/byo-$o.json" >/dev/null || rc=$?
     expect "byo_kind_manifests_$o" "$rc" "see $E2E_TMP/byo-$o.json"
   done

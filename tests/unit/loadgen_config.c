@@ -186,9 +186,11 @@ START_TEST(app_api_flags)
     ck_assert_int_eq(parse(&c, err, sizeof err, "run", "--target", "http://x", "--protocol",
                            "socketio", "--ws-path", "/io/", "--event", "created", "--id-path",
                            "product.ref", "--body", "{\"ref\":\"{{req_id}}\",\"n\":{{n}}}",
-                           "--products-path", "/api/items", NULL),
+                           "--products-path", "/api/items", "--header", "Authorization: Bearer t0k",
+                           NULL),
                      0);
     unsetenv("LOADGEN_TRANSPORT");
+    ck_assert_str_eq(c.header, "Authorization: Bearer t0k");
     ck_assert_int_eq(c.polling, 1);
     ck_assert_int_eq(c.websocket, 0);
     ck_assert_str_eq(c.ws_path, "/io/");
@@ -198,11 +200,18 @@ START_TEST(app_api_flags)
     lg_config_cleanup(&c);
 
     const char *bad[][2] = {
-        {"--protocol", "mqtt"},         {"--transport", "polling"}, /* needs socketio */
-        {"--id-path", "a..b"},          {"--id-path", ""},
-        {"--body", "{\"name\":\"x\"}"}, {"--body", "{{req_id}} {{nope}}"},
-        {"--channels", "-1"},           {"--channel-prefix", "store 1"},
+        {"--protocol", "mqtt"},
+        {"--transport", "polling"}, /* needs socketio */
+        {"--id-path", "a..b"},
+        {"--id-path", ""},
+        {"--body", "{\"name\":\"x\"}"},
+        {"--body", "{{req_id}} {{nope}}"},
+        {"--channels", "-1"},
+        {"--channel-prefix", "store 1"},
         {"--req-prefix", "a\"b"},
+        {"--header", "Authorization"},
+        {"--header", ": x"},
+        {"--header", "X-Key: a\r\nHost: evil"},
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
         ck_assert_msg(parse(&c, err, sizeof err, "run", "--target", "http://x", bad[i][0],
