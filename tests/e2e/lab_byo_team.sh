@@ -107,4 +107,22 @@ expect byo_team_no_pod_named_says_why "$(grep -q 'no create answer named its pod
 expect byo_team_wrong_ws_path_junit "$(python3 -c 'import sys, xml.dom.minidom; xml.dom.minidom.parse(sys.argv[1])' "$x" &&
   grep -q 'name="expect client_delivery.mean &gt;= 0.85"><failure message="actual null; no client connected: ' "$x" &&
   grep -q 'name="expect connections.opened &gt;= 4"><failure message="actual 0"/>' "$x"; echo $?)" "$(cat "$x" 2>&1)"
+# The app's own websocket (/live, not one of the ingress's two websocket paths) gets
+# websocket timeouts, not the API's 10 s read timeout: a client silent for 12 s stays.
+base=$(e2e_port_base 20)
+lab_dir=$E2E_TMP/idle-cluster
+rc=0
+(cd "$TEAM" && RELAYLAB_BIN=$RELAYLAB_BIN "$ROOT/lab/lab" --port-base "$base" --dir "$lab_dir" up --app-count 1 \
+  --app-cmd "$(sed -n 's/^cmd *= *//p' relaylab.app)" --app-ready /ready embedded-rr) >"$E2E_TMP/idle-up.out" 2>&1 || rc=$?
+if [ "$rc" -eq 0 ]; then
+  t0=$(date +%s)
+  rc=0
+  "$RELAYLAB_BIN/wsprint" --count 1000 --timeout 12 "ws://127.0.0.1:$base/live" >"$E2E_TMP/idle-ws.out" 2>&1 || rc=$?
+  took=$(($(date +%s) - t0))
+  expect byo_team_own_ws_path_not_cut_after_10s "$( [ "$rc" -eq 0 ] && [ "$took" -ge 12 ]; echo $?)" \
+    "wsprint exit $rc after ${took}s: $(tail -2 "$E2E_TMP/idle-ws.out" | tr '\n' ' ')"
+else
+  fail byo_team_own_ws_path_not_cut_after_10s "lab up failed: $(tail -3 "$E2E_TMP/idle-up.out" | tr '\n' ' ')"
+fi
+"$ROOT/lab/lab" --port-base "$base" --dir "$lab_dir" down >/dev/null 2>&1 || true
 exit "$E2E_FAILS"
