@@ -31,9 +31,9 @@ for doc in README.md docs/byo-app.md; do
   if command -v yamllint >/dev/null; then
     yamllint --strict -c "$ROOT/.yamllint" "$E2E_TMP/workflow-$n.yml" >"$E2E_TMP/yamllint-$n.out" 2>&1 || rc=$?
   fi
-  for path in $(grep -o 'relaylab/[A-Za-z0-9_./-]*' "$E2E_TMP/workflow-$n.yml" | grep -v '^relaylab/$' | sort -u); do
+  while IFS= read -r path; do
     [ -e "$ROOT/${path#relaylab/}" ] || { rc=1; echo "$path missing" >>"$E2E_TMP/yamllint-$n.out"; }
-  done
+  done < <(grep -o 'relaylab/[A-Za-z0-9_./-]*' "$E2E_TMP/workflow-$n.yml" | grep -v '^relaylab/$' | sort -u)
   grep -q 'make -C relaylab deps all' "$E2E_TMP/workflow-$n.yml" && grep -q '^deps:' "$ROOT/Makefile" &&
     grep -q '^all:' "$ROOT/Makefile" || rc=1
   expect "byo_team_workflow_$n" "$rc" "$(cat "$E2E_TMP/yamllint-$n.out")"
