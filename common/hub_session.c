@@ -368,6 +368,12 @@ static void fetched(struct hub *h, struct hub_client *c, struct hub_fetch_result
             frame_unref(r->frames[i]);
         free(r->frames);
         c->cursor = hub_last_offset(h) + 1;
+        /* The store could not answer a client that is ahead of this relay (it resumed with
+         * an offset from a faster relay, which the tail has not reached yet): it already
+         * has everything up to since, in this epoch, so it goes on after since. Going on
+         * after this relay's older head would send it again, out of order, what it has. */
+        if (c->fetch_first && r->st == HUB_FETCH_FAILED && c->fetch_since >= c->cursor)
+            c->cursor = c->fetch_since + 1;
         if (c->fetch_first)
             queue_recovery(h, c, 0, fetch_reason(r->st), c->cursor);
         else

@@ -164,6 +164,14 @@
              "MongoDB: an emit a majority has not confirmed by then gets 503 (default 5s)",        \
              100,                                                                                  \
              600000},                                                                              \
+            {"replay-wait",                                                                        \
+             "RELAY_REPLAY_WAIT",                                                                  \
+             FLAG_DURATION,                                                                        \
+             &(c)->replay_wait_ms,                                                                 \
+             "MongoDB: a replay read that fails is retried this long before the client is told "   \
+             "store_unavailable (default 15s)",                                                    \
+             0,                                                                                    \
+             600000},                                                                              \
             {"retention",                                                                          \
              "RELAY_RETENTION",                                                                    \
              FLAG_DURATION,                                                                        \
@@ -253,6 +261,7 @@ static void defaults(struct relay_config *c)
     c->log_level = "info";
     c->mongo_db = "relay";
     c->emit_timeout_ms = 5000;
+    c->replay_wait_ms = 15000;
     c->retention_ms = 24L * 3600 * 1000;
     c->retention_events = 1000000;
     c->client_jwt_leeway_ms = 30000;

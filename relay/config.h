@@ -36,6 +36,7 @@ struct relay_config {
     const char *mongo_uri;
     const char *mongo_db;
     long emit_timeout_ms;  /* an emit not confirmed by a majority in this time gets 503 */
+    long replay_wait_ms;   /* a failed replay read is retried this long */
     long retention_ms;     /* events older than this are trimmed from MongoDB */
     long retention_events; /* and beyond this many */
     /* Client authentication (relay/auth.c): off unless a key is given. */

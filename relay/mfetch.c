@@ -16,6 +16,7 @@
 struct mfetch_req {
     struct mfetch_req *next;
     uint64_t ticket, since, to;
+    int64_t at_ms; /* when it arrived: failed reads are retried until at_ms + replay wait */
     size_t nchannels;
     char channels[][ENVELOPE_CHANNEL_MAX + 1];
 };
@@ -31,6 +32,7 @@ void mfetch_request(void *ud, const struct hub_fetch *req)
     r->ticket = req->ticket;
     r->since = req->since;
     r->to = req->to;
+    r->at_ms = mstore_now_ms();
     r->nchannels = req->nchannels;
     for (size_t i = 0; i < req->nchannels; i++)
         snprintf(r->channels[i], sizeof r->channels[i], "%s", req->channels[i]);
@@ -154,10 +156,20 @@ static void *fetch_main(void *arg)
         struct frame **fs = NULL;
         size_t n = 0;
         enum hub_fetch_status st = HUB_FETCH_FAILED;
-        if (!mstore_stopping(s)) {
+        /* A read that fails (a paused or stepped-down primary, an election, a relay cut off
+         * for a moment) is tried again until --replay-wait after the request: the client
+         * stays parked and is replayed, rather than told store_unavailable with a gap of
+         * everything it missed because MongoDB was electing when it reconnected. */
+        long nap = 100;
+        while (!mstore_stopping(s)) {
             mongoc_client_t *cl = mongoc_client_pool_pop(s->rpool);
             st = answer(s, cl, r, &fs, &n);
             mongoc_client_pool_push(s->rpool, cl);
+            if (st != HUB_FETCH_FAILED || mstore_now_ms() + nap > r->at_ms + s->cfg.replay_wait_ms)
+                break;
+            LOG_INFO("replay_retry ticket=%" PRIu64 " in_ms=%ld", r->ticket, nap);
+            mstore_nap(s, nap);
+            nap = nap < 1000 ? nap * 2 : 1000;
         }
         hub_fetch_done(s->hub, r->ticket, st, fs, n);
         free(r);

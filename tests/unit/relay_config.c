@@ -122,6 +122,7 @@ START_TEST(mongo_and_watch)
     ck_assert_str_eq(c.watch[0].event, "new_product");
     ck_assert_str_eq(c.watch[2].coll, "users");
     ck_assert_int_eq(c.emit_timeout_ms, 5000);
+    ck_assert_int_eq(c.replay_wait_ms, 15000);
     ck_assert_int_eq(c.retention_events, 1000000);
 
     /* The env twin is one more item; flags replace it. */
