@@ -177,6 +177,31 @@ static mongoc_uri_t *make_uri(const struct relay_config *c, int writes, char *er
     return u;
 }
 
+/* Every $changeStream aggregate on the events collection, whoever sends it: the relay when
+ * it opens or reopens the stream (mtail.c), or the driver itself when it resumes the stream
+ * after a resumable error (a step-down, a primary gone), which the relay never sees. All but
+ * the first are resumes. */
+static void stream_aggregate_seen(const mongoc_apm_command_started_t *ev)
+{
+    if (strcmp(mongoc_apm_command_started_get_command_name(ev), "aggregate") != 0)
+        return;
+    const bson_t *cmd = mongoc_apm_command_started_get_command(ev);
+    bson_iter_t it, stage;
+    if (!bson_iter_init_find(&it, cmd, "aggregate") || !BSON_ITER_HOLDS_UTF8(&it) ||
+        strcmp(bson_iter_utf8(&it, NULL), "events") != 0)
+        return;
+    if (!bson_iter_init_find(&it, cmd, "pipeline") || !BSON_ITER_HOLDS_ARRAY(&it) ||
+        !bson_iter_recurse(&it, &stage) || !bson_iter_next(&stage) ||
+        !BSON_ITER_HOLDS_DOCUMENT(&stage))
+        return;
+    bson_iter_t op;
+    if (!bson_iter_recurse(&stage, &op) || !bson_iter_find(&op, "$changeStream"))
+        return;
+    struct mstore *s = mongoc_apm_command_started_get_context(ev);
+    if (atomic_fetch_add(&s->stream_opens, 1) > 0)
+        metric_inc(s->m_resumes);
+}
+
 static mongoc_client_pool_t *make_pool(mongoc_uri_t *u, const char *name)
 {
     mongoc_client_pool_t *p = mongoc_client_pool_new(u);
@@ -268,8 +293,10 @@ static void register_metrics(struct mstore *s, struct metrics *m)
         m, METRIC_GAUGE, "relay_stream_silent_ms", NULL,
         "Milliseconds since the change stream last answered (an empty answer counts): grows "
         "while MongoDB is unreachable, where relay_stream_lag_ms keeps its last value.");
-    s->m_resumes = metrics_add(m, METRIC_COUNTER, "relay_stream_resumes_total", NULL,
-                               "Change stream (re)opens after an error.");
+    s->m_resumes =
+        metrics_add(m, METRIC_COUNTER, "relay_stream_resumes_total", NULL,
+                    "Times the change stream was opened again after its first open: resumed by "
+                    "the MongoDB driver after a resumable error, or reopened by the relay.");
     s->m_gaps = metrics_add(m, METRIC_COUNTER, "relay_stream_gaps_total", NULL,
                             "Offsets the stream skipped (never stored).");
     s->m_offset = metrics_add(m, METRIC_GAUGE, "relay_stream_offset", NULL,
@@ -298,6 +325,7 @@ struct mstore *mstore_open(const struct relay_config *cfg, struct metrics *m,
     s->stop = stop;
     atomic_init(&s->stopping, 0);
     atomic_init(&s->stream_up, 0);
+    atomic_init(&s->stream_opens, 0);
     pthread_mutex_init(&s->lock, NULL);
     pthread_condattr_t ca;
     pthread_condattr_init(&ca);
@@ -322,6 +350,10 @@ struct mstore *mstore_open(const struct relay_config *cfg, struct metrics *m,
         snprintf(err, errlen, "cannot create MongoDB client pools");
         goto fail;
     }
+    mongoc_apm_callbacks_t *apm = mongoc_apm_callbacks_new();
+    mongoc_apm_set_command_started_cb(apm, stream_aggregate_seen);
+    mongoc_client_pool_set_apm_callbacks(s->rpool, apm, s);
+    mongoc_apm_callbacks_destroy(apm);
     /* Wait for the replica set: relays often start before MongoDB is ready (Kubernetes). */
     mongoc_client_t *cl = mongoc_client_pool_pop(s->wpool);
     int64_t warned = 0;

@@ -65,6 +65,7 @@ struct mstore {
     atomic_int_fast64_t poll_ms;    /* last time the stream answered (monotonic ms) */
     atomic_uint_fast64_t tail_last; /* newest offset appended to the hub */
     atomic_int_fast64_t lag_ms;
+    atomic_uint_fast64_t stream_opens; /* $changeStream aggregates on events (APM, mstore.c) */
 
     /* fetcher: requests copied from the hub */
     struct mfetch_req *fq_head, *fq_tail;

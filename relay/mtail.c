@@ -168,9 +168,7 @@ static void *tail_main(void *arg)
         metric_set(s->m_stream_up, 0);
         mongoc_change_stream_destroy(cs);
         mongoc_client_pool_push(s->rpool, cl);
-        if (!mstore_stopping(s))
-            metric_inc(s->m_resumes);
-        mstore_nap(s, 200);
+        mstore_nap(s, 200); /* the next open counts as a resume (mstore.c, APM) */
     }
     if (token)
         bson_destroy(token);

@@ -36,6 +36,29 @@ e1=$(curl -fsS "http://127.0.0.1:$((base + 1))/readyz" | jq -r .epoch)
 e2=$(curl -fsS "http://127.0.0.1:$((base + 5))/readyz" | jq -r .epoch)
 expect mongo_one_epoch "$([ "$e1" = "$e2" ] && [ -n "$e1" ] && echo 0 || echo 1)" "$e1 vs $e2"
 
+# Before the run: the primary killed (and restarted). Every relay's change stream, opened on
+# it, breaks with a network error, which the C driver resumes by itself on the new primary
+# (the relay sees no error); the relay counts that resume too (relay_stream_resumes_total,
+# from the driver's command monitoring).
+resumes() { curl -fsS "http://127.0.0.1:$((base + 1))/metrics" | awk '$1 == "relay_stream_resumes_total" { print $2 }'; }
+r0=$(resumes)
+p=$("$ADMIN" --timeout 5 --get primary "$mport" hello 2>/dev/null || true)
+if [ -n "$p" ]; then
+  pi=$((${p##*:} - mport))
+  via=$((mport + (pi + 1) % 3))
+  "$ADMIN" --timeout 5 "$via" mongosimKill=1 member="$pi" >/dev/null 2>&1 || true
+  # At worst a getMore left unanswered ends at the stream's socket timeout (6 s).
+  for _ in $(seq 30); do
+    [ "$(resumes)" -gt "$r0" ] && break
+    sleep 0.5
+  done
+  expect mongo_stream_driver_resume_counted "$( [ "$(resumes)" -gt "$r0" ]; echo $?)" \
+    "relay 0: relay_stream_resumes_total $r0 -> $(resumes) after the primary ($p) was killed"
+  "$ADMIN" --timeout 5 "$via" mongosimRestart=1 member="$pi" >/dev/null 2>&1 || true
+else
+  fail mongo_stream_driver_resume_counted "no member names a primary"
+fi
+
 SECS=${MONGO_SECONDS:-12}
 RATE=${MONGO_RATE:-150}
 "$RELAYLAB_BUILD/tests/e2e/relay_mongo" "$SECS" "$RATE" "${MONGO_CLIENTS:-30}" "$base" \
