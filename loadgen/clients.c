@@ -325,7 +325,9 @@ static void on_message(struct wsc *w, const char *data, size_t len, int binary, 
     }
     long long now = lg_clock_us();
     heard(c, now);
-    if (binary || lg_scan_frame(data, len, t->owner->cfg->id_path, &f) != 0)
+    const struct lg_config *cfg = t->owner->cfg;
+    if (binary ||
+        lg_scan_frame_keys(data, len, cfg->id_path, cfg->event_key, cfg->data_key, &f) != 0)
         lg_client_junk(t, c, len, now);
     else
         lg_client_event(t, c, &f, now);

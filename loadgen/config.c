@@ -160,6 +160,8 @@ static void set_defaults(struct lg_config *c)
     c->transport_text = "";
     c->event = "new_product";
     c->id_path = "req_id";
+    c->event_key = "event";
+    c->data_key = "data";
     c->body = "";
     c->header = "";
     c->cookies = 1;
@@ -203,6 +205,10 @@ static size_t run_flags(struct lg_config *c, struct flag *f)
           "event name to count (default new_product; empty = every event)", 0, 0),
         F("id-path", "ID_PATH", FLAG_STR, &c->id_path,
           "where the request id is in the event's data, dotted (default req_id)", 0, 0),
+        F("event-key", "EVENT_KEY", FLAG_STR, &c->event_key,
+          "plain frames: the member naming the event (default event)", 0, 0),
+        F("data-key", "DATA_KEY", FLAG_STR, &c->data_key,
+          "plain frames: the member holding the event's data (default data)", 0, 0),
         F("channels", "CHANNELS", FLAG_INT, &c->channels,
           "K: client c joins PREFIX<c%K>, request i goes to PREFIX<i%K> (0 = broadcast)", 0,
           LG_MAX_CHANNELS),
@@ -449,6 +455,19 @@ static int charset_ok(const char *s)
     return 1;
 }
 
+/* A JSON member name a frame is matched on as written: 1..64 of [A-Za-z0-9_$@-]. */
+static int member_ok(const char *k)
+{
+    size_t n = strlen(k);
+    if (n == 0 || n > 64)
+        return 0;
+    for (; *k; k++)
+        if (!((*k >= '0' && *k <= '9') || ((*k | 0x20) >= 'a' && (*k | 0x20) <= 'z') || *k == '_' ||
+              *k == '-' || *k == '$' || *k == '@'))
+            return 0;
+    return 1;
+}
+
 /* A dotted path: segments of 1..64 characters without '.', at most 8 of them. */
 static int id_path_ok(const char *p)
 {
@@ -516,6 +535,14 @@ static int finish_app_api(struct lg_config *c, char *err, size_t errlen)
     if (!id_path_ok(c->id_path)) {
         snprintf(err, errlen, "--id-path '%s': want dotted names like req_id or product.id",
                  c->id_path);
+        return -1;
+    }
+    if (!member_ok(c->event_key) || !member_ok(c->data_key) ||
+        strcmp(c->event_key, c->data_key) == 0) {
+        snprintf(err, errlen,
+                 "--event-key '%s', --data-key '%s': want two different member names of 1..64 "
+                 "letters, digits, '_', '-', '$' or '@'",
+                 c->event_key, c->data_key);
         return -1;
     }
     if (*c->body == '\0')

@@ -42,6 +42,7 @@ struct lg_config {
     const char *req_prefix; /* "" = a random one per run */
     /* the app's API (fakeapp's by default) */
     const char *protocol_text, *transport_text, *event, *id_path, *body;
+    const char *event_key, *data_key; /* plain frames: {"event":..,"data":..} by default */
     const char *header; /* "Name: value" sent with the create (and verify) requests; "" = none */
     enum lg_protocol protocol;
     int polling, websocket; /* Socket.IO transports: polling first when both (the upgrade) */

@@ -64,6 +64,12 @@ static void fallback(struct lg_frame_fields *f, long long offset, const char *ep
 
 int lg_scan_frame(const char *data, size_t len, const char *id_path, struct lg_frame_fields *f)
 {
+    return lg_scan_frame_keys(data, len, id_path, "event", "data", f);
+}
+
+int lg_scan_frame_keys(const char *data, size_t len, const char *id_path, const char *event_key,
+                       const char *data_key, struct lg_frame_fields *f)
+{
     struct js_obj o;
     struct js_val k, v;
     long long data_offset = -1;
@@ -74,7 +80,7 @@ int lg_scan_frame(const char *data, size_t len, const char *id_path, struct lg_f
     if (js_obj_open(&o, data, len) != 0)
         return -1;
     while ((rc = js_obj_next(&o, &k, &v)) == 1) {
-        if (js_eq(&k, "event") && v.type == JS_STRING) {
+        if (js_eq(&k, event_key) && v.type == JS_STRING) {
             f->event = v.p;
             f->event_len = v.len;
         } else if (js_eq(&k, "offset")) {
@@ -85,7 +91,7 @@ int lg_scan_frame(const char *data, size_t len, const char *id_path, struct lg_f
         } else if (js_eq(&k, "channel") && v.type == JS_STRING) {
             f->channel = v.p;
             f->channel_len = v.len;
-        } else if (js_eq(&k, "data")) {
+        } else if (js_eq(&k, data_key)) {
             scan_data(&v, id_path, f, &data_offset, &data_epoch, &data_epoch_len);
         }
     }

@@ -30,6 +30,13 @@ struct lg_frame_fields {
 int lg_scan_frame(const char *data, size_t len, const char *id_path, struct lg_frame_fields *f);
 
 /*
+ * The same for an app whose frames name the event and its data otherwise ({"type":...,
+ * "payload":...}): event_key and data_key replace "event" and "data".
+ */
+int lg_scan_frame_keys(const char *data, size_t len, const char *id_path, const char *event_key,
+                       const char *data_key, struct lg_frame_fields *f);
+
+/*
  * Scans a Socket.IO EVENT packet ("2[...]", "2/nsp,[...]" or "2<ack id>[...]"; binary
  * events are not read). Fills the same fields from the arguments: event = first, data =
  * second, the recovery offset = the last one when there are three or more ("P:N" also gives

@@ -69,6 +69,17 @@ expect byo_team_half_delivered "$(jq -e '.client_delivery_mean > 0.35 and .clien
   and .requests.failed == 0 and (.requests_per_pod | length) == 2' "$r" >/dev/null 2>&1; echo $?)" \
   "$(jq -c '{client_delivery_mean, requests_per_pod}' "$r" 2>&1)"
 
+# Frames of another shape ({"type":..,"payload":..}, FRAMES=type): named by event_key and
+# data_key, the same run judges the same story (about half with two apps).
+rc=0
+(cd "$E2E_TMP" && timeout 300 "$ROOT/chaos/run" --quiet --out "$E2E_TMP/shape" --set app_env=FRAMES=type \
+  --set event_key=type --set data_key=payload --set clients=8 --set duration=2s \
+  "$TEAM/lab/team-embedded-rr.scn") >"$E2E_TMP/shape.out" 2>&1 || rc=$?
+r=$E2E_TMP/shape/team-embedded-rr/result.json
+expect byo_team_frame_keys "$( [ "$rc" -eq 0 ] && jq -e '.client_delivery_mean > 0.35 and .client_delivery_mean < 0.65
+  and .connections.opened >= 8' "$r" >/dev/null 2>&1; echo $?)" \
+  "exit $rc: $(jq -c '{client_delivery_mean, connections}' "$r" 2>&1) $(tail -4 "$E2E_TMP/shape.out" | tr '\n' ' ')"
+
 # The stock relay scenario against the same app, unedited: its clients talk to the relay on
 # the relay's path, not on the app's own /live of relaylab.app, and hear everything.
 rc=0

@@ -276,6 +276,46 @@ START_TEST(frame_scanner)
 }
 END_TEST
 
+/* An app whose frames are {"type":..,"payload":..}: --event-key/--data-key name the members. */
+START_TEST(frame_scanner_keys)
+{
+    struct lg_frame_fields f;
+    const char *ev = "{\"type\":\"item.created\",\"payload\":{\"item\":{\"rid\":\"r-7\"}},"
+                     "\"event\":\"other\",\"data\":{\"item\":{\"rid\":\"no\"}}}";
+    ck_assert_int_eq(lg_scan_frame_keys(ev, strlen(ev), "item.rid", "type", "payload", &f), 0);
+    ck_assert_int_eq(f.event_len, 12);
+    ck_assert_int_eq(memcmp(f.event, "item.created", 12), 0);
+    ck_assert_int_eq(f.req_id_len, 3);
+    ck_assert_int_eq(memcmp(f.req_id, "r-7", 3), 0);
+    /* The defaults read the other members of the same frame. */
+    ck_assert_int_eq(lg_scan_frame(ev, strlen(ev), "item.rid", &f), 0);
+    ck_assert_int_eq(memcmp(f.event, "other", 5), 0);
+    ck_assert_int_eq(memcmp(f.req_id, "no", 2), 0);
+
+    struct lg_config c;
+    char err[256];
+    ck_assert_int_eq(parse(&c, err, sizeof err, "run", "--target", "http://127.0.0.1:8080",
+                           "--event-key", "type", "--data-key", "payload", NULL),
+                     0);
+    ck_assert_str_eq(c.event_key, "type");
+    ck_assert_str_eq(c.data_key, "payload");
+    ck_assert_int_eq(parse(&c, err, sizeof err, "run", "--target", "http://127.0.0.1:8080", NULL),
+                     0);
+    ck_assert_str_eq(c.event_key, "event");
+    ck_assert_str_eq(c.data_key, "data");
+    const char *bad[][2] = {{"--event-key", ""},
+                            {"--data-key", "a.b"},
+                            {"--event-key", "data"},
+                            {"--data-key", "x\"y"}};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        ck_assert_msg(parse(&c, err, sizeof err, "run", "--target", "http://127.0.0.1:8080",
+                            bad[i][0], bad[i][1], NULL) == -1,
+                      "accepted %s '%s'", bad[i][0], bad[i][1]);
+        ck_assert_ptr_nonnull(strstr(err, "--event-key"));
+    }
+}
+END_TEST
+
 START_TEST(history_lines)
 {
     char path[] = "/tmp/loadgen-unit-XXXXXX";
@@ -324,6 +364,7 @@ int main(void)
     tcase_add_test(tc, app_api_flags);
     tcase_add_test(tc, source_ip_pools);
     tcase_add_test(tc, frame_scanner);
+    tcase_add_test(tc, frame_scanner_keys);
     tcase_add_test(tc, history_lines);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);

@@ -39,7 +39,9 @@ const server = http.createServer((req, res) => {
           headers: { 'content-type': 'application/json', authorization: `Bearer ${RELAY_TOKEN}` } });
         if (r.status !== 202) return send(res, 502, { error: `relay ${r.status}` });
       } else {
-        const frame = JSON.stringify({ event: 'item.created', data });
+        // FRAMES=type: the shape many apps use, {"type":..,"payload":..} (event_key, data_key).
+        const frame = JSON.stringify(process.env.FRAMES === 'type' ? { type: 'item.created', payload: data }
+          : { event: 'item.created', data });
         for (const c of wss.clients) if (c.readyState === 1) c.send(frame);
       }
     }
