@@ -208,9 +208,10 @@ check nginx_routes_websockets_to_every_relay "" test "$(grep -A4 'upstream ws_ba
 check nginx_intake_upstream_retries "" grep -q 'proxy_next_upstream error timeout http_502 http_503 non_idempotent' "$a/nginx/nginx.conf"
 # In front of relays (which ping silent clients every 25 s) websockets keep a 60 s read
 # timeout, so a vanished relay's connections end; embedded apps keep the seed's 3600 s.
-check nginx_relay_ws_timeout_60s "" test "$(grep -c 'proxy_read_timeout 60s;' "$a/nginx/nginx.conf")" -eq 2 \
+# Three locations each: /socket.io/, /websocket-service and the app's own path (/.app-ws/).
+check nginx_relay_ws_timeout_60s "" test "$(grep -c 'proxy_read_timeout 60s;' "$a/nginx/nginx.conf")" -eq 3 \
   -a "$(grep -c 'proxy_read_timeout 3600s;' "$a/nginx/nginx.conf")" -eq 0
-check nginx_embedded_ws_timeout_3600s "" test "$(grep -c 'proxy_read_timeout 3600s;' "$b/nginx/nginx.conf")" -eq 2
+check nginx_embedded_ws_timeout_3600s "" test "$(grep -c 'proxy_read_timeout 3600s;' "$b/nginx/nginx.conf")" -eq 3
 # Socket.IO needs session affinity over several relays (an Engine.IO session lives in one
 # relay's memory); plain websockets stay round-robin.
 # shellcheck disable=SC2016 # an nginx variable, not a shell one
