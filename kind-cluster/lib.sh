@@ -199,10 +199,12 @@ wait_ready() {
   kn wait --for=condition=Ready "pod/$1" --timeout="$WAIT" >/dev/null || die "pod $1 did not become ready"
 }
 
-# mongo_primary: the primary's host:port as the replica set names it, or nothing.
+# mongo_primary SKIP: the primary's host:port as the replica set names it, or nothing;
+# pod SKIP ("" for none) is not asked (a cut-off member may still believe it leads).
 mongo_primary() {
   local m out
   for m in mongo-0 mongo-1 mongo-2; do
+    [ "$m" != "${1:-}" ] || continue
     out=$(kn exec "$m" -c mongo -- mongosh --quiet --eval 'db.hello().primary || ""' 2>/dev/null | tr -d '\r') || continue
     [ -n "$out" ] && { echo "$out"; return 0; }
   done
