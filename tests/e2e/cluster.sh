@@ -311,6 +311,8 @@ if [ "$rc" -eq 3 ]; then
   pass fault_partition_skipped_without_root
 else
   tag=relaylab-cluster-$a_base
+  cgroup_of() { sed -n 's/^0:://p' "/proc/$1/cgroup"; }
+  cg_root=$(awk '$3 == "cgroup2" { print $2; exit }' /proc/mounts)
   a1=$(cat "$a/pids/app-1.pid")
   n_app=$(iptables -w 5 -S INPUT | grep -c "$tag")
   missing_app=""
@@ -327,8 +329,8 @@ else
   if grep -q "cuts only the app's ports" "$E2E_TMP/partition-app.out"; then
     pass "fault_partition_app_ports_only ($(tail -n 1 "$E2E_TMP/partition-app.out"))"
   else
-    check fault_partition_app_moves_it_into_its_cgroup "cgroup $(sed -n 's/^0:://p' "/proc/$a1/cgroup")" \
-      test "$(sed -n 's/^0:://p' "/proc/$a1/cgroup")" = "/$tag-app-1"
+    cg=$(cgroup_of "$a1")
+    check fault_partition_app_moves_it_into_its_cgroup "cgroup $cg" test "$cg" = "/$tag-app-1"
   fi
   # The set may still be settling from the faults above (restart-mongo): wait for a primary.
   p_before=""
@@ -354,7 +356,7 @@ else
   if [ "$rc" -eq 3 ]; then
     pass "fault_partition_relay_skipped ($(tail -n 1 "$E2E_TMP/partition-relay.out"))"
   else
-    cg=$(sed -n 's/^0:://p' "/proc/$r2/cgroup")
+    cg=$(cgroup_of "$r2")
     check fault_partition_relay_moves_it_into_its_cgroup "rc=$rc cgroup $cg" test "$rc" -eq 0 -a "$cg" = "/$tag-relay-2"
     check fault_partition_relay_drops_its_new_sockets "" grep -q -- "--path $tag-relay-2 .*-j DROP" < <(iptables -w 5 -S OUTPUT)
     open_ports=$(ss -Htanp | awk -v p="pid=$r2," '$1 == "ESTAB" && index($0, p) { n = split($4, a, ":"); print a[n] }' | sort -u)
@@ -367,14 +369,13 @@ else
     check fault_partition_relay_unreachable "" test "$(curl -s -o /dev/null -w '%{http_code}' --max-time 2 "http://127.0.0.1:$((a_base + 14))/readyz" || true)" = 000
     check status_names_relay_partition "" grep -q 'partitioned: .*relay-2' < <(ca status || true)
     ca fault heal-relay 2 >/dev/null 2>&1 || true
-    cg=$(sed -n 's/^0:://p' "/proc/$r2/cgroup")
-    root=$(awk '$3 == "cgroup2" { print $2; exit }' /proc/mounts)
-    check fault_heal_relay_restores_it "cgroup $cg" test "$cg" != "/$tag-relay-2" -a ! -d "$root/$tag-relay-2"
+    cg=$(cgroup_of "$r2")
+    check fault_heal_relay_restores_it "cgroup $cg" test "$cg" != "/$tag-relay-2" -a ! -d "$cg_root/$tag-relay-2"
     check fault_heal_relay_ready_again "" wait_http "http://127.0.0.1:$((a_base + 14))/readyz" 30
   fi
   ca fault heal-app 1 >/dev/null 2>&1 || true
-  check fault_heal_app_restores_it "cgroup $(sed -n 's/^0:://p' "/proc/$a1/cgroup")" \
-    test "$(sed -n 's/^0:://p' "/proc/$a1/cgroup")" != "/$tag-app-1" -a ! -d "$(awk '$3 == "cgroup2" { print $2; exit }' /proc/mounts)/$tag-app-1"
+  cg=$(cgroup_of "$a1")
+  check fault_heal_app_restores_it "cgroup $cg" test "$cg" != "/$tag-app-1" -a ! -d "$cg_root/$tag-app-1"
   LAB_FACTS="$E2E_TMP/facts" ca fault heal-mongo 2 >/dev/null 2>&1 || true
   # Asked before the heal, the others never name the cut-off member as their primary.
   check fault_heal_mongo_records_the_leader "$(tr '\n' ' ' <"$E2E_TMP/facts")" \

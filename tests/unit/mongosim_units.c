@@ -426,15 +426,21 @@ START_TEST(test_change_stream_tokens_and_batches)
 }
 END_TEST
 
-START_TEST(test_repl_elections)
+/* Three members electing 100 ms after losing their primary (repl_init copies the config). */
+static void repl_fast(struct repl *r, int *changed)
 {
     struct mongosim_config cfg;
     char err[128];
     char *a[] = {"mongosim", "--election-timeout", "100ms", NULL};
     ck_assert_int_eq(mongosim_config_parse(&cfg, 3, a, err, sizeof err), 0);
+    repl_init(r, &cfg, changed);
+}
+
+START_TEST(test_repl_elections)
+{
     int changed = 0;
     struct repl r;
-    repl_init(&r, &cfg, &changed);
+    repl_fast(&r, &changed);
     ck_assert_int_eq(r.primary, 0);
     ck_assert_int_eq(repl_step_down(&r, 1, 60, 1000), -1);
     ck_assert_int_eq(repl_step_down(&r, 0, 60, 1000), 0);
@@ -460,13 +466,9 @@ END_TEST
 
 START_TEST(test_repl_partition)
 {
-    struct mongosim_config cfg;
-    char err[128];
-    char *a[] = {"mongosim", "--election-timeout", "100ms", NULL};
-    ck_assert_int_eq(mongosim_config_parse(&cfg, 3, a, err, sizeof err), 0);
     int changed = 0;
     struct repl r;
-    repl_init(&r, &cfg, &changed);
+    repl_fast(&r, &changed);
     /* The partitioned primary steps down at once; the others elect after the timeout. */
     ck_assert_int_eq(repl_partition(&r, 0, 1000), 0);
     ck_assert_int_eq(repl_partition(&r, 0, 1000), -1);
