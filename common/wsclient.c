@@ -1,6 +1,8 @@
 #include "wsclient.h"
 
+#include <ev.h>
 #include <libwebsockets.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -41,6 +43,8 @@ struct wsc {
 
 struct wsc_pool {
     struct lws_context *ctx;
+    struct ev_loop *loop; /* the epoll loop lws runs on, or NULL: lws's own poll() loop */
+    ev_timer wait;        /* bounds one wsc_pool_service() on that loop */
     struct lws_protocols protocols[2];
     struct wsc_callbacks cb;
     void *ud;
@@ -48,7 +52,7 @@ struct wsc_pool {
     int count;
     struct wsc *clients;
     lws_sorted_usec_list_t timeout_sul;
-    int woken;
+    atomic_int wake_asked; /* wsc_pool_wake() was called: on_wake runs once */
 };
 
 static void outq_free(struct wsc *c)
@@ -248,15 +252,41 @@ static int wsc_callback(struct lws *wsi, enum lws_callback_reasons reason, void 
         }
         return 0;
     case LWS_CALLBACK_EVENT_WAIT_CANCELLED:
-        if (p) {
-            p->woken = 1;
-            if (p->cb.on_wake)
-                p->cb.on_wake(p, p->ud);
-        }
+        if (p && atomic_exchange(&p->wake_asked, 0) && p->cb.on_wake)
+            p->cb.on_wake(p, p->ud);
         return 0;
     default:
         return 0;
     }
+}
+
+static void wait_cb(struct ev_loop *loop, ev_timer *w, int revents);
+
+/*
+ * The context on an epoll loop (Debian's libwebsockets-evlib-ev plugin, a libev loop of
+ * ours given to lws as a foreign loop, as the hub does): lws's own loop is poll(), which
+ * with 10,000 clients spent 80 % of loadgen's CPU scanning sockets that had nothing.
+ * Without the plugin, lws's poll() loop is used.
+ */
+static struct lws_context *create_context(struct wsc_pool *p,
+                                          struct lws_context_creation_info *info)
+{
+    p->loop = ev_loop_new(EVBACKEND_EPOLL | EVFLAG_NOENV);
+    if (p->loop != NULL) {
+        ev_timer_init(&p->wait, wait_cb, 0., 0.);
+        p->wait.data = p;
+        void *loops[1] = {p->loop};
+        info->options |= LWS_SERVER_OPTION_LIBEV;
+        info->foreign_loops = loops;
+        struct lws_context *ctx = lws_create_context(info);
+        info->options &= ~(uint64_t)LWS_SERVER_OPTION_LIBEV;
+        info->foreign_loops = NULL;
+        if (ctx != NULL)
+            return ctx;
+        ev_loop_destroy(p->loop);
+        p->loop = NULL;
+    }
+    return lws_create_context(info);
 }
 
 struct wsc_pool *wsc_pool_new(int max_clients, const struct wsc_callbacks *cb, void *ud, char *err,
@@ -283,8 +313,10 @@ struct wsc_pool *wsc_pool_new(int max_clients, const struct wsc_callbacks *cb, v
     info.protocols = p->protocols;
     info.user = p;
     info.timeout_secs = 10;
-    info.fd_limit_per_thread = (unsigned int)max_clients + 64;
-    p->ctx = lws_create_context(&info);
+    /* No fd_limit_per_thread: below the fd limit it turns lws's fd-to-connection table into
+     * a list searched from its head on every event. The program sizes its fd limit instead
+     * (fdlimit_fit). */
+    p->ctx = create_context(p, &info);
     if (p->ctx == NULL) {
         snprintf(err, errlen, "cannot create the websocket client context");
         free(p);
@@ -298,6 +330,8 @@ void wsc_pool_free(struct wsc_pool *p)
     if (p == NULL)
         return;
     lws_context_destroy(p->ctx);
+    if (p->loop)
+        ev_loop_destroy(p->loop);
     /* Clients that never got a socket produce no callback: release what is left. */
     while (p->clients)
         client_release(p->clients);
@@ -360,15 +394,36 @@ static void timeout_cb(lws_sorted_usec_list_t *sul)
     (void)sul;
 }
 
+/* The wait ended without an event: lws services its own timers (connect and close
+ * timeouts) only after an event of its own; a wake-up through its pipe is one. A
+ * connection whose SYN a partition drops would otherwise never time out in a quiet pool. */
+static void wait_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+    (void)loop;
+    (void)revents;
+    struct wsc_pool *p = w->data;
+    lws_cancel_service(p->ctx);
+}
+
 int wsc_pool_service(struct wsc_pool *p, int timeout_ms)
 {
-    lws_sul_schedule(p->ctx, 0, &p->timeout_sul, timeout_cb,
-                     (lws_usec_t)(timeout_ms > 0 ? timeout_ms : 1) * LWS_US_PER_MS);
+    double secs = (timeout_ms > 0 ? timeout_ms : 1) / 1000.0;
+    if (p->loop) {
+        /* A timer of ours: lws 4.1 re-arms its libev timer only from its own callbacks, so
+         * an lws timer scheduled here, between iterations, would not end the wait. */
+        ev_timer_set(&p->wait, secs, 0.);
+        ev_timer_start(p->loop, &p->wait);
+        ev_run(p->loop, EVRUN_ONCE);
+        ev_timer_stop(p->loop, &p->wait);
+        return 0;
+    }
+    lws_sul_schedule(p->ctx, 0, &p->timeout_sul, timeout_cb, (lws_usec_t)(secs * LWS_US_PER_SEC));
     return lws_service(p->ctx, 0) < 0 ? -1 : 0;
 }
 
 void wsc_pool_wake(struct wsc_pool *p)
 {
+    atomic_store(&p->wake_asked, 1);
     lws_cancel_service(p->ctx);
 }
 
