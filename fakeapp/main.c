@@ -6,6 +6,8 @@
 
 #include "app.h"
 #include "config.h"
+#include "fdlimit.h"
+#include "hub.h"
 #include "log.h"
 #include "signals.h"
 #include "store.h"
@@ -30,6 +32,12 @@ int main(int argc, char **argv)
     log_init("fakeapp", lvl);
 
     signals_on_stop(&stopping);
+    /* The embedded websocket's clients (twice the hub's limit, for polling sessions), the
+     * API's connections, MongoDB's pools: raised from a shell's 1,024, lowered from a
+     * container's 2^20 (fdlimit.h). */
+    struct hub_config hc;
+    hub_config_defaults(&hc);
+    (void)fdlimit_fit(2L * hc.max_clients + 1100);
 
     curl_global_init(CURL_GLOBAL_DEFAULT);
     store_global_init();

@@ -7,12 +7,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "checker.h"
 #include "clients.h"
+#include "fdlimit.h"
 #include "hlog.h"
 #include "log.h"
 #include "producer.h"
@@ -34,15 +34,16 @@ static void sleep_ms(long ms)
         ;
 }
 
-static void raise_fd_limit(long clients)
+/* A descriptor per client (three per Socket.IO client: a websocket and two polling
+ * requests) and 1,100 for the producer and the rest: the soft limit is set to that, at most
+ * the hard limit, lowered as well as raised (fdlimit.h: lws walks a table of that size on
+ * every close). */
+static void fit_fd_limit(const struct lg_config *cfg)
 {
-    struct rlimit rl;
-    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
-        rl.rlim_cur = rl.rlim_max;
-        (void)setrlimit(RLIMIT_NOFILE, &rl);
-    }
-    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && (rlim_t)clients + 1100 > rl.rlim_cur)
-        LOG_WARN("fd_limit_low clients=%ld nofile=%llu", clients, (unsigned long long)rl.rlim_cur);
+    long need = cfg->clients * (cfg->protocol == LG_PROTO_SOCKETIO ? 3 : 1) + 1100;
+    long got = fdlimit_fit(need);
+    if (got >= 0 && got < cfg->clients + 1100)
+        LOG_WARN("fd_limit_low clients=%ld nofile=%ld", cfg->clients, got);
 }
 
 /* One live line on a terminal; nothing otherwise. */
@@ -212,7 +213,7 @@ int lg_run(const struct lg_config *cfg)
     signal(SIGPIPE, SIG_IGN);
     signal(SIGINT, on_signal);
     signal(SIGTERM, on_signal);
-    raise_fd_limit(cfg->clients);
+    fit_fd_limit(cfg);
     if (*cfg->req_prefix) {
         snprintf(prefix, sizeof prefix, "%s", cfg->req_prefix);
     } else {

@@ -2,10 +2,10 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/resource.h>
 #include <unistd.h>
 
 #include "config.h"
+#include "fdlimit.h"
 #include "log.h"
 #include "mongolog.h"
 #include "signals.h"
@@ -13,28 +13,18 @@
 
 static volatile sig_atomic_t stopping;
 
-/* Each client is a descriptor: raise the soft limit to --max-clients + 1024 (the intake,
- * MongoDB's pools, logs), at most the hard limit, and say so when that is still short (past
- * it, connections would wait unserved in the kernel's backlog). Not simply to the hard
- * limit: lws sizes its per-descriptor tables by the soft one, and hard limits of 2^20 are
- * common. */
-static void raise_nofile(long max_clients)
+/* Each client is a descriptor, a Socket.IO polling session up to two (a waiting GET and a
+ * POST): the soft limit becomes twice --max-clients plus 1,100 (the intake's 1,024,
+ * MongoDB's pools, logs), at most the hard limit, and the relay says so when that is still
+ * short (past it, connections would wait unserved in the kernel's backlog). Lowered too
+ * when it is higher: lws walks a table of that size on every close (fdlimit.h). */
+static void fit_nofile(long max_clients)
 {
-    struct rlimit rl;
-    if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
-        return;
-    rlim_t want = (rlim_t)max_clients + 1024;
-    if (rl.rlim_max != RLIM_INFINITY && want > rl.rlim_max)
-        want = rl.rlim_max;
-    if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < want) {
-        rl.rlim_cur = want;
-        if (setrlimit(RLIMIT_NOFILE, &rl) != 0 || getrlimit(RLIMIT_NOFILE, &rl) != 0)
-            return;
-    }
-    if (rl.rlim_cur != RLIM_INFINITY && (long)rl.rlim_cur < max_clients + 64)
+    long got = fdlimit_fit(2 * max_clients + 1100);
+    if (got >= 0 && got < max_clients + 64)
         LOG_WARN("fd_limit_low nofile=%ld max_clients=%ld hint=\"raise ulimit -n (hard) above "
                  "--max-clients + 64, or lower --max-clients\"",
-                 (long)rl.rlim_cur, max_clients);
+                 got, max_clients);
 }
 
 int main(int argc, char **argv)
@@ -56,7 +46,7 @@ int main(int argc, char **argv)
     mongolog_install(); /* the MongoDB driver's log through ours (relays over MongoDB) */
 
     signals_on_stop(&stopping);
-    raise_nofile(cfg.max_clients);
+    fit_nofile(cfg.max_clients);
 
     struct relay *r = relay_new(&cfg, &stopping, err, sizeof err);
     if (r == NULL) {
