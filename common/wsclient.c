@@ -265,8 +265,8 @@ static void wait_cb(struct ev_loop *loop, ev_timer *w, int revents);
 /*
  * The context on an epoll loop (Debian's libwebsockets-evlib-ev plugin, a libev loop of
  * ours given to lws as a foreign loop, as the hub does): lws's own loop is poll(), which
- * with 10,000 clients spent 80 % of loadgen's CPU scanning sockets that had nothing.
- * Without the plugin, lws's poll() loop is used.
+ * scans every socket on each wake-up (17 % of a core for loadgen holding 10,000 idle
+ * clients). Without the plugin, lws's poll() loop is used.
  */
 static struct lws_context *create_context(struct wsc_pool *p,
                                           struct lws_context_creation_info *info)
