@@ -444,7 +444,7 @@ void hub_client_link(struct hub *h, struct hub_client *c)
     metric_inc(h->m_conns);
 }
 
-void hub_client_established(struct hub *h, struct lws *wsi, struct hub_client *c)
+int hub_client_established(struct hub *h, struct lws *wsi, struct hub_client *c)
 {
     c->wsi = wsi;
     hub_client_link(h, c);
@@ -469,7 +469,13 @@ void hub_client_established(struct hub *h, struct lws *wsi, struct hub_client *c
     } else if (c->close_code == 0) {
         hub_client_join(h, c);
     }
-    hub_want_write(c);
+    if (c->close_code != 0) {
+        hub_want_write(c); /* the close frame, from the writeable callback */
+        return 0;
+    }
+    /* The first frames (_connected, Engine.IO's open) go now, behind the 101 still corked
+     * in the socket (hub.c), rather than after a round through epoll for POLLOUT. */
+    return hub_client_writeable(h, c);
 }
 
 /* Closes a client from outside its own callback. Nothing more is sent to it but the close

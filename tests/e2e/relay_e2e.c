@@ -5,6 +5,7 @@
  *   relay_e2e resume  WS_PORT HTTP_PORT
  *   relay_e2e slow    WS_PORT HTTP_PORT        (relay started with a small --queue-limit)
  *   relay_e2e badws   WS_PORT HTTP_PORT
+ *   relay_e2e onesegment WS_PORT HTTP_PORT
  *   relay_e2e truncated WS_PORT HTTP_PORT      (relay started with --history 10)
  *   relay_e2e shutdown WS_PORT HTTP_PORT PIDFILE
  *   relay_e2e ping WS_PORT HTTP_PORT           (relay started with --ping-interval 1s)
@@ -16,12 +17,14 @@
 #include <curl/curl.h>
 #include <inttypes.h>
 #include <signal.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
 #include <arpa/inet.h>
+#include <linux/tcp.h> /* struct tcp_info with tcpi_data_segs_in */
 #include <netinet/in.h>
 #include <poll.h>
 #include <sys/socket.h>
@@ -419,22 +422,33 @@ struct raw_seen {
     double closed_at;
 };
 
-/* Connects a raw client to /websocket-service, upgrades, and reads the server's (unmasked)
- * frames for at most `seconds`, until it is closed or, with stop_at_ping, pinged. */
-static struct raw_seen raw_client(double seconds, int answer_pings, int stop_at_ping)
+/* A socket to the relay that has sent an upgrade request for /websocket-service; -1 when
+ * the connect or the write failed. */
+static int raw_upgrade_request(void)
 {
-    struct raw_seen r = {0};
     int fd = socket(AF_INET, SOCK_STREAM, 0);
     struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)ws_port)};
     inet_pton(AF_INET, "127.0.0.1", &sa.sin_addr);
     const char req[] = "GET /websocket-service HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n"
                        "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
                        "Sec-WebSocket-Version: 13\r\n\r\n";
-    if (connect(fd, (struct sockaddr *)&sa, sizeof sa) != 0 ||
+    if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof sa) != 0 ||
         write(fd, req, sizeof req - 1) != (ssize_t)(sizeof req - 1)) {
-        close(fd);
-        return r;
+        if (fd >= 0)
+            close(fd);
+        return -1;
     }
+    return fd;
+}
+
+/* Connects a raw client to /websocket-service, upgrades, and reads the server's (unmasked)
+ * frames for at most `seconds`, until it is closed or, with stop_at_ping, pinged. */
+static struct raw_seen raw_client(double seconds, int answer_pings, int stop_at_ping)
+{
+    struct raw_seen r = {0};
+    int fd = raw_upgrade_request();
+    if (fd < 0)
+        return r;
     r.ok = 1;
     unsigned char buf[4096];
     size_t have = 0;
@@ -539,6 +553,44 @@ static void test_silent(void)
           r.close_code, r.closed_at);
 }
 
+/*
+ * The 101 and the _connected frame reach the client in one TCP segment (the relay corks the
+ * socket between them, hub.c): in a 10,000-client connect storm every segment costs the
+ * relay a transmit and, on loopback, the client's receive path. The kernel counts the
+ * segments that carried data (tcpi_data_segs_in); two means the frame left on its own.
+ */
+static void test_onesegment(void)
+{
+    int fd = raw_upgrade_request();
+    if (fd < 0) {
+        check(0, "upgrade_and_connected_one_segment", "connect or write failed");
+        return;
+    }
+    char buf[1024];
+    size_t have = 0;
+    double end = now_s() + 10;
+    while (now_s() < end && !memmem(buf, have, "_connected\"", 11) && have < sizeof buf) {
+        struct pollfd pfd = {.fd = fd, .events = POLLIN};
+        if (poll(&pfd, 1, 100) <= 0)
+            continue;
+        ssize_t n = read(fd, buf + have, sizeof buf - have);
+        if (n <= 0)
+            break;
+        have += (size_t)n;
+    }
+    int upgraded = memmem(buf, have, "101", 3) != NULL;
+    int connected = memmem(buf, have, "_connected\"", 11) != NULL;
+    struct tcp_info ti;
+    socklen_t tl = sizeof ti;
+    memset(&ti, 0, sizeof ti);
+    int info = getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &tl) == 0 &&
+               tl >= offsetof(struct tcp_info, tcpi_data_segs_in) + sizeof ti.tcpi_data_segs_in;
+    close(fd);
+    check(upgraded && connected && info && ti.tcpi_data_segs_in == 1,
+          "upgrade_and_connected_one_segment", "101=%d _connected=%d tcp_info=%d data segments=%u",
+          upgraded, connected, info, ti.tcpi_data_segs_in);
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 4) {
@@ -567,6 +619,8 @@ int main(int argc, char **argv)
         test_silent();
     else if (strcmp(t, "badws") == 0)
         test_badws();
+    else if (strcmp(t, "onesegment") == 0)
+        test_onesegment();
     else if (strcmp(t, "shutdown") == 0 && argc >= 5)
         test_shutdown(argv[4]);
     else {
