@@ -350,6 +350,7 @@ void hub_free(struct hub *h)
     metrics_free(h->own_metrics);
     free(h->batch);
     frame_unref(h->ping);
+    frame_unref(h->connected);
     free(h);
 }
 

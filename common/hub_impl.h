@@ -130,6 +130,9 @@ struct hub {
     atomic_int wake;      /* a sweep was asked for (hub_wake) and has not run yet */
     unsigned char *batch; /* LWS_PRE + HUB_BATCH_BYTES scratch for coalesced sends (lws thread) */
     struct frame *ping;   /* the websocket PING frame, pre-framed (hub_ping.c) */
+    struct frame *connected; /* the last plain _connected frame built, shared (hub_session.c) */
+    uint64_t connected_last; /* ... for this offset */
+    char connected_epoch[ENVELOPE_EPOCH_BUF]; /* ... and this epoch */
     struct metrics *own_metrics;
     struct hub_polls *polls; /* Socket.IO long-polling sessions (hub_poll.c; lws thread) */
     struct metric *m_clients, *m_conns, *m_events, *m_frames, *m_slow, *m_rejected, *m_replay_ok,

@@ -554,41 +554,83 @@ static void test_silent(void)
 }
 
 /*
- * The 101 and the _connected frame reach the client in one TCP segment (the relay corks the
- * socket between them, hub.c): in a 10,000-client connect storm every segment costs the
- * relay a transmit and, on loopback, the client's receive path. The kernel counts the
- * segments that carried data (tcpi_data_segs_in); two means the frame left on its own.
+ * Reads a raw upgrade's answer up to its first frame (the _connected frame) into buf (NUL-
+ * terminated), for at most 10 s; sets *segs to the segments that carried data (the kernel's
+ * tcpi_data_segs_in, -1 when unknown). Returns the bytes read, 0 when nothing came.
  */
-static void test_onesegment(void)
+static size_t raw_first_frame(char *buf, size_t cap, int *segs)
 {
+    *segs = -1;
     int fd = raw_upgrade_request();
-    if (fd < 0) {
-        check(0, "upgrade_and_connected_one_segment", "connect or write failed");
-        return;
-    }
-    char buf[1024];
+    if (fd < 0)
+        return 0;
     size_t have = 0;
     double end = now_s() + 10;
-    while (now_s() < end && !memmem(buf, have, "_connected\"", 11) && have < sizeof buf) {
+    buf[0] = '\0';
+    while (now_s() < end && !strstr(buf, "}}") && have + 1 < cap) {
         struct pollfd pfd = {.fd = fd, .events = POLLIN};
         if (poll(&pfd, 1, 100) <= 0)
             continue;
-        ssize_t n = read(fd, buf + have, sizeof buf - have);
+        ssize_t n = read(fd, buf + have, cap - 1 - have);
         if (n <= 0)
             break;
         have += (size_t)n;
+        buf[have] = '\0';
     }
-    int upgraded = memmem(buf, have, "101", 3) != NULL;
-    int connected = memmem(buf, have, "_connected\"", 11) != NULL;
     struct tcp_info ti;
     socklen_t tl = sizeof ti;
     memset(&ti, 0, sizeof ti);
-    int info = getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &tl) == 0 &&
-               tl >= offsetof(struct tcp_info, tcpi_data_segs_in) + sizeof ti.tcpi_data_segs_in;
+    if (getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &tl) == 0 &&
+        tl >= offsetof(struct tcp_info, tcpi_data_segs_in) + sizeof ti.tcpi_data_segs_in)
+        *segs = (int)ti.tcpi_data_segs_in;
     close(fd);
-    check(upgraded && connected && info && ti.tcpi_data_segs_in == 1,
-          "upgrade_and_connected_one_segment", "101=%d _connected=%d tcp_info=%d data segments=%u",
-          upgraded, connected, info, ti.tcpi_data_segs_in);
+    return have;
+}
+
+/* The _connected frame's offset and epoch from a raw answer; -1 when it is not one. */
+static int64_t connected_offset(const char *answer, char *epoch, size_t eplen)
+{
+    const char *hdr_end = strstr(answer, "\r\n\r\n");
+    struct envelope e;
+    char err[128];
+    if (hdr_end == NULL || strstr(answer, " 101 ") == NULL)
+        return -1;
+    const char *p = hdr_end + 4 + 2; /* a short unmasked text frame: a 2-byte header */
+    if (envelope_decode(p, strlen(p), &e, err, sizeof err) != 0)
+        return -1;
+    json_t *o = json_object_get(e.data, "offset"), *ep = json_object_get(e.data, "epoch");
+    int64_t r = strcmp(e.event, "_connected") == 0 && json_is_integer(o) && json_is_string(ep)
+                    ? (int64_t)json_integer_value(o)
+                    : -1;
+    snprintf(epoch, eplen, "%s", json_is_string(ep) ? json_string_value(ep) : "");
+    return r;
+}
+
+/*
+ * The 101 and the _connected frame reach the client in one TCP segment (the relay corks the
+ * socket between them, hub.c): in a 10,000-client connect storm every segment costs the
+ * relay a transmit and, on loopback, the client's receive path. Two data segments means the
+ * frame left on its own. And _connected (one frame shared by the clients that join while
+ * the stream stands still) names the stream's last offset: the same for two clients in a
+ * row, one more after an emit.
+ */
+static void test_onesegment(void)
+{
+    char a[1024], b[1024], c[1024], ea[64], eb[64], ec[64];
+    int sa, sb, sc;
+    raw_first_frame(a, sizeof a, &sa);
+    raw_first_frame(b, sizeof b, &sb);
+    int64_t oa = connected_offset(a, ea, sizeof ea), ob = connected_offset(b, eb, sizeof eb);
+    check(oa >= 0 && sa == 1, "upgrade_and_connected_one_segment",
+          "_connected offset=%lld, data segments=%d (want 1)", (long long)oa, sa);
+    long st = emit(1, 0);
+    raw_first_frame(c, sizeof c, &sc);
+    int64_t oc = connected_offset(c, ec, sizeof ec);
+    check(oa >= 0 && ob == oa && strcmp(ea, eb) == 0 && st == 202 && oc == oa + 1 &&
+              strcmp(ea, ec) == 0 && *ea,
+          "connected_names_last_offset",
+          "offsets %lld, %lld, then %lld after an emit (status %ld); epochs %s %s %s",
+          (long long)oa, (long long)ob, (long long)oc, st, ea, eb, ec);
 }
 
 int main(int argc, char **argv)
