@@ -94,12 +94,18 @@ static int hub_callback(struct lws *wsi, enum lws_callback_reasons reason, void 
             metric_inc(h->m_rejected);
             return -1;
         }
+        /* lws writes the 101 next, then calls ESTABLISHED: held until the first frames are
+         * written behind it, both go in one TCP segment instead of two (in a connect storm
+         * each segment costs the relay a transmit and, on loopback, the client's receive). */
+        hub_send_cork(wsi, 1);
         return 0;
-    case LWS_CALLBACK_ESTABLISHED:
-        if (c->probe) /* a websocket upgrading a Socket.IO polling session */
-            return hub_poll_probe_established(h, wsi, c);
-        hub_client_established(h, wsi, c);
-        return 0;
+    case LWS_CALLBACK_ESTABLISHED: {
+        int rc = c->probe /* a websocket upgrading a Socket.IO polling session */
+                     ? hub_poll_probe_established(h, wsi, c)
+                     : hub_client_established(h, wsi, c);
+        hub_send_cork(wsi, 0);
+        return rc;
+    }
     case LWS_CALLBACK_SERVER_WRITEABLE:
         if (!c->established && !c->probe)
             return 0;
@@ -344,6 +350,7 @@ void hub_free(struct hub *h)
     metrics_free(h->own_metrics);
     free(h->batch);
     frame_unref(h->ping);
+    frame_unref(h->connected);
     free(h);
 }
 

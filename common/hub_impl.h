@@ -130,6 +130,9 @@ struct hub {
     atomic_int wake;      /* a sweep was asked for (hub_wake) and has not run yet */
     unsigned char *batch; /* LWS_PRE + HUB_BATCH_BYTES scratch for coalesced sends (lws thread) */
     struct frame *ping;   /* the websocket PING frame, pre-framed (hub_ping.c) */
+    struct frame *connected; /* the last plain _connected frame built, shared (hub_session.c) */
+    uint64_t connected_last; /* ... for this offset */
+    char connected_epoch[ENVELOPE_EPOCH_BUF]; /* ... and this epoch */
     struct metrics *own_metrics;
     struct hub_polls *polls; /* Socket.IO long-polling sessions (hub_poll.c; lws thread) */
     struct metric *m_clients, *m_conns, *m_events, *m_frames, *m_slow, *m_rejected, *m_replay_ok,
@@ -146,7 +149,9 @@ int hub_origin_allowed(struct hub *h, struct lws *wsi);
 /* Upgrade filter: checks the path, reads since/epoch/EIO/channels/token from the query. 0 = accept.
  */
 int hub_client_filter(struct hub *h, struct lws *wsi, struct hub_client *c);
-void hub_client_established(struct hub *h, struct lws *wsi, struct hub_client *c);
+/* The upgrade is done: links the client, queues its first frames and writes them at once.
+ * Returns -1 when the connection should close (a failed write). */
+int hub_client_established(struct hub *h, struct lws *wsi, struct hub_client *c);
 int hub_client_writeable(struct hub *h, struct hub_client *c);
 int hub_client_receive(struct hub *h, struct lws *wsi, struct hub_client *c, const char *in,
                        size_t len);
@@ -231,6 +236,11 @@ struct frame *hub_control_frame(const struct hub_client *c, const char *name, js
  */
 int hub_send_frames(struct hub *h, struct hub_client *c, struct frame *const *fs, int nf,
                     size_t bytes);
+/*
+ * Holds (on = 1) or releases (on = 0) what is written to wsi's socket in the kernel
+ * (TCP_CORK): the upgrade's 101 and the first frames then leave in one segment.
+ */
+void hub_send_cork(struct lws *wsi, int on);
 
 /* The listening socket on the libev loop (hub_accept.c). Returns 0, or -1 with err. */
 int hub_accept_start(struct hub *h, char *err, size_t errlen);

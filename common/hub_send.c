@@ -9,6 +9,8 @@
  * lws too, appended in order.
  */
 #include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <string.h>
 #include <sys/socket.h>
 
@@ -75,4 +77,10 @@ int hub_send_frames(struct hub *h, struct hub_client *c, struct frame *const *fs
             return 0;
     }
     return hand_to_lws(h, wsi, fs, nf, sent);
+}
+
+void hub_send_cork(struct lws *wsi, int on)
+{
+    /* Best effort: without it the 101 and the first frames go as two segments. */
+    (void)setsockopt(lws_get_socket_fd(wsi), IPPROTO_TCP, TCP_CORK, &on, sizeof on);
 }

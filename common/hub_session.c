@@ -301,6 +301,31 @@ void hub_client_fetch(struct hub *h, struct hub_client *c, uint64_t since, uint6
     h->fetch(h->fetch_ud, &req);
 }
 
+/*
+ * A plain client's _connected frame, {"event":"_connected","data":{"offset":N,"epoch":"E"}}
+ * (hub_control_frame's bytes; epochs need no escaping): the same for every client joining
+ * while the stream stands still, so one is kept and shared. A 10,000-client connect storm
+ * built 10,000 identical ones through jansson. A new reference, NULL when out of memory.
+ */
+static struct frame *connected_frame(struct hub *h, uint64_t last, const char *epoch)
+{
+    if (h->connected && h->connected_last == last && strcmp(h->connected_epoch, epoch) == 0)
+        return frame_ref(h->connected);
+    char s[96 + ENVELOPE_EPOCH_BUF];
+    int n = snprintf(s, sizeof s,
+                     "{\"event\":\"_connected\",\"data\":{\"offset\":%llu,\"epoch\":\"%s\"}}",
+                     (unsigned long long)last, epoch);
+    struct frame *f = n > 0 && (size_t)n < sizeof s ? frame_from(s, (size_t)n) : NULL;
+    if (f == NULL)
+        return NULL;
+    frame_seal_text(f);
+    frame_unref(h->connected);
+    h->connected = frame_ref(f);
+    h->connected_last = last;
+    snprintf(h->connected_epoch, sizeof h->connected_epoch, "%s", epoch);
+    return f;
+}
+
 void hub_client_join(struct hub *h, struct hub_client *c)
 {
     char epoch[ENVELOPE_EPOCH_BUF];
@@ -315,9 +340,13 @@ void hub_client_join(struct hub *h, struct hub_client *c)
 
     c->cursor = from;
     c->live_from = last + 1;
-    json_t *d = json_pack("{s:I, s:s}", "offset", (json_int_t)last, "epoch", epoch);
-    hub_queue_ctrl(c, hub_control_frame(c, "_connected", d));
-    json_decref(d);
+    if (c->sio) {
+        json_t *d = json_pack("{s:I, s:s}", "offset", (json_int_t)last, "epoch", epoch);
+        hub_queue_ctrl(c, hub_control_frame(c, "_connected", d));
+        json_decref(d);
+    } else {
+        hub_queue_ctrl(c, connected_frame(h, last, epoch));
+    }
     /* Over MongoDB the stream holds more than the ring, and a client may have seen offsets
      * this relay has not tailed yet: the store decides. */
     int fetch = c->has_since && h->fetch && (plan == HISTORY_TRUNCATED || plan == HISTORY_AHEAD);
@@ -444,7 +473,7 @@ void hub_client_link(struct hub *h, struct hub_client *c)
     metric_inc(h->m_conns);
 }
 
-void hub_client_established(struct hub *h, struct lws *wsi, struct hub_client *c)
+int hub_client_established(struct hub *h, struct lws *wsi, struct hub_client *c)
 {
     c->wsi = wsi;
     hub_client_link(h, c);
@@ -469,7 +498,13 @@ void hub_client_established(struct hub *h, struct lws *wsi, struct hub_client *c
     } else if (c->close_code == 0) {
         hub_client_join(h, c);
     }
-    hub_want_write(c);
+    if (c->close_code != 0) {
+        hub_want_write(c); /* the close frame, from the writeable callback */
+        return 0;
+    }
+    /* The first frames (_connected, Engine.IO's open) go now, behind the 101 still corked
+     * in the socket (hub.c), rather than after a round through epoll for POLLOUT. */
+    return hub_client_writeable(h, c);
 }
 
 /* Closes a client from outside its own callback. Nothing more is sent to it but the close

@@ -32,6 +32,7 @@ start_relay main $((base)) $((base + 1))
 "$E2E" fanout $((base)) $((base + 1)) "$clients" 200 || true
 "$E2E" resume $((base)) $((base + 1)) || true
 "$E2E" badws $((base)) $((base + 1)) || true
+"$E2E" onesegment $((base)) $((base + 1)) || true
 
 start_relay slowq $((base + 6)) $((base + 7)) --queue-limit 500
 "$E2E" slow $((base + 6)) $((base + 7)) || true

@@ -5,6 +5,7 @@
  *   relay_e2e resume  WS_PORT HTTP_PORT
  *   relay_e2e slow    WS_PORT HTTP_PORT        (relay started with a small --queue-limit)
  *   relay_e2e badws   WS_PORT HTTP_PORT
+ *   relay_e2e onesegment WS_PORT HTTP_PORT
  *   relay_e2e truncated WS_PORT HTTP_PORT      (relay started with --history 10)
  *   relay_e2e shutdown WS_PORT HTTP_PORT PIDFILE
  *   relay_e2e ping WS_PORT HTTP_PORT           (relay started with --ping-interval 1s)
@@ -16,12 +17,14 @@
 #include <curl/curl.h>
 #include <inttypes.h>
 #include <signal.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
 #include <arpa/inet.h>
+#include <linux/tcp.h> /* struct tcp_info with tcpi_data_segs_in */
 #include <netinet/in.h>
 #include <poll.h>
 #include <sys/socket.h>
@@ -419,22 +422,33 @@ struct raw_seen {
     double closed_at;
 };
 
-/* Connects a raw client to /websocket-service, upgrades, and reads the server's (unmasked)
- * frames for at most `seconds`, until it is closed or, with stop_at_ping, pinged. */
-static struct raw_seen raw_client(double seconds, int answer_pings, int stop_at_ping)
+/* A socket to the relay that has sent an upgrade request for /websocket-service; -1 when
+ * the connect or the write failed. */
+static int raw_upgrade_request(void)
 {
-    struct raw_seen r = {0};
     int fd = socket(AF_INET, SOCK_STREAM, 0);
     struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)ws_port)};
     inet_pton(AF_INET, "127.0.0.1", &sa.sin_addr);
     const char req[] = "GET /websocket-service HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n"
                        "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
                        "Sec-WebSocket-Version: 13\r\n\r\n";
-    if (connect(fd, (struct sockaddr *)&sa, sizeof sa) != 0 ||
+    if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof sa) != 0 ||
         write(fd, req, sizeof req - 1) != (ssize_t)(sizeof req - 1)) {
-        close(fd);
-        return r;
+        if (fd >= 0)
+            close(fd);
+        return -1;
     }
+    return fd;
+}
+
+/* Connects a raw client to /websocket-service, upgrades, and reads the server's (unmasked)
+ * frames for at most `seconds`, until it is closed or, with stop_at_ping, pinged. */
+static struct raw_seen raw_client(double seconds, int answer_pings, int stop_at_ping)
+{
+    struct raw_seen r = {0};
+    int fd = raw_upgrade_request();
+    if (fd < 0)
+        return r;
     r.ok = 1;
     unsigned char buf[4096];
     size_t have = 0;
@@ -539,6 +553,86 @@ static void test_silent(void)
           r.close_code, r.closed_at);
 }
 
+/*
+ * Reads a raw upgrade's answer up to its first frame (the _connected frame) into buf (NUL-
+ * terminated), for at most 10 s; sets *segs to the segments that carried data (the kernel's
+ * tcpi_data_segs_in, -1 when unknown). Returns the bytes read, 0 when nothing came.
+ */
+static size_t raw_first_frame(char *buf, size_t cap, int *segs)
+{
+    *segs = -1;
+    int fd = raw_upgrade_request();
+    if (fd < 0)
+        return 0;
+    size_t have = 0;
+    double end = now_s() + 10;
+    buf[0] = '\0';
+    while (now_s() < end && !strstr(buf, "}}") && have + 1 < cap) {
+        struct pollfd pfd = {.fd = fd, .events = POLLIN};
+        if (poll(&pfd, 1, 100) <= 0)
+            continue;
+        ssize_t n = read(fd, buf + have, cap - 1 - have);
+        if (n <= 0)
+            break;
+        have += (size_t)n;
+        buf[have] = '\0';
+    }
+    struct tcp_info ti;
+    socklen_t tl = sizeof ti;
+    memset(&ti, 0, sizeof ti);
+    if (getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &tl) == 0 &&
+        tl >= offsetof(struct tcp_info, tcpi_data_segs_in) + sizeof ti.tcpi_data_segs_in)
+        *segs = (int)ti.tcpi_data_segs_in;
+    close(fd);
+    return have;
+}
+
+/* The _connected frame's offset and epoch from a raw answer; -1 when it is not one. */
+static int64_t connected_offset(const char *answer, char *epoch, size_t eplen)
+{
+    const char *hdr_end = strstr(answer, "\r\n\r\n");
+    struct envelope e;
+    char err[128];
+    if (hdr_end == NULL || strstr(answer, " 101 ") == NULL)
+        return -1;
+    const char *p = hdr_end + 4 + 2; /* a short unmasked text frame: a 2-byte header */
+    if (envelope_decode(p, strlen(p), &e, err, sizeof err) != 0)
+        return -1;
+    json_t *o = json_object_get(e.data, "offset"), *ep = json_object_get(e.data, "epoch");
+    int64_t r = strcmp(e.event, "_connected") == 0 && json_is_integer(o) && json_is_string(ep)
+                    ? (int64_t)json_integer_value(o)
+                    : -1;
+    snprintf(epoch, eplen, "%s", json_is_string(ep) ? json_string_value(ep) : "");
+    return r;
+}
+
+/*
+ * The 101 and the _connected frame reach the client in one TCP segment (the relay corks the
+ * socket between them, hub.c): in a 10,000-client connect storm every segment costs the
+ * relay a transmit and, on loopback, the client's receive path. Two data segments means the
+ * frame left on its own. And _connected (one frame shared by the clients that join while
+ * the stream stands still) names the stream's last offset: the same for two clients in a
+ * row, one more after an emit.
+ */
+static void test_onesegment(void)
+{
+    char a[1024], b[1024], c[1024], ea[64], eb[64], ec[64];
+    int sa, sb, sc;
+    raw_first_frame(a, sizeof a, &sa);
+    raw_first_frame(b, sizeof b, &sb);
+    int64_t oa = connected_offset(a, ea, sizeof ea), ob = connected_offset(b, eb, sizeof eb);
+    check(oa >= 0 && sa == 1, "upgrade_and_connected_one_segment",
+          "_connected offset=%lld, data segments=%d (want 1)", (long long)oa, sa);
+    long st = emit(1, 0);
+    raw_first_frame(c, sizeof c, &sc);
+    int64_t oc = connected_offset(c, ec, sizeof ec);
+    check(oa >= 0 && ob == oa && strcmp(ea, eb) == 0 && st == 202 && oc == oa + 1 &&
+              strcmp(ea, ec) == 0 && *ea,
+          "connected_names_last_offset",
+          "offsets %lld, %lld, then %lld after an emit (status %ld); epochs %s %s %s",
+          (long long)oa, (long long)ob, (long long)oc, st, ea, eb, ec);
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 4) {
@@ -567,6 +661,8 @@ int main(int argc, char **argv)
         test_silent();
     else if (strcmp(t, "badws") == 0)
         test_badws();
+    else if (strcmp(t, "onesegment") == 0)
+        test_onesegment();
     else if (strcmp(t, "shutdown") == 0 && argc >= 5)
         test_shutdown(argv[4]);
     else {
