@@ -139,6 +139,12 @@ static int hub_callback(struct lws *wsi, enum lws_callback_reasons reason, void 
     }
 }
 
+/*
+ * The tick sweeps for timers (pings, Socket.IO heartbeats and expiries, tokens, a drain)
+ * when no publish made a sweep lately: every 50 ms while stopping, else every tenth of
+ * the ping interval, at least once a second. A sweep walks every client: 10,000 idle
+ * clients swept 20 times a second cost 4 % of a core doing nothing.
+ */
 static void tick_cb(lws_sorted_usec_list_t *sul)
 {
     struct hub *h = lws_container_of(sul, struct hub, tick);
@@ -146,7 +152,8 @@ static void tick_cb(lws_sorted_usec_list_t *sul)
         hub_stop(h);
     if (h->loop)
         hub_accept_tick(h);
-    hub_sweep(h);
+    if (atomic_load(&h->stopping) || hub_now_us() >= h->timers_due_us)
+        hub_sweep(h);
     lws_sul_schedule(h->ctx, 0, &h->tick, tick_cb, HUB_TICK_MS * LWS_US_PER_MS);
 }
 
@@ -195,6 +202,9 @@ static void register_metrics(struct hub *h, struct metrics *m)
                                "Events all clients together have yet to receive.");
     h->m_queued = metrics_add(m, METRIC_GAUGE, "ws_queued_frames", NULL,
                               "Frames held in clients' own queues (control, fetched replay).");
+    h->m_sweeps = metrics_add(m, METRIC_COUNTER, "ws_sweeps_total", NULL,
+                              "Walks over every client: one per batch of publishes, else for "
+                              "timers (pings, expiries): about once a second when idle.");
 }
 
 /*

@@ -16,9 +16,10 @@
 #include "hub.h"
 
 #define HUB_TICK_MS 50
-#define HUB_BATCH 64          /* frames written per writeable callback at most */
-#define HUB_BATCH_BYTES 65536 /* and bytes: a client's backlog goes out in one send() */
-#define HUB_SCAN_MAX 4096     /* other channels' frames skipped per pass at most */
+#define HUB_TIMERS_MAX_MS 1000 /* timers (pings, expiries) are swept at least this often */
+#define HUB_BATCH 64           /* frames written per writeable callback at most */
+#define HUB_BATCH_BYTES 65536  /* and bytes: a client's backlog goes out in one send() */
+#define HUB_SCAN_MAX 4096      /* other channels' frames skipped per pass at most */
 #define HUB_CTRL_MAX 6
 #define HUB_KILL_GRACE_S 3          /* a killed client's close frame must go out within this */
 #define HUB_NOT_JOINED UINT64_MAX   /* cursor before the client joins (Socket.IO: "/") */
@@ -127,9 +128,10 @@ struct hub {
     _Atomic int64_t stop_deadline_us; /* set (by any thread) before `stopping` */
 
     atomic_int stopping;
-    atomic_int wake;      /* a sweep was asked for (hub_wake) and has not run yet */
-    unsigned char *batch; /* LWS_PRE + HUB_BATCH_BYTES scratch for coalesced sends (lws thread) */
-    struct frame *ping;   /* the websocket PING frame, pre-framed (hub_ping.c) */
+    atomic_int wake;       /* a sweep was asked for (hub_wake) and has not run yet */
+    int64_t timers_due_us; /* the tick sweeps for timers alone from then (lws thread) */
+    unsigned char *batch;  /* LWS_PRE + HUB_BATCH_BYTES scratch for coalesced sends (lws thread) */
+    struct frame *ping;    /* the websocket PING frame, pre-framed (hub_ping.c) */
     struct frame *connected; /* the last plain _connected frame built, shared (hub_session.c) */
     uint64_t connected_last; /* ... for this offset */
     char connected_epoch[ENVELOPE_EPOCH_BUF]; /* ... and this epoch */
@@ -138,7 +140,8 @@ struct hub {
     struct metric *m_clients, *m_conns, *m_events, *m_frames, *m_slow, *m_rejected, *m_replay_ok,
         *m_replay_fail, *m_unauth, *m_chan_refused, *m_fetches, *m_origin_refused;
     struct metric *m_lag_max, *m_lag_sum, *m_queued; /* queue depths, set by each sweep */
-    uint64_t sweep_lag_sum, sweep_lag_max;           /* accumulated during a sweep (lock held) */
+    struct metric *m_sweeps;
+    uint64_t sweep_lag_sum, sweep_lag_max; /* accumulated during a sweep (lock held) */
 };
 
 int64_t hub_now_us(void);

@@ -262,10 +262,20 @@ static int sweep_cursor(struct hub *h, struct hub_client *c, uint64_t first, uin
     return !stopping && (lag > (uint64_t)h->cfg.queue_limit || c->cursor < first);
 }
 
+/* How long the tick may go without a sweep for timers (hub.c tick_cb). */
+static int64_t timers_period_us(const struct hub *h)
+{
+    long ms = (h->cfg.ping_interval_ms > 0 ? h->cfg.ping_interval_ms : 25000L) / 10;
+    ms = ms < HUB_TICK_MS ? HUB_TICK_MS : ms > HUB_TIMERS_MAX_MS ? HUB_TIMERS_MAX_MS : ms;
+    return (int64_t)ms * 1000;
+}
+
 void hub_sweep(struct hub *h)
 {
     int stopping = atomic_load(&h->stopping);
     int64_t now = hub_now_us();
+    h->timers_due_us = now + timers_period_us(h);
+    metric_inc(h->m_sweeps);
     long long wall = h->cfg.auth ? (long long)time(NULL) : 0;
     pthread_mutex_lock(&h->lock);
     uint64_t first = history_first(h->hist), last = history_last(h->hist);
