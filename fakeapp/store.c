@@ -32,10 +32,12 @@ void store_global_init(void)
     mongolog_install();
 }
 
-void store_global_cleanup(void)
+int store_global_cleanup(void)
 {
-    if (!atomic_load(&abandoned))
-        mongoc_cleanup();
+    if (atomic_load(&abandoned))
+        return 1;
+    mongoc_cleanup();
+    return 0;
 }
 
 /* Sets an int option unless the connection string already has it. */

@@ -37,10 +37,12 @@ struct store_config {
 /*
  * Must be called once before store_new (mongoc_init, and the driver's log through ours:
  * mongolog_install, so after log_init) and after the last store_free (mongoc_cleanup,
- * skipped when a store_free had to leave the driver to the process exit).
+ * skipped when a store_free had to leave the driver to the process exit). The cleanup
+ * returns 1 in that case: a thread is still inside the driver with the store's memory, so
+ * the caller should leave with _exit (no exit handlers, no leak report), else 0.
  */
 void store_global_init(void);
-void store_global_cleanup(void);
+int store_global_cleanup(void);
 
 /* Parses the URI and creates the pool; does not connect. Returns NULL with a message in err. */
 struct store *store_new(const struct store_config *c, char *err, size_t errlen)
