@@ -290,10 +290,12 @@ static size_t round_of(struct mstore *s, mongoc_client_t *cl, struct mfetch_req 
 {
     char err[256] = "";
     uint64_t newest, oldest;
+    metric_inc(s->m_fetch_reads);
     int ok = mstore_edge(s, cl, 1, &newest, err, sizeof err) == 0;
-    metric_inc(s->m_fetch_reads);
-    ok = ok && mstore_edge(s, cl, 0, &oldest, err, sizeof err) == 0;
-    metric_inc(s->m_fetch_reads);
+    if (ok) {
+        metric_inc(s->m_fetch_reads);
+        ok = mstore_edge(s, cl, 0, &oldest, err, sizeof err) == 0;
+    }
     if (!ok) {
         LOG_WARN("replay_failed requests=%zu error=\"%s\"", n, err);
         return n;
