@@ -305,6 +305,8 @@ static void register_metrics(struct mstore *s, struct metrics *m)
                                "Events removed by retention.");
     s->m_fetch_rows = metrics_add(m, METRIC_COUNTER, "relay_store_replayed_total", NULL,
                                   "Events read back from MongoDB for replays.");
+    s->m_fetch_reads = metrics_add(m, METRIC_COUNTER, "relay_store_replay_reads_total", NULL,
+                                   "Queries the replay fetcher made (edges and event reads).");
     s->m_watch_skipped = metrics_add(
         m, METRIC_COUNTER, "relay_watch_skipped_total", NULL,
         "Watched inserts not announced: their channel field makes no valid channel name.");

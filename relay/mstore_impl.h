@@ -79,7 +79,8 @@ struct mstore {
     int abandoned;
     struct metric *m_silent; /* relay_stream_silent_ms, set when /metrics is read */
     struct metric *m_batches, *m_conflicts, *m_stream_up, *m_lag, *m_resumes, *m_gaps, *m_offset,
-        *m_trimmed, *m_fetch_rows, *m_watch_events, *m_unconfirmed, *m_watch_skipped;
+        *m_trimmed, *m_fetch_rows, *m_fetch_reads, *m_watch_events, *m_unconfirmed,
+        *m_watch_skipped;
 };
 
 int64_t mstore_now_ms(void);
