@@ -262,10 +262,11 @@ static int sweep_cursor(struct hub *h, struct hub_client *c, uint64_t first, uin
     return !stopping && (lag > (uint64_t)h->cfg.queue_limit || c->cursor < first);
 }
 
-/* How long the tick may go without a sweep for timers (hub.c tick_cb). */
+/* How long the tick may go without a sweep for timers (hub.c tick_cb): a tenth of the
+ * ping interval clients get (Socket.IO's default when plain clients are not pinged). */
 static int64_t timers_period_us(const struct hub *h)
 {
-    long ms = (h->cfg.ping_interval_ms > 0 ? h->cfg.ping_interval_ms : 25000L) / 10;
+    long ms = hub_sio_ping_interval_ms(h) / 10;
     ms = ms < HUB_TICK_MS ? HUB_TICK_MS : ms > HUB_TIMERS_MAX_MS ? HUB_TIMERS_MAX_MS : ms;
     return (int64_t)ms * 1000;
 }
