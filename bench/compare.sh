@@ -12,7 +12,7 @@
 #   BENCH_STORM         connect storm clients (10000)
 #   BENCH_PUBLISHERS    publishing threads, one HTTP connection each (4)
 #   BENCH_REPEAT        latency and storm runs per server; the report keeps the best (2)
-#   BENCH_EXTRA         later rows: "sio polling mongo channels" by default ("" for none)
+#   BENCH_EXTRA         later rows: "sio polling mongo channels threads" by default ("" for none)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # shellcheck source=bench/lib.sh
@@ -27,7 +27,7 @@ SECS=${BENCH_SECONDS:-5}
 LAT_SECS=${BENCH_LAT_SECONDS:-10}
 STEPS=${BENCH_IDLE_STEPS:-1000,2000,5000,10000}
 STORM=${BENCH_STORM:-10000}
-EXTRA=${BENCH_EXTRA-sio polling mongo channels}
+EXTRA=${BENCH_EXTRA-sio polling mongo channels threads}
 # Several publishers: an open model keeps its rate when one request is slow (the seed's
 # Socket.IO relay answers /emit from the thread that fans out).
 PUBS=${BENCH_PUBLISHERS:-4}
@@ -148,6 +148,22 @@ extra_channels() {
     done
     NCHAN_CHANNELS=
   fi
+}
+
+# Sender threads (--send-threads 1): the fan-out of one event on two cores, at 1,000 x 50/s
+# (spare CPU: the second sender has a core) beside the default and Nchan 2 workers, and at
+# 200/s (none: it takes the core the co-located client needs).
+extra_threads() {
+  local r
+  for r in $(seq "$REPEAT"); do
+    fresh relay relay-50 latency --clients 1000 --rate 50 --seconds "$LAT_SECS" --publishers "$PUBS"
+    RELAY_ARGS=(--send-threads 1)
+    fresh relay relay-t1-50 latency --clients 1000 --rate 50 --seconds "$LAT_SECS" --publishers "$PUBS"
+    fresh relay relay-t1 latency --clients 1000 --rate 200 --seconds "$LAT_SECS" --publishers "$PUBS"
+    RELAY_ARGS=()
+    [ -n "$(server_missing nchan2)" ] ||
+      fresh nchan2 nchan2-50 latency --clients 1000 --rate 50 --seconds "$LAT_SECS" --publishers "$PUBS"
+  done
 }
 
 for x in $EXTRA; do

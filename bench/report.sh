@@ -81,6 +81,9 @@ def maxof($s; $m; f): [.[] | select(.server == $s and .mode == $m and .error == 
     + [row("MongoDB-backed relay: emits/s (10 clients, 8 publishers)"; [cell($all | pick("relay-mongo"; "fanout"; null); .events_per_s), null, null, null]; "int"; true)]
     + [row("  in-memory relay, the same load: emits/s"; [cell($all | pick("relay-mem"; "fanout"; null); .events_per_s), null, null, null]; "int"; true)]
     + [row("MongoDB-backed relay: p99 ms at 1,000 x 200/s"; [cell($all | best("relay-mongo"; "latency"; null; .p99_ms); .p99_ms), null, null, null]; "num"; false)]
+    + [row("latency 1,000 clients x 50/s: p99 ms"; [cell($all | best("relay-50"; "latency"; 1000; .p99_ms); .p99_ms), cell($all | best("nchan2-50"; "latency"; 1000; .p99_ms); .p99_ms), null, null]; "num"; false)]
+    + [row("  relay --send-threads 1: p99 ms at 50/s"; [cell($all | best("relay-t1-50"; "latency"; 1000; .p99_ms); .p99_ms), cell($all | best("nchan2-50"; "latency"; 1000; .p99_ms); .p99_ms), null, null]; "num"; false)]
+    + [row("  relay --send-threads 1: p99 ms at 200/s"; [cell($all | best("relay-t1"; "latency"; 1000; .p99_ms); .p99_ms), cell($all | best("nchan2"; "latency"; 1000; .p99_ms); .p99_ms), null, null]; "num"; false)]
     + [(1, 10, 100) as $k | row("channels: 5,000 clients on \($k), deliveries/s"; [cell($all | pick("relay-ch\($k)"; "fanout"; null) // pick("relay-ch"; "fanout"; null); .deliveries_per_s), cell($all | pick("nchan2-ch\($k)"; "fanout"; null); .deliveries_per_s), null, null]; "rate"; true)]
   ),
   skipped: [$all[] | select(.skipped) | {server, mode, skipped}],

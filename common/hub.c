@@ -205,6 +205,9 @@ static void register_metrics(struct hub *h, struct metrics *m)
     h->m_sweeps = metrics_add(m, METRIC_COUNTER, "ws_sweeps_total", NULL,
                               "Walks over every client: one per batch of publishes, else for "
                               "timers (pings, expiries): about once a second when idle.");
+    h->m_helped = metrics_add(m, METRIC_COUNTER, "ws_fanout_helper_sends_total", NULL,
+                              "Sends of events made by the sender threads (--send-threads), "
+                              "not by the event loop.");
 }
 
 /*
@@ -317,6 +320,10 @@ struct hub *hub_new(const struct hub_config *cfg, char *err, size_t errlen)
         struct lws_vhost *vh = lws_get_vhost_by_name(h->ctx, "default");
         h->port = vh ? lws_get_vhost_listen_port(vh) : cfg->port;
     }
+    if (cfg->send_threads > 0 && (h->fanout = hub_fanout_new(cfg->send_threads)) == NULL) {
+        snprintf(err, errlen, "cannot start %d sender threads", cfg->send_threads);
+        goto fail;
+    }
     lws_sul_schedule(h->ctx, 0, &h->tick, tick_cb, HUB_TICK_MS * LWS_US_PER_MS);
     return h;
 fail:
@@ -361,6 +368,9 @@ void hub_free(struct hub *h)
     free(h->batch);
     frame_unref(h->ping);
     frame_unref(h->connected);
+    hub_fanout_free(h->fanout);
+    free(h->push);
+    free(h->jobs);
     free(h);
 }
 

@@ -99,6 +99,9 @@ struct hub_config {
     const char *cors_origins;
     size_t nfiles;
     const char *name; /* for logs, e.g. "relay" */
+    /* Threads that help the event loop send one event to many clients (hub_fanout.h);
+     * 0 = the loop sends alone. */
+    int send_threads;
 };
 
 /* Fills c with the defaults (port 8080, history 10000, queue_limit 1000, ...). */

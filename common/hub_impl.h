@@ -14,6 +14,7 @@
 #include "envelope.h"
 #include "history.h"
 #include "hub.h"
+#include "hub_fanout.h"
 
 #define HUB_TICK_MS 50
 #define HUB_TIMERS_MAX_MS 1000 /* timers (pings, expiries) are swept at least this often */
@@ -140,7 +141,17 @@ struct hub {
     struct metric *m_clients, *m_conns, *m_events, *m_frames, *m_slow, *m_rejected, *m_replay_ok,
         *m_replay_fail, *m_unauth, *m_chan_refused, *m_fetches, *m_origin_refused;
     struct metric *m_lag_max, *m_lag_sum, *m_queued; /* queue depths, set by each sweep */
-    struct metric *m_sweeps;
+    struct metric *m_sweeps, *m_helped;
+    /* Fan-out over sender threads (hub_fanout.c; NULL: the lws thread sends alone). The
+     * sweep gathers one send per client here, then sends them all (lws thread). */
+    struct hub_fanout *fanout;
+    struct hub_push {
+        struct hub_client *c;
+        struct frame *f;
+        int more; /* the client has more than this frame to send: ask for a writeable */
+    } * push;
+    struct hub_send_job *jobs;
+    size_t npush, push_cap;
     uint64_t sweep_lag_sum, sweep_lag_max; /* accumulated during a sweep (lock held) */
 };
 
@@ -244,6 +255,10 @@ int hub_send_frames(struct hub *h, struct hub_client *c, struct frame *const *fs
  * (TCP_CORK): the upgrade's 101 and the first frames then leave in one segment.
  */
 void hub_send_cork(struct lws *wsi, int on);
+/* After a fan-out send of f (j): hands lws what the socket did not take. -1: the write
+ * failed (the client should be killed). */
+int hub_send_job_done(struct hub *h, struct hub_client *c, struct frame *f,
+                      const struct hub_send_job *j);
 
 /* The listening socket on the libev loop (hub_accept.c). Returns 0, or -1 with err. */
 int hub_accept_start(struct hub *h, char *err, size_t errlen);

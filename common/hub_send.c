@@ -79,6 +79,17 @@ int hub_send_frames(struct hub *h, struct hub_client *c, struct frame *const *fs
     return hand_to_lws(h, wsi, fs, nf, sent);
 }
 
+int hub_send_job_done(struct hub *h, struct hub_client *c, struct frame *f,
+                      const struct hub_send_job *j)
+{
+    if (j->sent < 0 && j->err != EAGAIN && j->err != EWOULDBLOCK)
+        return -1;
+    size_t sent = j->sent > 0 ? (size_t)j->sent : 0;
+    if (sent == j->len)
+        return 0;
+    return hand_to_lws(h, c->wsi, &f, 1, sent);
+}
+
 void hub_send_cork(struct lws *wsi, int on)
 {
     /* Best effort: without it the 101 and the first frames go as two segments. */

@@ -83,13 +83,12 @@ static int write_pending(struct hub *h, struct hub_client *c)
  * bytes) as pre-framed raw bytes, skipping other channels' events and gaps, with one send()
  * (hub_send.c). Sets *last to the newest offset. Returns -1 when the write failed.
  */
-static int take_ring(struct hub *h, const struct hub_client *c, struct frame **fs, int max,
-                     size_t max_bytes, size_t *bytes_out, uint64_t *cur_out, uint64_t *last_out,
-                     uint64_t *first_out)
+static int take_ring_locked(struct hub *h, const struct hub_client *c, struct frame **fs, int max,
+                            size_t max_bytes, size_t *bytes_out, uint64_t *cur_out,
+                            uint64_t *last_out, uint64_t *first_out)
 {
     int nf = 0, scanned = 0;
     size_t bytes = 0;
-    pthread_mutex_lock(&h->lock);
     uint64_t last = history_last(h->hist), first = history_first(h->hist);
     uint64_t cur = c->cursor;
     while (cur <= last && cur >= first && nf < max && scanned < HUB_SCAN_MAX) {
@@ -110,11 +109,20 @@ static int take_ring(struct hub *h, const struct hub_client *c, struct frame **f
         fs[nf++] = w;
         cur++;
     }
-    pthread_mutex_unlock(&h->lock);
     *last_out = last;
     *first_out = first;
     *cur_out = cur;
     *bytes_out = bytes;
+    return nf;
+}
+
+static int take_ring(struct hub *h, const struct hub_client *c, struct frame **fs, int max,
+                     size_t max_bytes, size_t *bytes_out, uint64_t *cur_out, uint64_t *last_out,
+                     uint64_t *first_out)
+{
+    pthread_mutex_lock(&h->lock);
+    int nf = take_ring_locked(h, c, fs, max, max_bytes, bytes_out, cur_out, last_out, first_out);
+    pthread_mutex_unlock(&h->lock);
     return nf;
 }
 
@@ -228,6 +236,78 @@ static void push_events(struct hub *h, struct hub_client *c)
         hub_want_write(c); /* more than a batch, or the ring moved past: the callback decides */
 }
 
+/* Fan-outs smaller than this are sent by the lws thread alone: waking a sender costs more. */
+#define HUB_FANOUT_MIN 64
+
+/*
+ * With sender threads (lock held): takes the client's next event and queues its send for
+ * the end of the sweep (flush_pushes). Returns -1, taking nothing, when that is not the
+ * case to queue: a client with several events due (behind by more than one: one copy and
+ * send of the batch, push_events), none (other channels' only), TLS, or out of memory.
+ */
+static int queue_push(struct hub *h, struct hub_client *c)
+{
+    if (h->npush == h->push_cap) {
+        size_t cap = h->push_cap ? h->push_cap * 2 : 256;
+        struct hub_push *p = realloc(h->push, cap * sizeof *p);
+        if (p == NULL)
+            return -1;
+        h->push = p;
+        struct hub_send_job *j = realloc(h->jobs, cap * sizeof *j);
+        if (j == NULL)
+            return -1;
+        h->jobs = j;
+        h->push_cap = cap;
+    }
+    if (lws_is_ssl(c->wsi))
+        return -1;
+    struct frame *fs[2];
+    size_t bytes;
+    uint64_t cur, last, first;
+    int nf = take_ring_locked(h, c, fs, 2, HUB_BATCH_BYTES, &bytes, &cur, &last, &first);
+    if (nf != 1) {
+        for (int i = 0; i < nf; i++)
+            frame_unref(fs[i]);
+        return -1;
+    }
+    c->cursor = cur;
+    struct hub_push *p = &h->push[h->npush];
+    struct hub_send_job *j = &h->jobs[h->npush++];
+    p->c = c;
+    p->f = fs[0];
+    p->more = cur <= last || cur < first;
+    j->fd = lws_get_socket_fd(c->wsi);
+    j->p = frame_wire(fs[0]);
+    j->len = frame_wire_len(fs[0]);
+    return 0;
+}
+
+/* Sends what queue_push gathered, over the sender threads when it is worth it. */
+static void flush_pushes(struct hub *h)
+{
+    size_t n = h->npush;
+    if (n == 0)
+        return;
+    if (n >= HUB_FANOUT_MIN)
+        metric_add(h->m_helped, (uint64_t)hub_fanout_run(h->fanout, h->jobs, n));
+    else
+        hub_send_jobs(h->jobs, n);
+    uint64_t ok = 0;
+    for (size_t i = 0; i < n; i++) {
+        struct hub_push *p = &h->push[i];
+        if (hub_send_job_done(h, p->c, p->f, &h->jobs[i]) != 0) {
+            hub_client_kill(p->c, LWS_CLOSE_STATUS_UNEXPECTED_CONDITION, "write failed");
+        } else {
+            ok++;
+            if (p->more)
+                hub_want_write(p->c);
+        }
+        frame_unref(p->f);
+    }
+    metric_add(h->m_frames, ok);
+    h->npush = 0;
+}
+
 /* Moves a joined client's cursor past frames it should not get (lock held). */
 static void skip_foreign(struct hub *h, struct hub_client *c, uint64_t last)
 {
@@ -327,9 +407,11 @@ void hub_sweep(struct hub *h)
         }
         if (joined && c->poll == NULL && c->cursor <= last && c->npend == 0 && c->nctrl == 0 &&
             c->close_code == 0 && !c->want_write && !lws_partial_buffered(c->wsi)) {
-            pthread_mutex_unlock(&h->lock);
-            push_events(h, c);
-            pthread_mutex_lock(&h->lock);
+            if (h->fanout == NULL || queue_push(h, c) != 0) {
+                pthread_mutex_unlock(&h->lock);
+                push_events(h, c);
+                pthread_mutex_lock(&h->lock);
+            }
         } else if ((joined && c->cursor <= last) || c->npend > 0 || c->nctrl > 0 ||
                    c->close_code > 0) {
             hub_want_write(c);
@@ -339,4 +421,5 @@ void hub_sweep(struct hub *h)
     metric_set(h->m_lag_sum, (int64_t)h->sweep_lag_sum);
     metric_set(h->m_queued, (int64_t)queued);
     pthread_mutex_unlock(&h->lock);
+    flush_pushes(h);
 }

@@ -136,6 +136,13 @@
              "debug, info, warn or error (default info)",                                          \
              0,                                                                                    \
              0},                                                                                   \
+            {"send-threads",                                                                       \
+             "RELAY_SEND_THREADS",                                                                 \
+             FLAG_INT,                                                                             \
+             &(c)->send_threads,                                                                   \
+             "threads that help send each event to its clients (default 0: the loop alone)",       \
+             0,                                                                                    \
+             64},                                                                                  \
             {"max-channels",                                                                       \
              "RELAY_MAX_CHANNELS",                                                                 \
              FLAG_INT,                                                                             \

@@ -30,6 +30,7 @@ struct relay_config {
     long http_threads;
     long body_timeout_ms;
     long max_channels;
+    long send_threads;
     const char *epoch;
     const char *log_level;
     /* Over MongoDB (docs/relay-ha.md): every relay with the same URI serves one stream. */

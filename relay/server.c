@@ -263,6 +263,7 @@ struct relay *relay_new(const struct relay_config *c, volatile sig_atomic_t *sto
     hc.metrics = r->metrics;
     hc.name = "relay";
     hc.max_channels = (int)c->max_channels;
+    hc.send_threads = (int)c->send_threads;
     hc.cors_origins = c->cors_origin;
     r->auth = relay_auth_new(c, err, errlen);
     if (r->auth == NULL && *err)

@@ -307,9 +307,9 @@ static int slow_others_done(struct client *c, long n)
     return c->id == 0 || c->events >= n || c->closed;
 }
 
-static void test_slow(void)
+static void test_slow(int n)
 {
-    const int n = 21, events = 3000;
+    const int events = 3000;
     struct wsc_pool *p = pool_new(n);
     for (int i = 0; i < n; i++)
         connect_client(p, i, "/websocket-service");
@@ -651,8 +651,8 @@ int main(int argc, char **argv)
         test_resume();
     else if (strcmp(t, "truncated") == 0)
         test_truncated();
-    else if (strcmp(t, "slow") == 0)
-        test_slow();
+    else if (strcmp(t, "slow") == 0) /* [CLIENTS]: one never reads, the others do (21) */
+        test_slow(argc >= 5 && atoi(argv[4]) >= 2 && atoi(argv[4]) < MAXC ? atoi(argv[4]) : 21);
     else if (strcmp(t, "ping") == 0)
         test_ping();
     else if (strcmp(t, "keepalive") == 0)
