@@ -120,12 +120,7 @@ check lab_same_faults_on_both "$("$LAB" --cluster kind faults | head -n 2)" \
 check lab_kind_has_gateway_api "" grep -qx gateway-api < <("$LAB" --cluster kind topologies)
 check lab_local_has_no_gateway_api "" test "$("$LAB" --cluster local topologies | grep -c gateway-api)" -eq 0
 
-for p in relay mongosim fakeapp loadgen; do
-  if [ ! -x "$RELAYLAB_BIN/$p" ]; then
-    echo "SKIP: cluster runs ($RELAYLAB_BIN/$p not built)"
-    exit 0
-  fi
-done
+need_built cluster_prerequisites relay mongosim fakeapp loadgen
 if ! command -v nginx >/dev/null 2>&1 && [ ! -x /usr/sbin/nginx ]; then
   echo "SKIP: cluster runs (nginx not installed)"
   exit 0

@@ -8,12 +8,7 @@ set -euo pipefail
 # shellcheck source=tests/e2e/lib.sh
 source "$(dirname "$0")/lib.sh"
 
-for p in relay loadgen; do
-  if [ ! -x "$RELAYLAB_BIN/$p" ]; then
-    echo "SKIP: fd_limits ($RELAYLAB_BIN/$p not built yet)"
-    exit 0
-  fi
-done
+need_built fd_limits_prerequisites relay loadgen
 hard=$(ulimit -Hn)
 [ "$hard" = unlimited ] && hard=1048576
 if [ "$hard" -lt 4000 ]; then

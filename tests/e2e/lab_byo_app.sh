@@ -96,9 +96,7 @@ else
 fi
 
 # ---------------------------------------------------------------- the stock scenarios, your app
-for p in relay mongosim loadgen; do
-  [ -x "$RELAYLAB_BIN/$p" ] || { fail byo_prerequisites "$RELAYLAB_BIN/$p not built"; exit 1; }
-done
+need_built byo_prerequisites relay mongosim loadgen
 if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
   fail byo_prerequisites "node and npm are needed (make deps installs them)"
   exit 1

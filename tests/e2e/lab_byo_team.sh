@@ -13,9 +13,7 @@ source "$(dirname "$0")/lib.sh"
 
 ROOT=$RELAYLAB_ROOT
 TEAM=$ROOT/tests/e2e/byo-team
-for p in relay mongosim loadgen; do
-  [ -x "$RELAYLAB_BIN/$p" ] || { fail byo_team_prerequisites "$RELAYLAB_BIN/$p not built"; exit 1; }
-done
+need_built byo_team_prerequisites relay mongosim loadgen
 command -v node >/dev/null || { fail byo_team_prerequisites "node is needed (make deps installs it)"; exit 1; }
 [ -d "$ROOT/examples/seed-app/node_modules/ws" ] ||
   { fail byo_team_prerequisites "examples/seed-app/node_modules/ws missing (make deps)"; exit 1; }

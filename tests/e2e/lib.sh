@@ -91,6 +91,20 @@ need_node() {
     exit 1
   fi
 }
+# need_built NAME FILE...: every FILE (a program, or a name under $RELAYLAB_BIN) must be
+# built (make test builds them first), else the check NAME fails and the test ends: a test
+# that cannot run is a failure, never a silent pass.
+need_built() {
+  local name=$1 f
+  shift
+  for f in "$@"; do
+    [[ $f == */* ]] || f=$RELAYLAB_BIN/$f
+    if [ ! -x "$f" ]; then
+      fail "$name" "$f is not built (make all)"
+      exit 1
+    fi
+  done
+}
 # expect NAME CONDITION_EXIT_STATUS [WHY]
 expect() {
   if [ "$2" -eq 0 ]; then pass "$1"; else fail "$1" "${3:-}"; fi

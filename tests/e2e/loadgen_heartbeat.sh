@@ -7,17 +7,11 @@
 #   - relay paused 2 s, no heartbeat: nobody notices (0 dropped) — a browser's WebSocket;
 #   - relay paused 2 s, heartbeat on: every client drops it ("ping timeout", 1006) and
 #     reconnects once it answers again.
-# Skips until relay and loadgen are built.
 set -euo pipefail
 # shellcheck source=tests/e2e/lib.sh
 source "$(dirname "$0")/lib.sh"
 
-for p in relay loadgen; do
-  if [ ! -x "$RELAYLAB_BIN/$p" ]; then
-    echo "SKIP: loadgen_heartbeat ($RELAYLAB_BIN/$p not built yet)"
-    exit 0
-  fi
-done
+need_built loadgen_heartbeat_prerequisites relay loadgen
 
 base=$(e2e_port_base 2)
 ws=$base intake=$((base + 1))

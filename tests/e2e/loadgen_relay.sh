@@ -1,17 +1,12 @@
 #!/usr/bin/env bash
 # loadgen against the real thing: mongosim (3 members) + relay + fakeapp --ws-mode relay.
 # Every acknowledged product must reach every client: delivery_ratio == 1, nothing lost,
-# duplicated, reordered or unexpected. Skips until fakeapp, mongosim and relay are built.
+# duplicated, reordered or unexpected.
 set -euo pipefail
 # shellcheck source=tests/e2e/lib.sh
 source "$(dirname "$0")/lib.sh"
 
-for p in relay mongosim fakeapp loadgen; do
-  if [ ! -x "$RELAYLAB_BIN/$p" ]; then
-    echo "SKIP: loadgen_relay ($RELAYLAB_BIN/$p not built yet)"
-    exit 0
-  fi
-done
+need_built loadgen_relay_prerequisites relay mongosim fakeapp loadgen
 ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 
 base=$(e2e_port_base 10)

@@ -6,10 +6,7 @@ set -euo pipefail
 # shellcheck source=tests/e2e/lib.sh
 source "$(dirname "$0")/lib.sh"
 
-if [ ! -x "$RELAYLAB_BIN/relay" ]; then
-  echo "SKIP: relay_idle ($RELAYLAB_BIN/relay not built yet)"
-  exit 0
-fi
+need_built relay_idle_prerequisites relay
 base=$(e2e_port_base 4)
 # sweeps PORT: sets n to the relay's ws_sweeps_total (the test ends when it has none).
 sweeps() {

@@ -9,10 +9,7 @@ set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 
 E2E=$RELAYLAB_BUILD/tests/e2e/relay_e2e
-if [ ! -x "$RELAYLAB_BIN/relay" ] || [ ! -x "$E2E" ]; then
-  echo "SKIP: relay_send_threads (relay or relay_e2e not built yet)"
-  exit 0
-fi
+need_built send_threads_prerequisites relay "$E2E"
 ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 base=$(e2e_port_base 6)
 helped() { # PORT: sets n to ws_fanout_helper_sends_total

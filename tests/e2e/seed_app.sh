@@ -13,9 +13,7 @@ source "$(dirname "$0")/lib.sh"
 
 app_dir=$RELAYLAB_ROOT/examples/seed-app
 NGINX=$(command -v nginx || echo /usr/sbin/nginx)
-for p in relay mongosim loadgen; do
-  [ -x "$RELAYLAB_BIN/$p" ] || { fail seed_prerequisites "$RELAYLAB_BIN/$p not built"; exit 1; }
-done
+need_built seed_prerequisites relay mongosim loadgen
 if ! command -v node >/dev/null || ! command -v npm >/dev/null || [ ! -x "$NGINX" ]; then
   fail seed_prerequisites "node, npm and nginx are needed (make deps installs them)"
   exit 1
