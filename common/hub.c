@@ -279,6 +279,10 @@ struct hub *hub_new(const struct hub_config *cfg, char *err, size_t errlen)
         snprintf(err, errlen, "out of memory");
         goto fail;
     }
+    if (cfg->send_threads > 0 && (h->fanout = hub_fanout_new(cfg->send_threads)) == NULL) {
+        snprintf(err, errlen, "cannot start %d sender threads", cfg->send_threads);
+        goto fail;
+    }
 
     lws_set_log_level(LLL_ERR | (log_threshold <= LOG_LEVEL_DEBUG ? LLL_WARN : 0), lws_log_to_ours);
     h->protocols[0] = (struct lws_protocols){
@@ -320,13 +324,10 @@ struct hub *hub_new(const struct hub_config *cfg, char *err, size_t errlen)
         struct lws_vhost *vh = lws_get_vhost_by_name(h->ctx, "default");
         h->port = vh ? lws_get_vhost_listen_port(vh) : cfg->port;
     }
-    if (cfg->send_threads > 0 && (h->fanout = hub_fanout_new(cfg->send_threads)) == NULL) {
-        snprintf(err, errlen, "cannot start %d sender threads", cfg->send_threads);
-        goto fail;
-    }
     lws_sul_schedule(h->ctx, 0, &h->tick, tick_cb, HUB_TICK_MS * LWS_US_PER_MS);
     return h;
 fail:
+    hub_fanout_free(h->fanout);
     hub_poll_free(h);
     if (h->ctx)
         lws_context_destroy(h->ctx);
