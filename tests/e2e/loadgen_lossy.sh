@@ -33,7 +33,9 @@ check() {
   if jq -e "$2" "$3" >/dev/null; then pass "$1"; else fail "$1" "$2 on $(jq -c '{events,connections,anomalies}' "$3")"; fi
 }
 
-need_built prerequisites "$LOADGEN" "$SERVER"
+for f in "$LOADGEN" "$SERVER"; do
+  [ -x "$f" ] || { fail "prerequisites" "$f not built"; exit 1; }
+done
 
 # start_server NAME ARGS...: starts lossy_server on a fresh port and waits for it (bounded).
 start_server() {
