@@ -50,6 +50,7 @@ void lg_client_opened(struct lg_thread *t, struct lg_client *c, long long now,
 {
     c->state = CS_OPEN;
     c->attempts = 0;
+    c->opened = 1;
     c->acks_at_open = atomic_load_explicit(t->owner->acks, memory_order_relaxed);
     atomic_fetch_add_explicit(&t->open_acks_sum, c->acks_at_open, memory_order_relaxed);
     atomic_fetch_add_explicit(&t->connected, 1, memory_order_relaxed);
@@ -371,8 +372,12 @@ static void *thread_main(void *arg)
                 if (c->state != CS_WAIT)
                     continue;
                 waiting = 1;
-                if (c->due_us <= now && tokens >= 1) {
-                    tokens -= 1;
+                /* A reconnect (attempts > 0, or a client that opened once) is paced by
+                 * its own backoff alone when --no-reconnect-paced. */
+                int paced = cfg->reconnect_paced || (!c->opened && c->attempts == 0);
+                if (c->due_us <= now && (!paced || tokens >= 1)) {
+                    if (paced)
+                        tokens -= 1;
                     if (sio)
                         lg_sio_connect(t, c, now);
                     else

@@ -27,6 +27,7 @@ struct lg_client {
     struct wsc *ws;   /* the websocket of this connection (plain), or NULL */
     long long due_us; /* CS_WAIT: when to connect */
     int attempts;
+    int opened;            /* a connection of it opened once (later connects are reconnects) */
     int resuming;          /* asked to resume on this connection, answer not seen yet */
     long long last_offset; /* -1 = no position yet */
     char epoch[64];

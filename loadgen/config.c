@@ -154,6 +154,7 @@ static void set_defaults(struct lg_config *c)
     c->connect_rate = 2000;
     c->max_inflight = 1000;
     c->resume = 1;
+    c->reconnect_paced = 1;
     c->progress = 1;
     c->req_prefix = "";
     c->protocol_text = "plain";
@@ -244,6 +245,10 @@ static size_t run_flags(struct lg_config *c, struct flag *f)
           600000),
         F("connect-rate", "CONNECT_RATE", FLAG_INT, &c->connect_rate,
           "new connections per second (2000)", 1, 1000000),
+        F("reconnect-paced", "RECONNECT_PACED", FLAG_BOOL, &c->reconnect_paced,
+          "reconnects share --connect-rate with first connects (default true); false: each "
+          "client's backoff alone, as a fleet of browsers",
+          0, 0),
         F("max-inflight", "MAX_INFLIGHT", FLAG_INT, &c->max_inflight,
           "requests in flight at most (1000)", 1, 100000),
         F("resume", "RESUME", FLAG_BOOL, &c->resume,

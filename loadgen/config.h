@@ -39,6 +39,7 @@ struct lg_config {
     long ping_interval_ms, ping_timeout_ms; /* plain heartbeat; 0 = none */
     long connect_rate, max_inflight;
     int resume, progress;
+    int reconnect_paced;    /* reconnects spend --connect-rate tokens like first connects */
     const char *req_prefix; /* "" = a random one per run */
     /* the app's API (fakeapp's by default) */
     const char *protocol_text, *transport_text, *event, *id_path, *body;
