@@ -147,8 +147,7 @@ struct hub {
     struct hub_fanout *fanout;
     struct hub_push {
         struct hub_client *c;
-        struct frame *f;
-        int more; /* the client has more than this frame to send: ask for a writeable */
+        struct frame *f; /* the newest event, the only one due to c */
     } * push;
     struct hub_send_job *jobs;
     size_t npush, push_cap;

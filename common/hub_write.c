@@ -240,13 +240,16 @@ static void push_events(struct hub *h, struct hub_client *c)
 #define HUB_FANOUT_MIN 64
 
 /*
- * With sender threads (lock held): takes the client's next event and queues its send for
- * the end of the sweep (flush_pushes). Returns -1, taking nothing, when that is not the
- * case to queue: a client with several events due (behind by more than one: one copy and
- * send of the batch, push_events), none (other channels' only), TLS, or out of memory.
+ * With sender threads (lock held): takes the client's next event, the newest (`last`),
+ * and queues its send for the end of the sweep (flush_pushes). Returns -1, taking nothing,
+ * when that is not the case to queue: a client behind by more than one event (one copy and
+ * send of the batch, push_events: decided from its cursor, before taking anything), TLS,
+ * or out of memory.
  */
-static int queue_push(struct hub *h, struct hub_client *c)
+static int queue_push(struct hub *h, struct hub_client *c, uint64_t last)
 {
+    if (c->cursor != last || lws_is_ssl(c->wsi))
+        return -1;
     if (h->npush == h->push_cap) {
         size_t cap = h->push_cap ? h->push_cap * 2 : 256;
         struct hub_push *p = realloc(h->push, cap * sizeof *p);
@@ -259,23 +262,16 @@ static int queue_push(struct hub *h, struct hub_client *c)
         h->jobs = j;
         h->push_cap = cap;
     }
-    if (lws_is_ssl(c->wsi))
-        return -1;
-    struct frame *fs[2];
+    struct frame *fs[1];
     size_t bytes;
-    uint64_t cur, last, first;
-    int nf = take_ring_locked(h, c, fs, 2, HUB_BATCH_BYTES, &bytes, &cur, &last, &first);
-    if (nf != 1) {
-        for (int i = 0; i < nf; i++)
-            frame_unref(fs[i]);
-        return -1;
-    }
+    uint64_t cur, first;
+    if (take_ring_locked(h, c, fs, 1, HUB_BATCH_BYTES, &bytes, &cur, &last, &first) != 1)
+        return -1; /* a gap in the stream: push_events moves past it */
     c->cursor = cur;
     struct hub_push *p = &h->push[h->npush];
     struct hub_send_job *j = &h->jobs[h->npush++];
     p->c = c;
     p->f = fs[0];
-    p->more = cur <= last || cur < first;
     j->fd = lws_get_socket_fd(c->wsi);
     j->p = frame_wire(fs[0]);
     j->len = frame_wire_len(fs[0]);
@@ -295,13 +291,10 @@ static void flush_pushes(struct hub *h)
     uint64_t ok = 0;
     for (size_t i = 0; i < n; i++) {
         struct hub_push *p = &h->push[i];
-        if (hub_send_job_done(h, p->c, p->f, &h->jobs[i]) != 0) {
+        if (hub_send_job_done(h, p->c, p->f, &h->jobs[i]) != 0)
             hub_client_kill(p->c, LWS_CLOSE_STATUS_UNEXPECTED_CONDITION, "write failed");
-        } else {
-            ok++;
-            if (p->more)
-                hub_want_write(p->c);
-        }
+        else
+            ok++; /* nothing else was due: the frame was the newest event */
         frame_unref(p->f);
     }
     metric_add(h->m_frames, ok);
@@ -407,7 +400,7 @@ void hub_sweep(struct hub *h)
         }
         if (joined && c->poll == NULL && c->cursor <= last && c->npend == 0 && c->nctrl == 0 &&
             c->close_code == 0 && !c->want_write && !lws_partial_buffered(c->wsi)) {
-            if (h->fanout == NULL || queue_push(h, c) != 0) {
+            if (h->fanout == NULL || queue_push(h, c, last) != 0) {
                 pthread_mutex_unlock(&h->lock);
                 push_events(h, c);
                 pthread_mutex_lock(&h->lock);
