@@ -91,6 +91,16 @@ need_node() {
     exit 1
   fi
 }
+# wait_relay_clients PORT N SECONDS: waits (bounded; no failure) until the relay whose
+# intake listens on PORT counts N clients on /readyz.
+wait_relay_clients() {
+  local i
+  for ((i = 0; i < $3 * 20; i++)); do
+    curl -fsS --max-time 1 "http://127.0.0.1:$1/readyz" 2>/dev/null | grep -q "\"clients\":$2[,}]" && return 0
+    sleep 0.05
+  done
+  return 0
+}
 # need_built NAME FILE...: every FILE (a program, or a name under $RELAYLAB_BIN) must be
 # built (make test builds them first), else the check NAME fails and the test ends: a test
 # that cannot run is a failure, never a silent pass.

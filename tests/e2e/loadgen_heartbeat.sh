@@ -33,10 +33,7 @@ run() {
   lg=$!
   if [ "$pause" = 1 ]; then
     # The run starts once every client is connected: wait for the relay to count them.
-    for ((i = 0; i < 200; i++)); do
-      curl -fsS --max-time 1 "http://127.0.0.1:$intake/readyz" 2>/dev/null | grep -q "\"clients\":$clients" && break
-      sleep 0.05
-    done
+    wait_relay_clients "$intake" "$clients" 10
     sleep 1
     kill -STOP "$relay_pid"
     sleep 2

@@ -21,7 +21,7 @@ relay() {
 # killed and started again at once. Sets back to the seconds from the restart to the last
 # client's new connection, and n to how many clients reconnected.
 run() {
-  local name=$1 lg rc=0 t0 i
+  local name=$1 lg rc=0 t0
   shift
   relay "$name-a"
   timeout -k 5 90 "$RELAYLAB_BIN/loadgen" run --target "http://127.0.0.1:$intake" \
@@ -30,10 +30,7 @@ run() {
     --progress=false --json "$E2E_TMP/$name.json" --history "$E2E_TMP/$name.jsonl" "$@" \
     >"$E2E_TMP/$name.out" 2>&1 &
   lg=$!
-  for ((i = 0; i < 400; i++)); do
-    curl -fsS --max-time 1 "http://127.0.0.1:$intake/readyz" 2>/dev/null | grep -q "\"clients\":$clients" && break
-    sleep 0.05
-  done
+  wait_relay_clients "$intake" "$clients" 20
   sleep 1
   kill -9 "$(cat "$E2E_TMP/relay$name-a.pid")"
   t0=$(date +%s%6N)
