@@ -16,7 +16,14 @@
 
 #include "hub_impl.h"
 
-/* Copies fs' bytes after the first `skip` into lws's buffered-out list, in batch-sized writes. */
+/*
+ * Copies fs' bytes after the first `skip` into lws's buffered-out list, in batch-sized writes.
+ * lws_write() RAW returns -1 when the connection failed; otherwise it has sent or kept all of
+ * it. The count it returns is not ours when lws already held a tail: it appends our bytes
+ * and returns what it could send of the oldest of its own (often 0). So only -1 is a failure:
+ * a client whose socket is full must not be closed as a failed write when the keepalive
+ * ping is due (it is closed as slow once past --queue-limit).
+ */
 static int hand_to_lws(struct hub *h, struct lws *wsi, struct frame *const *fs, int nf, size_t skip)
 {
     unsigned char *b = h->batch + LWS_PRE;
@@ -38,13 +45,13 @@ static int hand_to_lws(struct hub *h, struct lws *wsi, struct frame *const *fs, 
             p += take;
             len -= take;
             if (n == HUB_BATCH_BYTES) {
-                if (lws_write(wsi, b, n, LWS_WRITE_RAW) < (int)n)
+                if (lws_write(wsi, b, n, LWS_WRITE_RAW) < 0)
                     return -1;
                 n = 0;
             }
         }
     }
-    if (n > 0 && lws_write(wsi, b, n, LWS_WRITE_RAW) < (int)n)
+    if (n > 0 && lws_write(wsi, b, n, LWS_WRITE_RAW) < 0)
         return -1;
     return 0;
 }

@@ -13,10 +13,11 @@
 #include "hub_impl.h"
 #include "log.h"
 
+/* -1 only when the connection failed: lws sent or kept the rest (hub_send.c hand_to_lws). */
 static int write_frame(struct lws *wsi, const struct frame *f)
 {
     size_t n = frame_wire_len(f);
-    return lws_write(wsi, (unsigned char *)frame_wire(f), n, LWS_WRITE_RAW) < (int)n ? -1 : 0;
+    return lws_write(wsi, (unsigned char *)frame_wire(f), n, LWS_WRITE_RAW) < 0 ? -1 : 0;
 }
 
 /* The frame in the client's framing (a new reference). A Socket.IO client whose rooms

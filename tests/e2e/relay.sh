@@ -5,7 +5,7 @@ set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 
 E2E=$RELAYLAB_BUILD/tests/e2e/relay_e2e
-base=$(e2e_port_base 10)
+base=$(e2e_port_base 12)
 clients=${RELAY_E2E_CLIENTS:-500}
 [ -n "${RELAYLAB_SANITIZED:-}" ] && clients=${RELAY_E2E_CLIENTS:-500}
 
@@ -50,6 +50,8 @@ start_relay small $((base + 2)) $((base + 3)) --history 10
 "$E2E" truncated $((base + 2)) $((base + 3)) || true
 
 "$E2E" ping $((base + 8)) $((base + 9)) || true
+start_relay backlog $((base + 10)) $((base + 11)) --ping-interval 2s
+"$E2E" backlog $((base + 10)) $((base + 11)) || true
 wait "$keepalive_pid" || true
 cat "$E2E_TMP/keepalive.out"
 wait "$silent_pid" || true

@@ -307,6 +307,11 @@ static int slow_others_done(struct client *c, long n)
     return c->id == 0 || c->events >= n || c->closed;
 }
 
+static int slow_others_done_all(struct client *c, long n)
+{
+    return c->events >= n || c->closed;
+}
+
 static void test_slow(int n)
 {
     const int events = 3000;
@@ -344,6 +349,48 @@ static void test_slow(int n)
           clients[0].events);
     printf("info: slow client closed with code %d after %d events; others took %.2fs\n",
            clients[0].close_code, clients[0].events, dt);
+    wsc_pool_free(p);
+}
+
+/*
+ * A client that falls behind for a while, within --queue-limit, and then reads again gets
+ * every event, even when the keepalive ping fell due while its socket was full and lws held
+ * the tail of its events (the relay once closed it then as a failed write: lws returns what
+ * it could send of its own tail, not the count of the ping it took). The relay runs with
+ * --ping-interval 2s: client 0 stops reading and says nothing, 200 events of 30 KB (6 MB,
+ * more than the socket buffers take) go out at once, and the first ping falls due 2-3 s
+ * after it joined, on a full socket. At 4.5 s it reads again: it must get all 200, in
+ * order, and not be closed. Client 1 reads throughout.
+ */
+static void test_backlog(void)
+{
+    const int events = 200;
+    struct wsc_pool *p = pool_new(2);
+    for (int i = 0; i < 2; i++)
+        connect_client(p, i, "/websocket-service");
+    wait_for(p, 0, 2, is_ready, 0, 10);
+    double joined = now_s();
+    wsc_set_reading(clients[0].ws, 0);
+    for (int e = 0; e < events; e++) {
+        emit(e, 30000);
+        wsc_pool_service(p, 0);
+    }
+    double filled = now_s() - joined;
+    while (now_s() < joined + 4.5)
+        wsc_pool_service(p, 50);
+    check(!clients[0].closed && clients[0].events < events && filled < 1.5, "backlog_held",
+          "closed=%d events=%d of %d while not reading, sent in %.2f s (before the ping)",
+          clients[0].closed, clients[0].events, events, filled);
+    if (clients[0].ws)
+        wsc_set_reading(clients[0].ws, 1);
+    wait_for(p, 0, 2, slow_others_done_all, events, 15);
+    check(!clients[0].closed && clients[0].events == events && clients[0].disorder == 0 &&
+              clients[0].dups == 0,
+          "backlog_survives_ping", "closed=%d code=%d (%s) events=%d of %d disorder=%d dups=%d",
+          clients[0].closed, clients[0].close_code, clients[0].close_reason, clients[0].events,
+          events, clients[0].disorder, clients[0].dups);
+    check(clients[1].events == events, "backlog_reader_unaffected", "events=%d of %d",
+          clients[1].events, events);
     wsc_pool_free(p);
 }
 
@@ -663,6 +710,8 @@ int main(int argc, char **argv)
         test_slow(argc >= 5 && atoi(argv[4]) >= 2 && atoi(argv[4]) < MAXC ? atoi(argv[4]) : 21);
     else if (strcmp(t, "ping") == 0)
         test_ping();
+    else if (strcmp(t, "backlog") == 0)
+        test_backlog();
     else if (strcmp(t, "keepalive") == 0)
         test_keepalive();
     else if (strcmp(t, "silent") == 0)
