@@ -116,6 +116,10 @@ static int hub_callback(struct lws *wsi, enum lws_callback_reasons reason, void 
     case LWS_CALLBACK_RECEIVE_PONG:
         hub_client_heard(c);
         return 0;
+    case LWS_CALLBACK_WS_PEER_INITIATED_CLOSE:
+        if (c && c->end == HUB_END_DROPPED)
+            c->end = HUB_END_CLIENT;
+        return 0;
     case LWS_CALLBACK_CLOSED:
         if (c && c->probe) {
             hub_poll_probe_closed(h, c);
@@ -205,6 +209,24 @@ static void register_metrics(struct hub *h, struct metrics *m)
     h->m_sweeps = metrics_add(m, METRIC_COUNTER, "ws_sweeps_total", NULL,
                               "Walks over every client: one per batch of publishes, else for "
                               "timers (pings, expiries): about once a second when idle.");
+    static const char *const ends[HUB_END_N] = {
+        [HUB_END_DROPPED] = "reason=\"dropped\"",
+        [HUB_END_CLIENT] = "reason=\"client\"",
+        [HUB_END_SLOW] = "reason=\"slow\"",
+        [HUB_END_PING_TIMEOUT] = "reason=\"ping_timeout\"",
+        [HUB_END_WRITE_FAILED] = "reason=\"write_failed\"",
+        [HUB_END_UNAUTHORIZED] = "reason=\"unauthorized\"",
+        [HUB_END_FULL] = "reason=\"full\"",
+        [HUB_END_STOPPING] = "reason=\"stopping\"",
+        [HUB_END_PROTOCOL] = "reason=\"protocol\"",
+    };
+    for (int i = 0; i < HUB_END_N; i++)
+        h->m_closes[i] = metrics_add(
+            m, METRIC_COUNTER, "ws_client_closes_total", ends[i],
+            "Clients whose connection ended (websocket and Socket.IO polling), by reason: client "
+            "(it closed), dropped (gone without a close: reset, lost), slow (4008), ping_timeout, "
+            "write_failed (a send failed), unauthorized (4401), full (1013), stopping (1001), "
+            "protocol (bad input). Their sum is ws_connections_total - ws_clients.");
     h->m_helped = metrics_add(m, METRIC_COUNTER, "ws_fanout_helper_sends_total", NULL,
                               "Sends of events made by the sender threads (--send-threads), "
                               "not by the event loop.");

@@ -35,6 +35,24 @@ struct hub_chanset {
     } v[];
 };
 
+/*
+ * Why a client's connection ended, for ws_client_closes_total{reason} (counted when it leaves
+ * the client list, hub_client_unlink): every close the relay decides, and the two the client
+ * does. Set where the close is decided; DROPPED, the zero, is what is left.
+ */
+enum hub_end {
+    HUB_END_DROPPED,      /* gone without a close frame: reset, lws's own I/O error, a dead poll */
+    HUB_END_CLIENT,       /* the client closed (a close frame, a Socket.IO polling close) */
+    HUB_END_SLOW,         /* fell --queue-limit events behind (4008) */
+    HUB_END_PING_TIMEOUT, /* no pong, no Socket.IO heartbeat answer, no poll in time */
+    HUB_END_WRITE_FAILED, /* a send to it failed (peer reset while the relay wrote) */
+    HUB_END_UNAUTHORIZED, /* token refused or expired (4401) */
+    HUB_END_FULL,         /* --max-clients reached (1013) */
+    HUB_END_STOPPING,     /* the relay is stopping (1001) */
+    HUB_END_PROTOCOL,     /* bad input: binary, too big, not Socket.IO, no namespace joined */
+    HUB_END_N
+};
+
 struct hub_client {
     struct lws *wsi;
     struct hub_client *prev, *next;   /* list of established clients */
@@ -49,6 +67,7 @@ struct hub_client {
     const char *close_reason;
     int kill_code;
     const char *kill_reason;
+    enum hub_end end;  /* why it ended, once decided */
     size_t rx_bytes;   /* bytes of the message being received */
     char *rx_buf;      /* its pieces so far, when lws hands it over in several (owned) */
     int sio;           /* speaks Socket.IO v4 (Engine.IO v4) framing */
@@ -142,6 +161,7 @@ struct hub {
         *m_replay_fail, *m_unauth, *m_chan_refused, *m_fetches, *m_origin_refused;
     struct metric *m_lag_max, *m_lag_sum, *m_queued; /* queue depths, set by each sweep */
     struct metric *m_sweeps, *m_helped;
+    struct metric *m_closes[HUB_END_N]; /* ws_client_closes_total{reason} */
     /* Fan-out over sender threads (hub_fanout.c; NULL: the lws thread sends alone). The
      * sweep gathers one send per client here, then sends them all (lws thread). */
     struct hub_fanout *fanout;
@@ -233,8 +253,10 @@ void hub_random_epoch(char *out, size_t outlen);
 void hub_queue_ctrl(struct hub_client *c, struct frame *f);
 /* Asks lws for a writeable callback unless one is pending. */
 void hub_want_write(struct hub_client *c);
-/* Closes a client from outside its own callback (the socket may be choked). */
-void hub_client_kill(struct hub_client *c, int code, const char *reason);
+/* Closes a client from outside its own callback (the socket may be choked), for `why`. */
+void hub_client_kill(struct hub_client *c, enum hub_end why, int code, const char *reason);
+/* A send to c failed: logged, and c is closed as HUB_END_WRITE_FAILED. Returns -1. */
+int hub_client_write_failed(struct hub *h, struct hub_client *c, const char *where);
 /* The client starts receiving events: makes the replay plan, queues _connected/_recovery. */
 void hub_client_join(struct hub *h, struct hub_client *c);
 /* Records since/epoch (strings from a query or an auth object); a malformed since is ignored. */

@@ -232,10 +232,12 @@ static void release(struct hub_poll *s, const char *answer)
     }
 }
 
-void hub_poll_end(struct hub_poll *s, const char *get_answer, const char *why)
+void hub_poll_end(struct hub_poll *s, enum hub_end end, const char *get_answer, const char *why)
 {
     if (s->dead)
         return;
+    if (s->c.end == HUB_END_DROPPED)
+        s->c.end = end;
     struct hub *h = s->h;
     s->dead = 1;
     s->c.close_code = -1;
@@ -244,7 +246,7 @@ void hub_poll_end(struct hub_poll *s, const char *get_answer, const char *why)
     release(s, get_answer);
     if (s->probe) {
         s->probe->upgrading = NULL;
-        hub_client_kill(s->probe, LWS_CLOSE_STATUS_NORMAL, "session closed");
+        hub_client_kill(s->probe, s->c.end, LWS_CLOSE_STATUS_NORMAL, "session closed");
         s->probe = NULL;
     }
     hub_poll_unindex(s);
@@ -257,7 +259,7 @@ void hub_poll_end(struct hub_poll *s, const char *get_answer, const char *why)
 void hub_poll_kill(struct hub_client *c, int code, const char *reason)
 {
     (void)code;
-    hub_poll_end(c->poll, "1", reason);
+    hub_poll_end(c->poll, c->end, "1", reason);
 }
 
 void hub_poll_want_write(struct hub_client *c)
@@ -270,7 +272,7 @@ void hub_poll_want_write(struct hub_client *c)
          * needs nothing more. Either way the session ends now. (Other closes wait for the
          * next poll, which carries the reason, e.g. the connect error of a refused token.) */
         if (c->close_code == HUB_CLOSE_GOING_AWAY)
-            hub_poll_end(s, "1", "going away");
+            hub_poll_end(s, HUB_END_STOPPING, "1", "going away");
         return;
     }
     if (!c->want_write) {
@@ -345,7 +347,7 @@ int hub_poll_answer_get(struct hub *h, struct lws *wsi, struct hub_http *x)
     if (rc != 0)
         return -1;
     if (ending)
-        hub_poll_end(s, "1", "going away");
+        hub_poll_end(s, HUB_END_STOPPING, "1", "going away");
     return hub_http_done(wsi);
 }
 
@@ -377,7 +379,7 @@ void hub_poll_tick(struct hub *h, struct hub_client *c, int64_t now)
     if (s->probe && now - s->probe_at_us > POLL_UPGRADE_TIMEOUT_US) {
         /* The probe never sent "5": it goes, the session goes on polling. */
         s->probe->upgrading = NULL;
-        hub_client_kill(s->probe, LWS_CLOSE_STATUS_NORMAL, "upgrade timeout");
+        hub_client_kill(s->probe, HUB_END_PING_TIMEOUT, LWS_CLOSE_STATUS_NORMAL, "upgrade timeout");
         s->probe = NULL;
         s->upgrading = 0;
     }
@@ -387,6 +389,6 @@ void hub_poll_tick(struct hub *h, struct hub_client *c, int64_t now)
     if (s->get == NULL && s->probe == NULL && now - s->last_poll_us > limit) {
         metric_inc(h->polls->m_expired);
         LOG_INFO("sio_polling_expired hub=%s peer=%s sid=%s", h->cfg.name, c->peer, c->sid);
-        hub_poll_end(s, "1", "not polled");
+        hub_poll_end(s, HUB_END_PING_TIMEOUT, "1", "not polled");
     }
 }

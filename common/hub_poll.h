@@ -90,7 +90,7 @@ const struct hub_file *hub_poll_file_at(const struct hub *h, const char *path);
 /* HTTP_WRITEABLE of a held GET: answers it when something is due, else keeps holding. */
 int hub_poll_answer_get(struct hub *h, struct lws *wsi, struct hub_http *x);
 /* Ends a session: a held GET is answered with get_answer ("1" close or "6" noop). */
-void hub_poll_end(struct hub_poll *s, const char *get_answer, const char *why);
+void hub_poll_end(struct hub_poll *s, enum hub_end end, const char *get_answer, const char *why);
 /* Removes a session from the sid table (it stays allocated). */
 void hub_poll_unindex(struct hub_poll *s);
 /* What sid (NULL: none given) names, as eio_check_request() wants it: a live polling session

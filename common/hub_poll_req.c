@@ -90,7 +90,7 @@ static int hold_get(struct hub *h, struct lws *wsi, struct hub_http *x, struct h
     if (s->get) {
         /* Two polls at once break ordering: the session ends, the first poll gets "1". */
         note_error(h);
-        hub_poll_end(s, "1", "concurrent GET");
+        hub_poll_end(s, HUB_END_PROTOCOL, "1", "concurrent GET");
         if (hub_http_error(wsi, EIO_ERR_BAD_REQUEST, "a poll is already pending for this session"))
             return -1;
         return hub_http_done(wsi);
@@ -137,7 +137,7 @@ static int start_post(struct hub *h, struct lws *wsi, struct hub_http *x, struct
                  s->c.peer, s->c.sid, status, detail);
         if (end_session) {
             hub_sio_refused(h);
-            hub_poll_end(s, "1", detail);
+            hub_poll_end(s, HUB_END_PROTOCOL, "1", detail);
         }
         if (hub_http_error_status(wsi, status, EIO_ERR_BAD_REQUEST, detail))
             return -1;
@@ -238,7 +238,7 @@ static int on_body_done(struct hub *h, struct lws *wsi, struct hub_http *x)
         hub_sio_refused(h);
         LOG_INFO("client_bad_input hub=%s peer=%s sid=%s reason=\"%s\"", h->cfg.name, s->c.peer,
                  s->c.sid, err);
-        hub_poll_end(s, "1", err);
+        hub_poll_end(s, HUB_END_PROTOCOL, "1", err);
         if (hub_http_error(wsi, EIO_ERR_BAD_REQUEST, err))
             return -1;
         return hub_http_done(wsi);
@@ -249,13 +249,14 @@ static int on_body_done(struct hub *h, struct lws *wsi, struct hub_http *x)
     while (!s->dead && eio_payload_next(body, len, &pos, &pkt, &plen)) {
         i++;
         if (plen == 1 && pkt[0] == '1') {
-            hub_poll_end(s, "6", "client closed"); /* a pending poll is released with noop */
+            hub_poll_end(s, HUB_END_CLIENT, "6",
+                         "client closed"); /* a pending poll is released with noop */
             break;
         }
         if (hub_sio_packet(h, &s->c, pkt, plen) != 0) {
             refused = 1; /* e.g. an event before joining "/": the session ends */
             snprintf(err, sizeof err, "packet %zu refused in this state; session closed", i);
-            hub_poll_end(s, "1", err);
+            hub_poll_end(s, HUB_END_PROTOCOL, "1", err);
         }
     }
     free(body);
@@ -286,7 +287,7 @@ static void detach(struct hub *h, struct hub_http *x, int closed)
     x->kind = HTTP_IDLE;
     if (closed) { /* the client went away mid-request: the reference ends the session too */
         LOG_DEBUG("sio_polling_abandoned hub=%s sid=%s", h->cfg.name, s->c.sid);
-        hub_poll_end(s, "1", "poll connection closed");
+        hub_poll_end(s, HUB_END_DROPPED, "1", "poll connection closed");
     }
 }
 

@@ -81,6 +81,7 @@ void hub_client_unlink(struct hub *h, struct hub_client *c)
         c->next->prev = c->prev;
     c->prev = c->next = NULL;
     c->established = 0;
+    metric_inc(h->m_closes[c->end]);
     h->nclients--;
     metric_set(h->m_clients, (int64_t)h->nclients);
     for (int i = 0; i < c->nctrl; i++)
@@ -406,7 +407,7 @@ static void fetched(struct hub *h, struct hub_client *c, struct hub_fetch_result
         if (c->fetch_first)
             queue_recovery(h, c, 0, fetch_reason(r->st), c->cursor);
         else
-            hub_client_kill(c, HUB_CLOSE_SLOW, "replay fell behind the store");
+            hub_client_kill(c, HUB_END_SLOW, HUB_CLOSE_SLOW, "replay fell behind the store");
         hub_want_write(c);
         return;
     }
@@ -512,8 +513,10 @@ int hub_client_established(struct hub *h, struct lws *wsi, struct hub_client *c)
  * read why (4008, 1001, 4401...). A socket that never becomes writeable (a choked slow
  * client, a dead peer) is dropped after HUB_KILL_GRACE_S: an lws timeout closes without a
  * close frame, so it is only the backstop. */
-void hub_client_kill(struct hub_client *c, int code, const char *reason)
+void hub_client_kill(struct hub_client *c, enum hub_end why, int code, const char *reason)
 {
+    if (c->end == HUB_END_DROPPED)
+        c->end = why;
     if (c->poll) {
         hub_poll_kill(c, code, reason);
         return;
@@ -523,6 +526,16 @@ void hub_client_kill(struct hub_client *c, int code, const char *reason)
     c->kill_reason = reason;
     lws_set_timeout(c->wsi, PENDING_TIMEOUT_CLOSE_SEND, HUB_KILL_GRACE_S);
     hub_want_write(c);
+}
+
+int hub_client_write_failed(struct hub *h, struct hub_client *c, const char *where)
+{
+    /* Not the socket being full (that is kept, and closed as slow past --queue-limit): the
+     * send failed, as it does when the peer reset the connection while the relay wrote. */
+    LOG_INFO("client_write_failed hub=%s peer=%s where=%s", h->cfg.name, c->peer, where);
+    if (c->end == HUB_END_DROPPED)
+        c->end = HUB_END_WRITE_FAILED;
+    return -1;
 }
 
 /* {"subscribe":[...]} or {"unsubscribe":[...]} from a plain client; anything else is ignored. */
@@ -574,6 +587,7 @@ int hub_client_receive(struct hub *h, struct lws *wsi, struct hub_client *c, con
     }
     if (lws_frame_is_binary(wsi)) {
         LOG_INFO("client_bad_input hub=%s peer=%s reason=binary_frame", h->cfg.name, c->peer);
+        c->end = HUB_END_PROTOCOL;
         lws_close_reason(wsi, (enum lws_close_status)HUB_CLOSE_UNSUPPORTED,
                          (unsigned char *)"binary frames are not supported", 31);
         return -1;
@@ -586,6 +600,7 @@ int hub_client_receive(struct hub *h, struct lws *wsi, struct hub_client *c, con
                  c->peer, c->rx_bytes);
         if (c->sio)
             hub_sio_refused(h);
+        c->end = HUB_END_PROTOCOL;
         lws_close_reason(wsi, (enum lws_close_status)HUB_CLOSE_TOO_BIG,
                          (unsigned char *)"message too big", 15);
         return -1;

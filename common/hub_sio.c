@@ -145,14 +145,14 @@ void hub_sio_heartbeat(struct hub *h, struct hub_client *c, int64_t now)
     if (c->cursor == HUB_NOT_JOINED && c->sio_open_us &&
         now - c->sio_open_us > connect_timeout_ms(h) * 1000) {
         LOG_INFO("sio_connect_timeout hub=%s peer=%s", h->cfg.name, c->peer);
-        hub_client_kill(c, 1000, "no namespace joined");
+        hub_client_kill(c, HUB_END_PROTOCOL, 1000, "no namespace joined");
         return;
     }
     if (c->awaiting_pong) {
         if (now - c->ping_at_us > hub_sio_ping_timeout_ms(h) * 1000) {
             LOG_INFO("sio_ping_timeout hub=%s peer=%s", h->cfg.name, c->peer);
             metric_inc(h->polls ? h->polls->m_ping_timeouts : NULL);
-            hub_client_kill(c, 1000, "ping timeout");
+            hub_client_kill(c, HUB_END_PING_TIMEOUT, 1000, "ping timeout");
         }
     } else if (now - c->ping_at_us >= hub_sio_ping_interval_ms(h) * 1000 &&
                c->nctrl < HUB_CTRL_MAX) {
@@ -337,8 +337,10 @@ static void sio_join(struct hub *h, struct hub_client *c, const struct eio_sio *
 }
 
 /* Tells the websocket why it is being closed (a polling client is ended by the caller). */
-static int close_ws(struct hub_client *c, int code, const char *why)
+static int close_ws(struct hub_client *c, enum hub_end end, int code, const char *why)
 {
+    if (c->end == HUB_END_DROPPED)
+        c->end = end;
     if (c->wsi && !c->poll)
         lws_close_reason(c->wsi, (enum lws_close_status)code, (unsigned char *)why, strlen(why));
     return -1;
@@ -355,7 +357,7 @@ static int refuse(struct hub *h, struct hub_client *c, const char *why)
     hub_sio_refused(h);
     LOG_INFO("client_bad_input hub=%s peer=%s reason=socketio_packet detail=\"%s\"", h->cfg.name,
              c->peer, why);
-    return close_ws(c, LWS_CLOSE_STATUS_POLICY_VIOLATION, why);
+    return close_ws(c, HUB_END_PROTOCOL, LWS_CLOSE_STATUS_POLICY_VIOLATION, why);
 }
 
 int hub_sio_binary(struct hub *h, struct hub_client *c, size_t bytes, int end)
@@ -366,7 +368,7 @@ int hub_sio_binary(struct hub *h, struct hub_client *c, size_t bytes, int end)
         hub_sio_refused(h);
         LOG_INFO("client_bad_input hub=%s peer=%s reason=message_too_big bytes=%zu", h->cfg.name,
                  c->peer, bytes);
-        return close_ws(c, HUB_CLOSE_TOO_BIG, "message too big");
+        return close_ws(c, HUB_END_PROTOCOL, HUB_CLOSE_TOO_BIG, "message too big");
     }
     if (end)
         c->sio_attach--; /* dropped: the hub acts on no binary event */
@@ -415,7 +417,7 @@ int hub_sio_packet(struct hub *h, struct hub_client *c, const char *in, size_t l
         c->has_since = 0;
         return 0;
     case EIO_CLOSE:
-        return close_ws(c, LWS_CLOSE_STATUS_NORMAL, "client left");
+        return close_ws(c, HUB_END_CLIENT, LWS_CLOSE_STATUS_NORMAL, "client left");
     case EIO_SIO_EVENT:
         if (c->cursor == HUB_NOT_JOINED)
             break; /* a packet for a namespace it has not joined */

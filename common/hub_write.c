@@ -181,7 +181,7 @@ int hub_client_writeable(struct hub *h, struct hub_client *c)
         frame_unref(f);
         memmove(c->ctrl, c->ctrl + 1, sizeof c->ctrl[0] * (size_t)(--c->nctrl));
         if (rc < 0)
-            return -1;
+            return hub_client_write_failed(h, c, "control");
         /* lws kept what the socket did not take; no poll() to ask (lws_send_pipe_choked). */
         if (lws_partial_buffered(wsi)) {
             hub_want_write(c);
@@ -189,6 +189,9 @@ int hub_client_writeable(struct hub *h, struct hub_client *c)
         }
     }
     if (c->close_code > 0 && c->close_code != HUB_CLOSE_GOING_AWAY) {
+        c->end = c->close_code == HUB_CLOSE_FULL           ? HUB_END_FULL
+                 : c->close_code == HUB_CLOSE_UNAUTHORIZED ? HUB_END_UNAUTHORIZED
+                                                           : HUB_END_PROTOCOL;
         lws_close_reason(wsi, (enum lws_close_status)c->close_code,
                          (unsigned char *)c->close_reason, strlen(c->close_reason));
         return -1;
@@ -196,11 +199,11 @@ int hub_client_writeable(struct hub *h, struct hub_client *c)
     uint64_t last = 0, first = 0;
     if (c->npend > 0) {
         if (write_pending(h, c) != 0)
-            return -1;
+            return hub_client_write_failed(h, c, "replay");
         last = hub_last_offset(h);
     } else if (!parked(c)) {
         if (write_events(h, c, &last, &first) != 0)
-            return -1;
+            return hub_client_write_failed(h, c, "events");
         if (c->cursor < first && c->close_code == 0) {
             /* The ring moved past this client (a long replay): continue from the store, or
              * leave it to the sweep, which closes it as slow. Never spin on writeables. */
@@ -212,6 +215,7 @@ int hub_client_writeable(struct hub *h, struct hub_client *c)
     int caught_up = parked(c) || (c->npend == 0 && c->cursor > last);
     if (c->close_code == HUB_CLOSE_GOING_AWAY &&
         (caught_up || hub_now_us() >= h->stop_deadline_us)) {
+        c->end = HUB_END_STOPPING;
         lws_close_reason(wsi, LWS_CLOSE_STATUS_GOINGAWAY, (unsigned char *)"going away", 10);
         return -1;
     }
@@ -230,7 +234,9 @@ static void push_events(struct hub *h, struct hub_client *c)
 {
     uint64_t last, first;
     if (write_events(h, c, &last, &first) != 0) {
-        hub_client_kill(c, LWS_CLOSE_STATUS_UNEXPECTED_CONDITION, "write failed");
+        hub_client_write_failed(h, c, "sweep");
+        hub_client_kill(c, HUB_END_WRITE_FAILED, LWS_CLOSE_STATUS_UNEXPECTED_CONDITION,
+                        "write failed");
         return;
     }
     if (c->cursor <= last || c->cursor < first)
@@ -292,9 +298,11 @@ static void flush_pushes(struct hub *h)
     uint64_t ok = 0;
     for (size_t i = 0; i < n; i++) {
         struct hub_push *p = &h->push[i];
-        if (hub_send_job_done(h, p->c, p->f, &h->jobs[i]) != 0)
-            hub_client_kill(p->c, LWS_CLOSE_STATUS_UNEXPECTED_CONDITION, "write failed");
-        else
+        if (hub_send_job_done(h, p->c, p->f, &h->jobs[i]) != 0) {
+            hub_client_write_failed(h, p->c, "sweep");
+            hub_client_kill(p->c, HUB_END_WRITE_FAILED, LWS_CLOSE_STATUS_UNEXPECTED_CONDITION,
+                            "write failed");
+        } else
             ok++; /* nothing else was due: the frame was the newest event */
         frame_unref(p->f);
     }
@@ -365,7 +373,7 @@ void hub_sweep(struct hub *h)
             /* A session lives no longer than its token: the client reconnects with a new one
              * (and resumes with since: nothing is missed). */
             metric_inc(h->m_unauth);
-            hub_client_kill(c, HUB_CLOSE_UNAUTHORIZED, "token expired");
+            hub_client_kill(c, HUB_END_UNAUTHORIZED, HUB_CLOSE_UNAUTHORIZED, "token expired");
             continue;
         }
         int joined = !parked(c);
@@ -383,7 +391,7 @@ void hub_sweep(struct hub *h)
             LOG_INFO("slow_client_closed hub=%s peer=%s cursor=%llu last=%llu limit=%d",
                      h->cfg.name, c->peer, (unsigned long long)c->cursor, (unsigned long long)last,
                      h->cfg.queue_limit);
-            hub_client_kill(c, HUB_CLOSE_SLOW, "slow client: queue limit exceeded");
+            hub_client_kill(c, HUB_END_SLOW, HUB_CLOSE_SLOW, "slow client: queue limit exceeded");
             continue;
         }
         if (!stopping) {

@@ -119,3 +119,28 @@ need_built() {
 expect() {
   if [ "$2" -eq 0 ]; then pass "$1"; else fail "$1" "${3:-}"; fi
 }
+
+# closes_check NAME HTTP_PORT REASON MIN [REASON MIN...]: the relay counted at least MIN
+# closes for each REASON in ws_client_closes_total, and its reasons add up to
+# ws_connections_total - ws_clients. (The page is not one snapshot: a close between two
+# series is read again.)
+closes_check() {
+  local name=$1 port=$2 m="" sum conns now try n
+  shift 2
+  for try in 1 2 3; do
+    m=$(curl -fsS --max-time 5 "http://127.0.0.1:$port/metrics" || true)
+    sum=$(awk '$1 ~ /^ws_client_closes_total\{/ {t += $2} END {print t + 0}' <<<"$m")
+    conns=$(awk '$1 == "ws_connections_total" {print $2}' <<<"$m")
+    now=$(awk '$1 == "ws_clients" {print $2}' <<<"$m")
+    [ -n "$conns" ] && [ -n "$now" ] && [ "$sum" -eq $((conns - now)) ] && break
+    sleep 0.2
+  done
+  while [ $# -ge 2 ]; do
+    n=$(awk -v s="ws_client_closes_total{reason=\"$1\"}" '$1 == s {print $2}' <<<"$m")
+    expect "closes_${name}_$1" "$([ "${n:-0}" -ge "$2" ] && echo 0 || echo 1)" \
+      "ws_client_closes_total{reason=\"$1\"}=${n:-none}, want at least $2"
+    shift 2
+  done
+  expect "closes_${name}_add_up" "$([ -n "$conns" ] && [ -n "$now" ] && [ "$sum" -eq $((conns - now)) ] && echo 0 || echo 1)" \
+    "reasons sum to $sum, ws_connections_total ${conns:-none} - ws_clients ${now:-none}"
+}

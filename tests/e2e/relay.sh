@@ -5,7 +5,7 @@ set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 
 E2E=$RELAYLAB_BUILD/tests/e2e/relay_e2e
-base=$(e2e_port_base 12)
+base=$(e2e_port_base 14)
 clients=${RELAY_E2E_CLIENTS:-500}
 [ -n "${RELAYLAB_SANITIZED:-}" ] && clients=${RELAY_E2E_CLIENTS:-500}
 
@@ -33,11 +33,13 @@ start_relay main $((base)) $((base + 1))
 "$E2E" resume $((base)) $((base + 1)) || true
 "$E2E" badws $((base)) $((base + 1)) || true
 "$E2E" onesegment $((base)) $((base + 1)) || true
+closes_check main $((base + 1)) protocol 2 # badws: a binary frame, garbage
 
 start_relay slowq $((base + 6)) $((base + 7)) --queue-limit 500
 "$E2E" slow $((base + 6)) $((base + 7)) || true
 slow=$(curl -fsS "http://127.0.0.1:$((base + 7))/metrics" | awk '/^ws_slow_client_closes_total /{print $2}')
 expect slow_counted_in_metrics "$([ "${slow:-0}" -ge 1 ] && echo 0 || echo 1)" "ws_slow_client_closes_total=${slow:-none}"
+closes_check slowq $((base + 7)) slow 1
 # The memory gauges (docs/bad-input.md, the soak): resident set, heap in use, heap free.
 m=$(curl -fsS "http://127.0.0.1:$((base + 7))/metrics")
 rss=$(awk '$1 == "process_resident_memory_bytes" {print $2}' <<<"$m")
@@ -56,6 +58,10 @@ wait "$keepalive_pid" || true
 cat "$E2E_TMP/keepalive.out"
 wait "$silent_pid" || true
 cat "$E2E_TMP/silent.out"
+closes_check pinger $((base + 9)) ping_timeout 1 # the silent client
+
+start_relay closes $((base + 12)) $((base + 13))
+"$E2E" closes $((base + 12)) $((base + 13)) "$E2E_TMP/closes.pid" || true
 
 start_relay term $((base + 4)) $((base + 5))
 "$E2E" shutdown $((base + 4)) $((base + 5)) "$E2E_TMP/term.pid" || true

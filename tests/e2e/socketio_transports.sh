@@ -25,6 +25,9 @@ own=$(printf '{"cmd":"%s","args":["--bind","127.0.0.1","--ws-port","%s","--http-
   "$RELAYLAB_BIN/relay" "$own_ws" "$own_http" "$E2E_TMP/own-relay.log" "$own_ws" "$own_http")
 (cd "$node_dir" && timeout 240 node sio_transports.js relay "$relay_ws" "http://127.0.0.1:$relay_http/emit" "$own") ||
   fail relay_driver_exit "node sio_transports.js relay exited $? (a crash or timeout leaves checks unrun)"
+# Every session the driver opened and ended (polling, upgraded, websocket) counted once, by
+# reason: its clients close (disconnect()) and one is timed out by the heartbeat.
+closes_check sio "$relay_http" client 1 ping_timeout 1
 
 start_bg app "$RELAYLAB_BIN/fakeapp" --bind 127.0.0.1 --port "$app_http" --ws-port "$app_ws" --pod app-1 \
   --mongo-uri "mongodb://127.0.0.1:$mongo,127.0.0.1:$((mongo + 1)),127.0.0.1:$((mongo + 2))/?replicaSet=rs0" \
