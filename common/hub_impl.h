@@ -255,8 +255,11 @@ void hub_queue_ctrl(struct hub_client *c, struct frame *f);
 void hub_want_write(struct hub_client *c);
 /* Closes a client from outside its own callback (the socket may be choked), for `why`. */
 void hub_client_kill(struct hub_client *c, enum hub_end why, int code, const char *reason);
-/* A send to c failed: logged, and c is closed as HUB_END_WRITE_FAILED. Returns -1. */
+/* A send to c failed: logs it and records HUB_END_WRITE_FAILED as why c ends. Returns -1,
+ * for a callback to return; elsewhere hub_client_kill follows. */
 int hub_client_write_failed(struct hub *h, struct hub_client *c, const char *where);
+/* Why a client closed with a hub_client close_code (> 0) ends. */
+enum hub_end hub_end_for_code(int close_code);
 /* The client starts receiving events: makes the replay plan, queues _connected/_recovery. */
 void hub_client_join(struct hub *h, struct hub_client *c);
 /* Records since/epoch (strings from a query or an auth object); a malformed since is ignored. */

@@ -346,8 +346,9 @@ int hub_poll_answer_get(struct hub *h, struct lws *wsi, struct hub_http *x)
         free(buf);
     if (rc != 0)
         return -1;
-    if (ending)
-        hub_poll_end(s, HUB_END_STOPPING, "1", "going away");
+    if (ending) /* stopping, or a refused token (4401), a full relay: what the code says */
+        hub_poll_end(s, hub_end_for_code(c->close_code), "1",
+                     c->close_reason ? c->close_reason : "closed");
     return hub_http_done(wsi);
 }
 

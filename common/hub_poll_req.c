@@ -249,8 +249,8 @@ static int on_body_done(struct hub *h, struct lws *wsi, struct hub_http *x)
     while (!s->dead && eio_payload_next(body, len, &pos, &pkt, &plen)) {
         i++;
         if (plen == 1 && pkt[0] == '1') {
-            hub_poll_end(s, HUB_END_CLIENT, "6",
-                         "client closed"); /* a pending poll is released with noop */
+            /* A pending poll is released with noop. */
+            hub_poll_end(s, HUB_END_CLIENT, "6", "client closed");
             break;
         }
         if (hub_sio_packet(h, &s->c, pkt, plen) != 0) {

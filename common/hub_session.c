@@ -538,6 +538,20 @@ int hub_client_write_failed(struct hub *h, struct hub_client *c, const char *whe
     return -1;
 }
 
+enum hub_end hub_end_for_code(int close_code)
+{
+    switch (close_code) {
+    case HUB_CLOSE_FULL:
+        return HUB_END_FULL;
+    case HUB_CLOSE_UNAUTHORIZED:
+        return HUB_END_UNAUTHORIZED;
+    case HUB_CLOSE_GOING_AWAY:
+        return HUB_END_STOPPING;
+    default:
+        return HUB_END_PROTOCOL;
+    }
+}
+
 /* {"subscribe":[...]} or {"unsubscribe":[...]} from a plain client; anything else is ignored. */
 static void plain_message(struct hub *h, struct hub_client *c, const char *in, size_t len)
 {

@@ -189,9 +189,7 @@ int hub_client_writeable(struct hub *h, struct hub_client *c)
         }
     }
     if (c->close_code > 0 && c->close_code != HUB_CLOSE_GOING_AWAY) {
-        c->end = c->close_code == HUB_CLOSE_FULL           ? HUB_END_FULL
-                 : c->close_code == HUB_CLOSE_UNAUTHORIZED ? HUB_END_UNAUTHORIZED
-                                                           : HUB_END_PROTOCOL;
+        c->end = hub_end_for_code(c->close_code);
         lws_close_reason(wsi, (enum lws_close_status)c->close_code,
                          (unsigned char *)c->close_reason, strlen(c->close_reason));
         return -1;
@@ -215,7 +213,7 @@ int hub_client_writeable(struct hub *h, struct hub_client *c)
     int caught_up = parked(c) || (c->npend == 0 && c->cursor > last);
     if (c->close_code == HUB_CLOSE_GOING_AWAY &&
         (caught_up || hub_now_us() >= h->stop_deadline_us)) {
-        c->end = HUB_END_STOPPING;
+        c->end = hub_end_for_code(HUB_CLOSE_GOING_AWAY);
         lws_close_reason(wsi, LWS_CLOSE_STATUS_GOINGAWAY, (unsigned char *)"going away", 10);
         return -1;
     }

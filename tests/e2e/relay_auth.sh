@@ -81,6 +81,24 @@ expect auth_polling_channels_good_token_connects "$([[ -n "$sid" && "$got" == 40
 
 n=$(curl -fsS "http://127.0.0.1:$((base + 1))/metrics" | awk '/^ws_unauthorized_total /{print $2}')
 expect auth_refusals_counted "$([ "${n:-0}" -ge 9 ] && echo 0 || echo 1)" "ws_unauthorized_total=${n:-none}"
+# A polling session whose CONNECT carries a forged token gets the connect error and then the
+# close on its next poll (a client that does not close first, as socket.io-client does): it
+# ends as "unauthorized" in ws_client_closes_total, like the refused websockets and the
+# expired session.
+unauth() { curl -fsS "http://127.0.0.1:$((base + 1))/metrics" | awk '$1 == "ws_client_closes_total{reason=\"unauthorized\"}" {print $2}'; }
+u0=$(unauth)
+poll="http://127.0.0.1:$base/socket.io/?EIO=4&transport=polling"
+sid=$(curl -s -m 5 "$poll" | sed -nE 's/^0\{"sid":"([^"]+)".*/\1/p')
+curl -s -m 5 -o /dev/null -d "40{\"token\":\"$forged\"}" "$poll&sid=$sid" || true
+got=$(curl -s -m 5 "$poll&sid=$sid" || true)
+for _ in 1 2 3 4 5 6 7 8 9 10; do # counted when the session is freed, just after the answer
+  u1=$(unauth)
+  [ "${u1:-0}" -gt "${u0:-0}" ] && break
+  sleep 0.1
+done
+expect auth_polling_refused_connect_closes "$([[ "$got" == 44* && "$got" == *$'\x1e'1 ]] && [ "${u1:-0}" -eq $((${u0:-0} + 1)) ] && echo 0 || echo 1)" \
+  "sid=$sid got: ${got:0:160}; unauthorized closes ${u0:-none} -> ${u1:-none} (want +1)"
+closes_check auth $((base + 1)) unauthorized 3
 
 # The app hands its page a token (fakeapp GET /token, same secret): the relay accepts it.
 start_bg app "$RELAYLAB_BIN/fakeapp" --bind 127.0.0.1 --port $((base + 3)) --ws-port 0 --ws-mode none \

@@ -27,6 +27,8 @@ logged=$(grep -c 'sio_ping_timeout ' "$E2E_TMP/relay.log" || true)
 expect sio_session_ends_counted "$([ -n "$pingto" ] && [ "$pingto" = "$logged" ] &&
   [ "$pingto" -ge 1 ] && [ "${expired:-0}" -ge 1 ] && echo 0 || echo 1)" \
   "sio_polling_expired_total=${expired:-none} sio_ping_timeouts_total=${pingto:-none}, $logged logged"
+# ... and in ws_client_closes_total, beside the sessions closed for bad packets.
+closes_check sio_bad $((base + 1)) ping_timeout 2 protocol 1
 
 # A sub-second --ping-interval is kept as given (it was rounded up to whole seconds).
 start_bg relay-fastping "$RELAYLAB_BIN/relay" --bind 127.0.0.1 --ws-port $((base + 2)) --http-port $((base + 3)) \
