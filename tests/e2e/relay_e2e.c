@@ -699,7 +699,13 @@ static char *metrics_page(void)
     char *page = NULL;
     size_t len = 0;
     FILE *f = open_memstream(&page, &len);
-    CURL *c = curl_easy_init();
+    CURL *c = f ? curl_easy_init() : NULL;
+    if (c == NULL) {
+        if (f)
+            fclose(f);
+        free(page);
+        return NULL;
+    }
     curl_easy_setopt(c, CURLOPT_URL, url);
     curl_easy_setopt(c, CURLOPT_WRITEDATA, f);
     curl_easy_setopt(c, CURLOPT_TIMEOUT, 5L);
