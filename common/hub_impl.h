@@ -256,8 +256,10 @@ void hub_want_write(struct hub_client *c);
 /* Closes a client from outside its own callback (the socket may be choked), for `why`. */
 void hub_client_kill(struct hub_client *c, enum hub_end why, int code, const char *reason);
 /* A send to c failed: logs it and records HUB_END_WRITE_FAILED as why c ends. Returns -1,
- * for a callback to return; elsewhere hub_client_kill follows. */
+ * for c's own callback to return (lws then closes it). */
 int hub_client_write_failed(struct hub *h, struct hub_client *c, const char *where);
+/* The same outside c's callbacks (the sweep): also closes c (hub_client_kill). */
+void hub_client_kill_write_failed(struct hub *h, struct hub_client *c, const char *where);
 /* Why a client closed with a hub_client close_code (> 0) ends. */
 enum hub_end hub_end_for_code(int close_code);
 /* The client starts receiving events: makes the replay plan, queues _connected/_recovery. */

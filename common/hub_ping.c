@@ -48,10 +48,7 @@ void hub_ping_check(struct hub *h, struct hub_client *c, int64_t now)
     }
     if (quiet >= every && !c->pinged) {
         c->pinged = 1;
-        if (hub_send_frames(h, c, &h->ping, 1, frame_wire_len(h->ping)) != 0) {
-            hub_client_write_failed(h, c, "ping");
-            hub_client_kill(c, HUB_END_WRITE_FAILED, LWS_CLOSE_STATUS_UNEXPECTED_CONDITION,
-                            "write failed");
-        }
+        if (hub_send_frames(h, c, &h->ping, 1, frame_wire_len(h->ping)) != 0)
+            hub_client_kill_write_failed(h, c, "ping");
     }
 }

@@ -538,6 +538,12 @@ int hub_client_write_failed(struct hub *h, struct hub_client *c, const char *whe
     return -1;
 }
 
+void hub_client_kill_write_failed(struct hub *h, struct hub_client *c, const char *where)
+{
+    hub_client_write_failed(h, c, where);
+    hub_client_kill(c, HUB_END_WRITE_FAILED, LWS_CLOSE_STATUS_UNEXPECTED_CONDITION, "write failed");
+}
+
 enum hub_end hub_end_for_code(int close_code)
 {
     switch (close_code) {

@@ -232,9 +232,7 @@ static void push_events(struct hub *h, struct hub_client *c)
 {
     uint64_t last, first;
     if (write_events(h, c, &last, &first) != 0) {
-        hub_client_write_failed(h, c, "sweep");
-        hub_client_kill(c, HUB_END_WRITE_FAILED, LWS_CLOSE_STATUS_UNEXPECTED_CONDITION,
-                        "write failed");
+        hub_client_kill_write_failed(h, c, "sweep");
         return;
     }
     if (c->cursor <= last || c->cursor < first)
@@ -296,11 +294,9 @@ static void flush_pushes(struct hub *h)
     uint64_t ok = 0;
     for (size_t i = 0; i < n; i++) {
         struct hub_push *p = &h->push[i];
-        if (hub_send_job_done(h, p->c, p->f, &h->jobs[i]) != 0) {
-            hub_client_write_failed(h, p->c, "sweep");
-            hub_client_kill(p->c, HUB_END_WRITE_FAILED, LWS_CLOSE_STATUS_UNEXPECTED_CONDITION,
-                            "write failed");
-        } else
+        if (hub_send_job_done(h, p->c, p->f, &h->jobs[i]) != 0)
+            hub_client_kill_write_failed(h, p->c, "sweep");
+        else
             ok++; /* nothing else was due: the frame was the newest event */
         frame_unref(p->f);
     }
