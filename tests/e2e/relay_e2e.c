@@ -425,22 +425,30 @@ static void test_badws(void)
     wsc_pool_free(p);
 }
 
+/* The pid written in pidfile (by tests/e2e/lib.sh start_bg); 0 when there is none. */
+static int read_pid(const char *pidfile)
+{
+    FILE *f = fopen(pidfile, "r");
+    int pid = 0;
+    if (f == NULL || fscanf(f, "%d", &pid) != 1 || pid < 0)
+        pid = 0;
+    if (f)
+        fclose(f);
+    return pid;
+}
+
 static void test_shutdown(const char *pidfile)
 {
     struct wsc_pool *p = pool_new(10);
     for (int i = 0; i < 10; i++)
         connect_client(p, i, "/websocket-service");
     wait_for(p, 0, 10, is_ready, 0, 10);
-    FILE *f = fopen(pidfile, "r");
-    int pid = 0;
-    if (f == NULL || fscanf(f, "%d", &pid) != 1 || pid <= 0) {
+    int pid = read_pid(pidfile);
+    if (pid <= 0) {
         check(0, "shutdown_going_away", "cannot read pid from %s", pidfile);
-        if (f)
-            fclose(f);
         wsc_pool_free(p);
         return;
     }
-    fclose(f);
     for (int e = 0; e < 50; e++)
         emit(e, 8);
     kill(pid, SIGTERM);
@@ -719,29 +727,37 @@ static char *metrics_page(void)
     return page;
 }
 
-/* The value of the series `series` ("name" or "name{labels}") on the relay's page; -1 if absent. */
-static long long metric_value(const char *series)
+/* The value of the series `series` ("name" or "name{labels}") on a /metrics page; -1 if absent. */
+static long long metric_in(const char *page, const char *series)
 {
-    char *page = metrics_page();
     long long v = -1;
     size_t n = strlen(series);
-    for (char *l = page; l && *l;) {
-        char *nl = strchr(l, '\n');
+    for (const char *l = page; l && *l;) {
+        const char *nl = strchr(l, '\n');
         if (strncmp(l, series, n) == 0 && l[n] == ' ') {
             v = strtoll(l + n + 1, NULL, 10);
             break;
         }
         l = nl ? nl + 1 : NULL;
     }
-    free(page);
     return v;
 }
 
-static long long closes(const char *reason)
+/* ws_client_closes_total{reason="<reason>"} on a page. */
+static long long closes_in(const char *page, const char *reason)
 {
     char series[96];
     snprintf(series, sizeof series, "ws_client_closes_total{reason=\"%s\"}", reason);
-    return metric_value(series);
+    return metric_in(page, series);
+}
+
+/* The same, read from the relay now. */
+static long long closes(const char *reason)
+{
+    char *page = metrics_page();
+    long long v = closes_in(page, reason);
+    free(page);
+    return v;
 }
 
 /* Waits up to `seconds` for closes(reason) to exceed `above`; returns its last value. */
@@ -803,24 +819,12 @@ static void wait_stopped(int pid)
     }
 }
 
+/* The test's one publish, from a thread: the main thread leaves the shared handle alone
+ * until it joins it. */
 static void *emit_one(void *arg)
 {
     (void)arg;
-    CURL *c = curl_easy_init(); /* a connection of its own, as a new publisher would */
-    char url[128];
-    snprintf(url, sizeof url, "http://127.0.0.1:%d/emit", http_port);
-    static const char body[] = "{\"event\":\"new_product\",\"payload\":{}}";
-    struct curl_slist *h = curl_slist_append(NULL, "Content-Type: application/json");
-    curl_easy_setopt(c, CURLOPT_URL, url);
-    curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
-    curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
-    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, e2e_sink);
-    struct e2e_buf out = {.len = 0};
-    curl_easy_setopt(c, CURLOPT_WRITEDATA, &out);
-    curl_easy_setopt(c, CURLOPT_TIMEOUT, 10L);
-    curl_easy_perform(c);
-    curl_slist_free_all(h);
-    curl_easy_cleanup(c);
+    emit(1, 8);
     return NULL;
 }
 
@@ -836,15 +840,11 @@ static void *emit_one(void *arg)
  */
 static void test_closes(const char *pidfile)
 {
-    FILE *pf = fopen(pidfile, "r");
-    int pid = 0;
-    if (pf == NULL || fscanf(pf, "%d", &pid) != 1 || pid <= 0) {
+    int pid = read_pid(pidfile);
+    if (pid <= 0) {
         check(0, "closes_relay_pid", "cannot read pid from %s", pidfile);
-        if (pf)
-            fclose(pf);
         return;
     }
-    fclose(pf);
 
     long long before = closes("client");
     int fd = raw_upgrade_request();
@@ -897,13 +897,16 @@ static void test_closes(const char *pidfile)
     static const char *const reasons[] = {"dropped",      "client",       "slow",
                                           "ping_timeout", "write_failed", "unauthorized",
                                           "full",         "stopping",     "protocol"};
+    char *page = metrics_page(); /* one page: the sum and the counts from one moment */
     long long sum = 0, missing = 0;
     for (size_t i = 0; i < sizeof reasons / sizeof reasons[0]; i++) {
-        long long v = closes(reasons[i]);
+        long long v = closes_in(page, reasons[i]);
         missing += v < 0;
         sum += v > 0 ? v : 0;
     }
-    long long conns = metric_value("ws_connections_total"), now = metric_value("ws_clients");
+    long long conns = metric_in(page, "ws_connections_total");
+    long long now = metric_in(page, "ws_clients");
+    free(page);
     check(missing == 0 && conns > 0 && sum == conns - now, "closes_add_up",
           "reasons sum to %lld, ws_connections_total %lld - ws_clients %lld (%lld series missing)",
           sum, conns, now, missing);
