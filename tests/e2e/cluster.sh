@@ -39,7 +39,7 @@ listening() {
 
 # ---------------------------------------------------------------- static checks
 scripts=(lab/lab lab/catalog.sh lab/portable.sh local-cluster/lib.sh local-cluster/relay.sh
-  local-cluster/up local-cluster/down local-cluster/status local-cluster/env local-cluster/fault
+  local-cluster/up local-cluster/down local-cluster/status local-cluster/env local-cluster/metrics local-cluster/fault
   local-cluster/render local-cluster/mongo-up local-cluster/mongo-down local-cluster/mongo-admin
   chaos/run chaos/browser.sh chaos/report chaos/junit scripts/demo scripts/relay-tour tests/e2e/cluster.sh)
 if command -v shellcheck >/dev/null 2>&1; then
@@ -199,6 +199,13 @@ ca() { "$LAB" --port-base "$a_base" --dir "$a" "$@"; }
 status_a=$(ca status 2>&1 || true)
 check status_lists_three_relays_by_index "$status_a" test "$(grep -cE '^relay +[123] +relay-[123] .*running' <<<"$status_a")" -eq 3
 check status_lists_mongo_members_and_primary "$status_a" test "$(grep -cE '^mongo +[123] .*(primary|secondary)' <<<"$status_a")" -eq 3
+# lab metrics: every relay's and app's samples after the member's name.
+rc=0
+metrics_a=$(ca metrics 2>"$E2E_TMP/metrics-a.err") || rc=$?
+check metrics_names_each_member "rc=$rc; $(cut -d' ' -f1 <<<"$metrics_a" | sort | uniq -c | tr '\n' ' ')" \
+  test "$rc" -eq 0 -a "$(grep -cE '^relay-[123] ws_connections_total [0-9]+$' <<<"$metrics_a")" -eq 3 \
+  -a "$(grep -cE '^app-[123] fakeapp_products_total\{result="created"\} [0-9]+$' <<<"$metrics_a")" -eq 3 \
+  -a "$(grep -c '^relay-1 ws_client_closes_total{reason="client"} ' <<<"$metrics_a")" -eq 1 -a ! -s "$E2E_TMP/metrics-a.err"
 check nginx_routes_websockets_to_every_relay "" test "$(grep -A4 'upstream ws_backend' "$a/nginx/nginx.conf" | grep -c 'server 127')" -eq 3
 check nginx_intake_upstream_retries "" grep -q 'proxy_next_upstream error timeout http_502 http_503 non_idempotent' "$a/nginx/nginx.conf"
 # In front of relays (which ping silent clients every 25 s) websockets keep a 60 s read
@@ -256,6 +263,12 @@ pid_in() { awk '{ print $4 }' <<<"$1"; }
 # Relays, by index.
 ca fault pause-relay 2 >/dev/null 2>&1 || true
 check fault_pause_relay_2 "$(row relay-2)" grep -q paused <<<"$(row relay-2)"
+# A member that does not answer is named, the others still read; exit 1.
+rc=0
+metrics_a=$(ca metrics 2>"$E2E_TMP/metrics-paused.err") || rc=$?
+check metrics_names_a_silent_member "rc=$rc; $(head -c 300 "$E2E_TMP/metrics-paused.err")" \
+  test "$rc" -eq 1 -a "$(grep -c '^local-cluster: relay-2: no metrics' "$E2E_TMP/metrics-paused.err")" -eq 1 \
+  -a "$(grep -cE '^relay-[13] ws_connections_total ' <<<"$metrics_a")" -eq 2 -a "$(grep -c '^relay-2 ' <<<"$metrics_a")" -eq 0
 ca fault resume-relay 2 >/dev/null 2>&1 || true
 check fault_resume_relay_2 "$(row relay-2)" grep -q running <<<"$(row relay-2)"
 before=$(pid_in "$(row relay-1)")
@@ -447,6 +460,22 @@ check shards_merged_into_one_verdict "$(jq -c '{history, requests, events}' "$r"
   jq -e '.history.shards == 2 and .history.aligned and .requests.sent == 30 and .events.expected == 360
     and .events.lost == 0 and .clients == 12' "$r"
 check latency_cdf_from_loadgen "" test "$(wc -l <"$E2E_TMP/chaos/relay/latency-cdf.tsv")" -gt 1
+# The servers' side (lab metrics at the end of the run): every connection a server took is
+# closed and counted by reason; the relay's twelve clients, the embedded apps' twelve.
+r=$E2E_TMP/chaos/relay/result.json
+# shellcheck disable=SC2016 # jq, not shell, variables
+check servers_relay_closes_add_up "$(jq -c .servers "$r" 2>/dev/null || true)" \
+  jq -e '.servers["relay-1"] as $s | $s.connections >= 12 and ($s.clients // 0) == 0
+    and ([$s.closes[]] | add) == $s.connections and (.servers | keys) == ["relay-1"]' "$r"
+r=$E2E_TMP/chaos/embedded-rr/result.json
+check servers_apps_closes_add_up "$(jq -c .servers "$r" 2>/dev/null || true)" \
+  jq -e '(.servers | keys) == ["app-1", "app-2", "app-3"] and ([.servers[].connections] | add) >= 12
+    and all(.servers[]; ([.closes[]] | add // 0) == .connections - (.clients // 0))' "$r"
+# relay-restart: the clients came back to a relay of a new epoch, which could not resume them.
+r=$E2E_TMP/chaos/relay-restart/result.json
+check servers_restarted_relay_could_not_resume "$(jq -c .servers "$r" 2>/dev/null || true)" \
+  jq -e '.servers["relay-1"].resumes_not_recovered > 0 and (.servers["relay-1"].resumes_recovered // 0) == 0' "$r"
+check servers_in_report_html "" grep -qE '<b>relay-1</b> [0-9]+ conns: [a-z_]+ [0-9]+' "$E2E_TMP/report-mixed/report.html"
 r=$E2E_TMP/chaos/relay-restart/result.json
 check relay_restart_counts_gap_losses "$(jq -c '{faults, gap_lost}' "$r" 2>/dev/null || true)" \
   jq -e '.faults[0].rc == 0 and .faults[0].fault == "restart-relay 1 1" and .gap_lost > 0' "$r"

@@ -446,6 +446,44 @@ def check_faults_both(c, root):
     c.report(f"faults: both clusters implement all {len(names)} faults of lab/catalog.sh", problems)
 
 
+def check_verbs_both(c, root):
+    """Every verb lab/lab hands to a cluster is a script on both; kind's metrics reads the
+    ports the manifests open (relay intake, app http)."""
+    problems = []
+    lab = read(root, "lab/lab")
+    verbs = ["up", "fault"]
+    m = re.search(r"^\s+((?:[a-z]+ \| )+[a-z]+)\)\n\s+\[ \$# -eq 0 \]", lab, re.M)
+    verbs += [v.strip() for v in m.group(1).split("|")] if m else []
+    if "metrics" not in verbs:
+        problems.append(f"lab/lab hands no metrics verb to the clusters (verbs found: {verbs})")
+    for v in verbs:
+        for d in ("local-cluster", "kind-cluster"):
+            p = os.path.join(root, d, v)
+            if not (os.path.isfile(p) and os.access(p, os.X_OK)):
+                problems.append(f"{d}/{v} is missing or not executable")
+    km = read(root, "kind-cluster/metrics")
+    want = {}
+    for rel, label, port_name in (("kind-cluster/manifests/base/relay/relay.yaml", "relay", "intake"),
+                                  ("kind-cluster/manifests/base/app.yaml", "fakeapp", "http")):
+        for doc in yaml.safe_load_all(read(root, rel)):
+            if not doc or doc.get("kind") != "Deployment":
+                continue
+            for ctr in doc["spec"]["template"]["spec"]["containers"]:
+                for port in ctr.get("ports") or []:
+                    if port.get("name") == port_name:
+                        want[label] = port["containerPort"]
+    for label in ("relay", "fakeapp"):
+        got = re.search(rf"^scrape {label} \S+ (\d+)$", km, re.M)
+        if label not in want:
+            problems.append(f"no {label} container port found in the manifests")
+        elif not got or int(got.group(1)) != want[label]:
+            problems.append(f"kind-cluster/metrics reads {label} on {got.group(1) if got else 'no port'}, "
+                            f"the manifests open {want[label]}")
+    if "/proxy/metrics" not in km:
+        problems.append("kind-cluster/metrics does not read through the API server's pod proxy")
+    c.report(f"verbs: both clusters implement {', '.join(verbs)}; kind's metrics reads the pods' ports", problems)
+
+
 def check_app_image_probe(c, root):
     problems = []
     code = "\n".join(ln for ln in read(root, "kind-cluster/apply").splitlines()
@@ -530,7 +568,7 @@ def main():
     root = ap.parse_args().root
     c = Checks()
     for check in (check_shutdown_timeout, check_image_loading, check_stepdown, check_restart_relay,
-                  check_partition, check_loadgen_job, check_bash32, check_workflow, check_faults_both,
+                  check_partition, check_loadgen_job, check_bash32, check_workflow, check_faults_both, check_verbs_both,
                   check_app_image_probe, check_app_image_prestop, check_browser_kind, check_env_token, check_docs):
         try:
             check(c, root)
