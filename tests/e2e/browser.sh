@@ -10,6 +10,7 @@
 #                app (GET /token) and the relay lets it in.
 # Screenshots and results stay in $RELAYLAB_BUILD/test-logs/browser/. Prints SKIP (and counts
 # nothing as passed) only when Chromium cannot start.
+# e2e-serial: Chromium takes the machine's two cores while it starts and renders.
 set -euo pipefail
 # shellcheck source=tests/e2e/lib.sh
 source "$(dirname "$0")/lib.sh"

@@ -3,6 +3,7 @@
 # like first connects (300 clients at 50/s take at least (300 - 64) / 50 = 4.7 s to be
 # back); with --no-reconnect-paced each client's own backoff alone decides, as a fleet of
 # browsers, and all are back within about a second.
+# e2e-serial: it asserts the unpaced reconnects are back within 2.5 s.
 set -euo pipefail
 # shellcheck source=tests/e2e/lib.sh
 source "$(dirname "$0")/lib.sh"

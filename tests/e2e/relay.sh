@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
 # End-to-end tests of the relay with real libwebsockets clients (tests/e2e/relay_e2e.c).
+# e2e-serial: its slow-client and write-failure runs race the relay's sweep against the
+# kernel; another test's load shifts those odds.
 set -euo pipefail
 # shellcheck source=tests/e2e/lib.sh
 source "$(dirname "$0")/lib.sh"

@@ -30,7 +30,10 @@ curl -sS -D "$E2E_TMP/emit.h" -o "$E2E_TMP/emit.json" --max-time 5 -X POST -H 'C
   -d '{"event":"e","payload":{"n":1},"id":"early-1"}' "$H/emit" >/dev/null || true
 expect waiting_relay_emit_503_retry_after "$(grep -q '^HTTP/1.1 503' "$E2E_TMP/emit.h" && grep -qi '^Retry-After: 1' "$E2E_TMP/emit.h" &&
   jq -e '.error == "starting"' "$E2E_TMP/emit.json" >/dev/null && echo 0 || echo 1)" "$(head -1 "$E2E_TMP/emit.h") $(cat "$E2E_TMP/emit.json")"
-expect waiting_relay_metrics "$(curl -fsS --max-time 2 "$H/metrics" | grep -q '^relay_emits_total{result="unavailable"} 1$' && echo 0 || echo 1)"
+# The page read whole first: under pipefail, `curl | grep -q` fails when grep leaves at its
+# match and curl, still writing, gets EPIPE (curl: (23) Failed writing body).
+m=$(curl -fsS --max-time 2 "$H/metrics" || true)
+expect waiting_relay_metrics "$(grep -q '^relay_emits_total{result="unavailable"} 1$' <<<"$m" && echo 0 || echo 1)"
 
 # MongoDB comes up: the relay opens its store and becomes ready without a restart.
 start_bg mongosim "$RELAYLAB_BIN/mongosim" --bind 127.0.0.1 --port "$mport" --members 3 --log-level warn

@@ -4,6 +4,8 @@
 # stops reading is closed as slow while the others keep up (its sends come back partial,
 # from a sender thread, and lws keeps the tail), and the threads did take part
 # (ws_fanout_helper_sends_total).
+# e2e-serial: its slow-client run bounds how long 79 readers take, which a test beside it
+# would stretch (the readers' client is CPU-bound).
 set -euo pipefail
 # shellcheck source=tests/e2e/lib.sh
 source "$(dirname "$0")/lib.sh"
