@@ -36,19 +36,34 @@ e2e_port_base() {
 
 # e2e_port_lock BLOCK: reserves ports BLOCK*10 .. BLOCK*10+9 for this shell ($$, also in a
 # command substitution); takes over a reservation whose shell has exited. A block this shell
-# holds already is not given again (two clusters of one test must not share one).
+# holds already is not given again (two clusters of one test must not share one). Take-overs
+# run one at a time (flock on .takeover): two shells finding the same dead holder would
+# otherwise each remove the directory and make their own, both believing they hold it. A
+# plain mkdir beside a take-over is safe: only one mkdir of a name succeeds.
 e2e_port_lock() {
-  local d=$E2E_PORT_LOCKS/$1 holder
+  local d=$E2E_PORT_LOCKS/$1 rc=1
   if mkdir "$d" 2>/dev/null; then
     echo "$$" >"$d/pid"
     return 0
   fi
-  holder=$(cat "$d/pid" 2>/dev/null || true)
-  if [ -n "$holder" ] && [ "$holder" != "$$" ] && ! kill -0 "$holder" 2>/dev/null; then
-    rm -rf "$d"
-    mkdir "$d" 2>/dev/null || return 1
-    echo "$$" >"$d/pid"
-    return 0
-  fi
-  return 1
+  e2e_port_lock_stale "$d" || return 1
+  {
+    flock 9
+    if e2e_port_lock_stale "$d"; then
+      rm -rf "$d"
+      if mkdir "$d" 2>/dev/null; then
+        echo "$$" >"$d/pid"
+        rc=0
+      fi
+    fi
+  } 9>>"$E2E_PORT_LOCKS/.takeover"
+  return "$rc"
+}
+
+# e2e_port_lock_stale DIR: DIR's holder is another shell, and it has exited. (A directory
+# whose pid is not written yet is held: its maker is between mkdir and echo.)
+e2e_port_lock_stale() {
+  local holder
+  holder=$(cat "$1/pid" 2>/dev/null || true)
+  [ -n "$holder" ] && [ "$holder" != "$$" ] && ! kill -0 "$holder" 2>/dev/null
 }
