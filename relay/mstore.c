@@ -297,6 +297,10 @@ static void register_metrics(struct mstore *s, struct metrics *m)
         metrics_add(m, METRIC_COUNTER, "relay_stream_resumes_total", NULL,
                     "Times the change stream was opened again after its first open: resumed by "
                     "the MongoDB driver after a resumable error, or reopened by the relay.");
+    s->m_stuck = metrics_add(
+        m, METRIC_COUNTER, "relay_stream_stuck_total", NULL,
+        "Times the change stream answered but an event committed 3 s before had not arrived "
+        "(its member cut off from the others), and it was reopened.");
     s->m_gaps = metrics_add(m, METRIC_COUNTER, "relay_stream_gaps_total", NULL,
                             "Offsets the stream skipped (never stored).");
     s->m_offset = metrics_add(m, METRIC_GAUGE, "relay_stream_offset", NULL,

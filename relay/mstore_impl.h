@@ -16,6 +16,7 @@
 #define MSTORE_FETCH_BATCH 500  /* events per replay answer at most */
 #define MSTORE_AWAIT_MS 1000    /* change stream getMore wait */
 #define MSTORE_WATCH_QUEUE 4096 /* watched inserts waiting for the sequencer at most */
+#define MSTORE_STUCK_MS 3000    /* a committed offset not delivered this long: reopen */
 
 /* One emit on its way through the sequencer; shared by the caller and the sequencer. */
 struct mseq_item {
@@ -79,7 +80,7 @@ struct mstore {
     int abandoned;
     struct metric *m_silent; /* relay_stream_silent_ms, set when /metrics is read */
     struct metric *m_batches, *m_conflicts, *m_stream_up, *m_lag, *m_resumes, *m_gaps, *m_offset,
-        *m_trimmed, *m_fetch_rows, *m_fetch_reads, *m_watch_events, *m_unconfirmed,
+        *m_trimmed, *m_stuck, *m_fetch_rows, *m_fetch_reads, *m_watch_events, *m_unconfirmed,
         *m_watch_skipped;
 };
 

@@ -5,7 +5,9 @@
  * offset it holds, then follows the stream, skipping what the find already gave. So a
  * relay that starts, or whose stream broke (a step-down, a killed or paused member, a
  * network error), misses nothing and repeats nothing, whether or not the stream could be
- * resumed from its token. Also here: the trimmer, which applies the retention.
+ * resumed from its token; and a stream that goes on answering but no longer receives
+ * (opened on a member since cut off from the others) is reopened. Also here: the trimmer,
+ * which applies the retention.
  */
 #include <inttypes.h>
 #include <stdlib.h>
@@ -93,10 +95,56 @@ static mongoc_change_stream_t *open_stream(struct mstore *s, mongoc_client_t *cl
     return cs;
 }
 
-/* Follows one opened stream until it fails or the store stops. */
-static void follow(struct mstore *s, mongoc_change_stream_t *cs, bson_t **token)
+/*
+ * A stream can stop without failing: opened on a member that is then cut off from the
+ * others (a primary whose peers are gone steps down and stays reachable), it goes on
+ * answering every getMore, empty, while the majority elects another primary and commits
+ * events it will never see until the heal. Nothing in the driver notices. So while the
+ * stream answers empty, once a second, the relay reads the newest committed offset through
+ * a fresh server selection (majority read on the primary): an offset committed there that
+ * has not arrived here MSTORE_STUCK_MS later means the stream is stuck, and it is reopened
+ * (which selects the current primary; the catch-up find covers the gap).
+ */
+struct stuck_probe {
+    int64_t probed_ms; /* last probe */
+    uint64_t want;     /* an offset seen committed and not yet delivered (0 = none) */
+    int64_t want_ms;   /* when it was first seen */
+};
+
+/* After an empty getMore: 1 when the stream is stuck (reopen it), else 0. */
+static int stream_stuck(struct mstore *s, mongoc_client_t *cl, struct stuck_probe *p)
+{
+    int64_t now = mstore_now_ms();
+    uint64_t tail = atomic_load(&s->tail_last), max;
+    if (p->want && tail >= p->want)
+        p->want = 0; /* it came */
+    if (now - p->probed_ms < 1000)
+        return 0;
+    p->probed_ms = now;
+    char err[256];
+    if (mstore_edge(s, cl, 1, &max, err, sizeof err) != 0 || max <= tail) {
+        p->want = 0;
+        return 0;
+    }
+    if (p->want == 0) {
+        p->want = max;
+        p->want_ms = now;
+        return 0;
+    }
+    if (now - p->want_ms < MSTORE_STUCK_MS)
+        return 0;
+    LOG_WARN("stream_stuck delivered=%" PRIu64 " committed=%" PRIu64 " waited_ms=%" PRId64, tail,
+             p->want, now - p->want_ms);
+    metric_inc(s->m_stuck);
+    return 1;
+}
+
+/* Follows one opened stream until it fails, is stuck, or the store stops. */
+static void follow(struct mstore *s, mongoc_client_t *cl, mongoc_change_stream_t *cs,
+                   bson_t **token)
 {
     const bson_t *doc;
+    struct stuck_probe probe = {mstore_now_ms(), 0, 0};
     while (!mstore_stopping(s)) {
         if (mongoc_change_stream_next(cs, &doc)) {
             atomic_store(&s->poll_ms, mstore_now_ms());
@@ -126,6 +174,8 @@ static void follow(struct mstore *s, mongoc_change_stream_t *cs, bson_t **token)
                 return;
             }
             atomic_store(&s->poll_ms, mstore_now_ms()); /* an empty getMore: alive */
+            if (stream_stuck(s, cl, &probe))
+                return;
         }
         const bson_t *t = mongoc_change_stream_get_resume_token(cs);
         if (t) {
@@ -160,7 +210,7 @@ static void *tail_main(void *arg)
             metric_set(s->m_stream_up, 1);
             if (attempt++ > 0)
                 LOG_INFO("stream_resumed delivered=%" PRIu64, atomic_load(&s->tail_last));
-            follow(s, cs, &token);
+            follow(s, cl, cs, &token);
         } else {
             LOG_WARN("stream_open_failed error=\"%s\"", e.message);
         }
