@@ -40,7 +40,8 @@ restart-mongo|M|restart MongoDB member M (stop it if it runs, start it) and wait
 pause-mongo|M|pause MongoDB member M (SIGSTOP, or mongosimPause)
 resume-mongo|M|resume MongoDB member M
 partition-mongo|M|cut MongoDB member M off the network: clients and the other members (a primary steps down)
-heal-mongo|M|undo partition-mongo M"
+partition-mongo-peers|M|cut MongoDB member M off the other members only: its clients still reach it (split brain)
+heal-mongo|M|undo partition-mongo or partition-mongo-peers M"
 
 # lab_fault_names: one fault name per line.
 lab_fault_names() {

@@ -391,6 +391,19 @@ else
   check fault_heal_mongo_rejoins_its_peers "" grep -q 'member_healed member=1 ' "$a/mongo/mongosim.log"
   check fault_heal_removes_output_rules "" test "$(iptables -w 5 -S OUTPUT | grep -c "$tag")" -eq 0
   check fault_heal_removes_rules "" test "$(iptables -w 5 -S INPUT | grep -c "$tag")" -eq 0
+  # Split brain: member 3 loses its peers only. No iptables rule (its clients must still
+  # reach it), mongosim is told, and the member still answers on its port.
+  : >"$E2E_TMP/facts"
+  rc=0
+  LAB_FACTS="$E2E_TMP/facts" ca fault partition-mongo-peers 3 >"$E2E_TMP/peers.out" 2>&1 || rc=$?
+  check fault_partition_mongo_peers_records_facts "rc=$rc: $(tr '\n' ' ' <"$E2E_TMP/facts")" \
+    test "$rc" -eq 0 -a "$(grep -cx "mongo.partitioned 3" "$E2E_TMP/facts")" -eq 1
+  check fault_partition_mongo_peers_cuts_its_peers "" grep -q 'member_partitioned member=2 ' "$a/mongo/mongosim.log"
+  check fault_partition_mongo_peers_adds_no_rule "" test "$(iptables -w 5 -S INPUT | grep -c "$tag")" -eq 0
+  check fault_partition_mongo_peers_clients_still_reach_it "" \
+    "$ROOT/local-cluster/mongo-admin" --timeout 2 $((a_base + 12)) ping
+  LAB_FACTS="$E2E_TMP/facts" ca fault heal-mongo 3 >/dev/null 2>&1 || true
+  check fault_heal_mongo_peers_rejoins "" grep -q 'member_healed member=2 ' "$a/mongo/mongosim.log"
 fi
 ca fault reload-ingress >/dev/null 2>&1 || true
 sleep 0.3
