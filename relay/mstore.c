@@ -202,6 +202,37 @@ static void stream_aggregate_seen(const mongoc_apm_command_started_t *ev)
         metric_inc(s->m_resumes);
 }
 
+/* The member this thread's last getMore or aggregate was answered by: command monitoring
+ * runs in the thread that sent the command, so for a thread that follows a change stream
+ * this is the member the stream reads from. */
+static __thread char read_host[MSTORE_HOST_MAX];
+
+static void read_answered(const mongoc_apm_command_succeeded_t *ev)
+{
+    const char *name = mongoc_apm_command_succeeded_get_command_name(ev);
+    if (strcmp(name, "getMore") != 0 && strcmp(name, "aggregate") != 0)
+        return;
+    const mongoc_host_list_t *h = mongoc_apm_command_succeeded_get_host(ev);
+    if (h)
+        snprintf(read_host, sizeof read_host, "%s", h->host_and_port);
+}
+
+const char *mstore_read_host(void)
+{
+    return read_host;
+}
+
+int mstore_primary_host(mongoc_client_t *cl, char *out, size_t outlen)
+{
+    bson_error_t e;
+    mongoc_server_description_t *sd = mongoc_client_select_server(cl, true, NULL, &e);
+    if (sd == NULL)
+        return -1;
+    snprintf(out, outlen, "%s", mongoc_server_description_host(sd)->host_and_port);
+    mongoc_server_description_destroy(sd);
+    return 0;
+}
+
 static mongoc_client_pool_t *make_pool(mongoc_uri_t *u, const char *name)
 {
     mongoc_client_pool_t *p = mongoc_client_pool_new(u);
@@ -301,6 +332,10 @@ static void register_metrics(struct mstore *s, struct metrics *m)
         m, METRIC_COUNTER, "relay_stream_stuck_total", NULL,
         "Times the change stream answered but an event committed 3 s before had not arrived "
         "(its member cut off from the others), and it was reopened.");
+    s->m_watch_stuck = metrics_add(
+        m, METRIC_COUNTER, "relay_watch_stuck_total", NULL,
+        "Times a watched collection's change stream answered empty for 3 s from a member that "
+        "was no longer primary, and was reopened.");
     s->m_gaps = metrics_add(m, METRIC_COUNTER, "relay_stream_gaps_total", NULL,
                             "Offsets the stream skipped (never stored).");
     s->m_offset = metrics_add(m, METRIC_GAUGE, "relay_stream_offset", NULL,
@@ -358,6 +393,7 @@ struct mstore *mstore_open(const struct relay_config *cfg, struct metrics *m,
     }
     mongoc_apm_callbacks_t *apm = mongoc_apm_callbacks_new();
     mongoc_apm_set_command_started_cb(apm, stream_aggregate_seen);
+    mongoc_apm_set_command_succeeded_cb(apm, read_answered);
     mongoc_client_pool_set_apm_callbacks(s->rpool, apm, s);
     mongoc_apm_callbacks_destroy(apm);
     /* Wait for the replica set: relays often start before MongoDB is ready (Kubernetes). */

@@ -17,6 +17,7 @@
 #define MSTORE_AWAIT_MS 1000    /* change stream getMore wait */
 #define MSTORE_WATCH_QUEUE 4096 /* watched inserts waiting for the sequencer at most */
 #define MSTORE_STUCK_MS 3000    /* a committed offset not delivered this long: reopen */
+#define MSTORE_HOST_MAX 262     /* "host:port" as the driver names a member */
 
 /* One emit on its way through the sequencer; shared by the caller and the sequencer. */
 struct mseq_item {
@@ -80,8 +81,8 @@ struct mstore {
     int abandoned;
     struct metric *m_silent; /* relay_stream_silent_ms, set when /metrics is read */
     struct metric *m_batches, *m_conflicts, *m_stream_up, *m_lag, *m_resumes, *m_gaps, *m_offset,
-        *m_trimmed, *m_stuck, *m_fetch_rows, *m_fetch_reads, *m_watch_events, *m_unconfirmed,
-        *m_watch_skipped;
+        *m_trimmed, *m_stuck, *m_watch_stuck, *m_fetch_rows, *m_fetch_reads, *m_watch_events,
+        *m_unconfirmed, *m_watch_skipped;
 };
 
 int64_t mstore_now_ms(void);
@@ -97,6 +98,12 @@ mongoc_collection_t *mstore_events(struct mstore *s, mongoc_client_t *cl);
 /* Newest (desc = 1) or oldest stored offset, 0 when empty; -1 on error (message in err). */
 int mstore_edge(struct mstore *s, mongoc_client_t *cl, int desc, uint64_t *out, char *err,
                 size_t errlen);
+/* The member that answered this thread's last getMore or aggregate ("host:port"; "" when
+ * none yet): the member a change stream followed by this thread reads from. */
+const char *mstore_read_host(void);
+/* The primary the driver would send a write to now, as "host:port" in out. 0, or -1 when
+ * there is none within the server selection timeout. */
+int mstore_primary_host(mongoc_client_t *cl, char *out, size_t outlen);
 /* Reads an int64/int32/double field as an offset; 0 when absent or not a positive integer. */
 uint64_t mstore_offset_of(const bson_t *doc);
 /* Builds the hub frame of one stored event document, or NULL when malformed. */

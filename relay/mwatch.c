@@ -196,6 +196,45 @@ static mongoc_change_stream_t *open_watch(struct mwatch *mw, mongoc_client_t *cl
     return cs;
 }
 
+/*
+ * A watched collection's stream has no offsets to compare with what is committed (see
+ * mtail.c's stream_stuck). What it has: the member it reads from. A stream that answers
+ * empty for MSTORE_STUCK_MS from a member that is no longer the primary the driver would
+ * write to is reopened: that member may be cut off from the others (split brain) and
+ * receive nothing until the heal. After an ordinary step-down the old primary, now a
+ * healthy secondary, would have gone on delivering: a reopen there costs one resume.
+ */
+struct moved_probe {
+    int64_t probed_ms; /* last probe */
+    int64_t since_ms;  /* first probe that found another primary (0 = none) */
+};
+
+/* After an empty getMore: 1 when the stream should be reopened, else 0. */
+static int watch_moved(struct mwatch *mw, mongoc_client_t *cl, struct moved_probe *p)
+{
+    int64_t now = mstore_now_ms();
+    if (now - p->probed_ms < 1000)
+        return 0;
+    p->probed_ms = now;
+    char primary[MSTORE_HOST_MAX], mine[MSTORE_HOST_MAX];
+    snprintf(mine, sizeof mine, "%s", mstore_read_host());
+    if (!*mine || mstore_primary_host(cl, primary, sizeof primary) != 0 ||
+        strcmp(primary, mine) == 0) {
+        p->since_ms = 0;
+        return 0;
+    }
+    if (p->since_ms == 0) {
+        p->since_ms = now;
+        return 0;
+    }
+    if (now - p->since_ms < MSTORE_STUCK_MS)
+        return 0;
+    LOG_WARN("watch_stuck src=%s member=%s primary=%s waited_ms=%" PRId64, mw->src, mine, primary,
+             now - p->since_ms);
+    metric_inc(mw->s->m_watch_stuck);
+    return 1;
+}
+
 static void *watch_main(void *arg)
 {
     struct mwatch *mw = arg;
@@ -222,8 +261,10 @@ static void *watch_main(void *arg)
             token = NULL;
             cs = open_watch(mw, cl, NULL);
         }
+        struct moved_probe probe = {mstore_now_ms(), 0};
         while (!mstore_stopping(s)) {
             if (mongoc_change_stream_next(cs, &doc)) {
+                probe.since_ms = 0; /* it delivers */
                 const bson_t *t = mongoc_change_stream_get_resume_token(cs);
                 bson_iter_t it;
                 if (t && bson_iter_init_find(&it, doc, "fullDocument") &&
@@ -237,6 +278,8 @@ static void *watch_main(void *arg)
                 }
             } else if (mongoc_change_stream_error_document(cs, &e, &reply)) {
                 LOG_WARN("watch_failed src=%s error=\"%s\"", mw->src, e.message);
+                break;
+            } else if (watch_moved(mw, cl, &probe)) {
                 break;
             }
             const bson_t *t = mongoc_change_stream_get_resume_token(cs);
