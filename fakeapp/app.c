@@ -143,7 +143,8 @@ struct app *app_new(const struct fakeapp_config *c, volatile sig_atomic_t *stop_
         goto fail;
     }
     a->api_ready = 1;
-    struct store_config sc = {.uri = c->mongo_uri, .db = c->db, .timeout_ms = c->db_timeout_ms};
+    struct store_config sc = {
+        .uri = c->mongo_uri, .db = c->db, .timeout_ms = c->db_timeout_ms, .w = c->write_w};
     a->store = store_new(&sc, err, errlen);
     if (a->store == NULL)
         goto fail;

@@ -1,5 +1,6 @@
 #include "config.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 #include "flags.h"
@@ -93,6 +94,14 @@
              "MongoDB server selection timeout; socket timeout is twice this (default 3s)",        \
              100,                                                                                  \
              60000},                                                                               \
+            {"write-concern",                                                                      \
+             "FAKEAPP_WRITE_CONCERN",                                                              \
+             FLAG_STR,                                                                             \
+             &(c)->write_concern,                                                                  \
+             "a product's write concern: majority, or N members (1 acknowledges what a "           \
+             "split-brain primary may roll back; default majority)",                               \
+             0,                                                                                    \
+             0},                                                                                   \
             {"emit-queue",                                                                         \
              "FAKEAPP_EMIT_QUEUE",                                                                 \
              FLAG_INT,                                                                             \
@@ -270,6 +279,18 @@ int fakeapp_config_parse(struct fakeapp_config *c, int argc, char **argv, char *
                  c->pod);
         return -1;
     }
+    if (c->write_concern == NULL || strcmp(c->write_concern, "majority") == 0) {
+        c->write_w = 0;
+    } else {
+        char *end;
+        long w = strtol(c->write_concern, &end, 10);
+        if (end == c->write_concern || *end != '\0' || w < 1 || w > 50) {
+            snprintf(err, errlen, "--write-concern must be majority or 1-50, got '%.40s'",
+                     c->write_concern);
+            return -1;
+        }
+        c->write_w = (int)w;
+    }
     if (c->relay_token && *c->relay_token == '\0')
         c->relay_token = NULL;
     if (c->sio_client && *c->sio_client == '\0')
@@ -284,7 +305,8 @@ void fakeapp_config_usage(FILE *out)
     flags_usage(
         out, "fakeapp [flags]",
         "relaylab fakeapp: the product app. POST /products stores a product in MongoDB\n"
-        "(unique req_id, w:majority, retryable writes) and announces it as new_product:\n"
+        "(unique req_id, w:majority unless --write-concern says otherwise, retryable writes)\n"
+        "and announces it as new_product:\n"
         "  embedded  on its own websocket port, to its own clients only (the broken setup)\n"
         "  relay     by POST /emit to the relay, which reaches every client (the fix)\n"
         "  none      not at all (the relay's --watch announces the insert)\n"

@@ -24,11 +24,13 @@ struct fakeapp_config {
     const char *log_level;
     long http_threads;
     size_t max_body;
-    long db_timeout_ms;     /* serverSelectionTimeoutMS; socketTimeoutMS is twice this */
-    long emit_queue;        /* relay mode: events waiting to be sent, more are dropped */
-    long emit_retries;      /* relay mode: attempts after the first */
-    long emit_timeout_ms;   /* relay mode: one POST /emit */
-    long drain_ms;          /* on SIGTERM: time to finish requests and flush the queue */
+    long db_timeout_ms;        /* serverSelectionTimeoutMS; socketTimeoutMS is twice this */
+    const char *write_concern; /* "majority" or a member count, as given */
+    int write_w;               /* parsed: 0 = majority, else w:N */
+    long emit_queue;           /* relay mode: events waiting to be sent, more are dropped */
+    long emit_retries;         /* relay mode: attempts after the first */
+    long emit_timeout_ms;      /* relay mode: one POST /emit */
+    long drain_ms;             /* on SIGTERM: time to finish requests and flush the queue */
     const char *sio_client; /* socket.io-client bundle for the page; NULL = next to the program */
     int store_channels;     /* a product with a store is announced on channel store-<store> */
     long emit_delay_ms;     /* lab only: a pause between the write and the announcement */

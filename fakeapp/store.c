@@ -71,7 +71,12 @@ struct store *store_new(const struct store_config *c, char *err, size_t errlen)
     if (!mongoc_uri_has_option(s->uri, MONGOC_URI_RETRYWRITES))
         mongoc_uri_set_option_as_bool(s->uri, MONGOC_URI_RETRYWRITES, true);
     mongoc_write_concern_t *wc = mongoc_write_concern_new();
-    mongoc_write_concern_set_wmajority(wc, 2 * t);
+    if (c->w > 0) {
+        mongoc_write_concern_set_w(wc, c->w);
+        mongoc_write_concern_set_wtimeout_int64(wc, 2 * t);
+    } else {
+        mongoc_write_concern_set_wmajority(wc, 2 * t);
+    }
     mongoc_uri_set_write_concern(s->uri, wc);
     mongoc_write_concern_destroy(wc);
 

@@ -32,6 +32,7 @@ struct store_config {
     const char *db;
     long timeout_ms; /* serverSelectionTimeoutMS; socketTimeoutMS = 2 x; 0 = 3000 */
     long close_ms;   /* store_free waits at most this for the driver's goodbye; 0 = 500 */
+    int w;           /* write concern: 0 = majority, else w:N (wtimeout 2 x timeout_ms) */
 };
 
 /*

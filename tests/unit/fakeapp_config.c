@@ -16,6 +16,7 @@ static const char *const env_names[] = {"FAKEAPP_PORT",
                                         "RELAY_TOKEN",
                                         "POD_NAME",
                                         "FAKEAPP_LOG_LEVEL",
+                                        "FAKEAPP_WRITE_CONCERN",
                                         NULL};
 
 static void clear_env(void)
@@ -43,6 +44,34 @@ START_TEST(defaults)
     ck_assert_ptr_null(c.pod);
     ck_assert_ptr_null(c.relay_token);
     ck_assert_str_eq(c.relay_url, "http://127.0.0.1:8081/emit");
+}
+END_TEST
+
+/* majority unless told; a member count (the lab's split-brain w:1 row); nothing else. */
+START_TEST(write_concern)
+{
+    clear_env();
+    struct fakeapp_config c;
+    char err[256];
+    char *none[] = {"fakeapp", NULL};
+    ck_assert_int_eq(parse(&c, err, 1, none), 0);
+    ck_assert_int_eq(c.write_w, 0);
+    char *one[] = {"fakeapp", "--write-concern", "1", NULL};
+    ck_assert_int_eq(parse(&c, err, 3, one), 0);
+    ck_assert_int_eq(c.write_w, 1);
+    char *maj[] = {"fakeapp", "--write-concern", "majority", NULL};
+    ck_assert_int_eq(parse(&c, err, 3, maj), 0);
+    ck_assert_int_eq(c.write_w, 0);
+    setenv("FAKEAPP_WRITE_CONCERN", "2", 1);
+    ck_assert_int_eq(parse(&c, err, 1, none), 0);
+    ck_assert_int_eq(c.write_w, 2);
+    const char *bad[] = {"0", "-1", "51", "1x", "", "Majority"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        char *argv[] = {"fakeapp", "--write-concern", (char *)bad[i], NULL};
+        ck_assert_int_eq(parse(&c, err, 3, argv), -1);
+        ck_assert_ptr_nonnull(strstr(err, "--write-concern must be majority or 1-50"));
+    }
+    clear_env();
 }
 END_TEST
 
@@ -158,6 +187,7 @@ int main(void)
     TCase *tc = tcase_create("config");
     tcase_add_test(tc, defaults);
     tcase_add_test(tc, env_twins);
+    tcase_add_test(tc, write_concern);
     tcase_add_test(tc, flags_win_over_env);
     tcase_add_test(tc, bad_values);
     tcase_add_test(tc, help);
