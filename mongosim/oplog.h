@@ -22,7 +22,7 @@ struct oplog_entry {
     int64_t wall_ms;
     char op;
     const char *db, *coll; /* interned: valid as long as the oplog */
-    struct sdoc *doc;      /* i, r: the new document */
+    struct sdoc *doc;      /* i, r (and u in a cut-off member's copy): the new document */
     struct sdoc *key;      /* u, r, d: {_id: ...} */
     struct sdoc *desc;     /* u: {updatedFields, removedFields, truncatedArrays} */
 };

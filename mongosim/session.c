@@ -44,6 +44,27 @@ void sessions_free(struct sessions *t)
     free(t);
 }
 
+struct sessions *sessions_copy(const struct sessions *t)
+{
+    struct sessions *n = sessions_new(t->max);
+    struct sess **tail = n ? &n->head : NULL;
+    for (const struct sess *s = t->head; n && s; s = s->next) {
+        struct sess *c = calloc(1, sizeof *c);
+        if (c == NULL) {
+            sessions_free(n);
+            return NULL;
+        }
+        c->lsid = bson_copy(s->lsid);
+        c->txn = s->txn;
+        c->reply = s->reply ? bson_copy(s->reply) : NULL;
+        c->last_used = s->last_used;
+        *tail = c; /* in the same order */
+        tail = &c->next;
+        n->n++;
+    }
+    return n;
+}
+
 static struct sess **find(struct sessions *t, const bson_t *lsid)
 {
     for (struct sess **pp = &t->head; *pp; pp = &(*pp)->next)

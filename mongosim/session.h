@@ -16,6 +16,9 @@ enum session_check { SESSION_EXECUTE = 0, SESSION_RETRY = 1, SESSION_TOO_OLD = 2
 /* Creates an empty table remembering at most max sessions (least recently used go first). */
 struct sessions *sessions_new(size_t max);
 
+/* A copy of t (a member cut off from the others goes on with its own). NULL on OOM. */
+struct sessions *sessions_copy(const struct sessions *t);
+
 /* Frees the table. Accepts NULL. */
 void sessions_free(struct sessions *t);
 

@@ -22,6 +22,7 @@ struct store {
     int64_t next_uuid;
     const struct index *dup_ix; /* the index of the last 11000, for store_dup_info */
     struct sdoc *dup_doc;       /* the document that collided */
+    int post_images;            /* a copy: its 'u' entries keep the new document (for rollback) */
 };
 
 static int cmp_rid(const struct sl_node *n, const void *probe, const void *ctx)
@@ -400,8 +401,8 @@ int store_update(struct store *s, struct coll *c, struct rec *r, const bson_t *n
     struct sdoc *old = r->doc;
     r->doc = nd;
     sdoc_unref(old);
-    (void)oplog_append(s->log, desc ? 'u' : 'r', c->db, c->name, desc ? NULL : sdoc_ref(nd),
-                       id_key(nd), dd);
+    (void)oplog_append(s->log, desc ? 'u' : 'r', c->db, c->name,
+                       desc && !s->post_images ? NULL : sdoc_ref(nd), id_key(nd), dd);
     return 0;
 }
 
@@ -580,11 +581,12 @@ int64_t store_last_wall(const struct store *s)
     return oplog_last_wall(s->log);
 }
 
-struct store *store_snapshot(const struct store *s)
+struct store *store_snapshot(const struct store *s, size_t oplog_max, size_t oplog_bytes)
 {
-    struct store *n = store_new(1, 1);
+    struct store *n = store_new(oplog_max, oplog_bytes);
     if (n == NULL)
         return NULL;
+    n->post_images = 1;
     n->colls = calloc(s->ncolls ? s->ncolls : 1, sizeof *n->colls);
     n->capcolls = s->ncolls ? s->ncolls : 1;
     n->next_uuid = s->next_uuid;

@@ -28,10 +28,12 @@ struct store *store_new(size_t oplog_max, size_t oplog_bytes);
 
 /*
  * A copy of s's collections and indexes as they are now (documents are shared, not copied),
- * with an empty oplog of its own: what a member cut off from the others still holds. Writes
- * to s do not reach it. NULL on OOM. Free with store_free.
+ * with an empty oplog of its own (oplog_max entries, about oplog_bytes): what a member cut
+ * off from the others still holds. Writes to s do not reach it; writes to it (a stale
+ * primary's) are logged in its own oplog, updates with their new document too ('u' entries
+ * carry doc), which is what a rollback reports. NULL on OOM. Free with store_free.
  */
-struct store *store_snapshot(const struct store *s);
+struct store *store_snapshot(const struct store *s, size_t oplog_max, size_t oplog_bytes);
 
 /* Frees the data set. Accepts NULL. */
 void store_free(struct store *s);
