@@ -33,6 +33,7 @@ const char *cmd_code_name(int code)
         {56, "EmptyFieldName"},
         {66, "ImmutableField"},
         {59, "CommandNotFound"},
+        {64, "WriteConcernFailed"},
         {67, "CannotCreateIndex"},
         {73, "InvalidNamespace"},
         {85, "IndexOptionsConflict"},
@@ -40,6 +41,7 @@ const char *cmd_code_name(int code)
         {93, "InvalidReplicaSetConfig"},
         {146, "ExceededMemoryLimit"},
         {175, "QueryPlanKilled"},
+        {189, "PrimarySteppedDown"},
         {260, "InvalidResumeToken"},
         {225, "TransactionTooOld"},
         {286, "ChangeStreamHistoryLost"},
@@ -154,7 +156,9 @@ int cmd_retry_check(struct cmd_ctx *c, const bson_t *cmd, struct retry *r, bson_
     r->txn = r->on ? cmd_get_int(cmd, "txnNumber", 0) : 0;
     if (!r->on)
         return 0;
-    switch (sessions_check(c->sim->sessions, &r->lsid, r->txn, reply, c->now)) {
+    /* A stale primary checks (and records in) its own copy: what it executes is unknown to the
+     * majority side, so a retry there runs the write rather than answering it. */
+    switch (sessions_check(msim_sessions(c->sim, c->member), &r->lsid, r->txn, reply, c->now)) {
     case SESSION_RETRY:
         return 1; /* already executed: answer with the remembered reply */
     case SESSION_TOO_OLD:
@@ -173,7 +177,7 @@ void cmd_retry_done(struct cmd_ctx *c, const struct retry *r, const bson_t *repl
     bson_iter_t it;
     /* Only a write that ran is remembered; a failed command is simply run again. */
     if (r->on && bson_iter_init_find(&it, reply, "ok") && bson_iter_as_bool(&it))
-        sessions_record(c->sim->sessions, &r->lsid, r->txn, reply, c->now);
+        sessions_record(msim_sessions(c->sim, c->member), &r->lsid, r->txn, reply, c->now);
 }
 
 int cmd_secondary_ok(const bson_t *cmd)
@@ -273,15 +277,21 @@ static const struct entry table[] = {
     {"mongosimLatency", F_ADMIN},
     {"mongosimStepDown", F_ADMIN},
     {"mongosimStatus", F_ADMIN},
+    {"mongosimRollbacks", F_ADMIN},
     {"replSetInitiate", F_ADMIN},
 };
 
-static enum cmd_status run(struct cmd_ctx *c, const char *name, const bson_t *cmd, bson_t *reply)
+static const struct entry *lookup(const char *name)
 {
-    const struct entry *e = NULL;
     for (size_t i = 0; i < sizeof table / sizeof table[0]; i++)
         if (strcmp(table[i].name, name) == 0)
-            e = &table[i];
+            return &table[i];
+    return NULL;
+}
+
+static enum cmd_status run(struct cmd_ctx *c, const char *name, const bson_t *cmd, bson_t *reply)
+{
+    const struct entry *e = lookup(name);
     if (e == NULL) {
         cmd_error(reply, 59, "no such command: '%s'", name);
         return CMD_REPLY;
@@ -296,7 +306,7 @@ static enum cmd_status run(struct cmd_ctx *c, const char *name, const bson_t *cm
         cmd_error(reply, 13, "%s may only be run against the admin database.", name);
         return CMD_REPLY;
     }
-    int primary = c->sim->repl->primary == c->member;
+    int primary = repl_is_primary(c->sim->repl, c->member);
     if ((e->flags & F_WRITE) && !primary) {
         bson_t labels;
         /* A write that had begun (a yielding deleteMany resumed after a step-down) was
@@ -375,6 +385,8 @@ static enum cmd_status run(struct cmd_ctx *c, const char *name, const bson_t *cm
         cmd_error(reply, 23, "already initialized");
     } else if (strcmp(name, "replSetFreeze") == 0) {
         cmd_repl_freeze(c, cmd, reply);
+    } else if (strcmp(name, "mongosimRollbacks") == 0) {
+        cmd_rollbacks(c, cmd, reply);
     } else {
         cmd_fault(c, name, cmd, reply);
     }
@@ -393,8 +405,11 @@ static void cmd_end_sessions(struct cmd_ctx *c, const bson_t *cmd, bson_t *reply
             if (!BSON_ITER_HOLDS_DOCUMENT(&it))
                 continue;
             bson_iter_document(&it, &l, &d);
-            if (bson_init_static(&lsid, d, l))
-                sessions_end(c->sim->sessions, &lsid);
+            if (!bson_init_static(&lsid, d, l))
+                continue;
+            sessions_end(c->sim->sessions, &lsid);
+            if (msim_sessions(c->sim, c->member) != c->sim->sessions)
+                sessions_end(msim_sessions(c->sim, c->member), &lsid);
         }
     }
     bson_init(reply);
@@ -409,7 +424,15 @@ enum cmd_status cmd_dispatch(struct cmd_ctx *ctx, const bson_t *cmd, bson_t *rep
         name = bson_iter_key(&it);
     if (ctx->db == NULL)
         ctx->db = "admin";
-    enum cmd_status st = run(ctx, name, cmd, reply);
+    enum cmd_status st;
+    if (ctx->held) {
+        st = cmd_wc_resume(ctx, cmd, reply); /* the write ran; only its write concern waits */
+    } else {
+        st = run(ctx, name, cmd, reply);
+        const struct entry *e = lookup(name);
+        if (st == CMD_REPLY && e && (e->flags & F_WRITE) && cmd_wc_hold(ctx, cmd, reply))
+            st = CMD_WAIT;
+    }
     if (st == CMD_WAIT)
         return st;
     uint32_t t, i;

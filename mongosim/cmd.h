@@ -12,6 +12,7 @@
 #include <stdint.h>
 
 struct msim;
+struct cmd_held;
 
 enum cmd_status { CMD_REPLY = 0, CMD_WAIT = 1 };
 
@@ -27,14 +28,17 @@ struct cmd_ctx {
     int yield;         /* out: the handler did part of its work; run it again at once */
     int stream;     /* out: an awaitable hello answered; its reply may carry moreToCome (exhaust) */
     const char *db; /* $db */
+    struct cmd_held *held; /* in/out: a write's reply waiting for its write concern, or NULL */
 };
 
 /*
  * Runs cmd. Returns CMD_REPLY with the reply initialised in *reply (caller destroys), or
  * CMD_WAIT (reply untouched) when the command waits for a topology change, a new oplog
  * entry or ctx->wait_deadline, or yields (a long deleteMany does its work in chunks so that
- * other connections are served in between); the caller runs it again then, with
- * wait_deadline and progress kept.
+ * other connections are served in between), or when a write done by a stale primary waits
+ * for its write concern (ctx->held is set then; the write is not run again); the caller
+ * runs it again then, with wait_deadline, progress and held kept. A connection closed
+ * meanwhile frees held with cmd_held_free.
  */
 enum cmd_status cmd_dispatch(struct cmd_ctx *ctx, const bson_t *cmd, bson_t *reply);
 
@@ -83,6 +87,20 @@ struct retry {
 int cmd_retry_check(struct cmd_ctx *c, const bson_t *cmd, struct retry *r, bson_t *reply);
 void cmd_retry_done(struct cmd_ctx *c, const struct retry *r, const bson_t *reply);
 
+/*
+ * Write concern on a stale primary, in cmd_wc.c. cmd_wc_hold: after a write that succeeded
+ * (ok: 1) on a stale primary whose write concern waits for other members, takes the reply
+ * (destroys *reply), sets c->held and c->wait_deadline (wtimeout) and returns 1; else 0
+ * (reply untouched: answer it). cmd_wc_resume: CMD_WAIT while the member is still primary
+ * and wtimeout has not passed; else CMD_REPLY with the held reply plus its
+ * writeConcernError (189 PrimarySteppedDown or 64 WriteConcernFailed), held freed.
+ */
+int cmd_wc_hold(struct cmd_ctx *c, const bson_t *cmd, bson_t *reply);
+enum cmd_status cmd_wc_resume(struct cmd_ctx *c, const bson_t *cmd, bson_t *reply);
+
+/* Frees a held reply. Accepts NULL. */
+void cmd_held_free(struct cmd_held *h);
+
 /* Handlers. Each initialises *reply. */
 
 /*
@@ -126,6 +144,7 @@ void cmd_repl_status(struct cmd_ctx *c, const bson_t *cmd, bson_t *reply);
 void cmd_repl_step_down(struct cmd_ctx *c, const bson_t *cmd, bson_t *reply);
 void cmd_repl_freeze(struct cmd_ctx *c, const bson_t *cmd, bson_t *reply);
 void cmd_fault(struct cmd_ctx *c, const char *name, const bson_t *cmd, bson_t *reply);
+void cmd_rollbacks(struct cmd_ctx *c, const bson_t *cmd, bson_t *reply);
 
 /*
  * Builds a cursor reply {cursor: {firstBatch|nextBatch, id, ns}, ok: 1} taking up to

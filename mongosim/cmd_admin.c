@@ -9,6 +9,7 @@
 #include "log.h"
 #include "query.h"
 #include "repl.h"
+#include "rollback.h"
 #include "sim.h"
 #include "store.h"
 
@@ -19,6 +20,13 @@ static const char *first_utf8(const bson_t *cmd)
         return NULL;
     const char *s = bson_iter_utf8(&it, NULL);
     return *s ? s : NULL;
+}
+
+/* The data set a write goes to: the shared one, or a stale primary's copy of it (what its
+ * clients read; the majority never sees it, and the heal rolls it back). */
+static struct store *wstore(const struct cmd_ctx *c)
+{
+    return msim_store(c->sim, c->member);
 }
 
 void cmd_create_indexes(struct cmd_ctx *c, const bson_t *cmd, bson_t *reply)
@@ -34,7 +42,7 @@ void cmd_create_indexes(struct cmd_ctx *c, const bson_t *cmd, bson_t *reply)
         cmd_error(reply, 9, "createIndexes needs an indexes array");
         return;
     }
-    struct coll *existing = store_coll(c->sim->store, c->db, coll, 0);
+    struct coll *existing = store_coll(wstore(c), c->db, coll, 0);
     int created_coll = existing == NULL;
     bson_t tmp = BSON_INITIALIZER;
     if (existing)
@@ -61,8 +69,8 @@ void cmd_create_indexes(struct cmd_ctx *c, const bson_t *cmd, bson_t *reply)
             const char *name = bson_iter_utf8(&f, NULL);
             int unique = bson_iter_init_find(&f, &spec, "unique") && bson_iter_as_bool(&f);
             int sparse = bson_iter_init_find(&f, &spec, "sparse") && bson_iter_as_bool(&f);
-            int code = store_create_index(c->sim->store, c->db, coll, name, &key, unique, sparse,
-                                          err, sizeof err);
+            int code = store_create_index(wstore(c), c->db, coll, name, &key, unique, sparse, err,
+                                          sizeof err);
             if (code != 0) {
                 cmd_error(reply, code, "%s", err);
                 return;
@@ -70,7 +78,7 @@ void cmd_create_indexes(struct cmd_ctx *c, const bson_t *cmd, bson_t *reply)
         }
     }
     bson_t after = BSON_INITIALIZER;
-    coll_list_indexes(store_coll(c->sim->store, c->db, coll, 1), &after);
+    coll_list_indexes(store_coll(wstore(c), c->db, coll, 1), &after);
     bson_init(reply);
     BSON_APPEND_INT32(reply, "numIndexesBefore", before);
     BSON_APPEND_INT32(reply, "numIndexesAfter", (int32_t)bson_count_keys(&after));
@@ -125,7 +133,7 @@ void cmd_drop(struct cmd_ctx *c, const bson_t *cmd, bson_t *reply)
 {
     const char *coll = first_utf8(cmd);
     char ns[260];
-    struct coll *cl = coll ? store_coll(c->sim->store, c->db, coll, 0) : NULL;
+    struct coll *cl = coll ? store_coll(wstore(c), c->db, coll, 0) : NULL;
     if (cl == NULL) {
         cmd_error(reply, 26, "ns not found");
         return;
@@ -135,7 +143,7 @@ void cmd_drop(struct cmd_ctx *c, const bson_t *cmd, bson_t *reply)
     int nidx = (int)bson_count_keys(&idx);
     bson_destroy(&idx);
     snprintf(ns, sizeof ns, "%s.%s", c->db, coll);
-    store_drop(c->sim->store, c->db, coll);
+    store_drop(wstore(c), c->db, coll);
     c->sim->changed = 1;
     bson_init(reply);
     BSON_APPEND_INT32(reply, "nIndexesWas", nidx);
@@ -146,7 +154,7 @@ void cmd_drop(struct cmd_ctx *c, const bson_t *cmd, bson_t *reply)
 void cmd_drop_database(struct cmd_ctx *c, const bson_t *cmd, bson_t *reply)
 {
     (void)cmd;
-    if (store_drop_db(c->sim->store, c->db) > 0)
+    if (store_drop_db(wstore(c), c->db) > 0)
         c->sim->changed = 1;
     bson_init(reply);
     BSON_APPEND_UTF8(reply, "dropped", c->db);
@@ -235,8 +243,8 @@ void cmd_repl_status(struct cmd_ctx *c, const bson_t *cmd, bson_t *reply)
     bson_init(reply);
     BSON_APPEND_UTF8(reply, "set", c->sim->cfg->set_name);
     BSON_APPEND_DATE_TIME(reply, "date", msim_wall_ms());
-    BSON_APPEND_INT32(reply, "myState", r->primary == c->member ? 1 : 2);
-    BSON_APPEND_INT64(reply, "term", r->term);
+    BSON_APPEND_INT32(reply, "myState", repl_is_primary(r, c->member) ? 1 : 2);
+    BSON_APPEND_INT64(reply, "term", repl_term_of(r, c->member)); /* a stale primary's is older */
     BSON_APPEND_ARRAY_BEGIN(reply, "members", &arr);
     for (int i = 0; i < r->n; i++) {
         const struct member *m = &r->m[i];
@@ -246,7 +254,7 @@ void cmd_repl_status(struct cmd_ctx *c, const bson_t *cmd, bson_t *reply)
         bson_t e;
         /* As this member sees it: a member across a partition is unreachable. */
         int reach = m->up && repl_sees(r, c->member, i);
-        int state = !reach ? 8 : r->primary == i ? 1 : 2;
+        int state = !reach ? 8 : repl_is_primary(r, i) ? 1 : 2;
         bson_append_document_begin(&arr, k, -1, &e);
         BSON_APPEND_INT32(&e, "_id", i);
         BSON_APPEND_UTF8(&e, "name", m->host);
@@ -265,7 +273,7 @@ void cmd_repl_status(struct cmd_ctx *c, const bson_t *cmd, bson_t *reply)
         bson_t o;
         BSON_APPEND_DOCUMENT_BEGIN(&e, "optime", &o);
         bson_append_timestamp(&o, "ts", 2, ot, oi);
-        BSON_APPEND_INT64(&o, "t", reach ? r->term : -1);
+        BSON_APPEND_INT64(&o, "t", reach ? repl_term_of(r, c->member) : -1);
         bson_append_document_end(&e, &o);
         BSON_APPEND_DATE_TIME(&e, "optimeDate", owall);
         BSON_APPEND_BOOL(&e, "self", i == c->member);
@@ -275,6 +283,14 @@ void cmd_repl_status(struct cmd_ctx *c, const bson_t *cmd, bson_t *reply)
         bson_append_document_end(&arr, &e);
     }
     bson_append_array_end(reply, &arr);
+    BSON_APPEND_DOUBLE(reply, "ok", 1.0);
+}
+
+void cmd_rollbacks(struct cmd_ctx *c, const bson_t *cmd, bson_t *reply)
+{
+    (void)cmd;
+    bson_init(reply);
+    rollbacks_report(c->sim->rollbacks, reply);
     BSON_APPEND_DOUBLE(reply, "ok", 1.0);
 }
 
@@ -297,7 +313,7 @@ void cmd_repl_step_down(struct cmd_ctx *c, const bson_t *cmd, bson_t *reply)
 
 void cmd_repl_freeze(struct cmd_ctx *c, const bson_t *cmd, bson_t *reply)
 {
-    if (c->sim->repl->primary == c->member) {
+    if (repl_is_primary(c->sim->repl, c->member)) {
         cmd_error(reply, 95,
                   "cannot freeze node when primary or running for election. state: Primary");
         return;

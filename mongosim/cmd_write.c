@@ -3,6 +3,7 @@
  * (updateOne/updateMany/replaceOne, upserts), delete (deleteOne/deleteMany) and
  * findAndModify (findOneAndUpdate/Replace/Delete). Each remembers its reply per (lsid,
  * txnNumber) when the driver sent one, so a retried write is answered, not run twice.
+ * Writes go to the data set the member reads: the shared one, or a stale primary's copy.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,6 +16,13 @@
 #include "sim.h"
 #include "store.h"
 #include "update.h"
+
+/* The data set a write goes to: the shared one, or a stale primary's copy of it (what its
+ * clients read; the majority never sees it, and the heal rolls it back). */
+static struct store *wstore(const struct cmd_ctx *c)
+{
+    return msim_store(c->sim, c->member);
+}
 
 /* Appends write error {index, code, codeName, errmsg[, keyPattern, keyValue]} to errs. */
 static void write_error(struct cmd_ctx *c, bson_t *errs, uint32_t *nerr, int32_t index, int code,
@@ -30,7 +38,7 @@ static void write_error(struct cmd_ctx *c, bson_t *errs, uint32_t *nerr, int32_t
     BSON_APPEND_UTF8(&we, "codeName", cmd_code_name(code));
     BSON_APPEND_UTF8(&we, "errmsg", msg);
     if (code == 11000)
-        store_dup_info(c->sim->store, &we);
+        store_dup_info(wstore(c), &we);
     bson_append_document_end(errs, &we);
 }
 
@@ -89,7 +97,7 @@ void cmd_insert(struct cmd_ctx *c, const bson_t *cmd, bson_t *reply)
                 code = 14;
                 snprintf(err, sizeof err, "documents must be objects");
             } else {
-                code = store_insert(c->sim->store, c->db, coll, &d, err, sizeof err);
+                code = store_insert(wstore(c), c->db, coll, &d, err, sizeof err);
             }
             if (code == 0) {
                 n++;
@@ -144,7 +152,7 @@ static int run_update(struct cmd_ctx *c, const char *coll, const bson_t *q, cons
                       char *err, size_t errlen)
 {
     memset(res, 0, sizeof *res);
-    struct coll *cl = store_coll(c->sim->store, c->db, coll, 0);
+    struct coll *cl = store_coll(wstore(c), c->db, coll, 0);
     struct rec **recs;
     size_t n;
     int code = exec_collect(cl, q, sort, 0, multi ? 0 : 1, &recs, &n, err, errlen);
@@ -160,8 +168,8 @@ static int run_update(struct cmd_ctx *c, const char *coll, const bson_t *q, cons
         if (!update_same(&old, &nd)) {
             if (!up->replace)
                 update_describe(&old, &nd, &desc);
-            code = store_update(c->sim->store, cl, recs[i], &nd, up->replace ? NULL : &desc, err,
-                                errlen);
+            code =
+                store_update(wstore(c), cl, recs[i], &nd, up->replace ? NULL : &desc, err, errlen);
             if (!up->replace)
                 bson_destroy(&desc);
             if (code == 0)
@@ -177,14 +185,14 @@ static int run_update(struct cmd_ctx *c, const char *coll, const bson_t *q, cons
     bson_t nd;
     if ((code = update_upsert_doc(up, q, &nd, err, errlen)) != 0)
         return code;
-    cl = store_coll(c->sim->store, c->db, coll, 1);
+    cl = store_coll(wstore(c), c->db, coll, 1);
     if (cl == NULL) {
         bson_destroy(&nd);
         snprintf(err, errlen, "invalid namespace %s.%s", c->db, coll);
         return 73;
     }
     struct rec *rec;
-    code = store_insert_rec(c->sim->store, cl, &nd, &rec, err, errlen);
+    code = store_insert_rec(wstore(c), cl, &nd, &rec, err, errlen);
     bson_destroy(&nd);
     if (code != 0)
         return code;
@@ -319,7 +327,7 @@ static int delete_stmt(struct cmd_ctx *c, const char *coll, const bson_t *stmt, 
         code = 2;
     if (code != 0)
         return code;
-    struct coll *cl = store_coll(c->sim->store, c->db, coll, 0);
+    struct coll *cl = store_coll(wstore(c), c->db, coll, 0);
     struct rec **recs;
     size_t k;
     if (chunked && limit == 0) {
@@ -333,7 +341,7 @@ static int delete_stmt(struct cmd_ctx *c, const char *coll, const bson_t *stmt, 
     if ((code = exec_collect(cl, &q, NULL, 0, want, &recs, &k, err, errlen)) != 0)
         return code;
     for (size_t i = 0; i < k; i++)
-        store_delete(c->sim->store, cl, recs[i]);
+        store_delete(wstore(c), cl, recs[i]);
     free(recs);
     *n = (int32_t)k;
     *more = chunked && limit == 0 && (int64_t)k == want;
@@ -471,13 +479,13 @@ void cmd_find_and_modify(struct cmd_ctx *c, const bson_t *cmd, bson_t *reply)
     struct sdoc *before = NULL;
     struct upd_result res = {0};
     if (remove) {
-        struct coll *cl = store_coll(c->sim->store, c->db, coll, 0);
+        struct coll *cl = store_coll(wstore(c), c->db, coll, 0);
         struct rec **recs;
         size_t n;
         code = exec_collect(cl, &q, &sort, 0, 1, &recs, &n, err, sizeof err);
         if (code == 0 && n == 1) {
             before = sdoc_ref(recs[0]->doc);
-            store_delete(c->sim->store, cl, recs[0]);
+            store_delete(wstore(c), cl, recs[0]);
             res.n = 1;
         }
         if (code == 0)
@@ -487,7 +495,7 @@ void cmd_find_and_modify(struct cmd_ctx *c, const bson_t *cmd, bson_t *reply)
         code = update_parse(&u, &up, err, sizeof err);
         if (code == 0) {
             /* Keep the matched document's current version for new: false. */
-            struct coll *cl = store_coll(c->sim->store, c->db, coll, 0);
+            struct coll *cl = store_coll(wstore(c), c->db, coll, 0);
             struct rec **recs;
             size_t n;
             code = exec_collect(cl, &q, &sort, 0, 1, &recs, &n, err, sizeof err);
@@ -503,7 +511,7 @@ void cmd_find_and_modify(struct cmd_ctx *c, const bson_t *cmd, bson_t *reply)
         sdoc_unref(before);
         cmd_error(reply, code, "%s", err);
         if (code == 11000)
-            store_dup_info(c->sim->store, reply);
+            store_dup_info(wstore(c), reply);
         return;
     }
     bson_init(reply);

@@ -5,7 +5,7 @@
 
 #include "flags.h"
 
-/* Fills table (which must hold 10 entries) with destinations inside cfg. Returns the count. */
+/* Fills table (which must hold 11 entries) with destinations inside cfg. Returns the count. */
 static size_t config_table(struct mongosim_config *cfg, struct flag *t)
 {
     size_t n = 0;
@@ -51,6 +51,14 @@ static size_t config_table(struct mongosim_config *cfg, struct flag *t)
                            "time without a primary before an election (default 2s)",
                            10,
                            600000};
+    t[n++] = (struct flag){"stale-primary-ms",
+                           "MONGOSIM_STALE_PRIMARY_MS",
+                           FLAG_INT,
+                           &cfg->stale_primary_ms,
+                           "ms a partitioned primary keeps acting as primary before it steps "
+                           "down; 0 steps it down at once (default: the election timeout)",
+                           0,
+                           600000};
     t[n++] = (struct flag){"oplog-max",
                            "MONGOSIM_OPLOG_MAX",
                            FLAG_INT,
@@ -91,6 +99,7 @@ static void config_defaults(struct mongosim_config *cfg)
     cfg->advertise = NULL;
     cfg->set_name = "rs0";
     cfg->election_timeout_ms = 2000;
+    cfg->stale_primary_ms = -1; /* the election timeout, once that is known */
     cfg->oplog_max = 1000000;
     cfg->oplog_mb = 256;
     cfg->max_conns = 4096;
@@ -101,7 +110,7 @@ static void config_defaults(struct mongosim_config *cfg)
 int mongosim_config_parse(struct mongosim_config *cfg, int argc, char **argv, char *err,
                           size_t errlen)
 {
-    struct flag table[10];
+    struct flag table[11];
     config_defaults(cfg);
     size_t n = config_table(cfg, table);
     switch (flags_parse(table, n, argc, argv, NULL, 0, NULL, err, errlen)) {
@@ -116,6 +125,9 @@ int mongosim_config_parse(struct mongosim_config *cfg, int argc, char **argv, ch
         snprintf(err, errlen, "--log-level: unknown level '%s'", cfg->log_level_name);
         return MONGOSIM_CONFIG_ERROR;
     }
+    /* As mongod's primary steps down after electionTimeoutMillis without a majority. */
+    if (cfg->stale_primary_ms < 0)
+        cfg->stale_primary_ms = cfg->election_timeout_ms;
     if (cfg->port + cfg->members - 1 > 65535) {
         snprintf(err, errlen, "--port %ld with %ld members runs past port 65535", cfg->port,
                  cfg->members);
@@ -141,7 +153,7 @@ int mongosim_config_parse(struct mongosim_config *cfg, int argc, char **argv, ch
 void mongosim_config_usage(FILE *out)
 {
     struct mongosim_config dummy;
-    struct flag table[10];
+    struct flag table[11];
     config_defaults(&dummy);
     size_t n = config_table(&dummy, table);
     flags_usage(
@@ -161,8 +173,13 @@ void mongosim_config_usage(FILE *out)
             "  {mongosimRestart: 1, member: I}      listen again; comes back as a secondary\n"
             "  {mongosimPause: 1, member: I}        accept connections but never answer\n"
             "  {mongosimResume: 1, member: I}       answer again\n"
-            "  {mongosimPartition: 1, member: I}    cut off from the other members (steps down)\n"
-            "  {mongosimHeal: 1, member: I}         rejoin the others (as a secondary)\n"
+            "  {mongosimPartition: 1, member: I}    cut off from the other members; a primary\n"
+            "                                       stays primary --stale-primary-ms (w: 1\n"
+            "                                       writes to its own copy, majority ones wait)\n"
+            "  {mongosimHeal: 1, member: I}         rejoin the others (as a secondary); what\n"
+            "                                       it wrote while cut off is rolled back\n"
+            "  {mongosimRollbacks: 1}               rolled-back writes: counts and the last\n"
+            "                                       10000 (member, ns, op, _id, doc)\n"
             "  {mongosimLatency: 1, member: I, ms: N}  delay every reply of the member by N ms\n"
             "  {replSetFreeze: SECS}                this member may not become primary for SECS\n"
             "  {mongosimStatus: 1}                  members, primary, term\n"

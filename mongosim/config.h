@@ -18,6 +18,7 @@ struct mongosim_config {
     const char *advertise;    /* host name put in hello's hosts/me; defaults to bind */
     const char *set_name;     /* replica-set name */
     long election_timeout_ms; /* no primary for this long → election */
+    long stale_primary_ms;    /* a partitioned primary stays primary this long (0: steps down) */
     long oplog_max;           /* oplog entries kept for change streams */
     long oplog_mb;            /* and about this many MB */
     long max_conns;           /* open client connections, all members together */

@@ -69,7 +69,8 @@ enum cmd_status cmd_hello(struct cmd_ctx *c, const bson_t *cmd, bson_t *reply, i
     /* An awaitable hello may be streamed. Not with maxAwaitTimeMS 0: that stream would be an
      * endless run of replies; one reply without moreToCome is what the spec allows. */
     c->stream = await > 0 && cmd_get_doc(cmd, "topologyVersion", &tvreq) == 1;
-    int primary = r->primary == c->member;
+    int primary = repl_is_primary(r, c->member);
+    int64_t term = repl_term_of(r, c->member);
     uint32_t t, i;
     int64_t wall;
     msim_last_ts(c->sim, c->member, &t, &i, &wall); /* a cut-off member: what it had then */
@@ -89,16 +90,19 @@ enum cmd_status cmd_hello(struct cmd_ctx *c, const bson_t *cmd, bson_t *reply, i
     BSON_APPEND_INT32(reply, "setVersion", 1);
     BSON_APPEND_BOOL(reply, legacy ? "ismaster" : "isWritablePrimary", primary);
     BSON_APPEND_BOOL(reply, "secondary", !primary);
-    /* A member cut off from its peers sees no primary (a real one would name none). */
-    if (r->primary >= 0 && repl_sees(r, c->member, r->primary))
+    /* A member cut off from its peers sees no primary (a real one would name none), unless
+     * it is a stale primary, which still names itself. */
+    if (primary)
+        BSON_APPEND_UTF8(reply, "primary", m->host);
+    else if (r->primary >= 0 && repl_sees(r, c->member, r->primary))
         BSON_APPEND_UTF8(reply, "primary", r->m[r->primary].host);
     BSON_APPEND_UTF8(reply, "me", m->host);
     if (primary)
-        repl_append_election_id(r, reply, "electionId");
+        repl_append_election_id(r, c->member, reply, "electionId");
     BSON_APPEND_DOCUMENT_BEGIN(reply, "lastWrite", &lw);
-    append_optime(&lw, "opTime", t, i, r->term);
+    append_optime(&lw, "opTime", t, i, term);
     BSON_APPEND_DATE_TIME(&lw, "lastWriteDate", wall);
-    append_optime(&lw, "majorityOpTime", t, i, r->term);
+    append_optime(&lw, "majorityOpTime", t, i, term);
     BSON_APPEND_DATE_TIME(&lw, "majorityWriteDate", wall);
     bson_append_document_end(reply, &lw);
     BSON_APPEND_INT32(reply, "maxBsonObjectSize", 16 * 1024 * 1024);

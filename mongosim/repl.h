@@ -32,6 +32,13 @@ struct repl {
     int64_t election_at; /* monotonic ms of the next election attempt, 0 when none due */
     long election_timeout_ms;
     int last_primary;
+    /* A primary cut off from the others (mongosimPartition) that does not know it yet: it
+     * goes on as primary of its old term until stale_until, as mongod's steps down one
+     * electionTimeoutMillis after it last heard a majority. -1 when there is none. */
+    int stale;
+    int64_t stale_term;
+    int64_t stale_until; /* monotonic ms */
+    long stale_primary_ms;
     int *changed; /* set to 1 on every topology change (the msim wake-up flag) */
 };
 
@@ -49,11 +56,19 @@ int repl_pause(struct repl *r, int idx, int64_t now);
 int repl_resume(struct repl *r, int idx, int64_t now);
 
 /* Cuts member idx off from every other member: it no longer counts toward anyone's
- * majority, a partitioned primary steps down at once, and it cannot be elected until
- * repl_heal. Its clients are not touched; what it replicates is msim_cut/msim_rejoin's
- * part. Each returns 0, or -1 when it is already so. */
+ * majority and it cannot be elected until repl_heal. A partitioned primary stays primary
+ * of its term for stale_primary_ms (repl_tick steps it down then; at once when 0) while
+ * the others elect a new one; repl_heal steps it down when it is still primary. Its
+ * clients are not touched; what it replicates is msim_cut/msim_rejoin's part. Each returns
+ * 0, or -1 when it is already so. */
 int repl_partition(struct repl *r, int idx, int64_t now);
 int repl_heal(struct repl *r, int idx, int64_t now);
+
+/* Is member idx primary: the elected one, or a partitioned one that has not stepped down? */
+int repl_is_primary(const struct repl *r, int idx);
+
+/* The term member idx is primary in (the stale primary's is older), else the current one. */
+int64_t repl_term_of(const struct repl *r, int idx);
 
 /* Does member idx see member other (itself, or both on the connected side)? */
 int repl_sees(const struct repl *r, int idx, int other);
@@ -61,14 +76,15 @@ int repl_sees(const struct repl *r, int idx, int other);
 /* Freezes member idx for secs (0 unfreezes). */
 void repl_freeze(struct repl *r, int idx, long secs, int64_t now);
 
-/* Runs a due election. Returns the monotonic ms of the next timer, or 0 when none. */
+/* Runs a due election and a due step-down of a stale primary. Returns the monotonic ms of
+ * the next timer, or 0 when none. */
 int64_t repl_tick(struct repl *r, int64_t now);
 
 /* Finds a member by "host:port". Returns its index or -1. */
 int repl_find_host(const struct repl *r, const char *host);
 
-/* Appends the electionId of the current term to b under key. */
-void repl_append_election_id(const struct repl *r, bson_t *b, const char *key);
+/* Appends the electionId of the term member idx is primary in to b under key. */
+void repl_append_election_id(const struct repl *r, int idx, bson_t *b, const char *key);
 
 /* Marks a topology change: every member's topologyVersion counter grows, waiters wake. */
 void repl_bump(struct repl *r);

@@ -43,7 +43,8 @@ struct conn {
     int64_t out_ready_at;
     struct wire_msg *pending; /* a request waiting for a change or its deadline */
     int64_t wait_deadline;
-    int64_t progress; /* a yielding command's work so far (cmd_ctx.progress) */
+    int64_t progress;      /* a yielding command's work so far (cmd_ctx.progress) */
+    struct cmd_held *held; /* pending's reply, held for its write concern (cmd_ctx.held) */
     int close_after_flush, dead;
     uint32_t events; /* what epoll watches now */
     struct conn *next;
@@ -134,6 +135,7 @@ static void conn_free(struct conn *c)
     if (c->fd >= 0)
         close(c->fd);
     wire_msg_free(c->pending);
+    cmd_held_free(c->held);
     free(c->in);
     free(c->out);
     free(c);
@@ -325,9 +327,12 @@ static void conn_run(struct server *s, struct conn *c, struct wire_msg *msg, int
                           .now = now,
                           .wait_deadline = c->pending == msg ? c->wait_deadline : 0,
                           .progress = c->pending == msg ? c->progress : 0,
+                          .held = c->pending == msg ? c->held : NULL,
                           .db = msg->db};
     bson_t reply;
-    if (cmd_dispatch(&ctx, &msg->cmd, &reply) == CMD_WAIT) {
+    enum cmd_status st = cmd_dispatch(&ctx, &msg->cmd, &reply);
+    c->held = ctx.held; /* a held write waits on c like any waiting command: one per connection */
+    if (st == CMD_WAIT) {
         c->pending = msg;
         c->wait_deadline = ctx.wait_deadline;
         c->progress = ctx.progress;

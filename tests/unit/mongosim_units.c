@@ -36,6 +36,7 @@ START_TEST(test_config_defaults_flags_env)
     ck_assert_str_eq(cfg.set_name, "rs0");
     ck_assert_str_eq(cfg.advertise, "127.0.0.1");
     ck_assert_int_eq(cfg.election_timeout_ms, 2000);
+    ck_assert_int_eq(cfg.stale_primary_ms, 2000); /* the election timeout, as in mongod */
 
     setenv("MONGOSIM_PORT", "28000", 1);
     setenv("MONGOSIM_ELECTION_TIMEOUT", "500ms", 1);
@@ -44,11 +45,19 @@ START_TEST(test_config_defaults_flags_env)
     ck_assert_int_eq(cfg.port, 28000);
     ck_assert_int_eq(cfg.members, 5);
     ck_assert_int_eq(cfg.election_timeout_ms, 500);
+    ck_assert_int_eq(cfg.stale_primary_ms, 500); /* follows the election timeout */
     ck_assert_str_eq(cfg.set_name, "rsX");
     ck_assert_str_eq(cfg.advertise, "127.0.0.1"); /* 0.0.0.0 is not advertisable */
     char *a2[] = {"mongosim", "--port", "29000", NULL};
     ck_assert_int_eq(mongosim_config_parse(&cfg, 3, a2, err, sizeof err), MONGOSIM_CONFIG_OK);
     ck_assert_int_eq(cfg.port, 29000); /* argv wins over the environment */
+    setenv("MONGOSIM_STALE_PRIMARY_MS", "0", 1);
+    ck_assert_int_eq(mongosim_config_parse(&cfg, 3, a2, err, sizeof err), MONGOSIM_CONFIG_OK);
+    ck_assert_int_eq(cfg.stale_primary_ms, 0);
+    char *a3[] = {"mongosim", "--stale-primary-ms", "7000", NULL};
+    ck_assert_int_eq(mongosim_config_parse(&cfg, 3, a3, err, sizeof err), MONGOSIM_CONFIG_OK);
+    ck_assert_int_eq(cfg.stale_primary_ms, 7000);
+    unsetenv("MONGOSIM_STALE_PRIMARY_MS");
     unsetenv("MONGOSIM_PORT");
     unsetenv("MONGOSIM_ELECTION_TIMEOUT");
 
@@ -427,13 +436,20 @@ START_TEST(test_change_stream_tokens_and_batches)
 END_TEST
 
 /* Three members electing 100 ms after losing their primary (repl_init copies the config). */
-static void repl_fast(struct repl *r, int *changed)
+/* A repl with a 100 ms election timeout and a stale window of stale_ms (-1: the default). */
+static void repl_fast_stale(struct repl *r, int *changed, const char *stale_ms)
 {
     struct mongosim_config cfg;
     char err[128];
-    char *a[] = {"mongosim", "--election-timeout", "100ms", NULL};
-    ck_assert_int_eq(mongosim_config_parse(&cfg, 3, a, err, sizeof err), 0);
+    char *a[] = {"mongosim",           "--election-timeout", "100ms",
+                 "--stale-primary-ms", (char *)stale_ms,     NULL};
+    ck_assert_int_eq(mongosim_config_parse(&cfg, stale_ms ? 5 : 3, a, err, sizeof err), 0);
     repl_init(r, &cfg, changed);
+}
+
+static void repl_fast(struct repl *r, int *changed)
+{
+    repl_fast_stale(r, changed, NULL);
 }
 
 START_TEST(test_repl_elections)
@@ -468,11 +484,13 @@ START_TEST(test_repl_partition)
 {
     int changed = 0;
     struct repl r;
-    repl_fast(&r, &changed);
-    /* The partitioned primary steps down at once; the others elect after the timeout. */
+    repl_fast_stale(&r, &changed, "0");
+    /* --stale-primary-ms 0: the partitioned primary steps down at once; the others elect
+     * after the timeout. */
     ck_assert_int_eq(repl_partition(&r, 0, 1000), 0);
     ck_assert_int_eq(repl_partition(&r, 0, 1000), -1);
     ck_assert_int_eq(r.primary, -1);
+    ck_assert(!repl_is_primary(&r, 0));
     ck_assert(!repl_sees(&r, 0, 1) && !repl_sees(&r, 2, 0) && repl_sees(&r, 1, 2));
     ck_assert_int_eq(repl_tick(&r, 1099), 1100);
     ck_assert_int_eq(r.primary, -1);
@@ -504,6 +522,48 @@ START_TEST(test_repl_partition)
 }
 END_TEST
 
+START_TEST(test_repl_stale_primary)
+{
+    int changed = 0;
+    struct repl r;
+    repl_fast_stale(&r, &changed, "250");
+    /* Partitioned, the primary goes on as primary of term 1 for 250 ms; the others elect one
+     * of them after 100 ms: two primaries, of terms 1 and 2. */
+    ck_assert_int_eq(repl_partition(&r, 0, 1000), 0);
+    ck_assert(repl_is_primary(&r, 0));
+    ck_assert_int_eq(r.primary, -1);
+    ck_assert_int_eq(repl_tick(&r, 1050), 1100);
+    repl_tick(&r, 1100);
+    ck_assert_int_eq(r.primary, 1);
+    ck_assert(repl_is_primary(&r, 0) && repl_is_primary(&r, 1));
+    ck_assert_int_eq(repl_term_of(&r, 0), 1);
+    ck_assert_int_eq(repl_term_of(&r, 1), 2);
+    /* repl_tick's timer includes the stale primary's step-down, which is a topology change. */
+    ck_assert_int_eq(repl_tick(&r, 1200), 1250);
+    int64_t tv = r.m[0].tv_counter;
+    changed = 0;
+    repl_tick(&r, 1250);
+    ck_assert(!repl_is_primary(&r, 0));
+    ck_assert_int_eq(r.stale, -1);
+    ck_assert_int_eq(r.m[0].tv_counter, tv + 1);
+    ck_assert_int_eq(changed, 1);
+    ck_assert_int_eq(repl_tick(&r, 1300), 0);
+    ck_assert_int_eq(repl_heal(&r, 0, 1300), 0);
+    ck_assert_int_eq(r.primary, 1);
+    /* Healed while still stale: it steps down at the heal. replSetStepDown steps one down too. */
+    ck_assert_int_eq(repl_partition(&r, 1, 2000), 0);
+    ck_assert(repl_is_primary(&r, 1));
+    ck_assert_int_eq(repl_heal(&r, 1, 2050), 0);
+    ck_assert(!repl_is_primary(&r, 1));
+    repl_tick(&r, 2100);
+    ck_assert_int_eq(r.primary, 2); /* elected at 2100, after the last primary, 1 */
+    ck_assert_int_eq(repl_partition(&r, 2, 3000), 0);
+    ck_assert_int_eq(repl_step_down(&r, 2, 60, 3010), 0);
+    ck_assert(!repl_is_primary(&r, 2));
+    ck_assert_int_eq(repl_step_down(&r, 2, 60, 3020), -1);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("mongosim_units");
@@ -518,6 +578,7 @@ int main(void)
     tcase_add_test(tc, test_change_stream_tokens_and_batches);
     tcase_add_test(tc, test_repl_elections);
     tcase_add_test(tc, test_repl_partition);
+    tcase_add_test(tc, test_repl_stale_primary);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_ENV);
