@@ -39,7 +39,7 @@ kill-mongo|M|kill MongoDB member M (local: stays down until restart-mongo; kind:
 restart-mongo|M|restart MongoDB member M (stop it if it runs, start it) and wait until it answers
 pause-mongo|M|pause MongoDB member M (SIGSTOP, or mongosimPause)
 resume-mongo|M|resume MongoDB member M
-partition-mongo|M|cut MongoDB member M off the network: clients and the other members (a primary steps down)
+partition-mongo|M|cut MongoDB member M off the network: clients and the other members (a primary steps down when it notices)
 partition-mongo-peers|M|cut MongoDB member M off the other members only: its clients still reach it (split brain)
 heal-mongo|M|undo partition-mongo or partition-mongo-peers M"
 

@@ -391,19 +391,32 @@ else
   check fault_heal_mongo_rejoins_its_peers "" grep -q 'member_healed member=1 ' "$a/mongo/mongosim.log"
   check fault_heal_removes_output_rules "" test "$(iptables -w 5 -S OUTPUT | grep -c "$tag")" -eq 0
   check fault_heal_removes_rules "" test "$(iptables -w 5 -S INPUT | grep -c "$tag")" -eq 0
-  # Split brain: member 3 loses its peers only. No iptables rule (its clients must still
-  # reach it), mongosim is told, and the member still answers on its port.
+  # Split brain: the primary loses its peers only. No iptables rule (its clients must still
+  # reach it), mongosim is told, and it still answers on its port. A product posted now is
+  # written to it first and held (w:majority), then sent again to the new primary when it
+  # steps down: its copy is rolled back at the heal, which heal-mongo records.
   : >"$E2E_TMP/facts"
+  p_now=""
+  for _ in 1 2 3 4 5 6 7 8 9 10; do
+    p_now=$( (ca status || true) | awk '$1 == "mongo" && /primary/ { print $2 }')
+    [ -z "$p_now" ] || break
+    sleep 1
+  done
   rc=0
-  LAB_FACTS="$E2E_TMP/facts" ca fault partition-mongo-peers 3 >"$E2E_TMP/peers.out" 2>&1 || rc=$?
-  check fault_partition_mongo_peers_records_facts "rc=$rc: $(tr '\n' ' ' <"$E2E_TMP/facts")" \
-    test "$rc" -eq 0 -a "$(grep -cx "mongo.partitioned 3" "$E2E_TMP/facts")" -eq 1
-  check fault_partition_mongo_peers_cuts_its_peers "" grep -q 'member_partitioned member=2 ' "$a/mongo/mongosim.log"
+  LAB_FACTS="$E2E_TMP/facts" ca fault partition-mongo-peers primary >"$E2E_TMP/peers.out" 2>&1 || rc=$?
+  check fault_partition_mongo_peers_records_facts "rc=$rc, primary $p_now: $(tr '\n' ' ' <"$E2E_TMP/facts")" \
+    test "$rc" -eq 0 -a -n "$p_now" -a "$(grep -cx "mongo.partitioned ${p_now:-x}" "$E2E_TMP/facts")" -eq 1
+  check fault_partition_mongo_peers_cuts_its_peers "" grep -q "member_partitioned member=$((${p_now:-1} - 1)) " "$a/mongo/mongosim.log"
   check fault_partition_mongo_peers_adds_no_rule "" test "$(iptables -w 5 -S INPUT | grep -c "$tag")" -eq 0
   check fault_partition_mongo_peers_clients_still_reach_it "" \
-    "$ROOT/local-cluster/mongo-admin" --timeout 2 $((a_base + 12)) ping
-  LAB_FACTS="$E2E_TMP/facts" ca fault heal-mongo 3 >/dev/null 2>&1 || true
-  check fault_heal_mongo_peers_rejoins "" grep -q 'member_healed member=2 ' "$a/mongo/mongosim.log"
+    "$ROOT/local-cluster/mongo-admin" --timeout 2 $((a_base + 9 + ${p_now:-1})) ping
+  code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 15 -X POST -H 'Content-Type: application/json' \
+    -d '{"name":"split","price":1,"req_id":"cluster-split-1"}' "http://127.0.0.1:$a_base/products")
+  check fault_partition_mongo_peers_write_retried "POST /products answered $code" grep -qx '20[01]' <<<"$code"
+  LAB_FACTS="$E2E_TMP/facts" ca fault heal-mongo last >/dev/null 2>&1 || true
+  check fault_heal_mongo_peers_rejoins "" grep -q "member_healed member=$((${p_now:-1} - 1)) " "$a/mongo/mongosim.log"
+  check fault_heal_mongo_records_the_rollback "$(tr '\n' ' ' <"$E2E_TMP/facts")" \
+    grep -qE '^mongo\.rolled_back [1-9][0-9]*$' "$E2E_TMP/facts"
 fi
 ca fault reload-ingress >/dev/null 2>&1 || true
 sleep 0.3
