@@ -548,6 +548,22 @@ def check_app_image_prestop(c, root):
     c.report(name, problems)
 
 
+def check_demo_list(c, root):
+    """make demo, the main job, runs every shipped scenario: scripts/demo lists its rows in
+    story order, so a new scenario file left out of that list would silently never run."""
+    demo = read(root, "scripts/demo")
+    listed = set(re.findall(r"[A-Za-z0-9_./-]+", " ".join(
+        m for m in re.findall(r'DEFAULT="([^"]*)"', demo, re.S))))
+    names = {os.path.basename(n)[:-len(".scn")] if n.endswith(".scn") else n for n in listed}
+    problems = []
+    for d in ("chaos/scenarios", "examples/seed-app/lab"):
+        for f in sorted(os.listdir(os.path.join(root, d))):
+            if f.endswith(".scn") and f[:-len(".scn")] not in names:
+                problems.append(f"{d}/{f} is not in scripts/demo's list")
+    c.report("demo: scripts/demo runs every scenario of chaos/scenarios and examples/seed-app/lab",
+             problems)
+
+
 def check_docs(c, root):
     problems = []
     doc = read(root, "docs/kind.md").lower()
@@ -569,7 +585,7 @@ def main():
     c = Checks()
     for check in (check_shutdown_timeout, check_image_loading, check_stepdown, check_restart_relay,
                   check_partition, check_loadgen_job, check_bash32, check_workflow, check_faults_both, check_verbs_both,
-                  check_app_image_probe, check_app_image_prestop, check_browser_kind, check_env_token, check_docs):
+                  check_app_image_probe, check_app_image_prestop, check_browser_kind, check_env_token, check_demo_list, check_docs):
         try:
             check(c, root)
         except (OSError, KeyError, AttributeError, yaml.YAMLError, IndexError) as e:
