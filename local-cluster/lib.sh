@@ -248,6 +248,7 @@ mongo_down() {
   if [ -s "$DIR/mongo/mongo.pid" ]; then
     "$HERE/mongo-down" --dir "$DIR/mongo" >/dev/null || true
   fi
+  rm -f "$DIR/mongo/peers-cut"
 }
 
 nginx_cmd() { "$NGINX" -e "$DIR/logs/nginx-error.log" -p "$DIR/nginx" -c "$DIR/nginx/nginx.conf" "$@"; }

@@ -404,17 +404,21 @@ else
   done
   rc=0
   LAB_FACTS="$E2E_TMP/facts" ca fault partition-mongo-peers primary >"$E2E_TMP/peers.out" 2>&1 || rc=$?
+  # At once: the cut-off primary acts as one for 2 s only.
+  code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 15 -X POST -H 'Content-Type: application/json' \
+    -d '{"name":"split","price":1,"req_id":"cluster-split-1"}' "http://127.0.0.1:$a_base/products")
   check fault_partition_mongo_peers_records_facts "rc=$rc, primary $p_now: $(tr '\n' ' ' <"$E2E_TMP/facts")" \
     test "$rc" -eq 0 -a -n "$p_now" -a "$(grep -cx "mongo.partitioned ${p_now:-x}" "$E2E_TMP/facts")" -eq 1
   check fault_partition_mongo_peers_cuts_its_peers "" grep -q "member_partitioned member=$((${p_now:-1} - 1)) " "$a/mongo/mongosim.log"
   check fault_partition_mongo_peers_adds_no_rule "" test "$(iptables -w 5 -S INPUT | grep -c "$tag")" -eq 0
   check fault_partition_mongo_peers_clients_still_reach_it "" \
     "$ROOT/local-cluster/mongo-admin" --timeout 2 $((a_base + 9 + ${p_now:-1})) ping
-  code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 15 -X POST -H 'Content-Type: application/json' \
-    -d '{"name":"split","price":1,"req_id":"cluster-split-1"}' "http://127.0.0.1:$a_base/products")
+  check status_names_mongo_peers_cut "$( (ca status || true) | grep "^mongo  *${p_now:-x} ")" \
+    grep -q "cut from its peers (heal-mongo ${p_now:-x})" < <( (ca status || true) | grep "^mongo  *${p_now:-x} ")
   check fault_partition_mongo_peers_write_retried "POST /products answered $code" grep -qx '20[01]' <<<"$code"
   LAB_FACTS="$E2E_TMP/facts" ca fault heal-mongo last >/dev/null 2>&1 || true
   check fault_heal_mongo_peers_rejoins "" grep -q "member_healed member=$((${p_now:-1} - 1)) " "$a/mongo/mongosim.log"
+  check status_drops_mongo_peers_cut_at_heal "" test "$( (ca status || true) | grep -c "cut from its peers")" -eq 0
   check fault_heal_mongo_records_the_rollback "$(tr '\n' ' ' <"$E2E_TMP/facts")" \
     grep -qE '^mongo\.rolled_back [1-9][0-9]*$' "$E2E_TMP/facts"
 fi
