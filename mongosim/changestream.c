@@ -237,29 +237,11 @@ static void append_sdoc(bson_t *b, const char *key, const struct sdoc *d)
     BSON_APPEND_DOCUMENT(b, key, &v);
 }
 
-static const char *op_name(char op)
-{
-    switch (op) {
-    case 'i':
-        return "insert";
-    case 'u':
-        return "update";
-    case 'r':
-        return "replace";
-    case 'd':
-        return "delete";
-    case 'c':
-        return "drop";
-    default:
-        return "dropDatabase";
-    }
-}
-
 /* Builds the change event for e into ev. */
 static void make_event(const struct cs *c, struct store *s, const struct oplog_entry *e, bson_t *ev)
 {
     cs_append_token(ev, "_id", e->seq, 0);
-    BSON_APPEND_UTF8(ev, "operationType", op_name(e->op));
+    BSON_APPEND_UTF8(ev, "operationType", oplog_op_name(e->op));
     bson_append_timestamp(ev, "clusterTime", -1, e->ts_t, e->ts_i);
     bson_append_date_time(ev, "wallTime", -1, e->wall_ms);
     if (e->op == 'i' || e->op == 'r') {

@@ -114,6 +114,24 @@ static int make_room(struct oplog *o)
     return 0;
 }
 
+const char *oplog_op_name(char op)
+{
+    switch (op) {
+    case 'i':
+        return "insert";
+    case 'u':
+        return "update";
+    case 'r':
+        return "replace";
+    case 'd':
+        return "delete";
+    case 'c':
+        return "drop";
+    default:
+        return "dropDatabase";
+    }
+}
+
 int oplog_append(struct oplog *o, char op, const char *db, const char *coll, struct sdoc *doc,
                  struct sdoc *key, struct sdoc *desc)
 {

@@ -43,6 +43,9 @@ void oplog_free(struct oplog *o);
 int oplog_append(struct oplog *o, char op, const char *db, const char *coll, struct sdoc *doc,
                  struct sdoc *key, struct sdoc *desc);
 
+/* The name of an entry's op, as change events and rollbacks give it ("insert" ...). */
+const char *oplog_op_name(char op);
+
 /* Last sequence number (0 when nothing was logged), first one still kept, entry by seq. */
 uint64_t oplog_last_seq(const struct oplog *o);
 uint64_t oplog_first_seq(const struct oplog *o);

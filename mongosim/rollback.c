@@ -57,24 +57,6 @@ static void keep(struct rollbacks *rb, bson_t *op)
     rb->bytes += op->len;
 }
 
-static const char *op_name(char op)
-{
-    switch (op) {
-    case 'i':
-        return "insert";
-    case 'u':
-        return "update";
-    case 'r':
-        return "replace";
-    case 'd':
-        return "delete";
-    case 'c':
-        return "drop";
-    default:
-        return "dropDatabase";
-    }
-}
-
 /* One rolled-back operation: the document as the stale primary wrote it (none for a delete
  * or a drop), as mongod's rollback files hold the documents as the member had them. */
 static bson_t *op_doc(uint64_t rollback, int member, const struct oplog_entry *e)
@@ -86,7 +68,7 @@ static bson_t *op_doc(uint64_t rollback, int member, const struct oplog_entry *e
     BSON_APPEND_INT64(op, "rollback", (int64_t)rollback);
     BSON_APPEND_INT32(op, "member", member);
     BSON_APPEND_UTF8(op, "ns", ns);
-    BSON_APPEND_UTF8(op, "op", op_name(e->op));
+    BSON_APPEND_UTF8(op, "op", oplog_op_name(e->op));
     const struct sdoc *idsrc = e->key ? e->key : e->doc;
     if (idsrc) {
         sdoc_view(idsrc, &v);
