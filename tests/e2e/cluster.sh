@@ -196,6 +196,17 @@ check ingress_spreads_over_five_apps "served by:$served" test "$(tr ' ' '\n' <<<
   -a "$(tr ' ' '\n' <<<"$served" | grep -c '^app-5$')" -ge 1
 
 ca() { "$LAB" --port-base "$a_base" --dir "$a" "$@"; }
+# a_primary: the MongoDB member `lab status` names primary in cluster a, waiting up to 10 s
+# for one (the set may still be settling from an earlier fault); empty when none.
+a_primary() {
+  local p="" _
+  for _ in 1 2 3 4 5 6 7 8 9 10; do
+    p=$( (ca status || true) | awk '$1 == "mongo" && /primary/ { print $2 }')
+    [ -z "$p" ] || break
+    sleep 1
+  done
+  echo "$p"
+}
 status_a=$(ca status 2>&1 || true)
 check status_lists_three_relays_by_index "$status_a" test "$(grep -cE '^relay +[123] +relay-[123] .*running' <<<"$status_a")" -eq 3
 check status_lists_mongo_members_and_primary "$status_a" test "$(grep -cE '^mongo +[123] .*(primary|secondary)' <<<"$status_a")" -eq 3
@@ -341,12 +352,7 @@ else
     check fault_partition_app_moves_it_into_its_cgroup "cgroup $cg" test "$cg" = "/$tag-app-1"
   fi
   # The set may still be settling from the faults above (restart-mongo): wait for a primary.
-  p_before=""
-  for _ in 1 2 3 4 5 6 7 8 9 10; do
-    p_before=$( (ca status || true) | awk '$1 == "mongo" && /primary/ { print $2 }')
-    [ -z "$p_before" ] || break
-    sleep 1
-  done
+  p_before=$(a_primary)
   LAB_FACTS="$E2E_TMP/facts" ca fault partition-mongo 2 >/dev/null 2>&1 || true
   # The fault records what it saw, for a scenario's `expect lab.mongo.*`.
   check fault_partition_mongo_records_facts "primary was $p_before: $(tr '\n' ' ' <"$E2E_TMP/facts")" \
@@ -396,12 +402,7 @@ else
   # written to it first and held (w:majority), then sent again to the new primary when it
   # steps down: its copy is rolled back at the heal, which heal-mongo records.
   : >"$E2E_TMP/facts"
-  p_now=""
-  for _ in 1 2 3 4 5 6 7 8 9 10; do
-    p_now=$( (ca status || true) | awk '$1 == "mongo" && /primary/ { print $2 }')
-    [ -z "$p_now" ] || break
-    sleep 1
-  done
+  p_now=$(a_primary)
   rc=0
   LAB_FACTS="$E2E_TMP/facts" ca fault partition-mongo-peers primary >"$E2E_TMP/peers.out" 2>&1 || rc=$?
   # At once: the cut-off primary acts as one for 2 s only.
