@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # Many clients resuming at once from before a relay's ring (a restarted relay: all of them
-# at about the same offset) over a slow MongoDB (every reply delayed 100 ms). The fetcher
+# at about the same offset) over a slow MongoDB (every reply delayed 500 ms). The fetcher
 # answers the queued requests in rounds (the edges once, one shared read), not one by one
 # at three round trips each: fewer reads than requests, and each client still gets exactly
-# its events (broadcast + its channel) after its since, recovered:true.
+# its events (broadcast + its channel) after its since, recovered:true. A round takes 1.5 s
+# here, longer than starting 30 clients takes on a busy sanitized CI run (with 100 ms, the
+# clients' 1.8 s of arrivals there took 6 rounds, 18 reads: too close to the bar).
 set -euo pipefail
 # shellcheck source=tests/e2e/lib.sh
 source "$(dirname "$0")/lib.sh"
@@ -32,7 +34,7 @@ f0=$(metric ws_replay_fetches_total)
 r0=$(metric relay_store_replay_reads_total)
 
 for m in 0 1 2; do
-  "$ADMIN" --timeout 3 $((mport + m)) mongosimLatency=1 member="$m" ms=100 >/dev/null
+  "$ADMIN" --timeout 3 $((mport + m)) mongosimLatency=1 member="$m" ms=500 >/dev/null
 done
 # Client k resumes from since=2; odd ones join c1: 20 broadcast events after 2 (+ 10 on c1).
 N=30
