@@ -87,7 +87,7 @@ stop_app() { # NAME TEST_PREFIX: SIGTERM, expect exit 0 within 10 s
   local pid rc=0 st
   pid=$(cat "$E2E_TMP/$1.pid")
   kill "$pid"
-  timeout 10 tail --pid="$pid" -f /dev/null || rc=1
+  wait_exit "$pid" 10 || rc=1
   wait "$pid" 2>/dev/null && st=0 || st=$?
   expect "$2_sigterm_exit_0" "$([ "$rc" -eq 0 ] && [ "$st" -eq 0 ] && echo 0 || echo 1)" "exited=$rc status=$st"
 }

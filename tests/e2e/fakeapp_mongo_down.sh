@@ -49,7 +49,7 @@ run() {
   t0=$(date +%s%3N)
   kill -TERM "$apid"
   rc=0
-  timeout 15 tail --pid="$apid" -f /dev/null || rc=$?
+  wait_exit "$apid" 15 || rc=$?
   t1=$(date +%s%3N)
   wait "$apid" || rc=$?
   echo $((t1 - t0)) >"$E2E_TMP/stop-$name.ms"

@@ -91,6 +91,11 @@ need_node() {
     exit 1
   fi
 }
+# wait_exit PID SECONDS: waits until PID has exited, at most SECONDS; returns timeout's
+# status (124 when it had not). It looks every 50 ms: tail --pid alone looks once a second,
+# so a time taken around it is rounded up to the next whole second after its start (a
+# shutdown of 1.03 s read 2.04 s).
+wait_exit() { timeout "$2" tail -s 0.05 --pid="$1" -f /dev/null; }
 # wait_relay_clients PORT N SECONDS: waits (bounded; no failure) until the relay whose
 # intake listens on PORT counts N clients on /readyz.
 wait_relay_clients() {

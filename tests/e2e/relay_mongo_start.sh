@@ -69,7 +69,7 @@ expect paused_mongo_stream_silence_shown "$([ "${silent:-0}" -ge 1000 ] && echo 
 t0=$(date +%s%N)
 kill -TERM "$relay3"
 rc=0
-timeout 15 tail --pid="$relay3" -f /dev/null || rc=$?
+wait_exit "$relay3" 15 || rc=$?
 wait "$relay3" || rc=$?
 ms=$((($(date +%s%N) - t0) / 1000000))
 wait "$cpid" || true
