@@ -54,7 +54,7 @@ start_relay small $((base + 2)) $((base + 3)) --history 10
 "$E2E" truncated $((base + 2)) $((base + 3)) || true
 
 "$E2E" ping $((base + 8)) $((base + 9)) || true
-start_relay backlog $((base + 10)) $((base + 11)) --ping-interval 2s
+start_relay backlog $((base + 10)) $((base + 11)) --ping-interval 4s
 "$E2E" backlog $((base + 10)) $((base + 11)) || true
 wait "$keepalive_pid" || true
 cat "$E2E_TMP/keepalive.out"
