@@ -15,8 +15,13 @@ source "$ROOT/lab/portable.sh"
 CLUSTER=${RELAYLAB_KIND_CLUSTER:-relaylab}
 CONTEXT=kind-$CLUSTER
 NS=relaylab
-# Bound on every wait (kubectl duration syntax).
+# Bound on every wait: kubectl's --timeout and kind's --wait take it as it is, wait_until as
+# seconds (seconds() below), so it is a number with one unit, s, m or h; a bare number is
+# seconds and gets its unit here (kubectl refuses "90": "missing unit in duration").
 WAIT=${KIND_WAIT_TIMEOUT:-300s}
+case $WAIT in
+  *[0-9]) WAIT=${WAIT}s ;;
+esac
 
 # ingress-nginx was retired upstream in March 2026 (no releases after that). Pin the
 # last controller release whose kind provider manifest we use; see docs/kind.md.
@@ -82,10 +87,11 @@ current_topology() {
   k get namespace "$NS" -o jsonpath='{.metadata.annotations.relaylab\.dev/topology}' 2>/dev/null || true
 }
 
-# seconds DURATION: "300s" / "5m" / "90" -> seconds.
+# seconds DURATION: "300s" / "5m" / "1h" / "90" -> seconds.
 seconds() {
   local d=$1
   case $d in
+    *h) echo $((${d%h} * 3600)) ;;
     *m) echo $((${d%m} * 60)) ;;
     *s) echo "${d%s}" ;;
     *) echo "$d" ;;
@@ -119,6 +125,11 @@ wait_until() {
     sleep 1
   done
 }
+
+# A bound wait_until could not read (1m30s, 5min) would make every wait_until endless: its
+# test fails on a non-number, so it never times out.
+[[ $WAIT =~ ^[0-9]+[smh]$ ]] ||
+  usage_error "KIND_WAIT_TIMEOUT=${KIND_WAIT_TIMEOUT:-}: a number of seconds, or one with s, m or h (300s, 5m, 1h)"
 
 # ---------------------------------------------------------------- members by index
 

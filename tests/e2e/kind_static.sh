@@ -101,6 +101,25 @@ else
   "$py" tests/e2e/kind/check_lab.py --root "$root"
 fi
 
+# --- KIND_WAIT_TIMEOUT bounds kubectl's waits (--timeout: a unit is needed) and lib.sh's
+# wait_until (seconds): each value either means the same to both or is refused (exit 2).
+bad=()
+for spec in 300s:300s:300 90:90s:90 5m:5m:300 1h:1h:3600 2m30s:: 5min:: 10x::; do
+  IFS=: read -r in want_wait want_secs <<<"$spec"
+  # shellcheck disable=SC2016 # expanded by the inner bash
+  got=$(KIND_WAIT_TIMEOUT=$in bash -c 'set -euo pipefail; source kind-cluster/lib.sh; echo "$WAIT:$(seconds "$WAIT")"' 2>/dev/null) && rc=0 || rc=$?
+  if [ -n "$want_wait" ]; then
+    [ "$rc" = 0 ] && [ "$got" = "$want_wait:$want_secs" ] || bad+=("$in -> '$got' rc $rc")
+  else
+    [ "$rc" = 2 ] || bad+=("$in accepted as '$got' (rc $rc)")
+  fi
+done
+if [ ${#bad[@]} -eq 0 ]; then
+  echo "PASS: KIND_WAIT_TIMEOUT: one bound for kubectl and wait_until, or refused"
+else
+  echo "FAIL: KIND_WAIT_TIMEOUT: ${bad[*]}"
+fi
+
 # --- lab up --app-count N on kind: every overlay as kind-cluster/apply renders it (your
 # image first, for every overlay but relay-watch, then the count), for N = 1..9: the app
 # Deployment runs N replicas and nothing else in the manifests changes.
