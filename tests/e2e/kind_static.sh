@@ -8,6 +8,9 @@
 #   - tests/e2e/kind/check_manifests.py: the rendered manifests, the kind config and the
 #     Dockerfile agree with the programs (ports, paths, env names in --help, libraries)
 #     and with each topology (routing, exact Ingress annotations, relays over MongoDB)
+#   - tests/e2e/kind/check_cli.py: every kubectl call (k, kn too), docker and kind call of
+#     kind-cluster/ and the workflow, against the CLIs' --help: verbs, flags, -o formats and
+#     expressions (on sample objects), resource types, wait conditions, containers, labels
 #   - tests/e2e/kind/check_lab.py: issue 12's points (ingress-nginx shutdown timeout, image
 #     loading, step-down force, restart-relay, partitions that spare probes, the loadgen
 #     Job, bash 3.2 in the laptop scripts, the workflow, both clusters' faults, docs)
@@ -99,6 +102,7 @@ if [ -z "$py" ]; then
 else
   "$py" tests/e2e/kind/check_manifests.py --root "$root" --bin "$bin" --rendered "$tmp/rendered"
   "$py" tests/e2e/kind/check_lab.py --root "$root"
+  "$py" tests/e2e/kind/check_cli.py --root "$root" --rendered "$tmp/rendered"
 fi
 
 # --- KIND_WAIT_TIMEOUT bounds kubectl's waits (--timeout: a unit is needed) and lib.sh's
