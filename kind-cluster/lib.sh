@@ -195,6 +195,80 @@ sandbox_pid() {
   echo "$pid"
 }
 
+# ---------------------------------------------------------------- partition rules
+# A partition is one sh script run in the pod's network namespace (fault's netns_run: one
+# docker exec), built here: its rules take hold together, at the fault's time. (Run as one
+# iptables call each, every call looked the node and the sandbox up again through kubectl
+# and docker exec: the cut came seconds after the fault was logged, part of a short
+# partition.) The pod's own chains RELAYLAB-IN/OUT are filled first and hooked into INPUT
+# and OUTPUT last; heal_rules removes them whichever script made them.
+# tests/e2e/kind_partition.sh runs these scripts in network namespaces.
+
+# is_ipv4 ADDR: a dotted IPv4 address (what goes into a rule is checked, never quoted).
+is_ipv4() { [[ $1 =~ ^[0-9]{1,3}(\.[0-9]{1,3}){3}$ ]]; }
+
+rules_start() {
+  cat <<'EOF'
+set -e
+ipt() { iptables -w 5 "$@"; }
+ipt -N RELAYLAB-IN 2>/dev/null || ipt -F RELAYLAB-IN
+ipt -N RELAYLAB-OUT 2>/dev/null || ipt -F RELAYLAB-OUT
+EOF
+}
+rules_hook() {
+  cat <<'EOF'
+ipt -C INPUT -j RELAYLAB-IN 2>/dev/null || ipt -I INPUT 1 -j RELAYLAB-IN
+ipt -C OUTPUT -j RELAYLAB-OUT 2>/dev/null || ipt -I OUTPUT 1 -j RELAYLAB-OUT
+EOF
+}
+
+# partition_rules ADDR...: drop everything but loopback and ADDR (the pod's node, for
+# kubelet's probes), both directions, open connections too. 1 on an address that is not one.
+partition_rules() {
+  local a
+  for a in "$@"; do is_ipv4 "$a" || return 1; done
+  rules_start
+  echo 'ipt -A RELAYLAB-IN -i lo -j RETURN'
+  echo 'ipt -A RELAYLAB-OUT -o lo -j RETURN'
+  for a in "$@"; do
+    echo "ipt -C RELAYLAB-IN -s $a -j RETURN 2>/dev/null || ipt -A RELAYLAB-IN -s $a -j RETURN"
+    echo "ipt -C RELAYLAB-OUT -d $a -j RETURN 2>/dev/null || ipt -A RELAYLAB-OUT -d $a -j RETURN"
+  done
+  echo 'ipt -A RELAYLAB-IN -j DROP'
+  echo 'ipt -A RELAYLAB-OUT -j DROP'
+  rules_hook
+}
+
+# partition_from_rules ADDR...: drop ADDR only (both directions); everything else passes.
+partition_from_rules() {
+  local a
+  [ "$#" -gt 0 ] || return 1
+  for a in "$@"; do is_ipv4 "$a" || return 1; done
+  rules_start
+  for a in "$@"; do
+    echo "ipt -A RELAYLAB-IN -s $a -j DROP"
+    echo "ipt -A RELAYLAB-OUT -d $a -j DROP"
+  done
+  rules_hook
+}
+
+# heal_rules: unhook and remove both chains (a no-op when there are none); the script fails
+# when a RELAYLAB rule is left.
+heal_rules() {
+  cat <<'EOF'
+ipt() { iptables -w 5 "$@"; }
+for c in IN OUT; do
+  p=INPUT
+  [ "$c" = OUT ] && p=OUTPUT
+  i=0
+  while [ "$i" -lt 10 ] && ipt -D "$p" -j "RELAYLAB-$c" 2>/dev/null; do i=$((i + 1)); done
+  ipt -F "RELAYLAB-$c" 2>/dev/null || true
+  ipt -X "RELAYLAB-$c" 2>/dev/null || true
+done
+! ipt -S | grep -q RELAYLAB
+EOF
+}
+
 # signal ROLE N SIG CONTAINER: send SIG to member N's program from its node.
 signal_member() {
   local role=$1 n=$2 sig=$3 container=$4 pod node pid

@@ -173,30 +173,32 @@ def check_restart_relay(c, root):
 
 
 def check_partition(c, root):
+    """The rules themselves are run in network namespaces by tests/e2e/kind_partition.sh;
+    here, that kind's fault applies them as that test does, and spares what kubelet needs."""
     problems = []
     kf = read(root, "kind-cluster/fault")
+    lib = read(root, "kind-cluster/lib.sh")
     part = function_body(kf, "partition_pod")
-    for rule, why in ((r"-A RELAYLAB-IN -i lo -j RETURN", "loopback in"),
-                      (r'-A RELAYLAB-IN -s "\$a" -j RETURN', "the node (kubelet probes) in"),
-                      (r"-A RELAYLAB-OUT -o lo -j RETURN", "loopback out"),
-                      (r'-A RELAYLAB-OUT -d "\$a" -j RETURN', "the node out")):
-        if not re.search(rule, part):
-            problems.append(f"partition does not spare {why}")
     # kubelet's probes leave the node by its route to the pod, whose source kindnet sets to
     # the pod's gateway (not the node's InternalIP): that address must be spared too.
-    spared = re.search(r'for a in "\$host" "\$probe_src"', part)
-    if not (re.search(r"ip -4 route get \"\$pod_ip\"", part) and spared):
-        problems.append("partition does not spare the source the node routes to the pod from "
+    if not (re.search(r"ip -4 route get \"\$pod_ip\"", part)
+            and re.search(r'partition_rules "\$host" "\$probe_src"', part)):
+        problems.append("partition does not spare the node and the source the node routes to the pod from "
                         "(kindnet's gateway address: kubelet probes would be dropped)")
-    if "sandbox_pid" not in function_body(kf, "netns"):
-        problems.append("partition/heal do not enter the pod sandbox's namespace")
+    if "netns_run" not in part or "netns_run" not in function_body(kf, "partition_pod_from"):
+        problems.append("a partition is not one script run in the pod's namespace (netns_run)")
+    run = function_body(kf, "netns_run")
+    if "sandbox_pid" not in run or not re.search(r"docker exec -i .*nsenter -t \"\$pid\" -n sh -s", run):
+        problems.append("netns_run does not feed its script to sh in the pod sandbox's namespace")
     heal = function_body(kf, "heal_pod")
-    if "-X" not in heal or "die" not in heal:
-        problems.append("heal does not remove the chains and check nothing is left")
-    lib = read(root, "kind-cluster/lib.sh")
+    if "heal_rules" not in heal or "die" not in heal:
+        problems.append("heal does not run heal_rules and fail when rules are left")
+    for f in ("partition_rules", "partition_from_rules", "heal_rules"):
+        if not function_body(lib, f):
+            problems.append(f"lib.sh has no {f}")
     if "crictl inspectp" not in function_body(lib, "sandbox_pid"):
         problems.append("sandbox_pid does not read the pod sandbox's pid")
-    c.report("partitions on kind: probes pass, healed through the pod sandbox", problems)
+    c.report("partitions on kind: one script in the pod sandbox's namespace, probes spared, healed", problems)
 
 
 def check_loadgen_job(c, root):
