@@ -89,7 +89,7 @@ browser_judge() {
 }
 
 # run_browser NAME INGRESS_URL STARTED: drives the page on the cluster that run_scenario
-# brought up, takes the cluster down and writes result.json. Returns 0 pass, 1 fail,
+# brought up, reads the servers' metrics, takes the cluster down and writes result.json. Returns 0 pass, 1 fail,
 # 3 skipped (Chromium cannot start here).
 run_browser() {
   local name=$1 ingress=${2%/} started=$3 n rc=0 page m verdict v_up
@@ -98,6 +98,7 @@ run_browser() {
   # lab_bounded, not GNU timeout: on kind this runs on a laptop (macOS has no timeout).
   lab_bounded $((60 + 10 * n)) node "$BROWSER_PAGE_JS" "$ingress/" "$page" "$n" \
     >"$DIR/page.out" 2>"$DIR/page.log" || rc=$?
+  server_metrics
   cleanup_scenario
   if [ "$rc" -eq 3 ]; then
     browser_skip_result "$name" "no browser: $(jq -r '.skipped // "chromium cannot start"' "$page/result.json" 2>/dev/null)"
@@ -124,7 +125,7 @@ run_browser() {
     --arg o "$(sget outcome)" --arg v "$verdict" --arg c "$CLUSTER" --arg url "$ingress/" --arg count "$n" \
     --arg w "headless Chromium, $n products through the page's form" \
     --argjson m "$m" --argjson ex "$ex" --argjson k "$BROWSER_CONSOLE_HEAD" --argjson apps "$(sget app_count)" \
-    --arg shot "$( [ -s "$page/screenshot.png" ] && echo page/screenshot.png)" \
+    --arg shot "$( [ -s "$page/screenshot.png" ] && echo page/screenshot.png)" --slurpfile servers "$DIR/servers.json" \
     --argjson el "$(awk -v a="$started" -v b="$(lab_now)" 'BEGIN { printf "%.1f", b - a }')" '
     (.served_by // {}) as $pods | ([$pods[]] | add // 0) as $all
     | {name: $n, kind: "browser", topology: $t, architecture: $a, shows: $s, outcome: $o, workload: $w,
@@ -137,7 +138,7 @@ run_browser() {
        requests: {sent: ($count | tonumber), ok: $m.created}, connections: {opened: $m.connects},
        page: $m, console: (.console[:$k]), console_file: "console.txt",
        screenshot: (if $shot == "" then null else $shot end),
-       faults: [], expectations: $ex, verdict: $v, elapsed_s: $el}' "$page/result.json" >"$DIR/result.json.new" ||
+       servers: ($servers[0] // {}), faults: [], expectations: $ex, verdict: $v, elapsed_s: $el}' "$page/result.json" >"$DIR/result.json.new" ||
     { fail_result "$name" "cannot read the page's result"; echo "FAIL: $name: cannot read $page/result.json" >&2; return 1; }
   mv "$DIR/result.json.new" "$DIR/result.json"
   v_up=$(printf '%s' "$verdict" | tr '[:lower:]' '[:upper:]')

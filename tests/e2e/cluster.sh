@@ -519,6 +519,12 @@ check relay_restart_counts_gap_losses "$(jq -c '{faults, gap_lost}' "$r" 2>/dev/
 # resume them.
 check servers_restarted_relay_could_not_resume "$(jq -c .servers "$r" 2>/dev/null || true)" \
   jq -e '.servers["relay-1"].resumes_not_recovered > 0 and (.servers["relay-1"].resumes_recovered // 0) == 0' "$r"
+# Both of relay 1's processes are counted: the twelve clients of the first (read just before
+# the restart; they left with it, as `restarted`) and their reconnections to the second.
+# shellcheck disable=SC2016 # jq, not shell, variables
+check servers_count_both_processes "$(jq -c .servers "$r" 2>/dev/null || true)" \
+  jq -e '.servers["relay-1"] as $s | $s.lives == 2 and $s.closes.restarted >= 1 and $s.connections > $s.closes.restarted
+    and ([$s.closes[]] | add) == $s.connections - ($s.clients // 0)' "$r"
 # JUnit beside it (chaos/junit): the suite is the scenario, the fault a case of its own.
 j=$E2E_TMP/chaos/relay-restart/junit.xml
 check junit_names_scenario_and_fault "$(head -c 400 "$j" 2>/dev/null || true)" \
@@ -538,10 +544,11 @@ if [ "$(jq -r .verdict "$r" 2>/dev/null)" = skip ]; then
 else
   check browser_row_passes "rc=$rc; see $E2E_TMP/chaos/browser-relay/" \
     test "$rc" -eq 0 -a "$(grep -c '^PASS: browser-relay ' "$E2E_TMP/browser.out")" -eq 1
-  check browser_row_result "$(jq -c '{page, requests_per_pod, expectations: [.expectations[] | select(.pass | not)]}' "$r" 2>/dev/null || true)" \
+  check browser_row_result "$(jq -c '{page, requests_per_pod, servers, expectations: [.expectations[] | select(.pass | not)]}' "$r" 2>/dev/null || true)" \
     jq -e '.kind == "browser" and .page.created == 2 and .page.live == 2 and .page.seed_warning == 0
       and .page.websocket == 1 and ([.requests_per_pod[]] | add) == 2 and (.console | length) > 0
-      and (.expectations | length) == 7 and all(.expectations[]; .pass)' "$r"
+      and (.expectations | length) == 7 and all(.expectations[]; .pass)
+      and (.servers["relay-1"].connections // 0) >= 1' "$r"
   rc=0
   "$ROOT/chaos/report" --out "$E2E_TMP/report" "$r" >"$E2E_TMP/report.out" 2>&1 || rc=$?
   check browser_row_in_report "rc=$rc: $(head -c 300 "$E2E_TMP/report.out")" test "$rc" -eq 0 \
