@@ -5,8 +5,8 @@
 # plain sh and iptables: run them in a network namespace of our own, a "pod" joined to this
 # one by a veth pair, and see what reaches it. A connect to a closed port of the pod answers
 # "refused" when it gets through both ways (SYN in, RST out) and times out when dropped.
-#   10.R.0.1  "the node": spared by partition-*, the kubelet's probes come from it
-#   10.R.0.3  "a peer":   cut by partition-* and by partition-mongo-peers' rules
+#   NET.1  "the node": spared by partition-*, the kubelet's probes come from it
+#   NET.3  "a peer":   cut by partition-* and by partition-mongo-peers' rules
 # Needs root, ip netns and iptables (else SKIP lines).
 set -euo pipefail
 # shellcheck source=tests/e2e/lib.sh
@@ -20,7 +20,8 @@ if [ "$(id -u)" -ne 0 ] || ! command -v ip >/dev/null || ! command -v iptables >
 fi
 ns=rlk$$
 host_if=rlk$$h
-net=10.$((200 + $$ % 50)).$(($$ / 50 % 250))
+# 198.18.0.0/15 is for network tests (RFC 2544): no one's real network is shadowed meanwhile.
+net=198.18.$(($$ % 250))
 ip netns add "$ns" 2>/dev/null || { echo "SKIP: kind_partition (ip netns add refused)"; exit 0; }
 # shellcheck disable=SC2317 # called by the EXIT trap
 cleanup_ns() {
