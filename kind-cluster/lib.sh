@@ -182,12 +182,11 @@ container_pid() {
   echo "$pid"
 }
 
-# sandbox_pid POD: the pod sandbox's (pause container's) process, whose network namespace
-# the pod's containers share. It lives as long as the pod, so a partition applied through it
-# survives container restarts and can always be healed.
+# sandbox_pid POD NODE: the pod sandbox's (pause container's) process on NODE, whose network
+# namespace the pod's containers share. It lives as long as the pod, so a partition applied
+# through it survives container restarts and can always be healed.
 sandbox_pid() {
-  local pod=$1 node id pid
-  node=$(pod_node "$pod")
+  local pod=$1 node=$2 id pid
   id=$(docker exec "$node" crictl pods --name "$pod" --namespace "$NS" --state ready -q | head -n 1)
   [ -n "$id" ] || die "no ready sandbox for pod $pod on $node"
   pid=$(docker exec "$node" crictl inspectp --output go-template --template '{{.info.pid}}' "$id")
