@@ -392,7 +392,18 @@ def run(cmd, **kw):
     return subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **kw)
 
 
-class KubectlHelp:
+class CliHelp:
+    """A CLI's `--help`, read once per command path: command(path) is (flags, subcommands),
+    or None when there is no such command; subclasses read their CLI's help format."""
+
+    def command(self, path):
+        key = tuple(path)
+        if key not in self.cache:
+            self.cache[key] = self.read_help(path)
+        return self.cache[key]
+
+
+class KubectlHelp(CliHelp):
     def __init__(self, kubectl):
         self.kubectl = kubectl
         self.cache = {}
@@ -411,28 +422,23 @@ class KubectlHelp:
             flags[m.group(2)] = (m.group(1), m.group(3) not in ("true", "false"), desc)
         return flags
 
-    def command(self, path):
+    def read_help(self, path):
         """(flags, subcommands) of `kubectl PATH...`, or None when there is no such command."""
-        key = tuple(path)
-        if key not in self.cache:
-            p = run([self.kubectl, *path, "--help"])
-            text = p.stdout
-            if p.returncode != 0 or not text.strip():
-                self.cache[key] = None
-            else:
-                subs = set()
-                if "Available Commands:" in text:
-                    block = text.split("Available Commands:", 1)[1].split("\n\n", 1)[0]
-                    subs = {m.group(1) for m in re.finditer(r"^\s+([\w-]+)\s", block, re.M)}
-                # `kubectl foo --help` prints kubectl's own help for an unknown foo
-                if path and re.search(r"^Usage:\n\s+kubectl \[flags\] \[options\]", text, re.M):
-                    self.cache[key] = None
-                else:
-                    self.cache[key] = (self.parse_flags(text), subs)
-        return self.cache[key]
+        p = run([self.kubectl, *path, "--help"])
+        text = p.stdout
+        if p.returncode != 0 or not text.strip():
+            return None
+        # `kubectl foo --help` prints kubectl's own help for an unknown foo
+        if path and re.search(r"^Usage:\n\s+kubectl \[flags\] \[options\]", text, re.M):
+            return None
+        subs = set()
+        if "Available Commands:" in text:
+            block = text.split("Available Commands:", 1)[1].split("\n\n", 1)[0]
+            subs = {m.group(1) for m in re.finditer(r"^\s+([\w-]+)\s", block, re.M)}
+        return (self.parse_flags(text), subs)
 
 
-class DockerHelp:
+class DockerHelp(CliHelp):
     def __init__(self, docker):
         self.docker = docker
         self.cache = {}
@@ -447,22 +453,19 @@ class DockerHelp:
             flags[m.group(2)] = (m.group(1), m.group(3) is not None, "")
         return flags
 
-    def command(self, path):
-        key = tuple(path)
-        if key not in self.cache:
-            p = run([self.docker, *path, "--help"])
-            text = p.stdout
-            # an unknown command (or a plugin not installed here) prints docker's own help
-            if p.returncode != 0 or "Usage:" not in text or re.search(r"^Usage:\s+docker \[OPTIONS\] COMMAND", text, re.M):
-                self.cache[key] = None
-            else:
-                subs = set()
-                m = re.search(r"^Commands:\n(.*?)\n\n", text, re.M | re.S)
-                if m:
-                    subs = set(re.findall(r"^\s{2}([a-z][\w-]*)\s", m.group(1), re.M))
-                opts = text.split("Options:", 1)[1] if "Options:" in text else ""
-                self.cache[key] = (self.parse_flags(opts), subs)
-        return self.cache[key]
+    def read_help(self, path):
+        """(flags, subcommands) of `docker PATH...`, or None when there is no such command."""
+        p = run([self.docker, *path, "--help"])
+        text = p.stdout
+        # an unknown command (or a plugin not installed here) prints docker's own help
+        if p.returncode != 0 or "Usage:" not in text or re.search(r"^Usage:\s+docker \[OPTIONS\] COMMAND", text, re.M):
+            return None
+        subs = set()
+        m = re.search(r"^Commands:\n(.*?)\n\n", text, re.M | re.S)
+        if m:
+            subs = set(re.findall(r"^\s{2}([a-z][\w-]*)\s", m.group(1), re.M))
+        opts = text.split("Options:", 1)[1] if "Options:" in text else ""
+        return (self.parse_flags(opts), subs)
 
 
 # kind has no binary here: its commands and flags as kind v0.24.0 (the oldest docs/kind.md
@@ -1018,9 +1021,15 @@ class Checker:
         if spec is None:
             return
         flags = spec[0]
-        shorts = {s: (lng, t) for lng, (s, t, _) in flags.items() if s}
         # exec and run take their own flags only before the container: the rest is its command.
-        stop_at_positional = path[-1] in ("exec", "run")
+        self.check_flags(args, i, {n: t for n, (_, t, _) in flags.items()},
+                         {sh: t for sh, t, _ in flags.values() if sh}, f"docker {' '.join(path)}",
+                         where, problems, stop_at_positional=path[-1] in ("exec", "run"))
+
+    @staticmethod
+    def check_flags(args, i, takes, shorts, label, where, problems, stop_at_positional=False):
+        """args[i:] as LABEL's flags: every --long one of takes and every -x (combined ones too)
+        of shorts, both {name: whether it takes a value}; a flag's value is stepped over."""
         while i < len(args):
             w = args[i]
             v = w.val
@@ -1031,16 +1040,16 @@ class Checker:
                 break
             if v.startswith("--") and len(v) > 2:
                 name, eq, _ = v[2:].partition("=")
-                if name not in flags:
-                    problems.append(f"{where(w)}: --{name} is no flag of docker {' '.join(path)}")
-                elif flags[name][1] and not eq:
+                if name not in takes:
+                    problems.append(f"{where(w)}: --{name} is no flag of {label}")
+                elif takes[name] and not eq:
                     i += 1
             elif v.startswith("-") and len(v) > 1:
                 for k, ch in enumerate(v[1:]):
                     if ch not in shorts:
-                        problems.append(f"{where(w)}: -{ch} is no flag of docker {' '.join(path)}")
+                        problems.append(f"{where(w)}: -{ch} is no flag of {label}")
                         break
-                    if shorts[ch][1]:
+                    if shorts[ch]:
                         if k == len(v) - 2:
                             i += 1
                         break
@@ -1073,26 +1082,9 @@ class Checker:
             problems.append(f"{where(words[0])}: kind has no command {' '.join(path)!r} (kind v0.24)")
             return
         table = dict(KIND_GLOBAL, **flags)
-        shorts = {s: (lng, t) for lng, (s, t) in table.items() if s}
-        while i < len(args):
-            w = args[i]
-            v = w.val
-            if w.multi:
-                i += 1
-                continue
-            if v.startswith("--") and len(v) > 2:
-                name, eq, _ = v[2:].partition("=")
-                if name not in table:
-                    problems.append(f"{where(w)}: --{name} is no flag of kind {' '.join(path)} (kind v0.24)")
-                elif table[name][1] and not eq:
-                    i += 1
-            elif v.startswith("-") and len(v) > 1:
-                ch = v[1]
-                if ch not in shorts:
-                    problems.append(f"{where(w)}: -{ch} is no flag of kind {' '.join(path)} (kind v0.24)")
-                elif shorts[ch][1] and len(v) == 2:
-                    i += 1
-            i += 1
+        self.check_flags(args, i, {n: t for n, (_, t) in table.items()},
+                         {sh: t for sh, t in table.values() if sh}, f"kind {' '.join(path)} (kind v0.24)",
+                         where, problems)
 
     # -- a script
 
