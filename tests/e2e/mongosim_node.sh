@@ -3,7 +3,7 @@
 # updateMany with upserts, replaceOne, deleteOne/deleteMany, findOneAndUpdate/Replace/Delete,
 # countDocuments, estimatedDocumentCount, a unique index, index maintenance under random
 # updates and deletes of indexed fields (issue 16), and a change stream seeing an update
-# and a delete. Needs node + npm (make deps); installs the driver into tests/e2e/node-mongo.
+# and a delete. Needs node and the driver in tests/e2e/node-mongo (make deps installs both).
 set -euo pipefail
 # shellcheck source=tests/e2e/lib.sh
 source "$(dirname "$0")/lib.sh"

@@ -6,14 +6,7 @@ set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 
 node_dir=$RELAYLAB_ROOT/tests/e2e/node
-if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
-  fail sio_prerequisites "node and npm are needed (make deps installs them)"
-  exit 1
-fi
-if [ ! -d "$node_dir/node_modules/socket.io-client" ]; then
-  (cd "$node_dir" && timeout 300 npm install --no-audit --no-fund --silent) ||
-    { fail sio_npm_install "npm install socket.io-client failed"; exit 1; }
-fi
+need_node sio_prerequisites "$node_dir" socket.io-client
 base=$(e2e_port_base 4)
 start_bg relay "$RELAYLAB_BIN/relay" --bind 127.0.0.1 --ws-port "$base" --http-port $((base + 1)) \
   --ping-interval 1s

@@ -1,22 +1,16 @@
 # Sourced by tests/e2e/mongosim_node*.sh after tests/e2e/lib.sh: the official Node.js driver
-# (installed here by make deps, else by npm install) and a 3-member mongosim replica set.
+# (make deps installs it) and a 3-member mongosim replica set.
 # shellcheck shell=bash
 
 node_dir=$RELAYLAB_ROOT/tests/e2e/node-mongo
 
 # mongosim_node_rs NAME: checks node and the driver, starts mongosim (logged as NAME) with a
-# 300 ms election timeout and sets uri to the replica set's connection string. Prints a FAIL
-# line and returns 1 when something is missing or mongosim does not listen within 5 s.
+# 300 ms election timeout and sets uri to the replica set's connection string. Without node
+# or the driver the test fails and ends (need_node); prints a FAIL line and returns 1 when
+# mongosim does not listen within 5 s.
 mongosim_node_rs() {
   local name=$1 base up=0
-  if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
-    fail "${name}_prerequisites" "node and npm are needed (make deps installs them)"
-    return 1
-  fi
-  if [ ! -d "$node_dir/node_modules/mongodb" ]; then
-    (cd "$node_dir" && timeout 300 npm install --no-audit --no-fund --silent) ||
-      { fail "${name}_npm_install" "npm install mongodb failed"; return 1; }
-  fi
+  need_node "${name}_prerequisites" "$node_dir" mongodb
   base=$(e2e_port_base 3)
   start_bg "$name" "$RELAYLAB_BIN/mongosim" --port "$base" --members 3 \
     --election-timeout 300ms --log-level warn
