@@ -97,14 +97,7 @@ fi
 
 # ---------------------------------------------------------------- the stock scenarios, your app
 need_built byo_prerequisites relay mongosim loadgen
-if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
-  fail byo_prerequisites "node and npm are needed (make deps installs them)"
-  exit 1
-fi
-if [ ! -d "$app_dir/node_modules/mongodb" ]; then
-  (cd "$app_dir" && timeout 300 npm ci --no-audit --no-fund --silent) ||
-    { fail byo_npm_ci "npm ci in examples/seed-app failed"; exit 1; }
-fi
+need_node byo_prerequisites "$app_dir" mongodb
 ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 
 # ---------------------------------------------------------------- --app-count: two copies

@@ -11,14 +11,7 @@ source "$(dirname "$0")/lib.sh"
 
 peer=$RELAYLAB_ROOT/tests/e2e/loadgen_sio
 NGINX=$(command -v nginx || echo /usr/sbin/nginx)
-if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
-  fail sio_prerequisites "node and npm are needed (make deps installs them)"
-  exit 1
-fi
-if [ ! -d "$peer/node_modules/socket.io" ]; then
-  (cd "$peer" && timeout 300 npm ci --no-audit --no-fund --silent) ||
-    { fail sio_npm_install "npm ci socket.io failed"; exit 1; }
-fi
+need_node sio_prerequisites "$peer" socket.io
 base=$(e2e_port_base 7)
 A=$base B=$((base + 1)) RR=$((base + 2)) STICKY=$((base + 3)) RWS=$((base + 4)) RHTTP=$((base + 5)) BAD=$((base + 6))
 

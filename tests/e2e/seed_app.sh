@@ -14,14 +14,11 @@ source "$(dirname "$0")/lib.sh"
 app_dir=$RELAYLAB_ROOT/examples/seed-app
 NGINX=$(command -v nginx || echo /usr/sbin/nginx)
 need_built seed_prerequisites relay mongosim loadgen
-if ! command -v node >/dev/null || ! command -v npm >/dev/null || [ ! -x "$NGINX" ]; then
-  fail seed_prerequisites "node, npm and nginx are needed (make deps installs them)"
+if [ ! -x "$NGINX" ]; then
+  fail seed_prerequisites "nginx is needed (make deps installs it)"
   exit 1
 fi
-if [ ! -d "$app_dir/node_modules/mongodb" ]; then
-  (cd "$app_dir" && timeout 300 npm ci --no-audit --no-fund --silent) ||
-    { fail seed_npm_ci "npm ci in examples/seed-app failed"; exit 1; }
-fi
+need_node seed_prerequisites "$app_dir" mongodb
 ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 
 base=$(e2e_port_base 20)
