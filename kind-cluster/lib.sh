@@ -184,7 +184,8 @@ container_pid() {
 
 # sandbox_pid POD NODE: the pod sandbox's (pause container's) process on NODE, whose network
 # namespace the pod's containers share. It lives as long as the pod, so a partition applied
-# through it survives container restarts and can always be healed.
+# through it survives container restarts and can always be healed. `.info.pid` is the CRI
+# plugin's verbose SandboxInfo, the same field in containerd 1.7 and 2.x.
 sandbox_pid() {
   local pod=$1 node=$2 id pid
   id=$(docker exec "$node" crictl pods --name "$pod" --namespace "$NS" --state ready -q | head -n 1)

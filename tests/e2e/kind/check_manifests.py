@@ -1048,6 +1048,25 @@ def check_overlay(c, ov, objs, programs, root):
                    "this relay has no --mongo-uri yet (issue 10); checked once it has")
 
 
+def check_prune_kinds(c, root, rendered):
+    """kind-cluster/apply removes what the previous topology had and this one lacks, by
+    label, but only among the kinds it names (kinds=... and kinds+=...): a kind some overlay
+    renders and the list lacks stays behind after switching away from that overlay."""
+    with open(os.path.join(root, "kind-cluster/apply")) as f:
+        text = f.read()
+    named = set()
+    for m in re.finditer(r"^\s*kinds\+?=,?([A-Za-z0-9.,-]+)", text, re.M):
+        named.update(k.split(".")[0].lower() for k in m.group(1).split(",") if k)
+    problems = []
+    if not named:
+        problems.append("no kinds= line found in kind-cluster/apply")
+    for ov, objs in sorted(rendered.items()):
+        for kind in sorted({o.get("kind") for o in objs} - {"Namespace", None}):
+            if kind.lower() not in named:
+                problems.append(f"{ov} renders {kind}, which apply's prune list lacks")
+    c.report("apply prunes every kind an overlay renders", problems)
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--root", required=True)
@@ -1072,6 +1091,7 @@ def main():
     check_dockerfile(c, a.root, programs)
     check_build_deps(c, a.root)
 
+    rendered = {}
     for ov in present:
         if ov not in TOPOLOGIES:
             continue
@@ -1085,6 +1105,8 @@ def main():
             c.report(f"{ov}: rendered YAML parses", [str(e)])
             continue
         check_overlay(c, ov, objs, programs, a.root)
+        rendered[ov] = objs
+    check_prune_kinds(c, a.root, rendered)
     return 0
 
 
