@@ -10,8 +10,8 @@
 #   FAKEAPP_DUP_COMPARE_CMD: a command starting an app of the seed's kind (Express +
 #     Socket.IO + the MongoDB Node driver) that follows the app contract (PORT, MONGO_URI,
 #     POD_NAME, readiness on /healthz, POST /products {name, price, req_id}); when set, or
-#     when examples/seed-app/server.js exists (the byo engineer's seed app; `make deps` or
-#     `npm ci` there installs its modules), the same runs are made against it, with
+#     when examples/seed-app/server.js exists with its modules (the byo engineer's seed app;
+#     `make deps` installs them), the same runs are made against it, with
 #     WS_MODE=none and DB_NAME=benchcmp.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -70,10 +70,7 @@ run_wrk "fakeapp_unique docs_from=$filled" "http://127.0.0.1:$app" bench/fakeapp
 
 # --- hook: the Express + Socket.IO comparison app (byo engineer, examples/) -----------------
 compare_cmd=${FAKEAPP_DUP_COMPARE_CMD:-}
-if [ -z "$compare_cmd" ] && [ -f examples/seed-app/server.js ]; then
-  if [ ! -d examples/seed-app/node_modules ] && command -v npm >/dev/null; then
-    (cd examples/seed-app && timeout 300 npm ci --no-audit --no-fund --silent) || true
-  fi
+if [ -z "$compare_cmd" ] && [ -f examples/seed-app/server.js ] && [ -d examples/seed-app/node_modules ]; then
   compare_cmd="node examples/seed-app/server.js"
 fi
 if [ -n "$compare_cmd" ]; then

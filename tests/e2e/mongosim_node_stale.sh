@@ -2,7 +2,8 @@
 # The official MongoDB Node.js driver against a stale primary of mongosim (partitioned, not
 # yet stepped down; node-mongo/stale.js, ~2 s): w: 1 writes acknowledged at once, a
 # wtimeout as MongoWriteConcernError 64, a retryable insert held until the step-down and
-# stored once on the majority side, the rest rolled back at the heal. Needs node + npm.
+# stored once on the majority side, the rest rolled back at the heal. Needs node and
+# the driver (make deps).
 set -euo pipefail
 # shellcheck source=tests/e2e/lib.sh
 source "$(dirname "$0")/lib.sh"

@@ -2,7 +2,8 @@
 # The official MongoDB Node.js driver through two primary step-downs of mongosim under a
 # stream of retryable writes and reads (node-mongo/stepdown.js, ~4 s): no operation fails,
 # every write happens exactly once, the driver's streaming monitors (awaitable hello with
-# moreToCome) never fail a heartbeat and no connection pool is cleared. Needs node + npm.
+# moreToCome) never fail a heartbeat and no connection pool is cleared. Needs
+# node and the driver (make deps).
 set -euo pipefail
 # shellcheck source=tests/e2e/lib.sh
 source "$(dirname "$0")/lib.sh"

@@ -43,16 +43,13 @@ expect send_threads_took_part_slow "$([ "$n" != none ] && [ "$n" -gt 0 ] && echo
 # Socket.IO framing (and rooms) through the same path: socketio.sh's checks with 100
 # clients, more than the 64 below which the loop sends alone.
 node_dir=$RELAYLAB_ROOT/tests/e2e/node
-if [ -d "$node_dir/node_modules/socket.io-client" ]; then
-  start_bg threads-sio "$RELAYLAB_BIN/relay" --bind 127.0.0.1 --ws-port $((base + 4)) \
-    --http-port $((base + 5)) --send-threads 2 --ping-interval 1s
-  wait_http "http://127.0.0.1:$((base + 5))/readyz" 10 || { fail relay_start "see $E2E_TMP/threads-sio.log"; exit 1; }
-  timeout 120 node "$node_dir/sio_check.js" $((base + 4)) $((base + 5)) 100 30 ||
-    fail sio_driver_exit "node sio_check.js exited $? (a crash or timeout leaves checks unrun)"
-  helped $((base + 5))
-  expect send_threads_took_part_sio "$([ "$n" != none ] && [ "$n" -gt 0 ] && echo 0 || echo 1)" \
-    "ws_fanout_helper_sends_total=$n"
-else
-  echo "SKIP: send_threads_sio (socket.io-client not installed: socketio.sh installs it)"
-fi
+need_node send_threads_prerequisites "$node_dir" socket.io-client
+start_bg threads-sio "$RELAYLAB_BIN/relay" --bind 127.0.0.1 --ws-port $((base + 4)) \
+  --http-port $((base + 5)) --send-threads 2 --ping-interval 1s
+wait_http "http://127.0.0.1:$((base + 5))/readyz" 10 || { fail relay_start "see $E2E_TMP/threads-sio.log"; exit 1; }
+timeout 120 node "$node_dir/sio_check.js" $((base + 4)) $((base + 5)) 100 30 ||
+  fail sio_driver_exit "node sio_check.js exited $? (a crash or timeout leaves checks unrun)"
+helped $((base + 5))
+expect send_threads_took_part_sio "$([ "$n" != none ] && [ "$n" -gt 0 ] && echo 0 || echo 1)" \
+  "ws_fanout_helper_sends_total=$n"
 exit "$E2E_FAILS"

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The relay's /socket.io/ endpoint against the real socket.io-client (npm): fan-out, order,
-# resume through auth and query, heartbeats, namespaces. Needs node + npm (make deps).
+# resume through auth and query, heartbeats, namespaces. Needs node and
+# socket.io-client (make deps).
 set -euo pipefail
 # shellcheck source=tests/e2e/lib.sh
 source "$(dirname "$0")/lib.sh"
