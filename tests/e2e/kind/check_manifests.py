@@ -1052,6 +1052,10 @@ def check_prune_kinds(c, root, rendered):
     """kind-cluster/apply removes what the previous topology had and this one lacks, by
     label, but only among the kinds it names (kinds=... and kinds+=...): a kind some overlay
     renders and the list lacks stays behind after switching away from that overlay."""
+    name = "apply prunes every kind an overlay renders"
+    if not rendered:
+        c.skip(name, "no overlay rendered")
+        return
     with open(os.path.join(root, "kind-cluster/apply")) as f:
         text = f.read()
     named = set()
@@ -1064,7 +1068,7 @@ def check_prune_kinds(c, root, rendered):
         for kind in sorted({o.get("kind") for o in objs} - {"Namespace", None}):
             if kind.lower() not in named:
                 problems.append(f"{ov} renders {kind}, which apply's prune list lacks")
-    c.report("apply prunes every kind an overlay renders", problems)
+    c.report(f"{name} ({len(rendered)} overlays)", problems)
 
 
 def main():
