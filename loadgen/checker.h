@@ -82,9 +82,13 @@ struct lg_result {
     int has_verify; /* 0 when unknown requests exist but nothing verified them: null */
     uint64_t req_committed_unknown, req_uncommitted_unknown, req_unverified, req_acked_missing;
     uint64_t ev_expected, ev_received, ev_lost, ev_duplicated, ev_out_of_order, ev_unexpected;
-    uint64_t ev_gap_lost;      /* see the definitions above; missed = lost + gap_lost */
-    uint64_t ev_undelivered;   /* acknowledged products no client received */
-    uint64_t ev_unannounced;   /* valid when has_verify */
+    uint64_t ev_gap_lost;    /* see the definitions above; missed = lost + gap_lost */
+    uint64_t ev_undelivered; /* acknowledged products no client received */
+    uint64_t ev_unannounced; /* valid when has_verify */
+    /* Stored products of unknown outcome (verified to exist) owed to a client: connected from
+     * the request until the product's first copy reached any client; and of those, the ones
+     * it never received. Valid when has_verify. */
+    uint64_t ev_unknown_expected, ev_unknown_lost;
     uint64_t ev_frames;        /* every data frame received, copies included */
     uint64_t ev_unentitled;    /* distinct events received that the client was not entitled to */
     uint64_t ev_wrong_channel; /* of those, events of a channel the client never joined */
@@ -103,6 +107,7 @@ struct lg_result {
     size_t nclose_codes;
     struct lg_anomaly_list lost, duplicated, out_of_order, unexpected;
     struct lg_anomaly_list unannounced; /* client is LG_NO_CLIENT */
+    struct lg_anomaly_list unknown_lost;
     /* Socket.IO clients: Engine.IO handshakes that failed, HTTP errors of polls and posts
      * (of which "Session ID unknown", Engine.IO code 1), websocket upgrades done / failed. */
     uint64_t sio_handshake_failed, sio_transport_errors, sio_unknown_sid, sio_upgraded,

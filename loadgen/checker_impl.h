@@ -22,10 +22,12 @@ struct req {
     long long invoke_t, ack_t; /* ack_t: time of the first outcome record, whatever it was */
     uint8_t invoked, outcome, verified, seen_any; /* seen_any: some client received a copy */
     uint16_t shard;                               /* the history the invoke came from */
-    uint32_t pod1;  /* pod index + 1 from the ok record, 0 when unknown */
-    uint32_t chan1; /* channel index + 1 from the invoke record, 0 = broadcast */
-    uint32_t stamp; /* client id + 1 of the client being judged that received it */
-    uint32_t mark;  /* client id + 1 of the client being judged that was entitled to it */
+    uint32_t pod1;    /* pod index + 1 from the ok record, 0 when unknown */
+    uint32_t chan1;   /* channel index + 1 from the invoke record, 0 = broadcast */
+    uint32_t stamp;   /* client id + 1 of the client being judged that received it */
+    uint32_t mark;    /* client id + 1 of the client being judged that was entitled to it */
+    long long seen_t; /* the first copy's arrival at any client, on the request's clock; or
+                       * LLONG_MAX (none, or only on clocks it cannot be compared with) */
 };
 
 struct frame_rec {

@@ -31,6 +31,8 @@ static int by_invoke(const void *a, const void *b, void *ctx)
 struct judge {
     uint32_t *acked; /* acknowledged requests sorted by invoke time */
     size_t nacked;
+    uint32_t *stored; /* unknown outcome, verified to exist, and received by some client */
+    size_t nstored;
     long long *epoch_max;
     uint32_t *epoch_stamp;
 };
@@ -185,6 +187,64 @@ static void judge_entitled(struct lg_check *c, struct judge *j, uint32_t id, str
     }
 }
 
+/*
+ * The requests whose client never learnt the outcome (a timeout, a 502) but whose product
+ * the app says exists: the relay owes their events as much as any other. A client is owed
+ * one when it was connected from the request's invoke until the first copy reached any
+ * client (the broadcast had happened by then); the ack time, which entitles for acknowledged
+ * requests, says nothing here. Reads the stamps judge_frames set for this client.
+ */
+static void judge_stored_unknown(struct lg_check *c, const struct judge *j, uint32_t id,
+                                 struct lg_result *res)
+{
+    const struct client *cl = &c->clients[id];
+    for (size_t i = 0; i < j->nstored; i++) {
+        uint32_t r = j->stored[i];
+        const struct req *q = &c->reqs[r];
+        for (size_t k = 0; k < cl->niv; k++) {
+            long long from = cl->iv[k].from, until = cl->iv[k].until;
+            if (until == T_OPEN)
+                until = lg_shard_end(c, cl->shard);
+            if (!lg_window(c, cl, q, &from, &until) || q->invoke_t < from || q->seen_t > until ||
+                !owed_on(cl, &cl->iv[k], q))
+                continue;
+            res->ev_unknown_expected++;
+            if (q->stamp != id + 1)
+                lg_list_add(&res->unknown_lost, c, id, r, -1);
+            break;
+        }
+    }
+}
+
+/* Each request's first copy at any client (seen_t), then the stored unknown ones. */
+static int find_stored_unknown(struct lg_check *c, struct judge *j, size_t nclients)
+{
+    uint32_t nreq = strtab_count(c->req_ids);
+    for (uint32_t r = 0; r < nreq; r++)
+        c->reqs[r].seen_t = LLONG_MAX;
+    for (size_t id = 0; id < nclients && id < c->nclients; id++) {
+        const struct client *cl = &c->clients[id];
+        for (size_t i = 0; cl->seen && i < cl->nframes; i++) {
+            const struct frame_rec *f = &cl->frames[i];
+            if (f->req == STRTAB_NONE)
+                continue;
+            struct req *q = &c->reqs[f->req];
+            if ((q->shard == cl->shard || c->aligned) && f->t < q->seen_t)
+                q->seen_t = f->t;
+        }
+    }
+    j->stored = malloc(((size_t)nreq + 1) * sizeof *j->stored);
+    if (j->stored == NULL)
+        return -1;
+    for (uint32_t r = 0; r < nreq; r++) {
+        const struct req *q = &c->reqs[r];
+        if (q->invoked && q->outcome != OUT_OK && q->outcome != OUT_FAIL &&
+            q->verified == VER_EXISTS && q->seen_t != LLONG_MAX)
+            j->stored[j->nstored++] = r;
+    }
+    return 0;
+}
+
 static int judge_requests(struct lg_check *c, struct judge *j, struct lg_result *res)
 {
     uint32_t nreq = strtab_count(c->req_ids);
@@ -252,13 +312,14 @@ struct lg_result *lg_check_finish(struct lg_check *c)
     res->out_of_order.items = calloc(LG_MAX_LISTED, sizeof(struct lg_anomaly));
     res->unexpected.items = calloc(LG_MAX_LISTED, sizeof(struct lg_anomaly));
     res->unannounced.items = calloc(LG_MAX_LISTED, sizeof(struct lg_anomaly));
+    res->unknown_lost.items = calloc(LG_MAX_LISTED, sizeof(struct lg_anomaly));
     j.epoch_max = calloc((size_t)nep + 1, sizeof *j.epoch_max);
     j.epoch_stamp = calloc((size_t)nep + 1, sizeof *j.epoch_stamp);
     if (res->latency == NULL || res->req_latency == NULL || res->per_client == NULL ||
         res->lost.items == NULL || res->duplicated.items == NULL ||
         res->out_of_order.items == NULL || res->unexpected.items == NULL ||
-        res->unannounced.items == NULL || j.epoch_max == NULL || j.epoch_stamp == NULL ||
-        judge_requests(c, &j, res) != 0)
+        res->unannounced.items == NULL || res->unknown_lost.items == NULL || j.epoch_max == NULL ||
+        j.epoch_stamp == NULL || judge_requests(c, &j, res) != 0)
         goto fail;
     for (uint32_t r = 0; r < strtab_count(c->req_ids); r++) {
         c->reqs[r].stamp = 0;
@@ -267,6 +328,8 @@ struct lg_result *lg_check_finish(struct lg_check *c)
     }
     if (!c->shard_has_wall)
         c->aligned = 0; /* the last shard's start had no wall clock */
+    if (find_stored_unknown(c, &j, nclients) != 0)
+        goto fail;
 
     res->clients = nclients;
     res->nper_client = nclients;
@@ -283,6 +346,7 @@ struct lg_result *lg_check_finish(struct lg_check *c)
         st->failed = cl->failed;
         st->drops = cl->drops;
         judge_frames(c, &j, (uint32_t)id, res, st);
+        judge_stored_unknown(c, &j, (uint32_t)id, res);
         judge_entitled(c, &j, (uint32_t)id, res, st);
         res->ev_expected += st->entitled;
         res->ev_received += st->received;
@@ -304,6 +368,7 @@ struct lg_result *lg_check_finish(struct lg_check *c)
             with_events++;
         }
     }
+    res->ev_unknown_lost = res->unknown_lost.total;
     if (with_events > 0) {
         res->has_client_delivery = 1;
         res->client_delivery_mean = sum / (double)with_events;
@@ -335,11 +400,13 @@ struct lg_result *lg_check_finish(struct lg_check *c)
     res->aligned = c->aligned;
     res->skew_margin_us = c->skew_margin_us;
     free(j.acked);
+    free(j.stored);
     free(j.epoch_max);
     free(j.epoch_stamp);
     return res;
 fail:
     free(j.acked);
+    free(j.stored);
     free(j.epoch_max);
     free(j.epoch_stamp);
     lg_result_free(res);
@@ -361,6 +428,7 @@ void lg_result_free(struct lg_result *r)
     free(r->out_of_order.items);
     free(r->unexpected.items);
     free(r->unannounced.items);
+    free(r->unknown_lost.items);
     free(r->per_client);
     free(r);
 }

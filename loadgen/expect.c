@@ -32,6 +32,7 @@ static const struct {
     {"missed", "events.missed"},
     {"undelivered", "events.undelivered"},
     {"unannounced", "events.unannounced"},
+    {"unknown_lost", "events.unknown_lost"},
     {"committed_unknown", "requests.committed_unknown"},
 };
 

@@ -97,9 +97,13 @@ static void add_products(json_t *o, const struct lg_result *r)
     json_object_set_new(ev, "missed", json_integer((json_int_t)(r->ev_lost + r->ev_gap_lost)));
     json_object_set_new(ev, "undelivered", json_integer((json_int_t)r->ev_undelivered));
     json_object_set_new(ev, "unannounced", count_or_null(r->has_verify, r->ev_unannounced));
+    json_object_set_new(ev, "unknown_expected",
+                        count_or_null(r->has_verify, r->ev_unknown_expected));
+    json_object_set_new(ev, "unknown_lost", count_or_null(r->has_verify, r->ev_unknown_lost));
     json_t *an = json_object_get(o, "anomalies");
     json_object_set_new(an, "unannounced", anomalies_json(&r->unannounced, r));
-    if (r->unannounced.total > r->unannounced.n)
+    json_object_set_new(an, "unknown_lost", anomalies_json(&r->unknown_lost, r));
+    if (r->unannounced.total > r->unannounced.n || r->unknown_lost.total > r->unknown_lost.n)
         json_object_set_new(an, "truncated", json_true());
     json_object_set_new(o, "latency_cdf", cdf_json(r->latency));
     json_t *hi = json_object_get(o, "history");
@@ -212,8 +216,9 @@ void lg_report_table(FILE *out, const struct lg_result *r)
     fprintf(out, "  %-22s gap_lost %llu  undelivered %llu  unannounced ", "",
             (unsigned long long)r->ev_gap_lost, (unsigned long long)r->ev_undelivered);
     if (r->has_verify)
-        fprintf(out, "%llu  committed_unknown %llu\n", (unsigned long long)r->ev_unannounced,
-                (unsigned long long)r->req_committed_unknown);
+        fprintf(out, "%llu  committed_unknown %llu  unknown_lost %llu of %llu\n",
+                (unsigned long long)r->ev_unannounced, (unsigned long long)r->req_committed_unknown,
+                (unsigned long long)r->ev_unknown_lost, (unsigned long long)r->ev_unknown_expected);
     else
         fprintf(out, "n/a (unknown outcomes not verified)\n");
     if (r->shards > 1)

@@ -139,6 +139,57 @@ START_TEST(verification)
     ck_assert_uint_eq(r->ev_unannounced, 1);
     ck_assert_str_eq(r->unannounced.items[0].req_id, "u1");
     ck_assert_uint_eq(r->ev_unexpected, 0); /* u4's frame belongs to an invoked request */
+    /* u4 was stored and announced, to client 0 only: client 1, connected throughout, was owed
+     * it as much as an acknowledged product. u1 reached nobody (unannounced, above). */
+    ck_assert_uint_eq(r->ev_unknown_expected, 2);
+    ck_assert_uint_eq(r->ev_unknown_lost, 1);
+    ck_assert_uint_eq(r->unknown_lost.items[0].client, 1);
+    ck_assert_str_eq(r->unknown_lost.items[0].req_id, "u4");
+    lg_result_free(r);
+}
+END_TEST
+
+/* Who is owed a stored product of unknown outcome: a client connected from the invoke (100)
+ * until its first copy arrived anywhere (800). Client 0 got it; client 1 came after the
+ * copy, client 2 left before it, client 4 came after the invoke: none owed; client 3 was
+ * there throughout and did not get it: lost. u2 (not stored) and a1 (acknowledged, judged
+ * by lost) are not counted here. */
+START_TEST(stored_unknown_owed)
+{
+    const char *h[] = {CONNECT(0, 1),
+                       CONNECT(2, 3),
+                       CONNECT(3, 4),
+                       INVOKE("u1", 100),
+                       CONNECT(4, 150),
+                       INVOKE("u2", 200),
+                       FRAME(0, 250, "u2"),
+                       REQ("a1", 300, 350),
+                       FRAME(0, 340, "a1"),
+                       FRAME(2, 342, "a1"),
+                       FRAME(4, 343, "a1"),
+                       FRAME(3, 341, "a1"),
+                       INFO("u1", 2100),
+                       INFO("u2", 2200),
+                       DISCONNECT(2, 700),
+                       FRAME(0, 800, "u1"),
+                       CONNECT(1, 900),
+                       FRAME(1, 950, "u1"),
+                       FRAME(4, 960, "u1"),
+                       FINAL(0, 9000),
+                       FINAL(1, 9000),
+                       FINAL(3, 9000),
+                       FINAL(4, 9000),
+                       VERIFY("u1", 9100, true),
+                       VERIFY("u2", 9101, false),
+                       NULL};
+    struct lg_result *r = judge(h);
+    ck_assert_uint_eq(r->req_committed_unknown, 1);
+    ck_assert_uint_eq(r->ev_unannounced, 0);
+    ck_assert_uint_eq(r->ev_lost, 0);
+    ck_assert_uint_eq(r->ev_unknown_expected, 2);
+    ck_assert_uint_eq(r->ev_unknown_lost, 1);
+    ck_assert_uint_eq(r->unknown_lost.items[0].client, 3);
+    ck_assert_str_eq(r->unknown_lost.items[0].req_id, "u1");
     lg_result_free(r);
 }
 END_TEST
@@ -385,6 +436,7 @@ Suite *shards_suite(void)
     tcase_add_test(tc, gap_lost_and_undelivered);
     tcase_add_test(tc, recovered_gap_is_owed);
     tcase_add_test(tc, verification);
+    tcase_add_test(tc, stored_unknown_owed);
     tcase_add_test(tc, unverified_is_null);
     tcase_add_test(tc, aligned_shards);
     tcase_add_test(tc, unaligned_shards);
