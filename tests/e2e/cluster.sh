@@ -485,11 +485,11 @@ check report_mixed_app_counts "$(head -n 4 "$E2E_TMP/report-mixed.out")" \
   test "$(grep -c 'req/pod 1/2/\.\.' "$E2E_TMP/report-mixed.out")" -eq 1 \
   -a "$(grep -cE '^relay .* [0-9]+/[0-9]+/[0-9]+ ' "$E2E_TMP/report-mixed.out")" -eq 1
 # What the apps said of the writes afterwards shows in the row: acknowledged and gone (a
-# rollback), unanswered yet stored (a paused app), stored and never announced (the dual write).
+# rollback), outcome unknown yet stored (a paused app), stored and never announced (the dual write).
 jq '.requests.acked_missing = 40 | .committed_unknown = 3 | .unannounced = 6' "$E2E_TMP/chaos/relay/result.json" >"$E2E_TMP/relay-writes.json" 2>/dev/null || true
 "$ROOT/chaos/report" --out "$E2E_TMP/report-writes" "$E2E_TMP/relay-writes.json" >"$E2E_TMP/report-writes.out" 2>&1 || true
 check report_names_lost_writes "$(sed -n 3p "$E2E_TMP/report-writes.out")" \
-  grep -qE '^relay .* acknowledged, then gone 40, unanswered but stored 3, stored, never announced 6 ' "$E2E_TMP/report-writes.out"
+  grep -qE '^relay .* acknowledged, then gone 40, outcome unknown, stored 3, stored, never announced 6 ' "$E2E_TMP/report-writes.out"
 
 # The runner reports loadgen's verdict: result.json carries the numbers and expectations.
 r=$E2E_TMP/chaos/embedded-rr/result.json
