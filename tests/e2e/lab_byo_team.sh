@@ -14,9 +14,7 @@ source "$(dirname "$0")/lib.sh"
 ROOT=$RELAYLAB_ROOT
 TEAM=$ROOT/tests/e2e/byo-team
 need_built byo_team_prerequisites relay mongosim loadgen
-command -v node >/dev/null || { fail byo_team_prerequisites "node is needed (make deps installs it)"; exit 1; }
-[ -d "$ROOT/examples/seed-app/node_modules/ws" ] ||
-  { fail byo_team_prerequisites "examples/seed-app/node_modules/ws missing (make deps)"; exit 1; }
+need_node byo_team_prerequisites "$ROOT/tests/e2e/node" ws
 ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 
 # The GitHub workflow a team copies from README.md and docs/byo-app.md: YAML that passes
