@@ -91,6 +91,11 @@ long long lg_shard_end(const struct lg_check *c, uint16_t shard);
 int lg_window(const struct lg_check *c, const struct client *cl, const struct req *q,
               long long *from, long long *until);
 
+/* The interval of client cl (its index + 1) that covers q's invoke through until, within
+ * lg_window; 0 when none does. Intervals do not overlap: at most one can. */
+size_t lg_covering_interval(const struct lg_check *c, const struct client *cl, const struct req *q,
+                            long long until);
+
 /* Counts an anomaly and names it while fewer than LG_MAX_LISTED are named. */
 void lg_list_add(struct lg_anomaly_list *l, const struct lg_check *c, uint32_t client, uint32_t req,
                  long long offset);

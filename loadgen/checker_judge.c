@@ -107,6 +107,19 @@ int lg_window(const struct lg_check *c, const struct client *cl, const struct re
     return *from <= *until;
 }
 
+size_t lg_covering_interval(const struct lg_check *c, const struct client *cl, const struct req *q,
+                            long long until)
+{
+    for (size_t k = 0; k < cl->niv; k++) {
+        long long from = cl->iv[k].from, end = cl->iv[k].until;
+        if (end == T_OPEN)
+            end = lg_shard_end(c, cl->shard);
+        if (lg_window(c, cl, q, &from, &end) && from <= q->invoke_t && until <= end)
+            return k + 1;
+    }
+    return 0;
+}
+
 /* First index in the acknowledged requests (sorted by invoke time) invoked at or after t. */
 static size_t first_at(const struct lg_check *c, const struct judge *j, long long t)
 {
@@ -201,18 +214,12 @@ static void judge_stored_unknown(struct lg_check *c, const struct judge *j, uint
     for (size_t i = 0; i < j->nstored; i++) {
         uint32_t r = j->stored[i];
         const struct req *q = &c->reqs[r];
-        for (size_t k = 0; k < cl->niv; k++) {
-            long long from = cl->iv[k].from, until = cl->iv[k].until;
-            if (until == T_OPEN)
-                until = lg_shard_end(c, cl->shard);
-            if (!lg_window(c, cl, q, &from, &until) || q->invoke_t < from || q->seen_t > until ||
-                !owed_on(cl, &cl->iv[k], q))
-                continue;
-            res->ev_unknown_expected++;
-            if (q->stamp != id + 1)
-                lg_list_add(&res->unknown_lost, c, id, r, -1);
-            break;
-        }
+        size_t k = lg_covering_interval(c, cl, q, q->seen_t);
+        if (k == 0 || !owed_on(cl, &cl->iv[k - 1], q))
+            continue;
+        res->ev_unknown_expected++;
+        if (q->stamp != id + 1)
+            lg_list_add(&res->unknown_lost, c, id, r, -1);
     }
 }
 

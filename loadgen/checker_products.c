@@ -8,21 +8,12 @@
 
 #include "checker_impl.h"
 
-/* 1 when some client had one connected interval covering [from, until] (the whole request). */
+/* 1 when some client had one connected interval covering [invoke, until] (the whole request). */
 static int connected_throughout(const struct lg_check *c, const struct req *q, long long until)
 {
-    for (size_t id = 0; id < c->nclients; id++) {
-        const struct client *cl = &c->clients[id];
-        if (!cl->seen)
-            continue;
-        for (size_t k = 0; k < cl->niv; k++) {
-            long long from = cl->iv[k].from, end = cl->iv[k].until;
-            if (end == T_OPEN)
-                end = lg_shard_end(c, cl->shard);
-            if (lg_window(c, cl, q, &from, &end) && from <= q->invoke_t && until <= end)
-                return 1;
-        }
-    }
+    for (size_t id = 0; id < c->nclients; id++)
+        if (c->clients[id].seen && lg_covering_interval(c, &c->clients[id], q, until) != 0)
+            return 1;
     return 0;
 }
 
